@@ -1,0 +1,286 @@
+"""``Expr``: the user's lazy handle on one node of an expression graph.
+
+An Expr is made by calling a component. Building it binds the arguments,
+checks them, and computes the node key at once -- so a bad argument fails at
+the call that passed it, and the key is known before anything runs::
+
+    key = H("node", function identity, (name, literal hash | input key) per parameter)
+
+Arguments may be other Exprs, also inside lists, tuples and dicts; each
+becomes a :class:`~pylearn_lab.graph.nodes.Ref` edge in the node's
+:class:`~pylearn_lab.graph.nodes.Call`.
+
+Examples
+--------
+>>> from pylearn_lab.graph import component
+>>> @component
+... def inc(x: int) -> int:
+...     return x + 1
+>>> e = inc(inc(1))
+>>> e
+inc(inc(1))
+>>> len(e.graph)
+2
+>>> e.compute(cache=False)
+3
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import SignatureError
+from ..hashing.digest import new_digest
+from ..hashing.values import _tag, feed_value, register_hash
+from .nodes import Call, Ref, map_refs
+from .params import check_literal
+
+if TYPE_CHECKING:
+    from .component import Component
+    from .graph import Graph
+
+__all__ = ["Expr", "build_expr", "short_repr"]
+
+register_hash(Ref, lambda r: r.key)
+
+
+class Expr:
+    """A lazy node: ``component(*args, **kwargs)`` that has not run yet.
+
+    Attributes
+    ----------
+    key : str
+        The node key (32 hex characters), known before running.
+    call : Call
+        The plain-data node (arguments with :class:`Ref` edges).
+    inputs : tuple of Expr
+        The direct upstream expressions, in argument order.
+    component : Component
+        The component that made it.
+    """
+
+    __slots__ = ("call", "inputs", "component", "_shown", "__weakref__")
+
+    def __init__(
+        self, call: Call, inputs: tuple["Expr", ...], component: "Component",
+        shown: tuple[tuple[Any, ...], dict[str, Any]],
+    ) -> None:
+        self.call = call
+        self.inputs = inputs
+        self.component = component
+        self._shown = shown  # the arguments as the user passed them, for repr
+
+    @property
+    def key(self) -> str:
+        """The node key: a digest of the function identity and the inputs' keys/hashes."""
+        return self.call.key
+
+    @property
+    def label(self) -> str:
+        """The component's short name, e.g. ``"pca"``."""
+        return self.call.label
+
+    @property
+    def graph(self) -> "Graph":
+        """The whole graph this expression needs, as a :class:`~pylearn_lab.graph.Graph`."""
+        from .graph import Graph
+
+        return Graph.from_exprs([self])
+
+    def compute(self, backend: Any = None, cache: Any = None, **options: Any) -> Any:
+        """Evaluate this expression; same as ``pylearn_lab.run(self, ...)``."""
+        from ..vm.loop import run
+
+        return run(self, backend=backend, cache=cache, **options)
+
+    def replace(self, mapping: Mapping["Expr", "Expr"]) -> "Expr":
+        """A copy of this graph with each ``old`` sub-expression swapped for ``new``.
+
+        Examples
+        --------
+        >>> from pylearn_lab.graph import component
+        >>> @component
+        ... def one() -> int:
+        ...     return 1
+        >>> @component
+        ... def two() -> int:
+        ...     return 2
+        >>> @component
+        ... def neg(x: int) -> int:
+        ...     return -x
+        >>> neg(one()).replace({one(): two()}).compute(cache=False)
+        -2
+        """
+        swap = {old.key: new for old, new in mapping.items()}
+        for old, new in mapping.items():
+            if not isinstance(old, Expr) or not isinstance(new, Expr):
+                raise TypeError(
+                    "replace() expected a mapping {old Expr: new Expr}, received "
+                    f"{type(old).__name__} -> {type(new).__name__}. Build both sides by calling "
+                    "components."
+                )
+        memo: dict[str, Expr] = {}
+        for e in self.walk():  # upstream first, so inputs are rebuilt before users
+            if e.key in swap:
+                memo[e.key] = swap[e.key]
+                continue
+            new_inputs = {i.key: memo[i.key] for i in e.inputs}
+            if all(new_inputs[k] is i for k, i in zip(new_inputs, e.inputs)):
+                memo[e.key] = e
+                continue
+            args = _swap_exprs(e._shown[0], new_inputs)
+            kwargs = _swap_exprs(e._shown[1], new_inputs)
+            memo[e.key] = build_expr(e.component, args, kwargs)
+        return memo[self.key]
+
+    def walk(self) -> Iterator["Expr"]:
+        """Yield this expression and everything upstream once each, inputs before users."""
+        seen: set[str] = set()
+        order: list[Expr] = []
+        stack: list[tuple[Expr, bool]] = [(self, False)]
+        while stack:
+            e, expanded = stack.pop()
+            if expanded:
+                order.append(e)
+                continue
+            if e.key in seen:
+                continue
+            seen.add(e.key)
+            stack.append((e, True))
+            for i in reversed(e.inputs):
+                if i.key not in seen:
+                    stack.append((i, False))
+        return iter(order)
+
+    def __repr__(self) -> str:
+        return _render(self, depth=0)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def __hash__(self) -> int:
+        return hash(self.call.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Expr) and other.call.key == self.call.key
+
+    def __pylearn_hash__(self) -> str:
+        return self.call.key
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __iter__(self) -> Any:
+        raise TypeError(
+            f"{self.label}(...) is a lazy expression, not its value: call .compute() "
+            "(or pylearn_lab.run) first, then iterate the result."
+        )
+
+
+def _swap_exprs(obj: Any, new: Mapping[str, Expr]) -> Any:
+    if isinstance(obj, Expr):
+        return new.get(obj.key, obj)
+    if isinstance(obj, list):
+        return [_swap_exprs(x, new) for x in obj]
+    if type(obj) is tuple:
+        return tuple(_swap_exprs(x, new) for x in obj)
+    if type(obj) is dict:
+        return {k: _swap_exprs(v, new) for k, v in obj.items()}
+    return obj
+
+
+def short_repr(value: Any, limit: int = 40) -> str:
+    """A short readable rendering of a literal argument (arrays by dtype and shape)."""
+    if isinstance(value, np.ndarray):
+        return f"array<{value.dtype}{list(value.shape)}>"
+    if isinstance(value, Expr):
+        return _render(value, 1)
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _render(e: Expr, depth: int) -> str:
+    args, kwargs = e._shown
+    if depth > 3:
+        return f"{e.label}(…)"
+    parts = [(_render(a, depth + 1) if isinstance(a, Expr) else short_repr(a)) for a in args]
+    parts += [
+        f"{k}={_render(v, depth + 1) if isinstance(v, Expr) else short_repr(v)}"
+        for k, v in kwargs.items()
+    ]
+    text = f"{e.label}({', '.join(parts)})"
+    return text if depth or len(text) <= 300 else text[:299] + "…"
+
+
+def _extract(obj: Any, found: dict[str, Expr]) -> Any:
+    """Replace Exprs by Refs (also inside plain containers), collecting them."""
+    if isinstance(obj, Expr):
+        found.setdefault(obj.key, obj)
+        return Ref(obj.key)
+    if isinstance(obj, list):
+        return [_extract(x, found) for x in obj]
+    if type(obj) is tuple:
+        return tuple(_extract(x, found) for x in obj)
+    if type(obj) is dict:
+        return {k: _extract(v, found) for k, v in obj.items()}
+    return obj
+
+
+def _bind(comp: "Component", args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments | None:
+    sig = comp.signature
+    if sig is None:
+        return None
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        params = ", ".join(str(p) for p in sig.parameters.values())
+        raise SignatureError(
+            f"{comp.name}() received arguments that do not fit its signature: {exc}. "
+            f"Expected {comp.name}({params}). Fix the call's arguments."
+        ) from None
+    bound.apply_defaults()
+    return bound
+
+
+def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]) -> Expr:
+    """Bind, check and key one call of ``comp``; return its :class:`Expr`."""
+    args, kwargs = tuple(args), dict(kwargs)
+    bound = _bind(comp, args, kwargs)
+    found: dict[str, Expr] = {}
+    d = new_digest()
+    ident = comp.identity()
+    d.update(b"node\0" + ident.digest.encode())
+    if bound is None:
+        call_args = _extract(args, found)
+        call_kwargs = _extract(kwargs, found)
+        feed_value(d, call_args, f"the positional arguments of {comp.name}()")
+        feed_value(d, call_kwargs, f"the keyword arguments of {comp.name}()")
+    else:
+        specs = {s.name: s for s in comp.params}
+        canonical: dict[str, Any] = {}
+        for name, value in bound.arguments.items():
+            canonical[name] = _extract(value, found)
+            spec = specs.get(name)
+            if spec is not None and not isinstance(value, Expr) and not spec.variadic:
+                check_literal(spec, value, f"argument {name!r} of {comp.name}()")
+            _tag(d, b"=", name)
+            feed_value(d, canonical[name], f"argument {name!r} of {comp.name}()")
+        rebound = inspect.BoundArguments(bound.signature, canonical)  # type: ignore[arg-type]
+        call_args, call_kwargs = rebound.args, rebound.kwargs
+    call = Call(
+        comp.fn, tuple(call_args), dict(call_kwargs), d.hexdigest(), comp.name,
+        comp.cache, tuple(found),
+    )
+    return Expr(call, tuple(found.values()), comp, (args, kwargs))
+
+
+def resolve_args(call: Call, values: Mapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call's arguments with every Ref replaced by ``values[ref.key]``."""
+    if not call.inputs:
+        return call.args, call.kwargs
+    fetch = lambda r: values[r.key]  # noqa: E731
+    return map_refs(call.args, fetch), map_refs(call.kwargs, fetch)

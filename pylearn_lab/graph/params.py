@@ -1,0 +1,160 @@
+"""What a component's parameters accept, read from its signature and annotations.
+
+One reading serves two users: argument checking when an expression is built
+(a literal that violates a simple annotation fails at the call), and the
+builder's inspector form (sliders for bounded numbers, dropdowns for choices).
+
+Bounds are declared with ``typing.Annotated``::
+
+    def pca(data, n: Annotated[int, Bounds(1, 50)] = 2): ...
+
+Examples
+--------
+>>> from typing import Literal
+>>> def f(data, n: int = 2, kind: Literal["a", "b"] = "a"): ...
+>>> [(p.name, p.kind, p.required) for p in param_specs(f)]
+[('data', 'any', True), ('n', 'int', False), ('kind', 'choice', False)]
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ParameterTypeError
+
+__all__ = ["Bounds", "ParamSpec", "param_specs", "check_literal"]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Inclusive numeric bounds for a parameter, used in ``Annotated[...]``."""
+
+    low: float
+    high: float
+    step: float | None = None
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter as the builder and the argument checker see it.
+
+    ``kind`` is one of ``"int"``, ``"float"``, ``"bool"``, ``"str"``,
+    ``"choice"`` (with ``choices``) or ``"any"`` (an input fed by an edge, or
+    an arbitrary value).
+    """
+
+    name: str
+    kind: str
+    required: bool
+    default: Any = None
+    choices: tuple[Any, ...] = ()
+    bounds: Bounds | None = None
+    optional: bool = False  # ``None`` is allowed too
+    variadic: bool = False
+    annotation: Any = field(default=None, repr=False)
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # unresolvable forward references: fall back to raw annotations
+        return dict(getattr(fn, "__annotations__", {}) or {})
+
+
+def _classify(ann: Any) -> tuple[str, tuple[Any, ...], Bounds | None, bool]:
+    bounds = None
+    if typing.get_origin(ann) is typing.Annotated:
+        base, *extras = typing.get_args(ann)
+        bounds = next((e for e in extras if isinstance(e, Bounds)), None)
+        ann = base
+    optional = False
+    origin = typing.get_origin(ann)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = [a for a in typing.get_args(ann) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(ann))
+        if len(args) != 1:
+            return "any", (), None, optional
+        ann = args[0]
+        origin = typing.get_origin(ann)
+    if origin is typing.Literal:
+        return "choice", tuple(typing.get_args(ann)), None, optional
+    if isinstance(ann, type) and issubclass(ann, enum.Enum):
+        return "choice", tuple(ann), None, optional
+    for typ, kind in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str")):
+        if ann is typ:
+            return kind, (), bounds, optional
+    return "any", (), None, optional
+
+
+def param_specs(fn: Callable[..., Any]) -> list[ParamSpec]:
+    """Read ``fn``'s parameters into :class:`ParamSpec` records (signature order)."""
+    fn = getattr(fn, "__pylearn_component_fn__", fn)
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return []
+    hints = _hints(fn)
+    specs = []
+    for p in sig.parameters.values():
+        kind, choices, bounds, optional = _classify(hints.get(p.name, p.annotation))
+        variadic = p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        required = p.default is p.empty and not variadic
+        specs.append(ParamSpec(
+            p.name, kind, required, None if p.default is p.empty else p.default,
+            choices, bounds, optional or p.default is None, variadic, hints.get(p.name),
+        ))
+    return specs
+
+
+def check_literal(spec: ParamSpec, value: Any, where: str) -> None:
+    """Raise :class:`ParameterTypeError` when ``value`` clearly violates ``spec``.
+
+    Only simple annotations are checked (numbers, bool, str, choices, bounds);
+    anything else is accepted, as Python itself would.
+    """
+    if spec.kind == "any" or (value is None and spec.optional):
+        return
+    ok = True
+    if spec.kind == "bool":
+        ok = isinstance(value, bool)
+    elif spec.kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool) or _is_np_int(value)
+    elif spec.kind == "float":
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or _is_np_real(value)
+    elif spec.kind == "str":
+        ok = isinstance(value, str)
+    elif spec.kind == "choice":
+        ok = value in spec.choices
+        if not ok:
+            raise ParameterTypeError(
+                f"{where}: expected one of {list(spec.choices)!r}, received {value!r}. "
+                "Pick one of the listed values."
+            )
+    if not ok:
+        raise ParameterTypeError(
+            f"{where}: expected {spec.kind}, received {type(value).__name__} {value!r:.60}. "
+            f"Pass a {spec.kind} (the parameter is annotated {spec.annotation!r})."
+        )
+    b = spec.bounds
+    if b is not None and not (b.low <= value <= b.high):
+        raise ParameterTypeError(
+            f"{where}: expected a value in [{b.low}, {b.high}], received {value!r}. "
+            "Pass a value inside the annotated bounds."
+        )
+
+
+def _is_np_int(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, np.integer)
+
+
+def _is_np_real(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, (np.integer, np.floating))

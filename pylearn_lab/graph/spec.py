@@ -1,0 +1,157 @@
+"""The JSON form of a graph: save, share, load (the builder's file format).
+
+A spec names each node's component by qualified name and stores its bound
+arguments as JSON; an edge is ``{"$ref": "<node id>"}``, a tuple is
+``{"$tuple": [...]}``. Loading looks components up in the registry and calls
+them again, so keys are recomputed from the code as it is now.
+
+Examples
+--------
+>>> from pylearn_lab.graph import component
+>>> @component
+... def seven() -> int:
+...     return 7
+>>> g = seven().graph
+>>> graph_from_json(graph_to_json(g)).outputs == g.outputs
+True
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CycleError, SpecError, UnknownComponentError
+from .nodes import Ref, iter_refs, map_refs
+from .registry import lookup
+
+if TYPE_CHECKING:
+    from .graph import Graph
+
+__all__ = ["graph_to_json", "graph_from_json", "SPEC_VERSION"]
+
+SPEC_VERSION = 1
+
+
+def _encode(value: Any, where: str) -> Any:
+    if isinstance(value, Ref):
+        return {"$ref": value.key}
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return {"$float": repr(value)}
+        return value
+    if type(value) is tuple:
+        return {"$tuple": [_encode(v, where) for v in value]}
+    if isinstance(value, list):
+        return [_encode(v, where) for v in value]
+    if type(value) is dict and all(isinstance(k, str) for k in value):
+        if any(k.startswith("$") for k in value):
+            raise SpecError(f"{where}: dict keys starting with '$' are reserved in graph specs")
+        return {k: _encode(v, where) for k, v in value.items()}
+    raise SpecError(
+        f"{where}: a graph spec stores JSON-like literals (numbers, strings, lists, dicts, "
+        f"tuples), received {type(value).__name__}. Make the value a component's output "
+        "(e.g. a dataset loader) instead of a literal."
+    )
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"$ref"}:
+            return Ref(value["$ref"])
+        if set(value) == {"$tuple"}:
+            return tuple(_decode(v) for v in value["$tuple"])
+        if set(value) == {"$float"}:
+            return float(value["$float"])
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+def graph_to_json(graph: "Graph", meta: dict[str, Any] | None = None, indent: int | None = 1) -> str:
+    """Serialise ``graph`` (and optional ``meta``, e.g. node positions) to JSON text."""
+    nodes = []
+    for key in graph.toposort():
+        call = graph[key]
+        qual = graph.expr(key).component.qualname if key in graph._exprs else call.label
+        where = f"node {call.label} [{key[:12]}]"
+        nodes.append({
+            "id": key,
+            "component": qual,
+            "args": [_encode(a, where) for a in call.args],
+            "kwargs": {k: _encode(v, where) for k, v in call.kwargs.items()},
+        })
+    doc = {"pylearn_graph": SPEC_VERSION, "nodes": nodes, "outputs": list(graph.outputs)}
+    if meta:
+        doc["meta"] = meta
+    return json.dumps(doc, indent=indent)
+
+
+def graph_from_json(text: str | bytes) -> "Graph":
+    """Rebuild a graph from :func:`graph_to_json` text.
+
+    Raises
+    ------
+    SpecError
+        The text is not a graph spec (not JSON, wrong shape, unknown version).
+    UnknownComponentError
+        A node names a component that is not registered.
+    CycleError
+        The nodes refer to each other in a loop.
+    """
+    from .expr import Expr
+    from .graph import Graph
+
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(
+            f"expected a JSON graph spec, received text that is not JSON ({exc}). "
+            "Load a file written by Graph.to_json() or GraphBuilder.save()."
+        ) from None
+    if not isinstance(doc, dict) or doc.get("pylearn_graph") != SPEC_VERSION or not isinstance(
+        doc.get("nodes"), list
+    ):
+        got = sorted(doc)[:5] if isinstance(doc, dict) else type(doc).__name__
+        raise SpecError(
+            f"expected a graph spec with 'pylearn_graph': {SPEC_VERSION} and a 'nodes' list, "
+            f"received {got!r}. Load a file written by Graph.to_json()."
+        )
+    raw: dict[str, dict[str, Any]] = {}
+    for i, n in enumerate(doc["nodes"]):
+        if not isinstance(n, dict) or not {"id", "component"} <= set(n):
+            raise SpecError(f"node #{i} of the spec needs 'id' and 'component', received {n!r:.80}")
+        raw[str(n["id"])] = n
+    built: dict[str, Expr] = {}
+    state: dict[str, int] = {}
+
+    def build(node_id: str, path: list[str]) -> Expr:
+        if node_id in built:
+            return built[node_id]
+        if node_id not in raw:
+            raise SpecError(f"the spec refers to node {node_id!r}, which it does not define")
+        if state.get(node_id) == 1:
+            loop = " -> ".join(raw[p]["component"] for p in path[path.index(node_id):] + [node_id])
+            raise CycleError(f"the graph spec has a cycle: {loop}. Remove one of these edges.")
+        state[node_id] = 1
+        n = raw[node_id]
+        args, kwargs = _decode(n.get("args", [])), _decode(n.get("kwargs", {}))
+        for ref in iter_refs((args, kwargs)):
+            build(ref.key, path + [node_id])
+        try:
+            comp = lookup(n["component"])
+        except UnknownComponentError as exc:
+            raise UnknownComponentError(f"node {node_id[:12]} of the spec: {exc}") from None
+        swap = lambda r: built[r.key]  # noqa: E731
+        expr = comp(*map_refs(args, swap), **map_refs(kwargs, swap))
+        state[node_id] = 2
+        built[node_id] = expr
+        return expr
+
+    for node_id in raw:
+        build(node_id, [])
+    outputs = doc.get("outputs") or list(raw)
+    return Graph.from_exprs([built[str(o)] for o in outputs])
