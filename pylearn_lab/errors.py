@@ -20,6 +20,7 @@ in user code keeps working::
     ├── CacheError(OSError)               the cache cannot be used
     │   ├── CacheCorruptError             the index cannot be read
     │   └── IntegrityError                an entry fails its checksum or signature
+    ├── DataError(ValueError)             a component received data it cannot use
     ├── NodeError(RuntimeError)           a node's function raised
     └── RunCancelledError(RuntimeError)   a run was cancelled before it finished
 
@@ -54,6 +55,7 @@ __all__ = [
     "CacheError",
     "CacheCorruptError",
     "IntegrityError",
+    "DataError",
     "NodeError",
     "RunCancelledError",
 ]
@@ -156,6 +158,10 @@ class CacheCorruptError(CacheError):
 
 class IntegrityError(CacheError):
     """A stored entry fails its checksum or its signature and was not returned."""
+
+
+class DataError(PylearnError, ValueError):
+    """A component received data it cannot use (wrong shape, no labels, wrong model kind)."""
 
 
 class NodeError(PylearnError, RuntimeError):
