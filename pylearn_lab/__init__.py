@@ -1,0 +1,1 @@
+"""pylearn_lab: cached, parallel expression graphs of Python calls, for notebooks."""

@@ -1,0 +1,385 @@
+"""``Cache``: values in, values out, keyed by node keys; the experiment database.
+
+The facade over a :class:`~pylearn_lab.cache.store.Store`: it serialises
+values (:mod:`~pylearn_lab.cache.serialize`), keeps hit/miss counts for the
+session, and turns every storage problem into a warning and a recompute --
+never a crash and never a wrong value.
+
+Examples
+--------
+>>> import tempfile
+>>> c = Cache(tempfile.mkdtemp())
+>>> c.save("k" * 32, {"acc": 0.9})
+True
+>>> c.lookup("k" * 32)
+(True, {'acc': 0.9})
+>>> c.lookup("z" * 32)
+(False, None)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import CacheError, IntegrityError, PylearnError
+from .disk import DiskStore
+from .records import Record, summarise_value
+from .serialize import encode, unpack
+from .store import MemoryStore, Store, VerifyReport
+
+__all__ = [
+    "Cache",
+    "CacheInfo",
+    "CacheWarning",
+    "default_cache_path",
+    "get_default_cache",
+    "set_default_cache",
+    "parse_size",
+    "resolve_cache",
+]
+
+ENV_VAR = "PYLEARN_CACHE"
+
+
+class CacheWarning(UserWarning):
+    """A cache problem that was handled (entry dropped, result not stored)."""
+
+
+@dataclass
+class CacheInfo:
+    """Summary of a cache (``Cache.info()``)."""
+
+    location: str
+    entries: int
+    bytes: int
+    max_bytes: int | None
+    hits: int
+    misses: int
+    time_saved: float
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits / lookups this session (0 when nothing was looked up)."""
+        n = self.hits + self.misses
+        return self.hits / n if n else 0.0
+
+    def __str__(self) -> str:
+        cap = f" of {format_size(self.max_bytes)}" if self.max_bytes else ""
+        return (f"cache {self.location}: {self.entries} entries, {format_size(self.bytes)}{cap}; "
+                f"this session {self.hits} hits / {self.misses} misses "
+                f"({self.hit_rate:.0%}), {self.time_saved:.1f} s saved")
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20,
+          "g": 1e9, "gb": 1e9, "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+
+
+def parse_size(size: int | str | None) -> int | None:
+    """Bytes from ``2_000_000``, ``"2GB"``, ``"512MiB"``; None stays None.
+
+    Examples
+    --------
+    >>> parse_size("2GB"), parse_size("1KiB"), parse_size(10)
+    (2000000000, 1024, 10)
+    """
+    if size is None or (isinstance(size, int) and not isinstance(size, bool)):
+        if isinstance(size, int) and size < 0:
+            raise ValueError(f"a size must be >= 0 bytes, received {size}")
+        return size
+    m = _SIZE.match(str(size))
+    unit = (m.group(2) or "").lower() if m else None
+    if not m or unit not in _UNITS:
+        raise ValueError(
+            f"expected a size such as 500MB, 2GB or 1073741824, received {size!r}. "
+            "Units: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB (powers of 1024)."
+        )
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
+def format_size(n: int | None) -> str:
+    """``1536 -> '1.5 KiB'``."""
+    if n is None:
+        return "unlimited"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def default_cache_path() -> Path:
+    """``$PYLEARN_CACHE`` if set, else ``./.pylearn`` (beside the notebook)."""
+    env = os.environ.get(ENV_VAR)
+    return Path(env).expanduser() if env else Path.cwd() / ".pylearn"
+
+
+class Cache:
+    """A persistent cache of node results; also the experiment database.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Cache directory (default: :func:`default_cache_path`), or ``":memory:"``
+        for a process-local cache.
+    max_bytes : int or str, optional
+        Size cap enforced on every write (least recently used entries go first),
+        e.g. ``"2GB"``.
+    store : Store, optional
+        A custom storage back end (overrides ``path``).
+    durable : bool
+        fsync blobs before they become visible (survives power loss).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None,
+                 max_bytes: int | str | None = None, *, store: Store | None = None,
+                 durable: bool = False) -> None:
+        self.max_bytes = parse_size(max_bytes)
+        if store is not None:
+            self.store = store
+        elif str(path) == ":memory:":
+            self.store = MemoryStore()
+        else:
+            self.store = DiskStore(default_cache_path() if path is None else path, durable=durable)
+        self.hits = 0
+        self.misses = 0
+        self.time_saved = 0.0
+        self._lock = threading.Lock()
+        self._warned: set[str] = set()
+
+    # -- identity / transport ---------------------------------------------------------
+    @property
+    def location(self) -> str:
+        """Where the entries live (a directory, or ``:memory:``)."""
+        return self.store.location
+
+    @property
+    def shareable(self) -> bool:
+        """True when other processes can open the same cache (a directory)."""
+        return isinstance(self.store, DiskStore)
+
+    def spec(self) -> tuple[str, str, int | None] | None:
+        """A picklable description a worker uses to open this cache (None if not shareable)."""
+        return ("disk", self.location, self.max_bytes) if self.shareable else None
+
+    @classmethod
+    def from_spec(cls, spec: tuple[str, str, int | None]) -> "Cache":
+        """Open (once per process) the cache described by :meth:`spec`."""
+        with _OPEN_LOCK:
+            cache = _OPEN.get(spec)
+            if cache is None:
+                cache = _OPEN[spec] = cls(spec[1], max_bytes=spec[2])
+        return cache
+
+    # -- values -----------------------------------------------------------------------
+    def lookup(self, key: str) -> tuple[bool, Any]:
+        """``(True, value)`` on a hit, ``(False, None)`` on a miss.
+
+        A broken entry (bad checksum or signature, unreadable) is dropped with a
+        :class:`CacheWarning` and reported as a miss.
+        """
+        try:
+            entry = self.store.get(key)
+            if entry is not None:
+                value, head = unpack(entry.data)
+                with self._lock:
+                    self.hits += 1
+                    self.time_saved += float((head.get("meta") or {}).get("duration") or 0.0)
+                return True, value
+        except IntegrityError as exc:
+            self._warn(str(exc))
+        except Exception as exc:  # unreadable pickle, vanished file: recompute, never crash
+            if isinstance(exc, PylearnError) and not isinstance(exc, CacheError):
+                raise
+            self._warn(f"cache entry {key[:12]} could not be read ({type(exc).__name__}: {exc}); "
+                       "it will be recomputed")
+            self._forget(key)
+        with self._lock:
+            self.misses += 1
+        return False, None
+
+    def load(self, key: str) -> Any:
+        """The stored value of ``key``; ``KeyError`` when it is not (validly) stored."""
+        hit, value = self.lookup(key)
+        if not hit:
+            raise KeyError(f"no valid cache entry for key {key[:12]}… in {self.location}")
+        return value
+
+    def save(self, key: str, value: Any, record: dict[str, Any] | None = None) -> bool:
+        """Store ``value`` under ``key`` with its experiment ``record``.
+
+        Returns True when stored now, False when it was already stored or could
+        not be stored (disk full, read-only directory: a warning, never a crash).
+
+        Raises
+        ------
+        UnpicklableError
+            When ``value`` cannot be serialised at all (the call produced
+            something that cannot be cached: say so at once).
+        """
+        head, payload, checksum = encode(value)
+        rec = dict(record or {})
+        rec.setdefault("summary", summarise_value(value))
+        try:
+            stored = self.store.put(key, head, payload, checksum, rec)
+        except (OSError, CacheError) as exc:
+            self._warn(f"result {key[:12]} was not cached: {exc}. The run goes on without caching it.")
+            return False
+        except Exception as exc:  # sqlite3 errors and friends
+            self._warn(f"result {key[:12]} was not cached ({type(exc).__name__}: {exc}).")
+            return False
+        if stored and self.max_bytes is not None:
+            try:
+                self.store.evict_to(self.max_bytes)
+            except Exception as exc:
+                self._warn(f"could not enforce max_bytes: {exc}")
+        return stored
+
+    # -- membership and maintenance -----------------------------------------------------
+    def contains(self, expr_or_key: Any) -> bool:
+        """True when the result of ``expr_or_key`` (an Expr or a key) is stored."""
+        key = _key_of(expr_or_key)
+        return bool(self.contains_many([key]))
+
+    def contains_many(self, keys: Iterable[str]) -> set[str]:
+        """The stored subset of ``keys`` (one query per 500 keys)."""
+        try:
+            return self.store.contains(keys)
+        except Exception as exc:
+            self._warn(f"cache lookups failed ({exc}); everything will be computed")
+            return set()
+
+    def invalidate(self, target: Any) -> int:
+        """Drop entries: one Expr or key, or every entry of a component or function.
+
+        Returns the number of entries removed.
+        """
+        from ..hashing.functions import qualified_name
+
+        if isinstance(target, str) or hasattr(target, "key"):
+            return self.store.delete([_key_of(target)])
+        if callable(target):
+            name = qualified_name(target)
+            return self.store.delete([r["key"] for r in self.store.records(func=name)])
+        raise TypeError(
+            f"invalidate() expected an Expr, a key string, or a component/function, "
+            f"received {type(target).__name__}."
+        )
+
+    def clear(self, func: Any = None) -> int:
+        """Remove every entry (or every entry of ``func``); returns how many."""
+        return self.store.clear() if func is None else self.invalidate(func)
+
+    def prune(self, max_bytes: int | str) -> int:
+        """Drop least recently used entries until at most ``max_bytes`` remain."""
+        limit = parse_size(max_bytes)
+        assert limit is not None
+        return self.store.evict_to(limit)
+
+    def verify(self, repair: bool = True) -> VerifyReport:
+        """Checksum every entry; with ``repair`` drop bad ones and stray files."""
+        return self.store.verify(repair=repair)
+
+    def info(self) -> CacheInfo:
+        """Location, size, entries and this session's hit rate."""
+        n, size = self.store.stats()
+        return CacheInfo(self.location, n, size, self.max_bytes, self.hits, self.misses,
+                         self.time_saved)
+
+    def records(self, func: Any = None, keys: Iterable[str] | None = None) -> list[Record]:
+        """Experiment records, optionally of one component/function or some keys."""
+        from ..hashing.functions import qualified_name
+
+        name = None if func is None else (func if isinstance(func, str) else qualified_name(func))
+        fields = Record.__dataclass_fields__
+        return [Record(**{k: v for k, v in r.items() if k in fields})
+                for r in self.store.records(func=name, keys=keys)]
+
+    def record(self, expr_or_key: Any) -> Record | None:
+        """The record of one entry, or None."""
+        recs = self.records(keys=[_key_of(expr_or_key)])
+        return recs[0] if recs else None
+
+    # -- single flight ----------------------------------------------------------------
+    def try_claim(self, key: str, owner: str, ttl: float = 60.0) -> bool:
+        """Claim ``key`` for computing; False when another live owner holds it."""
+        try:
+            return self.store.try_claim(key, owner, ttl)
+        except Exception:
+            return True  # claims are an optimisation: never block a run on them
+
+    def release(self, key: str, owner: str) -> None:
+        """Give a claim back."""
+        try:
+            self.store.release(key, owner)
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        """Flush bookkeeping (access times) and close connections."""
+        self.store.close()
+
+    def _forget(self, key: str) -> None:
+        try:
+            self.store.delete([key])
+        except Exception:
+            pass
+
+    def _warn(self, msg: str) -> None:
+        warnings.warn(msg, CacheWarning, stacklevel=3)
+
+    def __repr__(self) -> str:
+        return f"Cache({self.location!r})"
+
+
+def _key_of(x: Any) -> str:
+    key = getattr(x, "key", x)
+    if not isinstance(key, str):
+        raise TypeError(f"expected an Expr or a key string, received {type(x).__name__}")
+    return key
+
+
+_OPEN: dict[Any, Cache] = {}
+_OPEN_LOCK = threading.Lock()
+_DEFAULT: Cache | None = None
+
+
+def get_default_cache() -> Cache:
+    """The session's default cache (created at :func:`default_cache_path` on first use)."""
+    global _DEFAULT
+    with _OPEN_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = Cache()
+        return _DEFAULT
+
+
+def set_default_cache(cache: "Cache | str | os.PathLike[str] | None") -> Cache | None:
+    """Set the session default: a Cache, a directory, or None (back to the default path)."""
+    global _DEFAULT
+    with _OPEN_LOCK:
+        _DEFAULT = cache if isinstance(cache, Cache) or cache is None else Cache(cache)
+        return _DEFAULT
+
+
+def resolve_cache(cache: Any) -> Cache | None:
+    """``run``'s ``cache=`` argument: None -> default, False -> no cache, path -> Cache."""
+    if cache is None or cache is True:
+        return get_default_cache()
+    if cache is False:
+        return None
+    if isinstance(cache, Cache):
+        return cache
+    if isinstance(cache, (str, os.PathLike)):
+        return Cache(cache)
+    raise TypeError(
+        f"cache= expected a Cache, a directory path, None (the session default) or False "
+        f"(no caching), received {type(cache).__name__}."
+    )

@@ -1,0 +1,131 @@
+"""The experiment record: what the cache knows about the call behind a result.
+
+Every entry of the cache is a row of the experiment database: which function
+(and which version of its code) ran with which parameters and inputs, when,
+where and for how long, and a small JSON summary of the value (scalars and
+dicts of scalars) so tables can be built without loading results.
+
+Examples
+--------
+>>> summarise_value({"acc": 0.9, "loss": 0.1})
+{'acc': 0.9, 'loss': 0.1}
+>>> summarise_value(3)
+{'value': 3}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Record", "summarise_value", "summarise_param", "RECORD_FIELDS"]
+
+
+@dataclass
+class Record:
+    """One cache entry as an experiment row.
+
+    Attributes
+    ----------
+    key : str
+        The node key.
+    func : str
+        ``module.qualname`` of the function.
+    func_digest : str
+        The function identity digest (changes when its code does).
+    version : str
+        A user label (``@component(version=...)``) or a short code digest.
+    params : dict
+        JSON-able summary of literal arguments (arrays as ``"array<f8[3, 4]>"``).
+    inputs : dict
+        ``parameter -> upstream key`` for arguments fed by other nodes.
+    func_parts : dict
+        What went into the function identity (see ``why``).
+    summary : dict
+        JSON-able summary of the value (scalars, dicts of scalars, shapes).
+    created, duration : float
+        Wall-clock time of storing (epoch seconds) and seconds spent computing.
+    host, pid, engine : str, int, str
+        Where it ran.
+    size : int
+        Stored bytes.
+    kind : str
+        ``"ndarray"`` or ``"pickle"``.
+    label : str
+        Short name of the component.
+    last_access : float
+        Epoch seconds of the last hit (approximate: updated in batches).
+    """
+
+    key: str
+    func: str = ""
+    func_digest: str = ""
+    version: str = ""
+    label: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    func_parts: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    created: float = 0.0
+    duration: float = 0.0
+    host: str = ""
+    pid: int = 0
+    engine: str = ""
+    size: int = 0
+    kind: str = ""
+    last_access: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (JSON-able)."""
+        return asdict(self)
+
+
+RECORD_FIELDS = tuple(Record.__dataclass_fields__)
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, np.generic) and v.ndim == 0:
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return repr(v)
+    return v if isinstance(v, _SCALARS) else None
+
+
+def summarise_param(value: Any) -> Any:
+    """A JSON-able stand-in for a literal argument (kept exact when it is plain data)."""
+    s = _scalar(value)
+    if s is not None or value is None:
+        return s
+    if isinstance(value, np.ndarray):
+        return f"array<{value.dtype}{list(value.shape)}>"
+    if isinstance(value, (list, tuple)) and len(value) <= 20:
+        return [summarise_param(v) for v in value]
+    if isinstance(value, dict) and len(value) <= 20:
+        return {str(k): summarise_param(v) for k, v in value.items()}
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def summarise_value(value: Any) -> dict[str, Any]:
+    """Scalars and flat dicts of scalars, kept as JSON for the results table."""
+    s = _scalar(value)
+    if s is not None:
+        return {"value": s}
+    if isinstance(value, dict):
+        out = {str(k): _scalar(v) for k, v in list(value.items())[:50]}
+        out = {k: v for k, v in out.items() if v is not None}
+        if out:
+            return out
+    if isinstance(value, np.ndarray):
+        return {"type": "ndarray", "shape": list(value.shape), "dtype": str(value.dtype)}
+    return {"type": f"{type(value).__module__}.{type(value).__qualname__}"}
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON for record columns."""
+    return json.dumps(obj, separators=(",", ":"), default=str)

@@ -1,0 +1,147 @@
+"""Values to frames and back: raw arrays, pickle-5 with out-of-band buffers.
+
+A stored value is a list of *frames* (buffers) plus a small JSON header:
+
+* a numpy array of a plain dtype is one raw frame (C order) and comes back as a
+  read-only view on a memory map: no copy, no parse;
+* anything else is a cloudpickle protocol-5 stream plus its out-of-band buffers,
+  so arrays inside dicts, lists or dataclasses also come back as zero-copy
+  views.
+
+:func:`pack` lays the frames out as one blob (``MAGIC | header length | header
+| frames``, each frame 64-byte aligned) and :func:`unpack` reads such a blob
+from any buffer (bytes from the index, or an ``mmap`` of a file).
+
+Examples
+--------
+>>> import numpy as np
+>>> blob = b"".join(bytes(f) for f in pack(np.arange(4.0), {"key": "k"})[0])
+>>> unpack(memoryview(blob))[0]
+array([0., 1., 2., 3.])
+>>> unpack(memoryview(b"".join(bytes(f) for f in pack({"a": [1, 2]})[0])))[0]
+{'a': [1, 2]}
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import cloudpickle
+import numpy as np
+
+from ..errors import IntegrityError, UnpicklableError
+from ..hashing.digest import digest_bytes, new_digest
+
+__all__ = ["encode", "layout", "pack", "unpack", "read_header", "payload_checksum", "MAGIC", "ALIGN"]
+
+MAGIC = b"PLB1"
+ALIGN = 64
+_LEN = struct.Struct("<I")
+_ZEROS = bytes(ALIGN)
+
+
+def _pad(n: int) -> int:
+    return (-n) % ALIGN
+
+
+def _frames_of(value: Any) -> tuple[dict[str, Any], list[memoryview]]:
+    if type(value) is np.ndarray and not value.dtype.hasobject and value.dtype.fields is None:
+        arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
+        head = {"kind": "ndarray", "dtype": arr.dtype.str, "shape": list(arr.shape)}
+        return head, [memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")]
+    buffers: list[pickle.PickleBuffer] = []
+    try:
+        data = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    except Exception as exc:
+        raise UnpicklableError("the result", value, exc) from exc
+    frames = [memoryview(data)]
+    for buf in buffers:
+        raw = buf.raw()  # contiguous by construction of protocol 5
+        frames.append(raw.cast("B") if raw.format != "B" else raw)
+    return {"kind": "pickle"}, frames
+
+
+def encode(value: Any) -> tuple[dict[str, Any], list[memoryview], str]:
+    """Serialise ``value`` into ``(header, payload parts, payload checksum)``.
+
+    The payload parts are the frames with their alignment padding, in blob
+    order; the checksum covers exactly them, so it can be written into the
+    header that precedes them.
+    """
+    head, frames = _frames_of(value)
+    head["frames"] = [f.nbytes for f in frames]
+    parts: list[memoryview] = []
+    d = new_digest()
+    for f in frames:
+        parts.append(f)
+        d.update(f)
+        pad = _pad(f.nbytes)
+        if pad:
+            parts.append(memoryview(_ZEROS[:pad]))
+            d.update(_ZEROS[:pad])
+    return head, parts, d.hexdigest()
+
+
+def layout(head: dict[str, Any], payload: list[memoryview]) -> tuple[list[memoryview], int]:
+    """Prefix ``payload`` with the blob header; returns ``(parts, total_size)``."""
+    header = json.dumps(head, separators=(",", ":"), default=str).encode()
+    start = len(MAGIC) + _LEN.size + len(header)
+    first = memoryview(MAGIC + _LEN.pack(len(header)) + header + _ZEROS[: _pad(start)])
+    total = first.nbytes + sum(p.nbytes for p in payload)
+    return [first, *payload], total
+
+
+def pack(value: Any, meta: dict[str, Any] | None = None) -> tuple[list[memoryview], int]:
+    """Serialise ``value`` into one blob's parts; returns ``(parts, total_size)``."""
+    head, payload, checksum = encode(value)
+    head["checksum"] = checksum
+    if meta:
+        head["meta"] = meta
+    return layout(head, payload)
+
+
+def payload_checksum(buf: memoryview) -> str:
+    """Digest of the payload of the blob in ``buf`` (what ``header["checksum"]`` claims)."""
+    _, offset = read_header(buf)
+    return digest_bytes(buf[offset:])
+
+
+def read_header(buf: memoryview) -> tuple[dict[str, Any], int]:
+    """Parse a blob's header; returns ``(header, offset of the first frame)``."""
+    if bytes(buf[:4]) != MAGIC or len(buf) < 8:
+        raise IntegrityError("not a pylearn_lab blob (bad magic): the entry will be recomputed")
+    (hlen,) = _LEN.unpack(buf[4:8])
+    try:
+        head = json.loads(bytes(buf[8 : 8 + hlen]))
+    except ValueError:
+        raise IntegrityError("unreadable blob header: the entry will be recomputed") from None
+    start = 8 + hlen
+    return head, start + _pad(start)
+
+
+def _split(buf: memoryview, lengths: Sequence[int], offset: int) -> list[memoryview]:
+    out = []
+    for n in lengths:
+        if offset + n > len(buf):
+            raise IntegrityError("truncated blob: the entry will be recomputed")
+        out.append(buf[offset : offset + n])
+        offset += n + _pad(n)
+    return out
+
+
+def unpack(buf: memoryview) -> tuple[Any, dict[str, Any]]:
+    """Rebuild the value stored in ``buf``; returns ``(value, header)``.
+
+    Arrays are read-only views on ``buf`` when ``buf`` is read-only (an mmap).
+    """
+    head, offset = read_header(buf)
+    frames = _split(buf, head["frames"], offset)
+    if head["kind"] == "ndarray":
+        arr = np.frombuffer(frames[0], dtype=np.dtype(head["dtype"])) if frames[0].nbytes else (
+            np.empty(0, dtype=np.dtype(head["dtype"])))
+        return arr.reshape(head["shape"]), head
+    return pickle.loads(frames[0], buffers=frames[1:]), head

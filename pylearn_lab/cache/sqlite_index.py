@@ -1,0 +1,305 @@
+"""The SQLite index behind :class:`~pylearn_lab.cache.disk.DiskStore`.
+
+One connection per thread and process (SQLite connections must not cross
+either), WAL journaling so readers never block the writer, a busy timeout plus
+a bounded retry loop for the rare ``database is locked``, and triggers that
+keep entry count and total size in one row (``max_bytes`` is checked on every
+write without scanning). Hits do not write: last-access times are collected in
+memory and flushed in batches.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> ix = SqliteIndex(pathlib.Path(tempfile.mkdtemp()) / "index.sqlite")
+>>> ix.insert("k" * 32, "pickle", 10, "c", None, b"x", "mac", {"func": "f"})
+True
+>>> ix.stats()
+(1, 10)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import CacheCorruptError, CacheError
+from .records import dumps
+
+__all__ = ["SqliteIndex", "INDEX_NAME"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+INDEX_NAME = "index.sqlite"
+_SCHEMA_VERSION = "1"
+_JSON_COLS = ("params", "inputs", "func_parts", "summary")
+_TEXT_COLS = ("func", "func_digest", "version", "label", "host", "engine")
+_REAL_COLS = ("created", "duration")
+_RECORD_COLS = ("key", "kind", "size", "last_access", "pid", *_TEXT_COLS, *_REAL_COLS, *_JSON_COLS)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, checksum TEXT NOT NULL,
+    blob TEXT, inline BLOB, mac TEXT NOT NULL,
+    func TEXT, func_digest TEXT, version TEXT, label TEXT,
+    params TEXT, inputs TEXT, func_parts TEXT, summary TEXT,
+    created REAL, duration REAL, host TEXT, pid INTEGER, engine TEXT, last_access REAL
+);
+CREATE INDEX IF NOT EXISTS entries_func ON entries(func);
+CREATE INDEX IF NOT EXISTS entries_access ON entries(last_access);
+CREATE TABLE IF NOT EXISTS stats (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER, bytes INTEGER);
+INSERT OR IGNORE INTO stats VALUES (0, 0, 0);
+CREATE TRIGGER IF NOT EXISTS entries_ins AFTER INSERT ON entries BEGIN
+    UPDATE stats SET n = n + 1, bytes = bytes + NEW.size WHERE id = 0; END;
+CREATE TRIGGER IF NOT EXISTS entries_del AFTER DELETE ON entries BEGIN
+    UPDATE stats SET n = n - 1, bytes = bytes - OLD.size WHERE id = 0; END;
+CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
+"""
+
+_RETRIES = 50  # x up to 0.2 s backoff, on top of SQLite's own busy timeout
+
+
+class SqliteIndex:
+    """Index rows of a disk store (see the module docstring).
+
+    Parameters
+    ----------
+    path : Path
+        The SQLite file.
+    read_only : bool
+        Open without writing (a read-only cache directory still serves hits).
+    on_corrupt : callable, optional
+        ``on_corrupt(path)`` rebuilds a corrupt index; without it a corrupt
+        index raises :class:`~pylearn_lab.errors.CacheCorruptError`.
+    """
+
+    def __init__(self, path: Path, read_only: bool = False,
+                 on_corrupt: Callable[[Path], None] | None = None) -> None:
+        self.path = path
+        self.read_only = read_only
+        self._local = threading.local()
+        self._pending: dict[str, float] = {}
+        self._pending_lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        try:
+            self._init_schema()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            if on_corrupt is None or read_only:
+                raise CacheCorruptError(
+                    f"the cache index {path} cannot be read ({exc}). Repair it with "
+                    "pylearn_lab.Cache(path).verify(repair=True) after moving the file aside, "
+                    "or delete the cache directory."
+                ) from None
+            self._local = threading.local()
+            on_corrupt(path)
+            self._init_schema()
+
+    # -- connections ----------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
+        if self.read_only:
+            uri = f"file:{self.path}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+        else:
+            existed = self.path.exists()
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            if not existed:
+                os.chmod(self.path, 0o600)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _retry(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        delay = 0.005
+        for attempt in range(_RETRIES):
+            try:
+                return fn(self._conn())
+            except sqlite3.OperationalError as exc:
+                msg = str(exc)
+                if ("locked" not in msg and "busy" not in msg) or attempt == _RETRIES - 1:
+                    if "readonly" in msg or "read-only" in msg:
+                        raise CacheError(f"the cache index {self.path} is read-only: {msg}") from None
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        raise AssertionError("unreachable")
+
+    def _init_schema(self) -> None:
+        def init(c: sqlite3.Connection) -> None:
+            if self.read_only:
+                c.execute("SELECT count(*) FROM entries").fetchone()
+                return
+            c.executescript(_SCHEMA)
+            c.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
+            c.execute("SELECT count(*) FROM entries").fetchone()
+
+        self._retry(init)
+
+    # -- reads ----------------------------------------------------------------------
+    def fetch(self, key: str) -> tuple[Any, ...] | None:
+        """``(kind, size, checksum, blob, inline, mac)`` of ``key``, or None."""
+        return self._retry(lambda c: c.execute(
+            "SELECT kind, size, checksum, blob, inline, mac FROM entries WHERE key = ?", (key,)
+        ).fetchone())
+
+    def present(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` have rows (batched, for planning big graphs)."""
+        keys = list(keys)
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = f"SELECT key FROM entries WHERE key IN ({','.join('?' * len(chunk))})"
+            found.update(r[0] for r in self._retry(lambda c: c.execute(q, chunk).fetchall()))
+        return found
+
+    def blob_of(self, key: str) -> str | None:
+        row = self._retry(lambda c: c.execute("SELECT blob FROM entries WHERE key = ?", (key,)).fetchone())
+        return row[0] if row else None
+
+    def blobs_of(self, keys: list[str]) -> list[str]:
+        out: list[str] = []
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = f"SELECT blob FROM entries WHERE blob IS NOT NULL AND key IN ({','.join('?' * len(chunk))})"
+            out += [r[0] for r in self._retry(lambda c: c.execute(q, chunk).fetchall())]
+        return out
+
+    def stats(self) -> tuple[int, int]:
+        row = self._retry(lambda c: c.execute("SELECT n, bytes FROM stats WHERE id = 0").fetchone())
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def records(self, func: str | None = None, keys: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Record rows as dicts (JSON columns decoded), oldest first."""
+        self.flush()
+        cols = ", ".join(_RECORD_COLS)
+        if keys is not None:
+            keys = list(keys)
+            rows: list[Any] = []
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                q = f"SELECT {cols} FROM entries WHERE key IN ({','.join('?' * len(chunk))})"
+                rows += self._retry(lambda c: c.execute(q, chunk).fetchall())
+        elif func is not None:
+            rows = self._retry(lambda c: c.execute(
+                f"SELECT {cols} FROM entries WHERE func = ? ORDER BY created", (func,)).fetchall())
+        else:
+            rows = self._retry(lambda c: c.execute(f"SELECT {cols} FROM entries ORDER BY created").fetchall())
+        for row in rows:
+            rec = dict(zip(_RECORD_COLS, row))
+            for col in _JSON_COLS:
+                rec[col] = json.loads(rec[col]) if rec[col] else {}
+            yield rec
+
+    def all_rows(self) -> list[tuple[Any, ...]]:
+        return self._retry(lambda c: c.execute(
+            "SELECT key, kind, size, checksum, blob, inline, mac FROM entries").fetchall())
+
+    # -- writes ---------------------------------------------------------------------
+    def insert(self, key: str, kind: str, size: int, checksum: str, blob: str | None,
+               inline: bytes | None, mac: str, record: dict[str, Any]) -> bool:
+        """Insert a row unless ``key`` exists; True when this call inserted it."""
+        now = time.time()
+        values = (
+            key, kind, size, checksum, blob, inline, mac,
+            *(str(record.get(c, "") or "") for c in _TEXT_COLS[:4]),
+            *(dumps(record.get(c) or {}) for c in _JSON_COLS),
+            float(record.get("created") or now), float(record.get("duration") or 0.0),
+            str(record.get("host", "")), int(record.get("pid") or 0), str(record.get("engine", "")),
+            now,
+        )
+        sql = ("INSERT OR IGNORE INTO entries (key, kind, size, checksum, blob, inline, mac, "
+               "func, func_digest, version, label, params, inputs, func_parts, summary, "
+               "created, duration, host, pid, engine, last_access) "
+               f"VALUES ({','.join('?' * 21)})")
+        return bool(self._retry(lambda c: c.execute(sql, values).rowcount))
+
+    def delete(self, keys: Iterable[str]) -> int:
+        keys = list(keys)
+        n = 0
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = f"DELETE FROM entries WHERE key IN ({','.join('?' * len(chunk))})"
+            n += self._retry(lambda c: c.execute(q, chunk).rowcount)
+        return n
+
+    def lru_victims(self, max_bytes: int) -> list[str]:
+        """Least recently used keys to drop so that at most ``max_bytes`` remain."""
+        self.flush()
+        _, total = self.stats()
+        if total <= max_bytes:
+            return []
+        victims: list[str] = []
+        for key, size in self._retry(lambda c: c.execute(
+                "SELECT key, size FROM entries ORDER BY last_access, created").fetchall()):
+            if total <= max_bytes:
+                break
+            victims.append(key)
+            total -= size
+        return victims
+
+    def touch(self, key: str) -> None:
+        """Note a hit; flushed in batches (a hit should not cost a write)."""
+        now = time.time()
+        with self._pending_lock:
+            self._pending[key] = now
+            due = len(self._pending) >= 256 or time.monotonic() - self._last_flush > 2.0
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending last-access times."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+            self._last_flush = time.monotonic()
+        if not pending or self.read_only:
+            return
+        try:
+            self._retry(lambda c: c.executemany(
+                "UPDATE entries SET last_access = ? WHERE key = ?",
+                [(t, k) for k, t in pending.items()]))
+        except (sqlite3.Error, CacheError) as exc:  # bookkeeping only: never fail a hit
+            log.debug("could not record cache access times: %s", exc)
+
+    # -- claims (single flight) -------------------------------------------------------
+    def try_claim(self, key: str, owner: str, ttl: float) -> bool:
+        now = time.time()
+
+        def claim(c: sqlite3.Connection) -> bool:
+            cur = c.execute(
+                "INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "owner = excluded.owner, expires = excluded.expires "
+                "WHERE claims.owner = excluded.owner OR claims.expires < ?",
+                (key, owner, now + ttl, now))
+            return bool(cur.rowcount)
+
+        return self._retry(claim)
+
+    def release(self, key: str, owner: str) -> None:
+        self._retry(lambda c: c.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner)))
+
+    def claim_owner(self, key: str) -> str | None:
+        row = self._retry(lambda c: c.execute(
+            "SELECT owner FROM claims WHERE key = ? AND expires >= ?", (key, time.time())).fetchone())
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self.flush()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
