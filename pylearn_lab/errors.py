@@ -199,7 +199,7 @@ class NodeError(PylearnError, RuntimeError):
         self.remote_traceback = remote_traceback
         self.engine = engine
         self.others: list[NodeError] = []
-        where = f" on engine {engine}" if engine is not None else ""
+        where = f" on {engine}" if engine else ""
         msg = (
             f"node {name} [key {key[:12]}] failed{where}: {cause_type}: {cause_msg}\n"
             "Independent branches finished and were cached; fix the cause and run again: "

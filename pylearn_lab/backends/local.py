@@ -1,0 +1,149 @@
+"""Local backends: serial (in the caller), threads, and a process pool.
+
+A backend is anything with ``submit(fn, *args, **kwargs) -> Future`` and
+``close()`` -- any ``concurrent.futures.Executor`` qualifies. The VM also
+reads three optional hints: ``in_process`` (values may be handed over live),
+``sees_store(cache)`` (workers can open the cache directory themselves) and
+``batch_hint(n_ready)`` (how many tiny nodes to send per task).
+
+Examples
+--------
+>>> b = SerialBackend()
+>>> b.submit(pow, 2, 10).result()
+1024
+>>> with ThreadBackend(2) as t:
+...     t.submit(abs, -3).result()
+3
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
+
+import cloudpickle
+
+__all__ = ["Backend", "SerialBackend", "ThreadBackend", "ProcessBackend"]
+
+
+class Backend:
+    """Base class with the VM hints; subclasses implement :meth:`submit`."""
+
+    name = "backend"
+    in_process = False
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        raise NotImplementedError
+
+    def sees_store(self, cache: Any) -> bool:
+        """True when workers can open ``cache`` themselves (same host, shared disk)."""
+        return self.in_process or bool(cache is not None and cache.shareable)
+
+    def batch_hint(self, n_ready: int) -> int:
+        """How many ready nodes to send in one task (1: one node per task)."""
+        return 1
+
+    @property
+    def workers(self) -> int:
+        """How many tasks can run at once."""
+        return 1
+
+    def close(self) -> None:
+        """Release workers."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}, {self.workers} workers>"
+
+
+class SerialBackend(Backend):
+    """Runs each task at once, in the calling thread: simplest, debuggable."""
+
+    name = "serial"
+    in_process = True
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            fut.set_exception(exc)
+        return fut
+
+
+class ThreadBackend(Backend):
+    """A thread pool in this process (good for numpy code that releases the GIL)."""
+
+    name = "threads"
+    in_process = True
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        self._n = max_workers or min(32, (os.cpu_count() or 1) + 4)
+        self._pool = ThreadPoolExecutor(self._n, thread_name_prefix="pylearn")
+
+    @property
+    def workers(self) -> int:
+        return self._n
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _call_pickled(payload: bytes) -> bytes:
+    fn, args, kwargs = cloudpickle.loads(payload)
+    return cloudpickle.dumps(fn(*args, **kwargs), protocol=5)
+
+
+class ProcessBackend(Backend):
+    """A local process pool: no server to start, functions travel by cloudpickle.
+
+    Workers are started with ``spawn`` (safe with threads in the parent, e.g. a
+    Jupyter kernel). Functions defined in a notebook or in ``__main__`` are
+    pickled by value, so they work here too; scripts need the usual
+    ``if __name__ == "__main__":`` guard.
+    """
+
+    name = "processes"
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        self._n = max_workers or (os.cpu_count() or 1)
+        self._pool = ProcessPoolExecutor(self._n, mp_context=multiprocessing.get_context("spawn"))
+
+    @property
+    def workers(self) -> int:
+        return self._n
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        inner = self._pool.submit(_call_pickled, cloudpickle.dumps((fn, args, kwargs), protocol=5))
+        outer: Future = Future()
+
+        def relay(f: Future) -> None:
+            if f.cancelled():
+                outer.cancel()
+                outer.set_running_or_notify_cancel()
+            elif f.exception() is not None:
+                outer.set_exception(f.exception())
+            else:
+                try:
+                    outer.set_result(cloudpickle.loads(f.result()))
+                except BaseException as exc:
+                    outer.set_exception(exc)
+
+        inner.add_done_callback(relay)
+        return outer
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,181 @@
+"""What a worker executes: one node (or a batch of nodes) and a small receipt.
+
+A :class:`Task` carries the function, the arguments with :class:`Ref`
+placeholders, and either the input values (shipped) or a cache spec the
+worker opens itself to load inputs (memory-mapped, no copy) and save the
+output. The worker returns a :class:`Receipt`: key, timing, host and -- only
+when asked -- the value. User exceptions are captured into the receipt with
+their traceback formatted where they happened; they are never raised through
+the backend, so a failure in user code is never mistaken for a lost worker.
+
+Examples
+--------
+>>> from pylearn_lab.graph.nodes import Call
+>>> t = Task(Call(abs, (-2,), {}, "k" * 32, "abs"), return_value=True)
+>>> execute(t).value
+2
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..graph.expr import resolve_args
+from ..graph.nodes import Call
+
+__all__ = ["Task", "Receipt", "execute", "execute_batch", "worker_name"]
+
+_HOST = socket.gethostname()
+
+
+def worker_name() -> str:
+    """``engine N`` on an ipyparallel engine (the backend sets ``PYLEARN_ENGINE_ID``),
+    else ``host:pid``."""
+    engine = os.environ.get("PYLEARN_ENGINE_ID")
+    return f"engine {engine}" if engine is not None else f"{_HOST}:{os.getpid()}"
+
+
+@dataclass
+class Task:
+    """One node to compute.
+
+    Attributes
+    ----------
+    call : Call
+        The node.
+    inputs : dict
+        ``key -> value`` for inputs shipped with the task.
+    cache : object
+        A :class:`~pylearn_lab.cache.Cache` (same process), a cache spec
+        (another process opens it), or None.
+    store : bool
+        Save the output into ``cache``.
+    return_value : bool
+        Put the value into the receipt.
+    record : dict
+        The recipe half of the experiment record (function, parameters, inputs).
+    """
+
+    call: Call
+    inputs: dict[str, Any] = field(default_factory=dict)
+    cache: Any = None
+    store: bool = False
+    return_value: bool = False
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Receipt:
+    """What a worker sends back for one node."""
+
+    key: str
+    ok: bool
+    duration: float = 0.0
+    host: str = ""
+    pid: int = 0
+    engine: str = ""
+    stored: bool = False
+    value: Any = None
+    has_value: bool = False
+    error_type: str = ""
+    error_msg: str = ""
+    traceback: str = ""
+    warning: str = ""
+
+
+def _open_cache(cache: Any) -> Any:
+    if cache is None or hasattr(cache, "lookup"):
+        return cache
+    from ..cache.cache import Cache
+
+    return Cache.from_spec(cache)
+
+
+def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
+    """Run one task; never raises for errors in user code (they go in the receipt).
+
+    ``local`` holds values computed earlier in the same batch.
+    """
+    call = task.call
+    receipt = Receipt(call.key, ok=False, host=_HOST, pid=os.getpid(), engine=worker_name())
+    try:
+        cache = _open_cache(task.cache)
+        values = dict(task.inputs)
+        for k in call.inputs:
+            if k in values:
+                continue
+            if local is not None and k in local:
+                values[k] = local[k]
+            elif cache is not None:
+                values[k] = cache.load(k)
+            else:
+                raise KeyError(f"input {k[:12]} is neither shipped nor in a cache")
+        args, kwargs = resolve_args(call, values)
+    except Exception as exc:
+        receipt.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        receipt.error_msg = f"could not load the inputs: {exc}"
+        receipt.traceback = traceback.format_exc()
+        return receipt
+    t0 = time.perf_counter()
+    try:
+        value = call.func(*args, **kwargs)
+    except BaseException as exc:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        receipt.duration = time.perf_counter() - t0
+        receipt.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        receipt.error_msg = str(exc)
+        # drop this frame: the traceback starts in the user's function
+        receipt.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next))
+        return receipt
+    receipt.duration = time.perf_counter() - t0
+    receipt.ok = True
+    if local is not None:
+        local[call.key] = value
+    if task.store and cache is not None:
+        record = {**task.record, "duration": receipt.duration, "host": _HOST,
+                  "pid": receipt.pid, "engine": receipt.engine, "created": time.time()}
+        try:
+            # False also means "someone stored it first": then it is there to load
+            receipt.stored = cache.save(call.key, value, record) or bool(
+                cache.contains_many([call.key]))
+        except Exception as exc:
+            if not hasattr(task.cache, "lookup"):
+                # in another process the value can travel only pickled: this is the node's error
+                receipt.ok = False
+                receipt.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+                receipt.error_msg = f"its output cannot be stored or sent back: {exc}"
+                return receipt
+            receipt.warning = f"result of {call.label} not cached: {exc}"  # in process: flows on
+    if task.return_value or (task.store and not receipt.stored and cache is not None
+                             and not hasattr(task.cache, "lookup")):
+        receipt.value, receipt.has_value = value, True
+    return receipt
+
+
+def execute_batch(tasks: list[Task]) -> list[Receipt]:
+    """Run several tasks in order in one worker call (tiny nodes, chains).
+
+    Outputs of earlier tasks feed later ones directly in memory; a failed task
+    makes the tasks that read it fail too (with the upstream error named).
+    """
+    local: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    out = []
+    for t in tasks:
+        bad = [k for k in t.call.inputs if k in failed]
+        if bad:
+            out.append(Receipt(t.call.key, ok=False, host=_HOST, pid=os.getpid(),
+                               error_type="skipped", error_msg=f"input {failed[bad[0]]} failed"))
+            failed[t.call.key] = t.call.label
+            continue
+        r = execute(t, local)
+        if not r.ok:
+            failed[t.call.key] = t.call.label
+        out.append(r)
+    return out
