@@ -30,9 +30,9 @@ Examples
 >>> from pylearn_lab.components import load_iris, standardize, train_test_split
 >>> from pylearn_lab.components import logistic_regression, evaluate
 >>> split = standardize(train_test_split(load_iris(), test_size=0.25, seed=0))
->>> scores = evaluate(logistic_regression(split, epochs=50), split).compute(cache=False)
->>> scores["accuracy"] >= 0.9
-True
+>>> scores = evaluate(logistic_regression(split), split).compute(cache=False)
+>>> {name: round(value, 3) for name, value in scores.items()}
+{'accuracy': 0.921, 'log_loss': 0.254}
 """
 
 from __future__ import annotations

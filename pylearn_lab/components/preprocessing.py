@@ -95,7 +95,7 @@ def pca_basis(X: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray,
     --------
     >>> X = np.array([[0.0, 0.0], [2.0, 0.0], [4.0, 0.0]])
     >>> mean, comps, var = pca_basis(X, 1)
-    >>> mean.tolist(), comps.tolist(), var.tolist()
+    >>> mean.tolist(), comps.tolist(), var.round(12).tolist()
     ([2.0, 0.0], [[1.0, 0.0]], [4.0])
     """
     n, d = X.shape

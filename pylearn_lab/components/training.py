@@ -9,7 +9,7 @@ Examples
 >>> p.round(2).tolist()
 [[0.25, 0.75]]
 >>> [b.tolist() for b in minibatches(5, 2, np.random.default_rng(0))]
-[[4, 2], [3, 1], [0]]
+[[2, 4], [3, 0], [1]]
 """
 
 from __future__ import annotations
