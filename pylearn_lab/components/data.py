@@ -15,8 +15,8 @@ Examples
 >>> ds = Dataset(np.zeros((4, 2)), np.array([0, 1, 0, 1]), ("a", "b"), ("no", "yes"), "toy")
 >>> ds
 Dataset('toy', 4 samples x 2 features, 2 classes)
->>> Split(ds.take([0, 1]), ds.take([2, 3]))
-Split(train=Dataset('toy', 2 samples x 2 features, 2 classes), test=Dataset('toy', 2 samples x 2 features, 2 classes))
+>>> Split(ds.take([0, 1]), ds.take([2, 3])).test
+Dataset('toy', 2 samples x 2 features, 2 classes)
 """
 
 from __future__ import annotations
@@ -91,12 +91,12 @@ class Dataset:
         """Number of columns of ``X``."""
         return int(self.X.shape[1])
 
-    def take(self, indices: Sequence[int] | np.ndarray) -> "Dataset":
+    def take(self, indices: Sequence[int] | np.ndarray) -> Dataset:
         """The rows ``indices`` (in that order) as a new Dataset."""
         idx = np.asarray(indices, dtype=int)
         return replace(self, X=self.X[idx], y=None if self.y is None else self.y[idx])
 
-    def with_features(self, X: np.ndarray, feature_names: Sequence[str]) -> "Dataset":
+    def with_features(self, X: np.ndarray, feature_names: Sequence[str]) -> Dataset:
         """The same samples and labels with new features (what transforms return)."""
         return replace(self, X=X, feature_names=tuple(feature_names))
 
@@ -163,7 +163,8 @@ class Model:
         steps = max((len(v) for v in self.history.values()), default=0)
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v)
         tail = f", {steps} steps, {last}" if steps else ""
-        return f"Model({self.kind!r}, {self.n_features} features, {len(self.classes)} classes{tail})"
+        return (f"Model({self.kind!r}, {self.n_features} features, "
+                f"{len(self.classes)} classes{tail})")
 
 
 def train_part(data: Any, who: str) -> Dataset:

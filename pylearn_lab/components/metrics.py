@@ -44,7 +44,8 @@ def log_loss_score(model: Model, ds: Dataset, who: str = "log_loss") -> float:
     y = labels_of(ds, who)
     p = probabilities(model, ds.X)
     col = np.searchsorted(model.classes, y)
-    known = (col < len(model.classes)) & (model.classes[np.minimum(col, len(model.classes) - 1)] == y)
+    last = len(model.classes) - 1
+    known = (col <= last) & (model.classes[np.minimum(col, last)] == y)
     if not known.all():
         raise DataError(
             f"{who}: the data has labels {sorted(set(y[~known].tolist()))} the model never saw "
@@ -150,4 +151,5 @@ def evaluate(model: Model, data: Dataset | Split) -> dict[str, float]:
         if ds.y is not None:
             scores["purity"] = _purity(m, ds)
         return scores
-    return {"accuracy": accuracy_score(m, ds, "evaluate"), "log_loss": log_loss_score(m, ds, "evaluate")}
+    return {"accuracy": accuracy_score(m, ds, "evaluate"),
+            "log_loss": log_loss_score(m, ds, "evaluate")}

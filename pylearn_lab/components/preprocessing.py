@@ -213,7 +213,10 @@ def select_features(
                 f"select_features: expected k <= {ds.n_features} (the number of features), "
                 f"received k={k}. Keep fewer features."
             )
-        s = f_scores(ds.X, labels_of(ds, "select_features")) if score == "f_score" else ds.X.var(axis=0)
+        if score == "f_score":
+            s = f_scores(ds.X, labels_of(ds, "select_features"))
+        else:
+            s = ds.X.var(axis=0)
         return np.sort(np.argsort(-s, kind="stable")[:k])
 
     def apply(ds: Dataset, cols: np.ndarray) -> Dataset:

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from pylearn_lab.components.data import (
-    Dataset, Model, Split, check_model, eval_part, labels_of, train_part,
+    Dataset,
+    Model,
+    Split,
+    check_model,
+    eval_part,
+    labels_of,
+    train_part,
 )
 from pylearn_lab.errors import DataError
 from pylearn_lab.hashing import hash_value

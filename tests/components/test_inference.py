@@ -6,18 +6,28 @@ import numpy as np
 import pytest
 
 from pylearn_lab.components import (
-    kmeans, load_iris, logistic_regression, make_blobs, make_moons, mlp, predict, predict_proba,
-    standardize, train_test_split,
+    Split,
+    kmeans,
+    load_iris,
+    logistic_regression,
+    make_blobs,
+    make_moons,
+    mlp,
+    predict,
+    predict_proba,
+    standardize,
+    train_test_split,
 )
 from pylearn_lab.errors import DataError
+from pylearn_lab.graph.component import Component
 
 
 @pytest.fixture(scope="module")
-def split():  # type: ignore[no-untyped-def]
+def split() -> Split:
     return standardize.fn(train_test_split.fn(load_iris.fn(), seed=0))
 
 
-def test_predict_uses_the_test_part_of_a_split(split) -> None:  # type: ignore[no-untyped-def]
+def test_predict_uses_the_test_part_of_a_split(split: Split) -> None:
     m = logistic_regression.fn(split, epochs=20)
     on_split = predict.fn(m, split)
     assert on_split.shape == (split.test.n_samples,)
@@ -26,7 +36,7 @@ def test_predict_uses_the_test_part_of_a_split(split) -> None:  # type: ignore[n
 
 
 @pytest.mark.parametrize("train", [logistic_regression, mlp])
-def test_probabilities_are_consistent_with_labels(split, train) -> None:  # type: ignore[no-untyped-def]
+def test_probabilities_are_consistent_with_labels(split: Split, train: Component) -> None:
     m = train.fn(split, epochs=10)
     p = predict_proba.fn(m, split)
     assert p.shape == (split.test.n_samples, 3)
@@ -43,7 +53,7 @@ def test_kmeans_predicts_cluster_ids_but_no_probabilities() -> None:
         predict_proba.fn(m, blobs)
 
 
-def test_feature_count_mismatch_is_explained(split) -> None:  # type: ignore[no-untyped-def]
+def test_feature_count_mismatch_is_explained(split: Split) -> None:
     m = logistic_regression.fn(split, epochs=2)
     with pytest.raises(DataError, match="trained on 4 features"):
         predict.fn(m, make_moons.fn())

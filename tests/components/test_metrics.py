@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from pylearn_lab.components import (
-    Dataset, Model, Split, accuracy, evaluate, kmeans, log_loss, make_blobs,
+    Dataset,
+    Model,
+    Split,
+    accuracy,
+    evaluate,
+    kmeans,
+    log_loss,
+    make_blobs,
 )
 from pylearn_lab.errors import DataError
 
@@ -36,7 +43,8 @@ def test_metrics_score_the_test_part_of_a_split() -> None:
 
 def test_evaluate_returns_plain_floats() -> None:
     scores = evaluate.fn(fixed_model(), data([0, 1]))
-    assert scores == pytest.approx({"accuracy": 0.5, "log_loss": -(np.log(0.75) + np.log(0.25)) / 2})
+    expected = {"accuracy": 0.5, "log_loss": -(np.log(0.75) + np.log(0.25)) / 2}
+    assert scores == pytest.approx(expected)
     assert all(type(v) is float for v in scores.values())
 
 

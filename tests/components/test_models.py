@@ -1,4 +1,4 @@
-"""Logistic regression and MLP: stated accuracies on shipped and synthetic data, seeds, SGD maths."""
+"""Logistic regression and MLP: stated accuracies on shipped and synthetic data; seeds; SGD."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ import numpy as np
 import pytest
 
 from pylearn_lab.components import (
-    Dataset, Model, load_iris, logistic_regression, make_blobs, make_moons, mlp, standardize,
+    Dataset,
+    Model,
+    Split,
+    load_iris,
+    logistic_regression,
+    make_blobs,
+    make_moons,
+    mlp,
+    standardize,
     train_test_split,
 )
 from pylearn_lab.components.inference import labels
 from pylearn_lab.errors import DataError
+from pylearn_lab.graph.component import Component
 
 
 def score(model: Model, ds: Dataset) -> float:
@@ -19,11 +28,11 @@ def score(model: Model, ds: Dataset) -> float:
 
 
 @pytest.fixture(scope="module")
-def iris_split():  # type: ignore[no-untyped-def]
+def iris_split() -> Split:
     return standardize.fn(train_test_split.fn(load_iris.fn(), test_size=0.25, seed=0))
 
 
-def test_logistic_regression_on_iris_reaches_90_percent(iris_split) -> None:  # type: ignore[no-untyped-def]
+def test_logistic_regression_on_iris_reaches_90_percent(iris_split: Split) -> None:
     m = logistic_regression.fn(iris_split)  # defaults: lr=0.1, 100 epochs, batch 32
     assert m.kind == "logistic_regression" and m.classes.tolist() == [0, 1, 2]
     assert score(m, iris_split.test) >= 0.9
@@ -50,7 +59,7 @@ def test_one_full_batch_step_is_the_softmax_gradient() -> None:
     assert np.allclose(m.params["b"], 0.5 * (Y - 0.5).mean(axis=0))
 
 
-def test_l2_shrinks_weights_and_lr_zero_is_uniform(iris_split) -> None:  # type: ignore[no-untyped-def]
+def test_l2_shrinks_weights_and_lr_zero_is_uniform(iris_split: Split) -> None:
     free = logistic_regression.fn(iris_split, epochs=20)
     decayed = logistic_regression.fn(iris_split, epochs=20, l2=0.1)
     assert np.linalg.norm(decayed.params["W"]) < np.linalg.norm(free.params["W"])
@@ -76,7 +85,7 @@ def test_mlp_relu_learns_too() -> None:
 
 @pytest.mark.parametrize("train, kw", [(logistic_regression, {"epochs": 5}),
                                        (mlp, {"epochs": 5, "hidden": 4})])
-def test_seeds_reproduce_and_differ(iris_split, train, kw) -> None:  # type: ignore[no-untyped-def]
+def test_seeds_reproduce_and_differ(iris_split: Split, train: Component, kw: dict) -> None:
     a, b = train.fn(iris_split, seed=3, **kw), train.fn(iris_split, seed=3, **kw)
     c = train.fn(iris_split, seed=4, **kw)
     for name in a.params:

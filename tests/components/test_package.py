@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-import pylearn_lab.components as components
+from pylearn_lab import components
 from pylearn_lab.graph.component import Component
 from pylearn_lab.graph.expr import Expr
 from pylearn_lab.graph.registry import all_components

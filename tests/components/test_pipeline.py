@@ -8,7 +8,13 @@ from matplotlib.figure import Figure
 
 import pylearn_lab as pl
 from pylearn_lab.components import (
-    Model, evaluate, kfold, kfold_splits, load_iris, logistic_regression, plot_history,
+    Model,
+    evaluate,
+    kfold,
+    kfold_splits,
+    load_iris,
+    logistic_regression,
+    plot_history,
     standardize,
 )
 

@@ -10,8 +10,17 @@ import pytest
 from matplotlib.figure import Figure
 
 from pylearn_lab.components import (
-    Dataset, kmeans, load_iris, logistic_regression, make_blobs, make_moons, mlp,
-    plot_decision_map, plot_history, plot_scatter, train_test_split,
+    Dataset,
+    kmeans,
+    load_iris,
+    logistic_regression,
+    make_blobs,
+    make_moons,
+    mlp,
+    plot_decision_map,
+    plot_history,
+    plot_scatter,
+    train_test_split,
 )
 from pylearn_lab.errors import DataError
 

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from pylearn_lab.components import (
-    Dataset, Split, load_iris, make_classification, pca, select_features, standardize,
+    Dataset,
+    Split,
+    load_iris,
+    make_classification,
+    pca,
+    select_features,
+    standardize,
     train_test_split,
 )
 from pylearn_lab.components.preprocessing import f_scores, pca_basis
@@ -79,7 +85,8 @@ def test_pca_rejects_too_many_components() -> None:
 def test_f_scores_by_hand() -> None:
     X = np.array([[1.0, 0.0], [3.0, 1.0], [5.0, 0.0], [7.0, 1.0]])
     y = np.array([0, 0, 1, 1])
-    # column 0: class means 2 and 6, grand mean 4 -> SSB = 4*4 = 16; SSW = 4*1 = 4; F = 16 / (4/2) = 8
+    # column 0: class means 2 and 6, grand mean 4 -> SSB = 4*4 = 16, SSW = 4*1 = 4,
+    # F = (16 / 1) / (4 / 2) = 8
     # column 1: identical class means -> F = 0
     assert np.allclose(f_scores(X, y), [8.0, 0.0])
 

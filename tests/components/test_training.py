@@ -7,7 +7,12 @@ import pytest
 
 from pylearn_lab.components import Dataset
 from pylearn_lab.components.training import (
-    cross_entropy, encode_labels, log_softmax, minibatches, one_hot, softmax,
+    cross_entropy,
+    encode_labels,
+    log_softmax,
+    minibatches,
+    one_hot,
+    softmax,
 )
 from pylearn_lab.errors import DataError
 
@@ -15,7 +20,8 @@ from pylearn_lab.errors import DataError
 def test_softmax_by_hand_and_stable() -> None:
     assert np.allclose(softmax(np.array([[0.0, np.log(3.0)]])), [[0.25, 0.75]])
     big = softmax(np.array([[1000.0, 1000.0, -1000.0]]))
-    assert np.allclose(big, [[0.5, 0.5, 0.0]]) and np.isfinite(log_softmax(np.array([[1e4, 0.0]]))).all()
+    assert np.allclose(big, [[0.5, 0.5, 0.0]])
+    assert np.isfinite(log_softmax(np.array([[1e4, 0.0]]))).all()
 
 
 def test_cross_entropy_by_hand() -> None:
