@@ -237,7 +237,7 @@ def _bind(comp: "Component", args: tuple[Any, ...], kwargs: dict[str, Any]) -> i
     try:
         bound = sig.bind(*args, **kwargs)
     except TypeError as exc:
-        params = ", ".join(str(p) for p in sig.parameters.values())
+        params = ", ".join(str(p.replace(annotation=p.empty)) for p in sig.parameters.values())
         raise SignatureError(
             f"{comp.name}() received arguments that do not fit its signature: {exc}. "
             f"Expected {comp.name}({params}). Fix the call's arguments."
