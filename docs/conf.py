@@ -14,6 +14,10 @@ Hand-written pages are Markdown (MyST) or reStructuredText files directly in
 from __future__ import annotations
 
 import ast
+import contextlib
+import importlib
+import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -27,16 +31,16 @@ sys.path.insert(0, str(ROOT))
 
 project = "pylearn_lab"
 author = "the pylearn_lab authors"
-copyright = "the pylearn_lab authors"  # noqa: A001 - Sphinx's name for it
+copyright = "the pylearn_lab authors"
 
 
 def _version() -> str:
     # Read pyproject.toml rather than import the package: a broken import should
-    # show up as an autodoc warning on the API page, not as a crash here.
-    import tomllib
-
-    with open(ROOT / "pyproject.toml", "rb") as fh:
-        return str(tomllib.load(fh)["project"]["version"])
+    # show up as an autodoc warning on the API page, not as a crash here. (A regex,
+    # not tomllib, which Python 3.10 lacks.)
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    match = re.search(r'^version\s*=\s*"([^"]+)"', text, flags=re.MULTILINE)
+    return match.group(1) if match else "unknown"
 
 
 release = version = _version()
@@ -125,9 +129,56 @@ def _summary(path: Path) -> str:
     return doc.strip().splitlines()[0].rstrip(".") if doc else ""
 
 
-def _page(module: str) -> str:
+def _exports(module: str) -> list[tuple[str, object]]:
+    """``(name, object)`` for the module's ``__all__``; empty when it does not import.
+
+    A module that fails to import is left to autodoc, which reports it as a warning
+    on its page (and so fails the build) with the real error.
+    """
+    try:
+        mod = importlib.import_module(module)
+    except Exception:  # noqa: BLE001 - reported by autodoc, see above
+        return []
+    found = []
+    for name in getattr(mod, "__all__", None) or []:
+        # A lazy module __getattr__ may import (and fail) here; autodoc reports it.
+        with contextlib.suppress(Exception):
+            found.append((name, getattr(mod, name)))
+    return found
+
+
+def _documented_once(modules: list[str]) -> dict[str, dict[str, str]]:
+    """For each module, its exported classes and functions documented on an earlier page.
+
+    ``pylearn_lab.Expr`` and ``pylearn_lab.graph.Expr`` are one class: documenting it
+    twice would register its canonical name twice (a duplicate-object warning), and
+    show the reader the same text twice. Each class or function is documented on the
+    first page that exports it (the top-level public API first, then the subpackages
+    in reading order); later pages link to it instead. Returns
+    ``{module: {name: documented_as}}``.
+    """
+    home: dict[int, str] = {}
+    elsewhere: dict[str, dict[str, str]] = {}
+    for module in modules:
+        elsewhere[module] = {}
+        for name, obj in _exports(module):
+            if not (inspect.isclass(obj) or inspect.isroutine(obj)):
+                continue  # constants: no canonical name, and ids of small values collide
+            if id(obj) in home:
+                elsewhere[module][name] = home[id(obj)]
+            else:
+                home[id(obj)] = f"{module}.{name}"
+    return elsewhere
+
+
+def _page(module: str, elsewhere: dict[str, str]) -> str:
     title = f"``{module}``"
-    return f"{title}\n{'=' * len(title)}\n\n.. automodule:: {module}\n"
+    text = f"{title}\n{'=' * len(title)}\n\n.. automodule:: {module}\n"
+    if elsewhere:
+        text += f"   :exclude-members: {', '.join(elsewhere)}\n"
+        links = ", ".join(f":py:obj:`{name} <{target}>`" for name, target in elsewhere.items())
+        text += f"\n.. rubric:: Also exported here, documented where first listed\n\n{links}\n"
+    return text
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -145,7 +196,8 @@ def _generate_api_pages() -> None:
     for name in _modules():
         is_pkg = (pkg / name).is_dir()
         sources[f"{PACKAGE}.{name}"] = pkg / name / "__init__.py" if is_pkg else pkg / f"{name}.py"
-    pages = {module: _page(module) for module in sources}
+    elsewhere = _documented_once(list(sources))
+    pages = {module: _page(module, elsewhere[module]) for module in sources}
     for stale in GENERATED.glob("*.rst"):
         if stale.stem not in pages:
             stale.unlink()

@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ def _requirement_lines() -> list[str]:
 
 
 def _project() -> dict:
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     with open(ROOT / "pyproject.toml", "rb") as fh:
         return tomllib.load(fh)["project"]
 
@@ -77,6 +77,7 @@ def test_requirements_resolve_from_scratch(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     installed = {
@@ -107,6 +108,7 @@ def _run_post_build(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[s
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
 
 
@@ -191,16 +193,17 @@ out = {
     "prefix": sys.prefix,
     "pylearn": app.shell.magics_manager.lazy_magics.get("pylearn"),
 }
-import pylearn_lab
-if hasattr(pylearn_lab, "load_ipython_extension"):
+if sys.argv[2:] == ["--use"]:
+    # What typing %pylearn does first: look the magic up, loading it lazily.
     out["magic_found"] = app.shell.find_line_magic("pylearn") is not None
 print(json.dumps(out))
 """
 
 
-def _probe_ipython(config_dir: Path, tmp_path: Path) -> dict:
+def _probe_ipython(config_dir: Path, tmp_path: Path, *args: str) -> dict:
+    (tmp_path / "home").mkdir(exist_ok=True)
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(config_dir)],
+        [sys.executable, "-c", _PROBE, str(config_dir), *args],
         env={
             **os.environ,
             "HOME": str(tmp_path / "home"),
@@ -210,6 +213,7 @@ def _probe_ipython(config_dir: Path, tmp_path: Path) -> dict:
         capture_output=True,
         text=True,
         timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -228,9 +232,10 @@ def test_ipython_config_declares_lazy_pylearn_magic(prefix: Path, tmp_path: Path
 
 
 def test_pylearn_magic_loads_on_first_use(prefix: Path, tmp_path: Path) -> None:
-    import pylearn_lab
+    import importlib.util
 
-    if not hasattr(pylearn_lab, "load_ipython_extension"):
-        pytest.skip("pylearn_lab has no load_ipython_extension yet")
-    probe = _probe_ipython(prefix / "etc" / "ipython", tmp_path)
+    spec = importlib.util.find_spec("pylearn_lab.magics")
+    if spec is None or spec.origin is None:  # missing, or an empty namespace folder
+        pytest.skip("pylearn_lab.magics is not written yet")
+    probe = _probe_ipython(prefix / "etc" / "ipython", tmp_path, "--use")
     assert probe["magic_found"] is True
