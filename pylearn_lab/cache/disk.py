@@ -17,7 +17,7 @@ writers never overwrite each other's differing bytes.
 
 Read protocol: one indexed ``SELECT``; the row's MAC is checked before
 anything else; inline bytes are checksummed on every read, blob files once
-per process per (inode, mtime, size) and then memory-mapped (zero copy).
+per process per (inode, mtime, ctime, size) and then memory-mapped (zero copy).
 
 Examples
 --------
@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 #: Values up to this many bytes live in the index row (a hit opens no file).
 INLINE_MAX = 64 * 1024
 
-_VERIFIED: dict[str, tuple[int, int, int]] = {}  # blob path -> (ino, mtime_ns, size) checked
+_VERIFIED: dict[str, tuple[int, int, int, int]] = {}  # blob path -> (ino, mtime, ctime, size)
 _VERIFIED_LOCK = threading.Lock()
 
 
@@ -144,7 +144,9 @@ class DiskStore:
                 raise IntegrityError(f"empty blob {path.name}; it will be recomputed")
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         data = memoryview(mm)
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        # ctime too: an in-place rewrite can restore mtime (os.utime) but never ctime,
+        # so altered bytes are always checksummed again before anything unpickles them.
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
         with _VERIFIED_LOCK:
             known = _VERIFIED.get(str(path)) == stamp
         if not known:
