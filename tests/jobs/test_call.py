@@ -1,0 +1,67 @@
+"""call(): a future at once; hits resolve without any backend work; errors at the call."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+
+import numpy as np
+import pytest
+
+import pylearn_lab as pl
+from pylearn_lab.errors import UnhashableError, UnpicklableError
+
+
+class CountingBackend:
+    """A backend that counts what it is asked to run."""
+
+    in_process = True
+
+    def __init__(self):
+        self.submitted = 0
+        self.pool = cf.ThreadPoolExecutor(1)
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted += 1
+        return self.pool.submit(fn, *args, **kwargs)
+
+
+def add(a, b=1):
+    return a + b
+
+
+def test_call_returns_a_future_and_caches(tmp_path):
+    c = pl.Cache(tmp_path)
+    backend = CountingBackend()
+    fut = pl.call(add, (1,), {"b": 2}, backend=backend, cache=c)
+    assert isinstance(fut, cf.Future)
+    assert fut.result(timeout=10) == 3 and backend.submitted == 1
+    hit = pl.call(add, (1, 2), backend=backend, cache=c)  # same call, bound the same way
+    assert hit.done() and hit.result() == 3
+    assert backend.submitted == 1  # no backend work on a hit
+
+
+def test_hit_needs_no_backend_at_all(tmp_path):
+    c = pl.Cache(tmp_path)
+    pl.call(add, (5,), cache=c).result()
+    # "ipyparallel" with no cluster would raise if it were resolved: a hit never resolves it
+    assert pl.call(add, (5,), backend="ipyparallel", cache=c).result() == 6
+
+
+def test_lambdas_and_arrays(tmp_path):
+    c = pl.Cache(tmp_path)
+    a = np.arange(4.0)
+    assert pl.call(lambda x: float(x.sum()), (a,), cache=c).result() == 6.0
+
+
+def test_errors_name_the_argument_at_the_call(tmp_path):
+    class Opaque:
+        pass
+
+    with pytest.raises(UnhashableError, match="argument 'b' of add"):
+        pl.call(add, (1,), {"b": Opaque()}, cache=False)
+    lock = threading.Lock()
+    with pytest.raises(UnpicklableError, match=r"argument 0 of add\(\) of type _thread.lock"):
+        pl.call(add, (lock,), cache=False)
+    with pytest.raises(TypeError, match="tuple or list"):
+        pl.call(add, 1, cache=False)
