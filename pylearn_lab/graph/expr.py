@@ -206,7 +206,7 @@ def short_repr(value: Any, limit: int = 40) -> str:
 def _render(e: Expr, depth: int) -> str:
     args, kwargs = e._shown
     if depth > 3:
-        return f"{e.label}(…)"
+        return f"{e.label}(…)" if args or kwargs else f"{e.label}()"
     parts = [(_render(a, depth + 1) if isinstance(a, Expr) else short_repr(a)) for a in args]
     parts += [
         f"{k}={_render(v, depth + 1) if isinstance(v, Expr) else short_repr(v)}"
