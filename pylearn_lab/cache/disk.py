@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CacheError, IntegrityError
-from .auth import Signer, load_or_create_secret
+from .auth import SECRET_NAME, Signer, load_or_create_secret
 from .serialize import payload_checksum as _payload_checksum
 from .sqlite_index import INDEX_NAME, SqliteIndex
 from .store import StoredEntry, VerifyReport
@@ -98,10 +98,16 @@ class DiskStore:
         try:
             self._signer = Signer(load_or_create_secret(self.root))
         except OSError as exc:
-            raise CacheError(
-                f"cannot read or create the secret of the cache directory {self.root}: {exc}. "
-                "Use a cache directory you own (PYLEARN_CACHE)."
-            ) from None
+            if self.read_only and not (self.root / SECRET_NAME).exists():
+                # A read-only directory that never held a cache: nothing there could be
+                # authenticated, so it serves no entry (a throwaway secret verifies none)
+                # and stores none (put() refuses) -- runs go on uncached.
+                self._signer = Signer(secrets.token_bytes(32))
+            else:
+                raise CacheError(
+                    f"cannot read or create the secret of the cache directory {self.root}: {exc}. "
+                    "Use a cache directory you own (PYLEARN_CACHE)."
+                ) from None
         self.index = SqliteIndex(self.root / INDEX_NAME, read_only=self.read_only,
                                  on_corrupt=self._rebuild_index)
 

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from ..errors import CacheCorruptError, CacheError
 from .records import dumps
@@ -110,9 +111,7 @@ class SqliteIndex:
         if conn is not None and self._local.pid == os.getpid():
             return conn
         if self.read_only:
-            uri = f"file:{self.path}?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
+            conn = self._connect_read_only()
         else:
             existed = self.path.exists()
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
@@ -123,6 +122,28 @@ class SqliteIndex:
             conn.execute("PRAGMA synchronous=NORMAL")
         self._local.conn, self._local.pid = conn, os.getpid()
         return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that never writes (read-only cache directory)."""
+        if not self.path.exists():
+            # A read-only directory that never held a cache: an empty index, so every
+            # lookup misses and nothing is created.
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            conn.executescript(_SCHEMA)
+            return conn
+        uri = f"file:{quote(str(self.path))}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            pass
+        # A WAL index needs its -shm file, which SQLite cannot create in a directory nobody
+        # can write, so mode=ro alone fails there. Nobody can change the file either, so
+        # reading it as immutable is exact (entries only in an unmerged -wal read as misses).
+        return sqlite3.connect(f"{uri}&immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
 
     def _retry(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         delay = 0.005
