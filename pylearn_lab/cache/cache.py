@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import threading
 import warnings
 from collections.abc import Iterable
@@ -310,9 +311,20 @@ class Cache:
 
     # -- single flight ----------------------------------------------------------------
     def try_claim(self, key: str, owner: str, ttl: float = 60.0) -> bool:
-        """Claim ``key`` for computing; False when another live owner holds it."""
+        """Claim ``key`` for computing; False when another live owner holds it.
+
+        Owners named ``host:pid:tag`` (the run loop's) are checked: a claim of a
+        process of this host that no longer exists (a killed or restarted kernel)
+        is taken over at once instead of stalling everyone until it expires.
+        """
         try:
-            return self.store.try_claim(key, owner, ttl)
+            if self.store.try_claim(key, owner, ttl):
+                return True
+            take_over = getattr(self.store, "take_over_claim", None)
+            holder = self.store.claim_owner(key)
+            if take_over is not None and holder and _owner_is_dead(holder):
+                return bool(take_over(key, owner, ttl, holder))
+            return False
         except Exception:
             return True  # claims are an optimisation: never block a run on them
 
@@ -338,6 +350,23 @@ class Cache:
 
     def __repr__(self) -> str:
         return f"Cache({self.location!r})"
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` (``host:pid:tag``) names a process of this host that is gone."""
+    parts = owner.split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False  # another host, or not our format: only the claim's expiry can tell
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # exists, owned by someone else
+    return False
 
 
 def _key_of(x: Any) -> str:

@@ -244,6 +244,9 @@ class DiskStore:
     def try_claim(self, key: str, owner: str, ttl: float) -> bool:
         return self.index.try_claim(key, owner, ttl)
 
+    def take_over_claim(self, key: str, owner: str, ttl: float, stale: str) -> bool:
+        return self.index.take_over(key, owner, ttl, stale)
+
     def release(self, key: str, owner: str) -> None:
         self.index.release(key, owner)
 

@@ -310,6 +310,12 @@ class SqliteIndex:
 
         return self._retry(claim)
 
+    def take_over(self, key: str, owner: str, ttl: float, stale: str) -> bool:
+        """Move the claim on ``key`` from ``stale`` (a dead owner) to ``owner``; True if done."""
+        return bool(self._retry(lambda c: c.execute(
+            "UPDATE claims SET owner = ?, expires = ? WHERE key = ? AND owner = ?",
+            (owner, time.time() + ttl, key, stale)).rowcount))
+
     def release(self, key: str, owner: str) -> None:
         self._retry(lambda c: c.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner)))
 
