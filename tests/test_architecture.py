@@ -1,0 +1,103 @@
+"""The layering of ARCHITECTURE.md, the curated public API, and a light core.
+
+Layers (module-level imports only; a function may import upward lazily, as
+``Expr.compute`` does to reach the VM)::
+
+    errors <- hashing <- graph <- cache <- backends <- vm <- lineage <- jobs
+
+``components`` sits on ``graph``; ``magics`` and ``widgets`` are adapters on top
+of everything. The ARCHITECTURE draft put ``backends`` above ``vm``; the code
+taught otherwise: backends only run callables, and the VM drives them.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pylearn_lab
+
+PKG = Path(pylearn_lab.__file__).parent
+ORDER = ["errors", "hashing", "graph", "cache", "backends", "vm", "lineage", "jobs"]
+ALLOWED = {layer: set(ORDER[: i + 1]) for i, layer in enumerate(ORDER)}
+ALLOWED["components"] = {"errors", "hashing", "graph", "components"}
+ALLOWED["demo"] = set(ORDER) | {"components", "demo"}
+
+
+def _layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "pylearn_lab" else None
+
+
+def _top_level_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    package = ".".join(rel.parts[:-1]) if rel.name != "__init__" else ".".join(rel.parts[:-1])
+    if rel.name == "__init__":
+        package = ".".join(rel.parts[:-1])
+    out = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+            continue
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                out.append(".".join(base + ([node.module] if node.module else [])))
+            elif node.module:
+                out.append(node.module)
+    return out
+
+
+def test_layers_import_only_downward():
+    problems = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG)
+        layer = rel.parts[0].removesuffix(".py")
+        if layer not in ALLOWED:
+            continue  # magics, widgets, the package __init__: adapters on top
+        if rel.parts[-1] == "ipp.py" or rel.name.startswith("ipp_"):
+            continue  # the ipyparallel adapter
+        for mod in _top_level_imports(path):
+            target = _layer_of(mod)
+            if target is not None and target not in ALLOWED[layer]:
+                problems.append(f"{rel} imports {mod} ({layer} -> {target})")
+    assert not problems, "\n".join(problems)
+
+
+def test_core_imports_no_jupyter_or_cluster_library():
+    code = (
+        "import sys, pylearn_lab, pylearn_lab.components, pylearn_lab.jobs, pylearn_lab.vm\n"
+        "from pylearn_lab import run, component, Cache\n"
+        "bad = [m for m in ('IPython', 'ipywidgets', 'traitlets', 'ipyparallel', 'anywidget')"
+        " if m in sys.modules]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_public_api_is_pinned():
+    assert sorted(pylearn_lab.__all__) == sorted(set(pylearn_lab.__all__))
+    for name in pylearn_lab.__all__:
+        assert getattr(pylearn_lab, name) is not None, name
+    core = {"component", "Expr", "Graph", "run", "pipeline", "call", "hash_value", "Cache",
+            "IPyParallelBackend", "NodeError", "UnhashableError", "load_ipython_extension"}
+    assert core <= set(pylearn_lab.__all__)
+
+
+def test_no_utils_modules():
+    assert not [p for p in PKG.rglob("*.py") if p.stem in ("utils", "util", "helpers", "misc")]
+
+
+def test_every_error_derives_from_the_one_tree():
+    from pylearn_lab import errors
+
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, errors.PylearnError), name
+        assert name in errors.__doc__, f"{name} missing from the tree drawn in errors.__doc__"
