@@ -193,7 +193,20 @@ class DiskStore:
             inline = b"".join(parts)
         else:
             self._write_blob(blob, parts)
-        inserted = self.index.insert(key, kind, size, checksum, blob, inline, mac, record)
+        try:
+            inserted = self.index.insert(key, kind, size, checksum, blob, inline, mac, record)
+        except Exception:
+            # e.g. the disk filled up under the index: free the blob's space now rather than
+            # leave an orphan for verify() -- unless another writer's row uses the same name
+            # (same bytes, same name).
+            if blob is not None:
+                try:
+                    ours = self.index.blob_of(key) != blob
+                except Exception:
+                    ours = False
+                if ours:
+                    self._blob_path(blob).unlink(missing_ok=True)
+            raise
         if not inserted and blob is not None and self.index.blob_of(key) != blob:
             self._blob_path(blob).unlink(missing_ok=True)  # the first writer won
         return inserted
