@@ -386,7 +386,17 @@ def get_default_cache() -> Cache:
     global _DEFAULT
     with _OPEN_LOCK:
         if _DEFAULT is None:
-            _DEFAULT = Cache()
+            try:
+                _DEFAULT = Cache()
+            except CacheError as exc:
+                # e.g. a notebook in a read-only folder: runs must still work, uncached on disk
+                warnings.warn(
+                    f"the default cache directory cannot be used ({exc}). This session keeps "
+                    "results in memory only; to keep them, set PYLEARN_CACHE to a writable "
+                    "directory or call pylearn_lab.set_default_cache(path).",
+                    CacheWarning, stacklevel=2,
+                )
+                _DEFAULT = Cache(":memory:")
         return _DEFAULT
 
 
