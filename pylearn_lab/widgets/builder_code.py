@@ -17,9 +17,13 @@ Examples
 ...     '''A seed.'''
 ...     return n
 >>> m = BuilderModel()
->>> _ = m.add(seed, n=5)
->>> print(model_to_code(m).splitlines()[-2])
+>>> _ = m.add(seed, {"n": 5})
+>>> for line in model_to_code(m).splitlines()[-4:]:
+...     print(line)
+seed = lookup('pylearn_lab.widgets.builder_code.seed')
+<BLANKLINE>
 seed_1 = seed(n=5)
+result = seed_1
 """
 
 from __future__ import annotations
@@ -77,8 +81,11 @@ def _component_ref(comp: "Component", imports: _Imports) -> str:
     if "<locals>" not in qual and "." not in qual and _importable(module, qual, comp):
         imports.froms.setdefault(module, set()).add(qual)
         return qual
+    # Not importable by name (defined in a function, or re-bound): fetch it from the registry.
     imports.froms.setdefault("pylearn_lab.graph", set()).add("lookup")
-    return f"lookup({comp.qualname!r})"
+    name = re.sub(r"\W", "_", comp.name)
+    imports.notes.append(f"{name} = lookup({comp.qualname!r})")
+    return name
 
 
 def render_literal(value: Any, names: dict[str, str], imports: _Imports) -> str:

@@ -101,7 +101,7 @@ def model_from_exprs(exprs: "Expr | Sequence[Expr] | Graph", layout: bool = True
         values = named_arguments(comp, e.call.args, e.call.kwargs)
         values = {k: map_refs(v, lambda r: Ref(ids[r.key])) for k, v in values.items()
                   if any(iter_refs(v)) or not _is_default(comp, k, v)}
-        ids[e.key] = model.add(comp, 0.0, 0.0, **values)
+        ids[e.key] = model.add(comp, values, at=(0.0, 0.0))
     if layout:
         model.auto_layout()
     return model
@@ -179,7 +179,7 @@ def model_from_json(text: str | bytes) -> BuilderModel:
         kwargs = map_refs(_decode(n.get("kwargs", {})), swap)
         node_id = rename[str(n["id"])]
         x, y = (positions.get(node_id) or [0.0, 0.0])[:2]
-        model.add(comp, x, y, id=node_id)
+        model.add(comp, at=(x, y), id=node_id)
         params[node_id] = named_arguments(comp, args, kwargs)
     # Links may point at nodes listed later: attach the arguments once every node exists.
     for node_id, values in params.items():

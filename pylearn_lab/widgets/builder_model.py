@@ -20,7 +20,7 @@ Examples
 ...     '''Minus x.'''
 ...     return -x
 >>> m = BuilderModel()
->>> a, b = m.add(number, v=3), m.add(negate)
+>>> a, b = m.add(number, {"v": 3}), m.add(negate)
 >>> m.problems()[b][0].message
 "input 'x' is not connected: drag an edge into it or type a value in the inspector"
 >>> e = m.connect(a, b, "x")
@@ -31,7 +31,7 @@ True
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -103,10 +103,14 @@ class BuilderModel:
 
     # -- editing ---------------------------------------------------------------------
     def add(
-        self, component: "Component | str", x: float | None = None, y: float | None = None,
-        *, id: str | None = None, **params: Any,
+        self, component: "Component | str", /, params: Mapping[str, Any] | None = None, *,
+        at: tuple[float, float] | None = None, id: str | None = None,
     ) -> str:
-        """Add a node calling ``component`` (object or registered name); return its id."""
+        """Add a node calling ``component`` (object or registered name); return its id.
+
+        ``params`` holds literal arguments (and ``Ref(node id)`` links) by parameter
+        name; ``at`` is the canvas position (default: the first free grid cell).
+        """
         comp = lookup(component) if isinstance(component, str) else component
         self._components[comp.qualname] = comp
         if id is None:
@@ -117,17 +121,18 @@ class BuilderModel:
         elif id in self.nodes:
             raise ValueError(f"node id {id!r} is already used; pick another id or omit it")
         node = Node(id, comp.qualname)
+        params = dict(params or {})
         for name in params:
             self._check_param_name(node, name)
-        node.params = dict(params)
-        if x is None or y is None:
+        for ref in iter_refs(params):
+            self._node(ref.key)
+        node.params = params
+        if at is None:
             from .builder_layout import free_spot
 
-            x, y = free_spot([(n.x, n.y) for n in self.nodes.values()])
-        node.x, node.y = float(x), float(y)
+            at = free_spot([(n.x, n.y) for n in self.nodes.values()])
+        node.x, node.y = float(at[0]), float(at[1])
         self.nodes[id] = node
-        for ref in iter_refs(node.params):
-            self._node(ref.key)
         self._changed("structure")
         return id
 

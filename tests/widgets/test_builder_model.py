@@ -48,7 +48,7 @@ def posonly(a, b=2, /, c=3) -> int:
 
 def test_add_connect_and_derived_edges() -> None:
     m = BuilderModel()
-    a, b, c = m.add(const, v=2), m.add(const, v=3), m.add(combine)
+    a, b, c = m.add(const, {"v": 2}), m.add(const, {"v": 3}), m.add(combine)
     m.connect(a, c, "a")
     edge = m.connect(b, c, "b")
     assert [(e.src, e.dst, e.param) for e in m.edges] == [(a, c, "a"), (b, c, "b")]
@@ -60,7 +60,7 @@ def test_add_connect_and_derived_edges() -> None:
 
 def test_connect_replaces_a_plain_input_and_appends_to_varargs() -> None:
     m = BuilderModel()
-    a, b, c = m.add(const), m.add(const, v=5), m.add(combine)
+    a, b, c = m.add(const), m.add(const, {"v": 5}), m.add(combine)
     m.connect(a, c, "a")
     m.connect(b, c, "a")  # the second edge into the same plain input replaces the first
     assert m.nodes[c].params["a"] == Ref(b)
@@ -74,7 +74,7 @@ def test_connect_replaces_a_plain_input_and_appends_to_varargs() -> None:
 
 def test_disconnect_and_remove_drop_only_their_links() -> None:
     m = BuilderModel()
-    a, b, g = m.add(const), m.add(const, v=5), m.add(gather)
+    a, b, g = m.add(const), m.add(const, {"v": 5}), m.add(gather)
     m.connect(a, g, "parts")
     m.connect(b, g, "parts")
     m.disconnect(f"{a}>{g}.parts.0")
@@ -148,7 +148,7 @@ def test_missing_required_literal_and_empty_graph() -> None:
 def test_several_sinks_give_a_list() -> None:
     m = BuilderModel()
     a = m.add(const)
-    m.add(needs_n, n=1)
+    m.add(needs_n, {"n": 1})
     out = m.expr
     assert isinstance(out, list) and [e.key for e in out] == [const().key, needs_n(1).key]
     assert m.sinks() == [a, "n2"]
@@ -185,7 +185,7 @@ def test_listeners_hear_the_kind_of_change() -> None:
 
 def test_layered_layout_keeps_30_nodes_apart_and_left_to_right() -> None:
     m = BuilderModel()
-    sources = [m.add(const, v=i) for i in range(10)]
+    sources = [m.add(const, {"v": i}) for i in range(10)]
     mids = []
     for i in range(10):
         c = m.add(combine)

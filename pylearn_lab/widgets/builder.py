@@ -1,0 +1,413 @@
+"""``GraphBuilder``: compose, run and inspect expression graphs in a notebook.
+
+The builder is a composition of views over one
+:class:`~pylearn_lab.widgets.builder_model.BuilderModel`: the palette adds
+nodes, the SVG canvas moves, connects and deletes them, the inspector edits
+parameters, and the Run button calls the same :func:`pylearn_lab.run` that
+code calls (``wait=False``: the kernel stays free) with a
+:class:`~pylearn_lab.widgets.builder_run.RunTracker` colouring nodes live.
+Everything the mouse does has a Python method too, and the graph comes back
+as plain code with :meth:`GraphBuilder.to_code`.
+
+Examples
+--------
+>>> from pylearn_lab.graph import component
+>>> @component(category="demo")
+... def base(v: int = 2) -> int:
+...     '''A number.'''
+...     return v
+>>> @component(category="demo")
+... def square(x) -> int:
+...     '''x squared.'''
+...     return x * x
+>>> b = GraphBuilder(square(base(v=3)), cache=False)
+>>> [n["label"] for n in b.canvas.nodes]
+['base', 'square']
+>>> b.expr.key == square(base(v=3)).key
+True
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import os
+import zlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as W
+
+from ..errors import GraphError, PylearnError
+from .builder_canvas import BuilderCanvas
+from .builder_code import model_to_code
+from .builder_inspector import Inspector
+from .builder_io import model_from_exprs, model_from_json, model_to_json
+from .builder_model import BuilderModel
+from .builder_palette import Palette
+from .builder_preview import Preview
+from .builder_run import RunTracker
+
+if TYPE_CHECKING:
+    from ..graph.component import Component
+    from ..graph.expr import Expr
+    from ..graph.graph import Graph
+    from ..vm.handle import RunHandle
+
+__all__ = ["GraphBuilder"]
+
+LOCAL_BACKENDS = ("serial", "threads", "processes")
+_VAR_POS, _VAR_KW = inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD
+
+
+# Category colours avoid the status colours' reds and greens, so a band never reads as a state.
+_CATEGORY_COLOURS = ("#7048e8", "#0c8599", "#d6336c", "#e67700", "#1864ab", "#5f3dc4",
+                     "#a61e4d", "#087f5b", "#5c7cfa", "#862e9c")
+
+
+def category_colour(category: str) -> str:
+    """A stable, readable band colour for a palette category."""
+    return _CATEGORY_COLOURS[zlib.crc32(category.encode()) % len(_CATEGORY_COLOURS)]
+
+
+def backend_options() -> list[str]:
+    """Backends the Run menu offers: local ones, plus ipyparallel when a cluster is connected."""
+    names = list(LOCAL_BACKENDS)
+    try:
+        from ..backends import current_cluster
+
+        if current_cluster() is not None:
+            names.append("ipyparallel")
+    except (ImportError, AttributeError):
+        pass
+    return names
+
+
+class GraphBuilder(W.VBox):
+    """The visual graph builder; see the module docstring.
+
+    Parameters
+    ----------
+    expr : Expr, list of Expr or Graph, optional
+        A graph built in code to open (laid out automatically).
+    backend : str or Backend, optional
+        Preselected backend (default ``"serial"``).
+    cache : Cache, path, None or False
+        Passed to :func:`pylearn_lab.run`; None is the session default cache.
+    """
+
+    def __init__(self, expr: "Expr | Sequence[Expr] | Graph | None" = None,
+                 backend: Any = None, cache: Any = None, *,
+                 model: BuilderModel | None = None, **kwargs: Any) -> None:
+        _load_library()
+        self.model = model if model is not None else (
+            model_from_exprs(expr) if expr is not None else BuilderModel())
+        self.cache = _resolve_cache(cache)
+        self._cache_arg = cache if cache is False else self.cache
+        self.tracker = RunTracker(self._push_status)
+        self.last_run: "RunHandle | None" = None
+        self._keys: dict[str, str] = {}
+
+        self.canvas = BuilderCanvas(layout=W.Layout(flex="1 1 auto", min_width="420px"))
+        self.palette = Palette(self._picked)
+        self.inspector = Inspector(self.model)
+        self.preview = Preview()
+        self.run_button = W.Button(description="Run", icon="play", button_style="success",
+                                   tooltip="run the graph (results already cached are skipped)")
+        self.run_button.add_class("pylearn-run")
+        self.backend = W.Dropdown(options=backend_options(), value="serial",
+                                  layout=W.Layout(width="150px"))
+        self.backend.add_class("pylearn-backend")
+        if backend is not None:
+            self.backend.options = _with_option(self.backend.options, backend)
+            self.backend.value = backend
+        self.message = W.HTML()
+        self.message.add_class("pylearn-message")
+
+        toolbar = W.HBox([self.run_button, self.backend, self.message],
+                         layout=W.Layout(align_items="center"))
+        side = W.VBox([self.inspector, self.preview],
+                      layout=W.Layout(width="320px", min_width="320px", padding="0 0 0 8px"))
+        super().__init__([toolbar, W.HBox([self.palette, self.canvas, side])], **kwargs)
+        self.add_class("pylearn-graph-builder")
+
+        self.run_button.on_click(lambda _b: self._run_clicked())
+        self.palette.refresh_button.on_click(lambda _b: self._refresh_backends())
+        self.canvas.on_action(self._action)
+        self.canvas.observe(lambda ch: self._selected(ch["new"]), names="selected")
+        self.model.listen(self._model_changed)
+        self._sync()
+        self.canvas.fit += 1
+
+    # -- the Python API (everything the mouse does) ---------------------------------------
+    def add(self, component: "Component | str", /, at: tuple[float, float] | None = None,
+            params: dict[str, Any] | None = None, **kwargs: Any) -> str:
+        """Add a node with literal parameters (``params`` dict and/or keywords); return
+        its id (``"n1"``...). ``at`` is the canvas position (default: a free spot)."""
+        return self.model.add(component, {**(params or {}), **kwargs}, at=at)
+
+    def connect(self, src: str, dst: str, param: str | None = None) -> str:
+        """Feed ``src`` into ``dst``'s ``param`` (default: its first unconnected input);
+        return the edge id."""
+        if param is None:
+            linked = {e.param for e in self.model.edges if e.dst == dst}
+            free = [p for p in self.model.ports(dst) if p not in linked]
+            if not free:
+                raise GraphError(
+                    f"{self.model.label(dst)} has no unconnected input; name the parameter: "
+                    f"connect({src!r}, {dst!r}, param=...)")
+            param = free[0]
+        return self.model.connect(src, dst, param).id
+
+    def remove(self, node_id: str) -> None:
+        """Delete a node and its edges."""
+        self.model.remove(node_id)
+
+    def set_param(self, node_id: str, name: str, value: Any) -> None:
+        """Set a parameter (invalid values are shown on the node and block running)."""
+        self.model.set_param(node_id, name, value)
+
+    def select(self, node_id: str | None) -> None:
+        """Select a node (as a click on the canvas does)."""
+        self.canvas.selected = node_id or ""
+
+    def layout(self) -> None:
+        """Arrange the nodes automatically and fit the view."""
+        self.model.auto_layout()
+        self.canvas.fit += 1
+
+    @property
+    def expr(self) -> "Expr | list[Expr]":
+        """The graph as an Expr (a list when several nodes are outputs)."""
+        return self.model.expr
+
+    def to_code(self) -> str:
+        """Python source that rebuilds this graph with the same keys."""
+        return model_to_code(self.model)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the graph (and node positions) as a JSON graph spec."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(model_to_json(self.model))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> "GraphBuilder":
+        """Open a file written by :meth:`save` (or by ``Graph.to_json``)."""
+        with open(path, encoding="utf-8") as f:
+            return cls(model=model_from_json(f.read()), **kwargs)
+
+    @property
+    def statuses(self) -> dict[str, str]:
+        """``node id -> state`` as drawn (idle, in-cache, invalid, blocked or a run state)."""
+        return {n["id"]: _drawn_state(n, self.canvas.status.get(n["id"]))
+                for n in self.canvas.nodes}
+
+    def run(self, backend: Any = None, wait: bool = False) -> "RunHandle":
+        """Run the graph's outputs; returns the :class:`~pylearn_lab.vm.handle.RunHandle`.
+
+        Raises
+        ------
+        GraphError
+            Some node is incomplete or invalid (nothing runs).
+        """
+        import pylearn_lab
+
+        if not self.tracker.finished.is_set():
+            raise GraphError("a run of this builder is still going: wait for it (wait()) or "
+                             "cancel it (last_run.cancel()) before starting another")
+        exprs = self.model.to_exprs()
+        self._say("running…")
+        sinks = self.model.sinks()
+        outs = [exprs[k] for k in sinks]
+        self.tracker.start(e.key for e in exprs.values())
+        handle = pylearn_lab.run(outs, backend=backend or self.backend.value,
+                                 cache=self._cache_arg, callbacks=[self.tracker], wait=False)
+        self.last_run = handle
+        keys = [e.key for e in outs]
+        handle.add_done_callback(lambda fut: self._run_finished(fut, keys))
+        if wait:
+            self.wait()
+        return handle
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the current run is settled on the canvas; False on timeout."""
+        return self.tracker.finished.wait(timeout)
+
+    # -- reactions ------------------------------------------------------------------------
+    def _picked(self, qualname: str) -> None:
+        node_id = self.model.add(qualname)
+        self.canvas.selected = node_id
+
+    def _action(self, msg: dict[str, Any]) -> None:
+        kind = msg["kind"]
+        try:
+            if kind == "move" and msg["id"] in self.model.nodes:
+                self.model.move(msg["id"], float(msg["x"]), float(msg["y"]))
+            elif kind == "connect":
+                self.model.connect(str(msg["src"]), str(msg["dst"]), str(msg["param"]))
+                self._say("")
+            elif kind == "delete_node" and msg["id"] in self.model.nodes:
+                if self.canvas.selected == msg["id"]:
+                    self.canvas.selected = ""
+                self.model.remove(msg["id"])
+            elif kind == "delete_edge":
+                self.model.disconnect(str(msg["id"]))
+            elif kind == "layout":
+                self.layout()
+        except (PylearnError, KeyError, ValueError, TypeError) as exc:
+            self._say(str(exc).strip("'\""), error=True)
+
+    def _model_changed(self, kind: str) -> None:
+        self._sync()
+        if kind == "structure":
+            self.inspector.show(self.canvas.selected or None)
+        else:
+            self.inspector.update_problems()
+
+    def _selected(self, node_id: str) -> None:
+        self.inspector.show(node_id or None)
+        self._show_preview()
+
+    def _run_clicked(self) -> None:
+        try:
+            self.run()
+        except GraphError as exc:
+            self._say(str(exc), error=True)
+        except Exception as exc:  # a bad backend choice etc.: report, never raise into the UI
+            self._say(f"the run could not start: {type(exc).__name__}: {exc}", error=True)
+
+    def _run_finished(self, fut: Any, outputs: list[str]) -> None:
+        try:
+            contains = self.cache.contains if self.cache is not None else None
+            self.tracker.finish(fut, outputs, contains, settle=False)
+            self._sync()  # cache flags changed
+            failed = bool(self.tracker.counts.get("failed"))
+            self._say(self.tracker.summary, error=failed or "stopped" in self.tracker.summary)
+            self._show_preview()
+        finally:  # waiters (wait(), tests) see the canvas as the user does
+            self.tracker.finished.set()
+
+    def _refresh_backends(self) -> None:
+        current = self.backend.value
+        self.backend.options = _with_option(backend_options(), current)
+        self.backend.value = current
+
+    # -- drawing --------------------------------------------------------------------------
+    def _sync(self) -> None:
+        """Push nodes, edges, flags and states to the canvas."""
+        result = self.model.build()
+        self._keys = {k: e.key for k, e in result.exprs.items()}
+        cached = self._cached_keys(set(self._keys.values()))
+        nodes = []
+        for node in self.model:
+            comp = self.model.component(node.id)
+            problems = result.problems.get(node.id, [])
+            problem = problems[0].message if problems else ""
+            if len(problems) > 1:
+                problem += f" (+{len(problems) - 1} more)"
+            sig = comp.signature if comp else None
+            required = [p for p in self.model.ports(node.id) if sig is not None
+                        and p in sig.parameters and sig.parameters[p].default is sig.empty
+                        and sig.parameters[p].kind not in (_VAR_POS, _VAR_KW)]
+            key = self._keys.get(node.id, "")
+            nodes.append({
+                "id": node.id,
+                "label": comp.name if comp else node.component.rsplit(".", 1)[-1],
+                "category": comp.category if comp else "?",
+                "colour": category_colour(comp.category if comp else "?"),
+                "x": node.x, "y": node.y,
+                "inputs": self.model.ports(node.id),
+                "required": required,
+                "key": key[:10],
+                "cached": key in cached,
+                "problem": problem,
+                "blocked": node.id in result.blocked,
+            })
+        edges = [{"id": e.id, "src": e.src, "dst": e.dst, "param": e.param}
+                 for e in self.model.edges]
+        with self.tracker.lock:
+            self.canvas.nodes = nodes
+            self.canvas.edges = edges
+        self._push_status()
+        if self.canvas.selected and self.canvas.selected not in self.model.nodes:
+            self.canvas.selected = ""
+
+    def _push_status(self) -> None:
+        with self.tracker.lock:
+            status = {}
+            for node_id, key in self._keys.items():
+                st = self.tracker.states.get(key)
+                if st is not None:
+                    status[node_id] = dict(st)
+            if status != self.canvas.status:
+                self.canvas.status = status
+
+    def _cached_keys(self, keys: set[str]) -> set[str]:
+        if self.cache is None or not keys:
+            return set()
+        try:
+            return set(self.cache.contains_many(keys))
+        except Exception:  # the flags are a hint: a cache that cannot answer shows none
+            return set()
+
+    def _show_preview(self) -> None:
+        node_id = self.canvas.selected
+        if not node_id or node_id not in self.model.nodes:
+            self.preview.clear()
+            return
+        label = self.model.label(node_id)
+        key = self._keys.get(node_id)
+        st = self.tracker.state_of(key) or {}
+        if st.get("state") == "failed":
+            self.preview.show_error(label, st.get("error", ""))
+            return
+        if key is None:
+            self.preview.clear("Fix this node's problems to run it.")
+            return
+        if key in self.tracker.values:
+            self.preview.show(label, self.tracker.values[key])
+            return
+        if self.cache is not None and key and self.cache.contains(key):
+            try:
+                self.preview.show(label, self.cache.load(key))
+            except Exception as exc:
+                self.preview.clear(f"could not load the cached result: {exc}")
+            return
+        self.preview.clear("Run the graph to see this node's result.")
+
+    def _say(self, text: str, error: bool = False) -> None:
+        cls = "pylearn-error" if error else "pylearn-muted"
+        body = html.escape(text).replace("\n", "<br>")
+        self.message.value = f"<div class='{cls}'>{body}</div>" if text else ""
+
+
+def _drawn_state(node: dict[str, Any], status: dict[str, str] | None) -> str:
+    if status:
+        return status["state"]
+    if node["problem"]:
+        return "invalid"
+    if node["blocked"]:
+        return "blocked"
+    return "in-cache" if node["cached"] else "idle"
+
+
+def _with_option(options: Sequence[Any], value: Any) -> list[Any]:
+    opts = list(options)
+    return opts if value in opts else [*opts, value]
+
+
+def _load_library() -> None:
+    """Register the built-in components so the palette offers them."""
+    try:
+        import pylearn_lab.components  # noqa: F401
+    except ImportError:  # a partial install: the palette shows the user's components only
+        pass
+
+
+def _resolve_cache(cache: Any) -> Any:
+    """The Cache object behind ``cache=`` (None when caching is off or unavailable)."""
+    try:
+        from ..cache.cache import resolve_cache
+    except ImportError:
+        return None
+    return resolve_cache(cache)

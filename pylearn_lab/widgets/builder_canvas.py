@@ -1,0 +1,92 @@
+"""The builder's canvas: an anywidget drawing nodes and edges in SVG.
+
+The browser half is ``static/builder.js`` (plain ESM, no build step). The canvas
+holds no graph logic: Python pushes what to draw through synced traits, and the
+browser reports what the user did as small messages
+(``{"kind": "connect", "src": ..., "dst": ..., "param": ...}``) that
+:class:`~pylearn_lab.widgets.builder.GraphBuilder` applies to its model. Only
+the selection travels as a trait (``selected``), so ``set_state`` simulates a
+click in tests.
+
+Synced traits
+-------------
+nodes : list of dict
+    ``id, label, category, colour, x, y, inputs`` (port names), ``cached`` (the
+    result is in the cache: the run will skip it), ``problem`` (why it cannot
+    run, or ``""``), ``blocked`` (waits for a node with a problem).
+edges : list of dict
+    ``id, src, dst, param``.
+status : dict
+    ``node id -> {"state", "note", "error"}`` during and after a run;
+    state is one of queued, running, done, cached, failed, skipped.
+selected : str
+    Id of the selected node, ``""`` for none.
+fit : int
+    Incremented to ask the browser to fit the view to the graph.
+
+Examples
+--------
+>>> c = BuilderCanvas()
+>>> seen = []
+>>> c.on_action(seen.append)
+>>> c.receive({"kind": "move", "id": "n1", "x": 10, "y": 20})
+>>> seen
+[{'kind': 'move', 'id': 'n1', 'x': 10, 'y': 20}]
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable
+from typing import Any
+
+import anywidget
+import traitlets
+
+__all__ = ["BuilderCanvas", "ACTIONS"]
+
+_STATIC = pathlib.Path(__file__).parent / "static"
+
+#: The messages the browser may send, with their required fields.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "move": ("id", "x", "y"),
+    "connect": ("src", "dst", "param"),
+    "delete_node": ("id",),
+    "delete_edge": ("id",),
+    "layout": (),
+}
+
+
+class BuilderCanvas(anywidget.AnyWidget):
+    """SVG node editor; see the module docstring for the traits and messages."""
+
+    _esm = _STATIC / "builder.js"
+    _css = _STATIC / "builder.css"
+
+    nodes = traitlets.List(traitlets.Dict()).tag(sync=True)
+    edges = traitlets.List(traitlets.Dict()).tag(sync=True)
+    status = traitlets.Dict().tag(sync=True)
+    selected = traitlets.Unicode("").tag(sync=True)
+    fit = traitlets.Int(0).tag(sync=True)
+    height = traitlets.Int(520).tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._actions: list[Callable[[dict[str, Any]], None]] = []
+        self.on_msg(self._on_msg)
+
+    def on_action(self, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``callback(message)`` for every well-formed message from the browser."""
+        self._actions.append(callback)
+
+    def receive(self, content: Any) -> None:
+        """Handle one message as if the browser sent it (tests use this too)."""
+        if not isinstance(content, dict) or content.get("kind") not in ACTIONS:
+            return  # stray messages (other frontends, old JS) are ignored, not fatal
+        if any(f not in content for f in ACTIONS[content["kind"]]):
+            return
+        for cb in list(self._actions):
+            cb(content)
+
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        self.receive(content)

@@ -1,0 +1,119 @@
+"""The builder's palette: every registered component, by category, searchable.
+
+The palette follows the registry live (:func:`pylearn_lab.graph.registry.subscribe`),
+so a ``@component`` defined in the notebook after the builder opened shows up
+at once; the refresh button rebuilds it by hand too. Clicking an entry calls
+the ``on_pick`` callback with the component's qualified name. Each entry's
+button carries the CSS class ``pylearn-palette-<name>`` so a browser test can
+find it without matching cell source text.
+
+Examples
+--------
+>>> picked = []
+>>> p = Palette(picked.append)
+>>> p.refresh()
+>>> p.search.value = "no component is called like this"
+>>> all(b.layout.display == "none" for b in p.entries.values())
+True
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as W
+
+from ..graph import registry
+
+if TYPE_CHECKING:
+    from ..graph.component import Component
+
+__all__ = ["Palette"]
+
+
+class Palette(W.VBox):
+    """Component list with a search box; see the module docstring."""
+
+    def __init__(self, on_pick: Callable[[str], None], **kwargs: Any) -> None:
+        self.search = W.Text(placeholder="search components", continuous_update=True,
+                             layout=W.Layout(width="auto", flex="1 1 auto"))
+        self.refresh_button = W.Button(icon="refresh", tooltip="reload the component list",
+                                       layout=W.Layout(width="34px"))
+        self.refresh_button.add_class("pylearn-palette-refresh")
+        self.listing = W.VBox(layout=W.Layout(overflow="auto", max_height="520px"))
+        self.entries: dict[str, W.Button] = {}  # qualname -> button
+        self._rows: dict[str, W.Box] = {}
+        self._on_pick = on_pick
+        super().__init__(
+            [W.HTML("<b>Components</b>"), W.HBox([self.search, self.refresh_button]),
+             self.listing],
+            layout=W.Layout(width="240px", min_width="240px", padding="0 6px 0 0"),
+            **kwargs,
+        )
+        self.add_class("pylearn-palette")
+        self.search.observe(lambda _c: self._filter(), names="value")
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self._subscription = _subscribe(self)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the list from the registry (keeps the search text)."""
+        comps = registry.all_components()
+        rows: list[W.Widget] = []
+        self.entries, self._rows = {}, {}
+        category = None
+        for comp in comps:
+            if comp.category != category:
+                category = comp.category
+                rows.append(W.HTML(f"<div class='pylearn-palette-cat'>{html.escape(category)}</div>"))
+            rows.append(self._entry(comp))
+        if not comps:
+            rows.append(W.HTML("<i>No component is registered yet: define one with "
+                               "@pylearn_lab.component.</i>"))
+        self.listing.children = tuple(rows)
+        self._filter()
+
+    def _entry(self, comp: "Component") -> W.Box:
+        button = W.Button(description=comp.name, tooltip=f"{comp.qualname}\n{comp.summary}",
+                          layout=W.Layout(width="auto"))
+        button.add_class("pylearn-palette-item")
+        button.add_class("pylearn-palette-" + re.sub(r"[^\w-]", "_", comp.name))
+        button.on_click(lambda _b, q=comp.qualname: self._on_pick(q))
+        summary = W.HTML(f"<div class='pylearn-palette-summary'>{html.escape(comp.summary)}</div>")
+        row = W.VBox([button, summary], layout=W.Layout(margin="0 0 4px 0"))
+        self.entries[comp.qualname] = button
+        self._rows[comp.qualname] = row
+        return row
+
+    def _filter(self) -> None:
+        words = self.search.value.lower().split()
+        comps = {c.qualname: c for c in registry.all_components()}
+        for qual, row in self._rows.items():
+            comp = comps.get(qual)
+            text = f"{qual} {comp.category} {comp.summary}".lower() if comp else qual.lower()
+            show = all(w in text for w in words)
+            row.layout.display = None if show else "none"
+            self.entries[qual].layout.display = None if show else "none"
+
+    def close(self) -> None:
+        registry.unsubscribe(self._subscription)
+        super().close()
+
+
+def _subscribe(palette: Palette) -> Callable[[], None]:
+    """Follow the registry without keeping a closed or forgotten palette alive."""
+    ref = weakref.ref(palette)
+
+    def changed() -> None:
+        p = ref()
+        if p is None:
+            registry.unsubscribe(changed)
+        else:
+            p.refresh()
+
+    registry.subscribe(changed)
+    return changed

@@ -1,0 +1,149 @@
+"""The builder's result preview: a short, safe look at one node's value.
+
+Arrays show shape, dtype and summary statistics plus a small plot; numbers and
+strings show as text; dicts, tuples and dataclasses (``Dataset``, ``Split``,
+``Model``) as a table of their fields; a matplotlib ``Figure`` returned by a
+component is rendered to PNG. Plots are drawn on a standalone
+``matplotlib.figure.Figure`` (no pyplot), so previews never touch the user's
+current figure or open windows.
+
+Examples
+--------
+>>> import numpy as np
+>>> "shape (3, 2)" in describe(np.zeros((3, 2)))
+True
+>>> describe(0.25)
+'<code>0.25</code> <span class="pylearn-muted">(float)</span>'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import io
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+
+__all__ = ["Preview", "describe", "plot_png"]
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    if isinstance(value, np.ndarray):
+        return f"array {value.dtype} shape {value.shape}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fields(value: Any) -> list[tuple[str, Any]] | None:
+    if isinstance(value, dict):
+        return [(str(k), v) for k, v in list(value.items())[:40]]
+    if isinstance(value, (tuple, list)) and len(value) <= 40 and not all(
+        isinstance(v, (int, float)) for v in value
+    ):
+        return [(f"[{i}]", v) for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
+    return None
+
+
+def describe(value: Any) -> str:
+    """HTML text summarising ``value`` (escaped, bounded in size)."""
+    if isinstance(value, np.ndarray):
+        text = f"array, shape {value.shape}, dtype {value.dtype}"
+        if value.size and value.dtype.kind in "biuf":
+            finite = value[np.isfinite(value)] if value.dtype.kind == "f" else value
+            if finite.size:
+                text += (f"<br>min {finite.min():.4g} · mean {finite.mean():.4g} · "
+                         f"max {finite.max():.4g}")
+        return text
+    if isinstance(value, (bool, int, float, complex, np.generic, str, bytes)) or value is None:
+        return (f"<code>{html.escape(_short(value, 400))}</code> "
+                f"<span class=\"pylearn-muted\">({type(value).__name__})</span>")
+    fields = _fields(value)
+    head = f"<code>{html.escape(_short(value, 160))}</code>"
+    if fields is None:
+        return head
+    rows = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(_short(v))}</td></tr>"
+                   for k, v in fields)
+    return f"{head}<table class='pylearn-table'>{rows}</table>"
+
+
+def _first_array(value: Any, depth: int = 0) -> np.ndarray | None:
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size:
+        return value
+    fields = _fields(value) if depth < 2 else None
+    for _k, v in fields or ():
+        found = _first_array(v, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def plot_png(value: Any) -> bytes | None:
+    """A small PNG: the figure itself, or a plot of the first numeric array inside."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if isinstance(value, Figure):
+        fig = value
+    else:
+        arr = _first_array(value)
+        if arr is None:
+            return None
+        fig = Figure(figsize=(3.4, 2.3), dpi=90)
+        ax = fig.add_subplot()
+        colour_by = getattr(value, "y", None)
+        if arr.ndim == 1:
+            if arr.size > 1:
+                ax.plot(arr[:2000], lw=1)
+            else:
+                ax.bar([0], arr)
+        elif arr.ndim == 2 and arr.shape[1] >= 2:
+            c = colour_by if isinstance(colour_by, np.ndarray) and len(colour_by) == len(arr) else None
+            ax.scatter(arr[:2000, 0], arr[:2000, 1], s=8, c=None if c is None else c[:2000],
+                       cmap="viridis")
+            ax.set_xlabel("column 0")
+            ax.set_ylabel("column 1")
+        else:
+            ax.imshow(np.atleast_2d(arr.reshape(arr.shape[0], -1))[:200], aspect="auto")
+        ax.tick_params(labelsize=7)
+        fig.tight_layout()
+    buf = io.BytesIO()
+    FigureCanvasAgg(fig)  # attach an Agg canvas so savefig works without pyplot
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+class Preview(W.VBox):
+    """Shows one node's value (or its error) under the inspector."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.text = W.HTML()
+        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", display="none"))
+        super().__init__([self.text, self.image], **kwargs)
+        self.add_class("pylearn-preview")
+        self.clear()
+
+    def clear(self, note: str = "") -> None:
+        self.text.value = f"<i class='pylearn-muted'>{html.escape(note)}</i>" if note else ""
+        self.image.layout.display = "none"
+
+    def show(self, label: str, value: Any) -> None:
+        self.text.value = f"<b>Result of {html.escape(label)}</b><br>{describe(value)}"
+        try:
+            png = plot_png(value)
+        except Exception as exc:  # a preview must never break the builder
+            png = None
+            self.text.value += f"<div class='pylearn-muted'>(no plot: {html.escape(str(exc))})</div>"
+        if png:
+            self.image.value = png
+            self.image.layout.display = None
+        else:
+            self.image.layout.display = "none"
+
+    def show_error(self, label: str, error: str) -> None:
+        self.text.value = (f"<b>{html.escape(label)} failed</b>"
+                           f"<pre class='pylearn-error-pre'>{html.escape(error)}</pre>")
+        self.image.layout.display = "none"
