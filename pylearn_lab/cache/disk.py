@@ -43,7 +43,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import CacheError, IntegrityError
+from ..errors import CacheCorruptError, CacheError, IntegrityError
 from .auth import SECRET_NAME, Signer, load_or_create_secret
 from .serialize import payload_checksum as _payload_checksum
 from .sqlite_index import INDEX_NAME, SqliteIndex
@@ -271,7 +271,18 @@ class DiskStore:
         """Checksum every entry; find rows without blobs and files without rows."""
         report = VerifyReport(bad=[])
         known_blobs: set[str] = set()
-        for key, kind, size, checksum, blob, inline, mac in self.index.all_rows():
+        try:
+            rows = self.index.all_rows()
+        except CacheCorruptError:
+            if not repair:
+                raise
+            # Damage past the header (a bad page): open found nothing wrong, a full scan did.
+            self.index.close()
+            self._rebuild_index(self.index.path)
+            self.index = SqliteIndex(self.index.path, on_corrupt=self._rebuild_index)
+            report.rebuilt = True
+            rows = self.index.all_rows()
+        for key, kind, size, checksum, blob, inline, mac in rows:
             report.checked += 1
             ok = self._signer.verify(mac, key, kind, checksum, blob)
             if ok and inline is not None:
@@ -317,10 +328,12 @@ class DiskStore:
             p = Path(str(index_path) + suffix)
             if p.exists():
                 os.replace(p, str(aside) + suffix)
+        from .cache import CacheWarning  # (cache.py imports this module)
+
         warnings.warn(
             f"the cache index in {self.root} was corrupt; it was moved to {aside.name} and "
             "rebuilt from the blob files (small inline entries are recomputed when needed).",
-            RuntimeWarning, stacklevel=3,
+            CacheWarning, stacklevel=3,
         )
         fresh = SqliteIndex(index_path, read_only=False, on_corrupt=None)
         for path in (self.root / "blobs").glob("*/*"):

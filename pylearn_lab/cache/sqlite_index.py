@@ -92,7 +92,7 @@ class SqliteIndex:
         self._last_flush = time.monotonic()
         try:
             self._init_schema()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, CacheCorruptError) as exc:
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise
             if on_corrupt is None or read_only:
@@ -158,6 +158,15 @@ class SqliteIndex:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
+            except sqlite3.DatabaseError as exc:
+                if type(exc) is not sqlite3.DatabaseError:
+                    raise  # constraint or programming errors are bugs, not a damaged file
+                # SQLITE_CORRUPT / SQLITE_NOTADB: damage found after opening (e.g. one page)
+                raise CacheCorruptError(
+                    f"the cache index {self.path} is damaged ({exc}). Entries it cannot read "
+                    f"are recomputed; repair it with pylearn_lab.Cache({str(self.path.parent)!r})"
+                    ".verify() (or %pylearn cache verify), which rebuilds it from the blob files."
+                ) from None
         raise AssertionError("unreachable")
 
     def _init_schema(self) -> None:

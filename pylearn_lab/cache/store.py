@@ -55,6 +55,8 @@ class VerifyReport:
         Blob or temp files with no index row (removed when repairing).
     missing : int
         Rows whose blob file is gone (dropped when repairing).
+    rebuilt : bool
+        The index itself was damaged and was rebuilt from the blob files.
     """
 
     checked: int = 0
@@ -62,16 +64,19 @@ class VerifyReport:
     orphans: int = 0
     missing: int = 0
     repaired: bool = False
+    rebuilt: bool = False
 
     @property
     def ok(self) -> bool:
         """True when nothing was wrong."""
-        return not self.bad and not self.orphans and not self.missing
+        return not self.bad and not self.orphans and not self.missing and not self.rebuilt
 
     def __str__(self) -> str:
         state = "ok" if self.ok else ("repaired" if self.repaired else "PROBLEMS FOUND")
+        rebuilt = "; the damaged index was rebuilt from the blob files" if self.rebuilt else ""
         return (f"cache verify: {state} — {self.checked} entries checked, "
-                f"{len(self.bad or [])} bad, {self.missing} missing blobs, {self.orphans} orphan files")
+                f"{len(self.bad or [])} bad, {self.missing} missing blobs, {self.orphans} orphan files"
+                f"{rebuilt}")
 
 
 @runtime_checkable
