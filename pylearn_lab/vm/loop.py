@@ -124,6 +124,14 @@ def run(
     return handle
 
 
+class _InputLost(Exception):
+    """A cached input vanished between planning and use."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 class _RunState:
     """One run's bookkeeping (the loop itself is :meth:`loop`)."""
 
@@ -180,12 +188,13 @@ class _RunState:
         waiting = {k: {d for d in graph.dependencies(k) if d in needed} for k in plan.order}
         self.remaining_users = {k: sum(1 for u in users[k] if u in needed) for k in graph}
         ready: deque[str] = deque(k for k in plan.order if not waiting[k])
+        finished: set[str] = set()
+        self.waiting, self.ready, self.finished, self.needed = waiting, ready, finished, needed
         inflight: dict[cf.Future, list[str]] = {}
         attempts: dict[str, int] = {}
         claimed_elsewhere: dict[str, float] = {}
         held: set[str] = set()
         last_refresh = time.monotonic()
-        finished: set[str] = set()
 
         def complete(k: str) -> None:
             finished.add(k)
@@ -295,7 +304,15 @@ class _RunState:
         size = max(1, int(size))
         for i in range(0, len(keys), size):
             chunk = keys[i : i + size]
-            tasks = [self._task(k) for k in chunk]
+            tasks = []
+            for k in list(chunk):
+                try:
+                    tasks.append(self._task(k))
+                except _InputLost as lost:
+                    chunk.remove(k)
+                    self._demote(lost.key, k)
+            if not tasks:
+                continue
             for k in chunk:
                 self.counts["queued"] -= 1
                 self.counts["running"] += 1
@@ -324,9 +341,33 @@ class _RunState:
     def _value(self, k: str) -> Any:
         if k in self.values:
             return self.values[k]
-        value = self.cache.load(k)
+        try:
+            value = self.cache.load(k)
+        except KeyError:
+            raise _InputLost(k) from None
         self.values[k] = value
         return value
+
+    def _demote(self, lost: str, user: str | None) -> None:
+        """``lost`` was planned as cached but cannot be loaded (evicted, broken): compute it."""
+        graph = self.plan.graph
+        self.plan.cached.discard(lost)
+        if user is not None:
+            self.waiting[user].add(lost)
+        if lost in self.waiting:  # already scheduled by another user
+            return
+        self.needed.add(lost)
+        self.counts["queued"] += 1
+        self.remaining_users[lost] = self.remaining_users.get(lost, 0) + 1
+        missing = {d for d in graph.dependencies(lost)
+                   if d not in self.finished and d not in self.plan.cached and d not in self.values}
+        self.waiting[lost] = set(missing)
+        self._emit("queued", lost, reason="cache entry could not be loaded")
+        for d in missing:
+            self._demote(d, None)
+            self.waiting[lost].add(d)
+        if not self.waiting[lost]:
+            self.ready.append(lost)
 
     # -- receiving --------------------------------------------------------------------
     def _receive(self, r: Receipt, complete: Any, fail: Any) -> None:
@@ -346,6 +387,10 @@ class _RunState:
             self._count_end("done")
             self._emit("done", k, duration=r.duration, engine=r.engine, stored=r.stored)
             complete(k)
+        elif r.missing_input:
+            self.counts["running"] -= 1
+            self.counts["queued"] += 1
+            self._demote(r.missing_input, k)
         else:
             self._count_end("failed" if r.error_type != "skipped" else "skipped")
             if r.error_type == "skipped":

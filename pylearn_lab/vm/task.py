@@ -86,6 +86,7 @@ class Receipt:
     error_msg: str = ""
     traceback: str = ""
     warning: str = ""
+    missing_input: str = ""  # an input the cache was expected to hold but could not serve
 
 
 def _open_cache(cache: Any) -> Any:
@@ -112,7 +113,11 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
             if local is not None and k in local:
                 values[k] = local[k]
             elif cache is not None:
-                values[k] = cache.load(k)
+                try:
+                    values[k] = cache.load(k)
+                except KeyError:
+                    receipt.missing_input = k  # evicted or broken since planning: recompute it
+                    raise
             else:
                 raise KeyError(f"input {k[:12]} is neither shipped nor in a cache")
         args, kwargs = resolve_args(call, values)

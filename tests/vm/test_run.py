@@ -151,3 +151,14 @@ def test_uncacheable_component_runs_each_time_and_flows(log, cache):
     e = total(log, volatile(source(log)))
     assert pl.run(e, cache=cache) == 15.0
     assert not cache.contains(volatile(source(log))) and cache.contains(e)
+
+
+@pytest.mark.parametrize("backend", ["serial", "processes"])
+def test_an_input_lost_after_planning_is_recomputed_not_fatal(backend, log, cache):
+    s = source(log, n=20000)  # large enough for a blob file
+    pl.run(double(log, s), backend=backend, cache=cache)
+    assert count(log, "source") == 1
+    for blob in (cache.store.root / "blobs").glob("*/*"):
+        blob.unlink()  # the index still lists them: planning says "cached"
+    assert pl.run(total(log, double(log, s)), backend=backend, cache=cache) == 2 * float(sum(range(20000)))
+    assert count(log, "source") == 2 and count(log, "double") == 2 and count(log, "total") == 1
