@@ -162,3 +162,11 @@ def test_an_input_lost_after_planning_is_recomputed_not_fatal(backend, log, cach
         blob.unlink()  # the index still lists them: planning says "cached"
     assert pl.run(total(log, double(log, s)), backend=backend, cache=cache) == 2 * float(sum(range(20000)))
     assert count(log, "source") == 2 and count(log, "double") == 2 and count(log, "total") == 1
+
+
+def test_progress_bar_on_request_and_silent_for_quick_runs(log, cache, capsys):
+    pl.run(total(log, source(log, n=3)), cache=cache)  # quick: the default bar waits a second
+    assert "pylearn run" not in capsys.readouterr().err
+    pl.run(total(log, source(log, n=4)), cache=cache, progress=True)
+    err = capsys.readouterr().err
+    assert "pylearn run" in err and "2/2" in err
