@@ -52,7 +52,7 @@ def _frames_of(value: Any) -> tuple[dict[str, Any], list[memoryview]]:
     if type(value) is np.ndarray and not value.dtype.hasobject and value.dtype.fields is None:
         arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
         head = {"kind": "ndarray", "dtype": arr.dtype.str, "shape": list(arr.shape)}
-        return head, [memoryview(arr.reshape(-1).view(np.uint8)) if arr.size else memoryview(b"")]
+        return head, [arr.reshape(-1).view(np.uint8).data if arr.size else memoryview(b"")]
     buffers: list[pickle.PickleBuffer] = []
     try:
         data = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)

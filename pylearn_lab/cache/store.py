@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = ["Store", "StoredEntry", "MemoryStore", "VerifyReport"]
@@ -60,7 +60,7 @@ class VerifyReport:
     """
 
     checked: int = 0
-    bad: list[str] | None = None
+    bad: list[str] = field(default_factory=list)
     orphans: int = 0
     missing: int = 0
     repaired: bool = False

@@ -64,16 +64,16 @@ class Component:
         register: bool = True,
     ) -> None:
         if isinstance(fn, Component):
-            fn = fn.fn
+            fn = getattr(fn, "__pylearn_component_fn__")
         if not callable(fn):
             raise TypeError(
                 f"component() expected a function, received {type(fn).__name__} {fn!r:.60}. "
                 "Decorate a def, or pass a function: component(my_function)."
             )
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
-        self.fn = fn
-        self.__pylearn_component_fn__ = fn
-        self.name = name or getattr(fn, "__name__", type(fn).__name__)
+        self.fn: Callable[..., Any] = fn
+        self.__pylearn_component_fn__: Callable[..., Any] = fn
+        self.name: str = name or getattr(fn, "__name__", None) or type(fn).__name__
         self.qualname = qualified_name(fn)
         self.version = None if version is None else str(version)
         self.category = category or _default_category(fn)

@@ -158,9 +158,10 @@ class _StripDocstrings(ast.NodeTransformer):
     def _strip(self, node: Any) -> Any:
         self.generic_visit(node)
         body = node.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(
-            getattr(body[0], "value", None), ast.Constant
-        ) and isinstance(body[0].value.value, str):
+        first = body[0] if body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
+            first.value.value, str
+        ):
             node.body = body[1:] or [ast.Pass()]
         return node
 
@@ -393,15 +394,15 @@ def function_identity(fn: Any, version: str | None = None) -> FunctionIdentity:
         return _finish(name, "version", {"version": str(version)})
     if isinstance(fn, functools.partial):
         inner = function_identity(fn.func)
-        parts = {"partial.func": inner.digest,
+        bound = {"partial.func": inner.digest,
                  "partial.args": _hash_part(fn.args, f"the arguments bound by partial({name})"),
                  "partial.kwargs": _hash_part(fn.keywords, f"the keywords bound by partial({name})")}
-        return _finish(name, inner.kind, parts)
+        return _finish(name, inner.kind, bound)
     if isinstance(fn, types.MethodType):
         inner = function_identity(fn.__func__)
-        parts = {"method.func": inner.digest,
-                 "method.self": _hash_part(fn.__self__, f"the object of bound method {name}")}
-        return _finish(name, inner.kind, parts)
+        method = {"method.func": inner.digest,
+                  "method.self": _hash_part(fn.__self__, f"the object of bound method {name}")}
+        return _finish(name, inner.kind, method)
     if not _is_user_callable(fn):
         return _finish(name, "library", {"library": _describe_library(fn)})
     # Transitive closure over referenced user callables, order-independent and cycle-safe.

@@ -101,7 +101,7 @@ def run(
         A node raised (after every independent branch finished).
     """
     single = isinstance(exprs, Expr)
-    outs = [exprs] if single else list(exprs)  # type: ignore[arg-type]
+    outs: list[Expr] = [exprs] if isinstance(exprs, Expr) else list(exprs)
     for i, e in enumerate(outs):
         if not isinstance(e, Expr):
             raise TypeError(

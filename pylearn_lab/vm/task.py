@@ -136,7 +136,8 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
         receipt.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
         receipt.error_msg = str(exc)
         # drop this frame: the traceback starts in the user's function
-        receipt.traceback = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next))
+        tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+        receipt.traceback = "".join(traceback.format_exception(type(exc), exc, tb))
         return receipt
     receipt.duration = time.perf_counter() - t0
     receipt.ok = True
