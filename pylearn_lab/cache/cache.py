@@ -311,20 +311,27 @@ class Cache:
 
     # -- single flight ----------------------------------------------------------------
     def try_claim(self, key: str, owner: str, ttl: float = 60.0) -> bool:
-        """Claim ``key`` for computing; False when another live owner holds it.
+        """Claim ``key`` for computing; False when another live owner holds it,
+        or when ``key`` is already stored (there is nothing left to compute).
 
+        The stored check comes *after* the claim: a run that planned before
+        another stored ``key`` and released it sees the entry here, so a key is
+        never computed twice (the double check that makes single flight exact).
         Owners named ``host:pid:tag`` (the run loop's) are checked: a claim of a
         process of this host that no longer exists (a killed or restarted kernel)
         is taken over at once instead of stalling everyone until it expires.
         """
         try:
-            if self.store.try_claim(key, owner, ttl):
-                return True
-            take_over = getattr(self.store, "take_over_claim", None)
-            holder = self.store.claim_owner(key)
-            if take_over is not None and holder and _owner_is_dead(holder):
-                return bool(take_over(key, owner, ttl, holder))
-            return False
+            got = self.store.try_claim(key, owner, ttl)
+            if not got:
+                take_over = getattr(self.store, "take_over_claim", None)
+                holder = self.store.claim_owner(key)
+                if take_over is not None and holder and _owner_is_dead(holder):
+                    got = bool(take_over(key, owner, ttl, holder))
+            if got and self.store.contains([key]):
+                self.store.release(key, owner)
+                return False
+            return got
         except Exception:
             return True  # claims are an optimisation: never block a run on them
 
