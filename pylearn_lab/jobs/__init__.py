@@ -1,4 +1,4 @@
-"""Jobs on top of the VM: the ``call`` proxy (and sweeps).
+"""Jobs on top of the VM: the ``call`` proxy and sweeps (grid, random, repeat, k-fold).
 
 Examples
 --------
@@ -8,5 +8,30 @@ Examples
 """
 
 from .call import call, check_picklable
+from .sweep import (
+    SweepPoint,
+    SweepResult,
+    choice,
+    kfold_sweep,
+    loguniform,
+    randint,
+    random_search,
+    repeat,
+    sweep,
+    uniform,
+)
 
-__all__ = ["call", "check_picklable"]
+__all__ = [
+    "call",
+    "check_picklable",
+    "sweep",
+    "random_search",
+    "repeat",
+    "kfold_sweep",
+    "SweepResult",
+    "SweepPoint",
+    "loguniform",
+    "uniform",
+    "randint",
+    "choice",
+]
