@@ -43,6 +43,7 @@ from .builder_canvas import BuilderCanvas
 from .builder_code import model_to_code
 from .builder_inspector import Inspector
 from .builder_io import model_from_exprs, model_from_json, model_to_json
+from .builder_layout import spot_right_of
 from .builder_model import BuilderModel
 from .builder_palette import Palette
 from .builder_preview import Preview
@@ -235,7 +236,11 @@ class GraphBuilder(W.VBox):
 
     # -- reactions ------------------------------------------------------------------------
     def _picked(self, qualname: str) -> None:
-        node_id = self.model.add(qualname)
+        at = None
+        sel = self.model.nodes.get(self.canvas.selected)
+        if sel is not None:  # the usual flow: each new step goes right of the last one
+            at = spot_right_of(sel.x, sel.y, [(n.x, n.y) for n in self.model])
+        node_id = self.model.add(qualname, at=at)
         self.canvas.selected = node_id
 
     def _action(self, msg: dict[str, Any]) -> None:

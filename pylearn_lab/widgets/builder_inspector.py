@@ -126,11 +126,13 @@ class Inspector(W.VBox):
             if value is not _UNSET and any(iter_refs(value)):
                 sources = ", ".join(self.model.label(r.key) for r in iter_refs(value))
                 widget: W.Widget = W.HTML(
-                    f"<span class='pylearn-param'>{html.escape(spec.name)}</span> "
-                    f"<span class='pylearn-connected'>connected from {html.escape(sources)}</span>")
+                    f"<div class='pylearn-linked'><span class='pylearn-param'>"
+                    f"{html.escape(spec.name)}</span><span class='pylearn-connected'>"
+                    f"connected from {html.escape(sources)}</span></div>")
             else:
                 widget = field_for(spec, value)
                 widget.observe(lambda ch, s=spec, w=widget: self._edited(s, w), names="value")
+            widget.add_class("pylearn-field-" + spec.name)  # a handle for browser tests
             self.fields[spec.name] = widget
             self.errors[spec.name] = W.HTML()
             rows += [widget, self.errors[spec.name]]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["NODE_W", "node_height", "layered_layout", "free_spot"]
+__all__ = ["NODE_W", "node_height", "layered_layout", "free_spot", "spot_right_of"]
 
 NODE_W = 184.0  # keep in sync with builder.js
 HEAD_H = 46.0
@@ -110,3 +110,16 @@ def free_spot(taken: Iterable[tuple[float, float]], columns: int = 4) -> tuple[f
             if all(abs(x - bx) >= NODE_W or abs(y - by) >= step_y - ROW_GAP for bx, by in boxes):
                 return x, y
     return ORIGIN
+
+
+def spot_right_of(x: float, y: float, taken: Iterable[tuple[float, float]]) -> tuple[float, float]:
+    """A free place one column right of ``(x, y)`` (lower if that one is used):
+    adding nodes one after the other from the palette grows a readable chain."""
+    boxes = list(taken)
+    step_y = node_height(2) + ROW_GAP
+    nx = x + NODE_W + COL_GAP
+    for i in range(1000):
+        ny = y + i * step_y
+        if all(abs(nx - bx) >= NODE_W or abs(ny - by) >= step_y - ROW_GAP for bx, by in boxes):
+            return nx, ny
+    return nx, y

@@ -69,7 +69,8 @@ class Palette(W.VBox):
         for comp in comps:
             if comp.category != category:
                 category = comp.category
-                rows.append(W.HTML(f"<div class='pylearn-palette-cat'>{html.escape(category)}</div>"))
+                rows.append(W.HTML(f"<div class='pylearn-palette-cat'>{html.escape(category)}</div>",
+                                   layout=W.Layout(flex="0 0 auto")))
             rows.append(self._entry(comp))
         if not comps:
             rows.append(W.HTML("<i>No component is registered yet: define one with "
@@ -79,12 +80,14 @@ class Palette(W.VBox):
 
     def _entry(self, comp: "Component") -> W.Box:
         button = W.Button(description=comp.name, tooltip=f"{comp.qualname}\n{comp.summary}",
-                          layout=W.Layout(width="auto"))
+                          layout=W.Layout(width="98%", height="28px", flex="0 0 auto"))
         button.add_class("pylearn-palette-item")
         button.add_class("pylearn-palette-" + re.sub(r"[^\w-]", "_", comp.name))
         button.on_click(lambda _b, q=comp.qualname: self._on_pick(q))
-        summary = W.HTML(f"<div class='pylearn-palette-summary'>{html.escape(comp.summary)}</div>")
-        row = W.VBox([button, summary], layout=W.Layout(margin="0 0 4px 0"))
+        summary = W.HTML(f"<div class='pylearn-palette-summary'>{html.escape(comp.summary)}</div>",
+                         layout=W.Layout(flex="0 0 auto", margin="0 0 0 4px"))
+        # flex "0 0 auto": rows keep their height in the scrolling list instead of shrinking
+        row = W.VBox([button, summary], layout=W.Layout(margin="0 0 6px 0", flex="0 0 auto"))
         self.entries[comp.qualname] = button
         self._rows[comp.qualname] = row
         return row

@@ -204,7 +204,8 @@ export default {
         if (!a || !b) continue;
         const [ax, ay] = pos(a), [bx, by] = pos(b);
         const slot = Math.max(0, b.inputs.indexOf(e.param));
-        const d = edgePath(ax + NODE_W, ay + HEAD_H / 2, bx, by + inPortY(slot));
+        // end at the port's rim so the arrowhead touches the port instead of covering it
+        const d = edgePath(ax + NODE_W + 7, ay + HEAD_H / 2, bx - 7, by + inPortY(slot));
         const hot = e.id === selectedEdge ? " selected" : (e.src === selected || e.dst === selected ? " near" : "");
         const g = el_("g", { class: "pl-edge" + hot, "data-testid": `edge-${e.src}-${e.dst}-${e.param}`,
           "data-edge-id": e.id }, edgeLayer);
@@ -228,8 +229,8 @@ export default {
       el_("rect", { class: "pl-body", width: NODE_W, height: h, rx: 9 }, g);
       el_("rect", { class: "pl-band", width: 6, height: h - 18, x: 0, y: 9, rx: 3,
         fill: n.colour }, g);
-      el_("text", { class: "pl-title", x: 16, y: 19, "pointer-events": "none" }, g, clip(n.label, 19));
-      el_("text", { class: "pl-id", x: NODE_W - 10, y: 18, "text-anchor": "end",
+      el_("text", { class: "pl-title", x: 16, y: 19, "pointer-events": "none" }, g, clip(n.label, 21));
+      el_("text", { class: "pl-id", x: NODE_W - 10, y: h - 8, "text-anchor": "end",
         "pointer-events": "none" }, g, n.id);
       el_("text", { class: "pl-sub", x: 16, y: 36, "pointer-events": "none",
         "data-testid": `status-${n.id}` }, g, subtitle(n, st, state));
@@ -381,7 +382,22 @@ export default {
     window.addEventListener("pointermove", onMove);
     window.addEventListener("pointerup", onUp);
 
-    const onNodes = () => { localPos = {}; draw(); };
+    // A node added outside the visible area (palette clicks place nodes on a grid):
+    // fit the view so the user sees what was added.
+    let known = new Set(nodes().map((n) => n.id));
+    function outOfView(n) {
+      const [x, y] = pos(n);
+      const w = svg.clientWidth, h = svg.clientHeight - 30;
+      const sx = x * view.k + view.x, sy = y * view.k + view.y;
+      return sx < 0 || sy < 0 || sx + NODE_W * view.k > w || sy + nodeHeight(n) * view.k > h;
+    }
+    const onNodes = () => {
+      localPos = {};
+      const fresh = nodes().filter((n) => !known.has(n.id));
+      known = new Set(nodes().map((n) => n.id));
+      draw();
+      if (fresh.some(outOfView)) fit();
+    };
     model.on("change:nodes", onNodes);
     model.on("change:edges", draw);
     model.on("change:status", draw);
