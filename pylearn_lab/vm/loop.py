@@ -40,7 +40,7 @@ from typing import Any
 
 from ..backends.registry import resolve_backend
 from ..cache.cache import resolve_cache
-from ..errors import NodeError, RunCancelledError
+from ..errors import BackendError, NodeError, RunCancelledError
 from ..graph.expr import Expr
 from .events import Callback, Event, emit
 from .handle import RunHandle
@@ -242,6 +242,15 @@ class _RunState:
                 if self.claims and graph[k].cache:
                     held.add(k)
                 batch_keys.append(k)
+            if batch_keys and held:
+                # stored by another run between our plan and our claim: do not compute it again
+                for k in self.cache.contains_many([k for k in batch_keys if k in held]):
+                    batch_keys.remove(k)
+                    self._release_one(k, held)
+                    self.counts["cached"] += 1
+                    self.counts["queued"] -= 1
+                    self._emit("cached", k, computed_by="another run")
+                    complete(k)
             if batch_keys:
                 self._submit_all(batch_keys, inflight)
             # 2. someone else computing a key we want: wait for it to appear (or the claim to lapse)
@@ -275,12 +284,28 @@ class _RunState:
                 try:
                     result = fut.result()
                 except BaseException as exc:  # the worker, not user code, failed
+                    if isinstance(exc, BackendError):  # no engines, cluster gone: retrying cannot help
+                        for f in inflight:
+                            f.cancel()
+                        self._release(held)
+                        raise
+                    # a lost worker may have stored some of its nodes before dying: keep them
+                    saved = (self.cache.contains_many([k for k in keys if graph[k].cache])
+                             if self.cache is not None else set())
+                    retry: list[str] = []
                     for k in keys:
                         attempts[k] = attempts.get(k, 0) + 1
-                        if attempts[k] <= self.retries:
-                            log.warning("node %s lost its worker (%s); retrying", graph[k].label, exc)
-                            self._emit("started", k, retry=attempts[k])
-                            self._submit_all([k], inflight)
+                        if k in saved:
+                            self._count_end("done")
+                            self._emit("done", k, stored=True, recovered=True)
+                            self._release_one(k, held)
+                            complete(k)
+                        elif attempts[k] <= self.retries:
+                            log.warning("node %s lost its worker (%s); retry %d", graph[k].label,
+                                        exc, attempts[k])
+                            self.counts["running"] -= 1  # _submit_all counts it as started again
+                            self.counts["queued"] += 1
+                            retry.append(k)
                         else:
                             self._count_end("failed")
                             err = self._node_error(k, f"{type(exc).__module__}.{type(exc).__qualname__}",
@@ -288,6 +313,8 @@ class _RunState:
                             self._emit("failed", k, error=str(exc))
                             self._release_one(k, held)
                             fail(k, err)
+                    if retry:
+                        self._submit_all(retry, inflight)
                     continue
                 receipts = result if isinstance(result, list) else [result]
                 for r in receipts:
