@@ -102,8 +102,10 @@ def plot_png(value: Any) -> bytes | None:
                 ax.bar([0], arr)
         elif arr.ndim == 2 and arr.shape[1] >= 2:
             c = colour_by if isinstance(colour_by, np.ndarray) and len(colour_by) == len(arr) else None
-            ax.scatter(arr[:2000, 0], arr[:2000, 1], s=8, c=None if c is None else c[:2000],
-                       cmap="viridis")
+            if c is None:
+                ax.scatter(arr[:2000, 0], arr[:2000, 1], s=8)
+            else:
+                ax.scatter(arr[:2000, 0], arr[:2000, 1], s=8, c=c[:2000], cmap="viridis")
             ax.set_xlabel("column 0")
             ax.set_ylabel("column 1")
         else:
