@@ -1,0 +1,110 @@
+"""``%pylearn cache [DIR] | info | ls [FUNC] | clear [FUNC] | prune --max-size S | verify``.
+
+Every subcommand is one call on the session's :class:`~pylearn_lab.Cache`
+(``get_default_cache()``); ``%pylearn cache DIR`` replaces it with
+``set_default_cache(DIR)``. ``FUNC`` is a component or function in the
+namespace, a registered component's name, a stored ``module.qualname``, or
+``%%pylearn`` for cached cells.
+
+Examples
+--------
+>>> from pylearn_lab.cache import Cache
+>>> c = Cache(":memory:")
+>>> _ = c.save("a" * 32, 1, {"func": "m.f", "label": "f", "duration": 2.0})
+>>> print(ls_text(c, None))  # doctest: +ELLIPSIS
+key           function  label  duration  size ...
+aaaaaaaaaaaa  m.f       f      2.0 s     ... B
+1 entry
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from ..cache.cache import Cache, format_size, parse_size
+from ..hashing.functions import qualified_name
+from .cell import describe_seconds
+
+__all__ = ["func_name", "select", "ls_text", "clear", "prune", "verify", "info_text"]
+
+
+def func_name(func: Any) -> str:
+    """The ``func`` column value of records for a component, function or name."""
+    if isinstance(func, str):
+        from ..graph.registry import lookup
+
+        if "." not in func and not func.startswith("%"):
+            try:
+                return str(lookup(func).qualname)
+            except Exception:  # not a registered component: keep the text as given
+                return func
+        return func
+    return str(getattr(func, "qualname", None) or qualified_name(func))
+
+
+def select(cache: Cache, func: Any) -> list[Any]:
+    """Records of ``func`` (all when None); falls back to matching the label."""
+    if func is None:
+        return cache.records()
+    name = func_name(func)
+    recs = cache.records(func=name)
+    if not recs and isinstance(func, str):
+        recs = [r for r in cache.records() if r.label == func]
+    return recs
+
+
+def _when(t: float) -> str:
+    return dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M") if t else ""
+
+
+def ls_text(cache: Cache, func: Any, limit: int = 50) -> str:
+    """A table of entries, most recent last (at most ``limit`` rows)."""
+    recs = sorted(select(cache, func), key=lambda r: r.created or 0.0)
+    if not recs:
+        what = "" if func is None else f" for {func_name(func)}"
+        return f"no cache entries{what} in {cache.location}"
+    shown = recs[-limit:]
+    rows = [("key", "function", "label", "duration", "size", "created")]
+    rows += [(r.key[:12], r.func, r.label, describe_seconds(r.duration or 0.0),
+              format_size(r.size), _when(r.created)) for r in shown]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    more = len(recs) - len(shown)
+    lines.append(f"{len(recs)} entr{'y' if len(recs) == 1 else 'ies'}"
+                 + (f" ({more} older not shown)" if more else ""))
+    return "\n".join(lines)
+
+
+def clear(cache: Cache, func: Any) -> str:
+    """Remove every entry, or those of ``func``."""
+    if func is None:
+        n = cache.clear()
+        return f"removed {n} entr{'y' if n == 1 else 'ies'} from {cache.location}"
+    n = sum(cache.invalidate(r.key) for r in select(cache, func))
+    return f"removed {n} entr{'y' if n == 1 else 'ies'} of {func_name(func)}"
+
+
+def prune(cache: Cache, max_size: str) -> str:
+    """Drop least recently used entries down to ``max_size``."""
+    try:
+        limit = parse_size(max_size)
+    except ValueError as exc:
+        raise UsageError(f"--max-size: {exc}") from None
+    assert limit is not None
+    n = cache.prune(limit)
+    info = cache.info()
+    return (f"pruned {n} entr{'y' if n == 1 else 'ies'}; {info.entries} left, "
+            f"{format_size(info.bytes)} (limit {format_size(limit)})")
+
+
+def verify(cache: Cache) -> str:
+    """Checksum every entry, repairing what is broken."""
+    return str(cache.verify(repair=True))
+
+
+def info_text(cache: Cache) -> str:
+    """Location, size, entries, this session's hit rate."""
+    return str(cache.info())

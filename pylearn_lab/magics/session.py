@@ -1,0 +1,106 @@
+"""State the magics keep for one IPython session, and namespace look-ups.
+
+The magics hold almost no state of their own: the session's backend and cache
+live in :mod:`pylearn_lab.backends.registry` and :mod:`pylearn_lab.cache`,
+exactly where code would put them. What is kept here is what only the magics
+know: which cluster *they* started (so that it is stopped at ``cluster stop``,
+``%unload_ext`` and interpreter exit) and the counts of ``%%pylearn`` cells.
+
+Examples
+--------
+>>> ns = {"cfg": {"a": 1}}
+>>> lookup(ns, "cfg")
+{'a': 1}
+>>> lookup(ns, "cfg.items") is not None
+True
+>>> lookup(ns, "nope")
+Traceback (most recent call last):
+...
+IPython.core.error.UsageError: name 'nope' is not defined in the namespace: define it first, or check the spelling.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.error import UsageError
+
+__all__ = ["MagicSession", "lookup", "split_names", "DOTTED"]
+
+DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+"""A name or attribute path: the only expressions the magics look up (never eval)."""
+
+
+@dataclass
+class MagicSession:
+    """What the magics started and counted in this session.
+
+    Attributes
+    ----------
+    cluster : object or None
+        The backend started or connected by ``%pylearn cluster`` (None when none).
+    owns_cluster : bool
+        True when the magics started it (then they stop it; a connected cluster
+        is only disconnected).
+    cell_hits, cell_misses : int
+        ``%%pylearn`` cells served from the cache / computed.
+    cell_time_saved : float
+        Seconds of cell execution the hits saved.
+    """
+
+    cluster: Any = None
+    owns_cluster: bool = False
+    cell_hits: int = 0
+    cell_misses: int = 0
+    cell_time_saved: float = 0.0
+
+
+def lookup(ns: dict[str, Any], text: str) -> Any:
+    """The object a dotted name refers to in ``ns`` (attribute access only, never eval).
+
+    Raises
+    ------
+    UsageError
+        When ``text`` is not a dotted name, or a part of it does not exist.
+    """
+    text = text.strip()
+    if not DOTTED.match(text):
+        raise UsageError(
+            f"expected a variable name or attribute path such as 'model' or 'exp.model', "
+            f"received {text!r}: assign the expression to a variable first."
+        )
+    head, *rest = text.split(".")
+    if head not in ns:
+        raise UsageError(
+            f"name {head!r} is not defined in the namespace: define it first, or check the spelling."
+        )
+    obj = ns[head]
+    path = head
+    for attr in rest:
+        try:
+            obj = getattr(obj, attr)
+        except AttributeError:
+            raise UsageError(
+                f"{path!r} (a {type(obj).__name__}) has no attribute {attr!r}."
+            ) from None
+        path += "." + attr
+    return obj
+
+
+def split_names(text: str, what: str = "names") -> list[str]:
+    """``"a, b"`` -> ``["a", "b"]``; each must be a dotted name.
+
+    Examples
+    --------
+    >>> split_names("a,b.c")
+    ['a', 'b.c']
+    """
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise UsageError(f"expected {what} separated by commas, received {text!r}.")
+    for n in names:
+        if not DOTTED.match(n):
+            raise UsageError(f"expected {what} separated by commas, received {n!r} in {text!r}.")
+    return names
