@@ -72,7 +72,16 @@ def lineage_view(ns: dict[str, Any], expr: str) -> Any:
 def why_view(ns: dict[str, Any], expr: str) -> Any:
     """``%pylearn why EXPR``: why a node misses the cache."""
     why = capability("pylearn_lab.lineage.why", "why", "%pylearn why")
-    return why(resolve_target(ns, expr))
+    from ..graph.expr import Expr
+
+    target = lookup(ns, expr)
+    if not isinstance(target, Expr):
+        raise UsageError(
+            f"%pylearn why expected a variable holding an expression (call a @component to build "
+            f"one), received {type(target).__name__} in {expr!r}. For a stored key use "
+            "%pylearn lineage KEY."
+        )
+    return why(target)
 
 
 def builder_view(ns: dict[str, Any], expr: str | None) -> Any:
