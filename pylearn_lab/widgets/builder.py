@@ -116,6 +116,10 @@ class GraphBuilder(W.VBox):
         self.run_button = W.Button(description="Run", icon="play", button_style="success",
                                    tooltip="run the graph (results already cached are skipped)")
         self.run_button.add_class("pylearn-run")
+        self.stop_button = W.Button(description="Stop", icon="stop", disabled=True,
+                                    tooltip="cancel the run (finished nodes stay cached)",
+                                    layout=W.Layout(width="80px"))
+        self.stop_button.add_class("pylearn-stop")
         self.backend = W.Dropdown(options=backend_options(), value="serial",
                                   layout=W.Layout(width="150px"))
         self.backend.add_class("pylearn-backend")
@@ -125,7 +129,7 @@ class GraphBuilder(W.VBox):
         self.message = W.HTML()
         self.message.add_class("pylearn-message")
 
-        toolbar = W.HBox([self.run_button, self.backend, self.message],
+        toolbar = W.HBox([self.run_button, self.stop_button, self.backend, self.message],
                          layout=W.Layout(align_items="center"))
         side = W.VBox([self.inspector, self.preview],
                       layout=W.Layout(width="320px", min_width="320px", padding="0 0 0 8px"))
@@ -133,6 +137,7 @@ class GraphBuilder(W.VBox):
         self.add_class("pylearn-graph-builder")
 
         self.run_button.on_click(lambda _b: self._run_clicked())
+        self.stop_button.on_click(lambda _b: self.last_run.cancel() if self.last_run else None)
         self.palette.refresh_button.on_click(lambda _b: self._refresh_backends())
         self.canvas.on_action(self._action)
         self.canvas.observe(lambda ch: self._selected(ch["new"]), names="selected")
@@ -221,8 +226,13 @@ class GraphBuilder(W.VBox):
         sinks = self.model.sinks()
         outs = [exprs[k] for k in sinks]
         self.tracker.start(e.key for e in exprs.values())
-        handle = pylearn_lab.run(outs, backend=backend or self.backend.value,
-                                 cache=self._cache_arg, callbacks=[self.tracker], wait=False)
+        try:
+            handle = pylearn_lab.run(outs, backend=backend or self.backend.value,
+                                     cache=self._cache_arg, callbacks=[self.tracker], wait=False)
+        except BaseException:
+            self.tracker.abandon()
+            raise
+        self.run_button.disabled, self.stop_button.disabled = True, False
         self.last_run = handle
         keys = [e.key for e in outs]
         handle.add_done_callback(lambda fut: self._run_finished(fut, keys))
@@ -290,6 +300,7 @@ class GraphBuilder(W.VBox):
             self._say(self.tracker.summary, error=failed or "stopped" in self.tracker.summary)
             self._show_preview()
         finally:  # waiters (wait(), tests) see the canvas as the user does
+            self.run_button.disabled, self.stop_button.disabled = False, True
             self.tracker.finished.set()
 
     def _refresh_backends(self) -> None:

@@ -71,6 +71,16 @@ class RunTracker:
             self._started = time.monotonic()
         self.on_change()
 
+    def abandon(self) -> None:
+        """The run could not start: forget its queued states."""
+        with self.lock:
+            for k in self._keys:
+                if self.states.get(k, {}).get("state") == "queued":
+                    del self.states[k]
+            self.summary = ""
+            self.finished.set()
+        self.on_change()
+
     def __call__(self, event: Any) -> None:
         """Apply one run event (the VM calls this on its thread)."""
         state = _KIND_TO_STATE.get(getattr(event, "kind", ""))

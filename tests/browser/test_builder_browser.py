@@ -113,3 +113,27 @@ def test_build_connect_run_and_rerun_in_the_browser(run_notebook: Any, tmp_path:
     page.get_by_test_id("node-n1").wait_for(state="detached")
     assert page.get_by_test_id("edge-n1-n2-data").count() == 0
     assert page.get_by_test_id("node-n2").get_attribute("data-status") == "invalid"
+
+    # 7. the now-unconnected node explains itself when clicked
+    page.get_by_test_id("node-n2").click(position={"x": 60, "y": 12})
+    page.get_by_test_id("error-panel").wait_for(state="visible")
+    assert "not connected" in page.get_by_test_id("error-text").text_content()
+
+    # 8. drag a node by its title: it moves (the headless tests check the message to Python)
+    before = page.get_by_test_id("node-n5").get_attribute("transform")
+    x, y = centre(page, "node-n5")
+    page.mouse.move(x, y - 15)
+    page.mouse.down()
+    page.mouse.move(x + 40, y + 90, steps=8)
+    page.mouse.up()
+    page.wait_for_function(
+        "old => document.querySelector('[data-testid=node-n5]').getAttribute('transform') "
+        "!== old", arg=before)
+
+    # 9. the wheel zooms
+    zoom = page.locator(".pylearn-builder .pl-viewport").get_attribute("transform")
+    page.mouse.move(*centre(page, "builder-canvas"))
+    page.mouse.wheel(0, -300)
+    page.wait_for_function(
+        "old => document.querySelector('.pylearn-builder .pl-viewport').getAttribute('transform')"
+        " !== old", arg=zoom)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Literal
 
 import ipywidgets as W
@@ -270,3 +271,41 @@ def test_widgets_package_is_lazy() -> None:
             "pylearn_lab.widgets.GraphBuilder; print('ipywidgets' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+GATE = threading.Event()
+
+
+@component(category="test-builder", version="1", cache=False)
+def gated() -> int:
+    """Waits until the test opens the gate."""
+    GATE.wait(30)
+    return 1
+
+
+def test_stop_cancels_a_running_run_and_run_comes_back(cache) -> None:
+    GATE.clear()
+    b = GraphBuilder(cache=cache)
+    n = b.add(gated)
+    b.run(backend="threads")
+    assert b.run_button.disabled and not b.stop_button.disabled
+    b.stop_button.click()
+    GATE.set()
+    assert b.wait(60)
+    assert "cancelled" in b.message.value.lower()
+    assert not b.run_button.disabled and b.stop_button.disabled
+    assert b.statuses[n] in ("done", "skipped")
+
+
+def test_a_run_that_cannot_start_leaves_nothing_queued(cache) -> None:
+    b = GraphBuilder(cache=cache)
+    n = b.add(curve)
+    b.run_button.click()
+    assert b.wait(60)
+    b.set_param(n, "n", 6)
+    b.backend.options = [*b.backend.options, "no-such-backend"]
+    b.backend.value = "no-such-backend"
+    b.run_button.click()
+    assert "could not start" in b.message.value
+    assert b.statuses[n] == "idle" and not b.run_button.disabled
+    assert b.wait(0)

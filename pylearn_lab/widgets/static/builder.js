@@ -402,8 +402,10 @@ export default {
     model.on("change:edges", draw);
     model.on("change:status", draw);
     model.on("change:selected", draw);
-    model.on("change:fit", () => fit());
-    model.on("change:height", () => { el.style.height = `${model.get("height")}px`; });
+    const onFit = () => fit();
+    const onHeight = () => { el.style.height = `${model.get("height")}px`; };
+    model.on("change:fit", onFit);
+    model.on("change:height", onHeight);
 
     applyView();
     draw();
@@ -416,6 +418,8 @@ export default {
       model.off("change:edges", draw);
       model.off("change:status", draw);
       model.off("change:selected", draw);
+      model.off("change:fit", onFit);
+      model.off("change:height", onHeight);
     };
   },
 };
