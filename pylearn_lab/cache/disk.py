@@ -4,7 +4,7 @@ Layout of a cache directory (mode 0700)::
 
     index.sqlite        one row per entry: the experiment record, checksum, MAC,
                         and the bytes themselves when small (no file open on a hit)
-    blobs/ab/<key>-<c>  large values, written once, never modified
+    blobs/ab/<key>-<c>-<r>  large values, written once, never modified
     tmp/                blobs being written (temp file, then rename)
     secret.key          32 random bytes (0600) that sign every row
 
@@ -12,8 +12,9 @@ Write protocol: blob to ``tmp/`` -> ``os.replace`` into ``blobs/`` -> row
 inserted (``INSERT OR IGNORE``). A process killed at any point leaves either
 nothing visible or a whole entry; stray files are invisible and removed by
 :meth:`DiskStore.verify`. Concurrent writers of one key: the first row wins,
-the others remove their own blob. Blob names carry the checksum, so two
-writers never overwrite each other's differing bytes.
+the others remove their own blob. Blob names are unique per write (checksum
+plus a random tag), so two writers never touch each other's file, and a delete
+never removes the blob a concurrent writer of the same key just made.
 
 Read protocol: one indexed ``SELECT``; the row's MAC is checked before
 anything else; inline bytes are checksummed on every read, blob files once
@@ -58,6 +59,7 @@ INLINE_MAX = 64 * 1024
 
 _VERIFIED: dict[str, tuple[int, int, int, int]] = {}  # blob path -> (ino, mtime, ctime, size)
 _VERIFIED_LOCK = threading.Lock()
+_COMMITTING: set[str | None] = set()  # blob names this process is writing (not yet indexed)
 
 
 class DiskStore:
@@ -118,7 +120,7 @@ class DiskStore:
             return None
         kind, size, checksum, blob, inline, mac = row
         if not self._signer.verify(mac, key, kind, checksum, blob):
-            self._drop(key, blob)
+            self._drop(key, mac, blob)
             raise IntegrityError(
                 f"cache entry {key[:12]} has no valid signature: it was not written by this "
                 "cache (planted or altered). It was refused unread and removed; it will be "
@@ -127,18 +129,18 @@ class DiskStore:
         if inline is not None:
             data = memoryview(inline)
             if _payload_checksum(data) != checksum:
-                self._drop(key, blob)
+                self._drop(key, mac, blob)
                 raise IntegrityError(f"cache entry {key[:12]} failed its checksum; it will be recomputed")
         else:
             path = self._blob_path(blob)
             try:
                 data = self._map_verified(path, checksum)
             except FileNotFoundError:
-                self._drop(key, None)
-                log.warning("cache entry %s lost its blob file; it will be recomputed", key[:12])
+                if self._drop(key, mac, None):  # else: deleted meanwhile, a plain miss
+                    log.warning("cache entry %s lost its blob file; it will be recomputed", key[:12])
                 return None
             except IntegrityError:
-                self._drop(key, blob)
+                self._drop(key, mac, blob)
                 raise
         self.index.touch(key)
         return StoredEntry(key, kind, size, data, {})
@@ -183,7 +185,9 @@ class DiskStore:
 
         kind = head["kind"]
         payload_size = sum(p.nbytes for p in payload)
-        blob = None if payload_size <= INLINE_MAX else f"{key[:2]}/{key}-{checksum[:12]}"
+        # pid in the name: verify() leaves the blobs of live writers alone
+        blob = (None if payload_size <= INLINE_MAX else
+                f"{key[:2]}/{key}-{checksum[:12]}-{os.getpid()}-{secrets.token_hex(4)}")
         mac = self._signer.sign(key, kind, checksum, blob)
         # The header carries the MAC and the record, so the index can be rebuilt from blobs.
         parts, size = layout({**head, "checksum": checksum, "mac": mac,
@@ -192,22 +196,20 @@ class DiskStore:
         if blob is None:
             inline = b"".join(parts)
         else:
-            self._write_blob(blob, parts)
+            _COMMITTING.add(blob)
         try:
+            if blob is not None:
+                self._write_blob(blob, parts)
             inserted = self.index.insert(key, kind, size, checksum, blob, inline, mac, record)
         except Exception:
-            # e.g. the disk filled up under the index: free the blob's space now rather than
-            # leave an orphan for verify() -- unless another writer's row uses the same name
-            # (same bytes, same name).
+            # e.g. the disk filled up under the index: free the blob's space now rather
+            # than leave an orphan for verify() (the name is ours alone)
             if blob is not None:
-                try:
-                    ours = self.index.blob_of(key) != blob
-                except Exception:
-                    ours = False
-                if ours:
-                    self._blob_path(blob).unlink(missing_ok=True)
+                self._blob_path(blob).unlink(missing_ok=True)
             raise
-        if not inserted and blob is not None and self.index.blob_of(key) != blob:
+        finally:
+            _COMMITTING.discard(blob)
+        if not inserted and blob is not None:
             self._blob_path(blob).unlink(missing_ok=True)  # the first writer won
         return inserted
 
@@ -231,17 +233,17 @@ class DiskStore:
     def _blob_path(self, name: str | None) -> Path:
         return self.root / "blobs" / str(name)
 
-    def _drop(self, key: str, blob: str | None) -> None:
+    def _drop(self, key: str, mac: str, blob: str | None) -> bool:
+        # Only the row that was examined: the key may have been stored again meanwhile.
         if self.read_only:
-            return
-        self.index.delete([key])
+            return False
+        dropped = self.index.delete_row(key, mac)
         if blob:
             self._blob_path(blob).unlink(missing_ok=True)
+        return dropped
 
     def delete(self, keys: Iterable[str]) -> int:
-        keys = list(keys)
-        blobs = self.index.blobs_of(keys)
-        n = self.index.delete(keys)
+        n, blobs = self.index.take(keys)
         for b in blobs:
             self._blob_path(b).unlink(missing_ok=True)
         return n
@@ -296,20 +298,24 @@ class DiskStore:
                 except FileNotFoundError:
                     report.missing += 1
                     if repair:
-                        self.index.delete([key])
+                        self.index.delete_row(key, mac)
                     continue
                 except IntegrityError:
                     ok = False
             if not ok:
                 report.bad.append(key)
                 if repair:
-                    self._drop(key, blob)
-        for path in (self.root / "blobs").glob("*/*"):
-            rel = f"{path.parent.name}/{path.name}"
-            if rel not in known_blobs:
-                report.orphans += 1
-                if repair:
-                    path.unlink(missing_ok=True)
+                    self._drop(key, mac, blob)
+        candidates = {f"{p.parent.name}/{p.name}": p for p in (self.root / "blobs").glob("*/*")}
+        strays = set(candidates) - known_blobs
+        if strays:  # rows committed since the first read are not strays
+            strays -= set(self.index.blob_names())
+        for rel in sorted(strays):
+            if _blob_writer_alive(rel):
+                continue  # renamed into place, row about to be inserted
+            report.orphans += 1
+            if repair:
+                candidates[rel].unlink(missing_ok=True)
         for path in (self.root / "tmp").glob("*.tmp"):
             if _writer_alive(path):
                 continue
@@ -362,6 +368,17 @@ class DiskStore:
         return f"DiskStore({self.location!r})"
 
 
+def _blob_writer_alive(rel: str) -> bool:
+    """A blob (``ab/<key>-<c>-<pid>-<r>``) whose writer may still insert its row."""
+    if rel in _COMMITTING:
+        return True
+    try:
+        pid = int(rel.split("-")[-2])
+    except (ValueError, IndexError):
+        return False
+    return pid != os.getpid() and _pid_alive(pid)
+
+
 def _writer_alive(tmp: Path) -> bool:
     """A temp file whose writer process still runs is being written, not stray."""
     try:
@@ -370,6 +387,10 @@ def _writer_alive(tmp: Path) -> bool:
         return False
     if pid == os.getpid():
         return True
+    return _pid_alive(pid)
+
+
+def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

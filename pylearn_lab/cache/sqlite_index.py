@@ -235,6 +235,10 @@ class SqliteIndex:
                 rec[col] = json.loads(rec[col]) if rec[col] else {}
             yield rec
 
+    def blob_names(self) -> list[str]:
+        return [r[0] for r in self._retry(lambda c: c.execute(
+            "SELECT blob FROM entries WHERE blob IS NOT NULL").fetchall())]
+
     def all_rows(self) -> list[tuple[Any, ...]]:
         return self._retry(lambda c: c.execute(
             "SELECT key, kind, size, checksum, blob, inline, mac FROM entries").fetchall())
@@ -259,13 +263,43 @@ class SqliteIndex:
         return bool(self._retry(lambda c: c.execute(sql, values).rowcount))
 
     def delete(self, keys: Iterable[str]) -> int:
+        return self.take(keys)[0]
+
+    def delete_row(self, key: str, mac: str) -> bool:
+        """Delete ``key``'s row only if it is still the one signed ``mac``."""
+        return bool(self._retry(lambda c: c.execute(
+            "DELETE FROM entries WHERE key = ? AND mac = ?", (key, mac)).rowcount))
+
+    def take(self, keys: Iterable[str]) -> tuple[int, list[str]]:
+        """Delete the rows of ``keys``; returns ``(rows deleted, their blob names)``.
+
+        Names and deletion come from one transaction: a blob whose row a concurrent
+        writer inserts meanwhile is neither listed nor orphaned.
+        """
         keys = list(keys)
-        n = 0
+        n, blobs = 0, []
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
-            q = f"DELETE FROM entries WHERE key IN ({','.join('?' * len(chunk))})"
-            n += self._retry(lambda c: c.execute(q, chunk).rowcount)
-        return n
+            marks = ",".join("?" * len(chunk))
+
+            def txn(c: sqlite3.Connection) -> tuple[int, list[str]]:
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    names = [r[0] for r in c.execute(
+                        f"SELECT blob FROM entries WHERE blob IS NOT NULL AND key IN ({marks})",
+                        chunk).fetchall()]
+                    deleted = c.execute(f"DELETE FROM entries WHERE key IN ({marks})", chunk).rowcount
+                    c.execute("COMMIT")
+                except BaseException:
+                    if c.in_transaction:
+                        c.execute("ROLLBACK")
+                    raise
+                return deleted, names
+
+            done, names = self._retry(txn)
+            n += done
+            blobs += names
+        return n, blobs
 
     def lru_victims(self, max_bytes: int) -> list[str]:
         """Least recently used keys to drop so that at most ``max_bytes`` remain."""
