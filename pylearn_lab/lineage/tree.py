@@ -187,7 +187,7 @@ def _missing(key: str) -> LineageNode:
 
 
 def _link(nodes: dict[str, LineageNode]) -> None:
-    for n in nodes.values():
+    for n in list(nodes.values()):  # missing inputs are added while linking
         for param, keys in n.inputs.items():
             for k in keys if isinstance(keys, list) else [keys]:
                 n.children.append((param, nodes.get(k) or nodes.setdefault(k, _missing(k))))
@@ -223,9 +223,12 @@ def lineage(expr_or_key: Any, cache: Any = None) -> LineageNode:
                                            rec["inputs"], "missing", rec["version"])
         _link(nodes)
         return nodes[expr_or_key.key]
-    key = getattr(expr_or_key, "key", None) if not isinstance(expr_or_key, (str, dict)) else None
-    if key is None:
-        key = expr_or_key["key"] if not isinstance(expr_or_key, str) else expr_or_key
+    if isinstance(expr_or_key, str):
+        key: Any = expr_or_key
+    elif isinstance(expr_or_key, dict):
+        key = expr_or_key.get("key")
+    else:  # a Record, or a pandas row (a Series reads its "key" column as an attribute)
+        key = getattr(expr_or_key, "key", None)
     if not isinstance(key, str):
         raise TypeError(
             f"lineage() expected an Expr, a key string, a Record or a results row, received "
