@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, ex
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
 """
 
-_RETRIES = 50  # x up to 0.2 s backoff, on top of SQLite's own busy timeout
+_BUSY_TIMEOUT = 10.0  # seconds SQLite itself waits for a lock, per attempt
+_DEADLINE = 30.0  # seconds in all before giving up: the caller warns and the run goes on
 
 
 class SqliteIndex:
@@ -114,7 +115,7 @@ class SqliteIndex:
             conn = self._connect_read_only()
         else:
             existed = self.path.exists()
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+            conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None,
                                    check_same_thread=False)
             if not existed:
                 os.chmod(self.path, 0o600)
@@ -133,7 +134,7 @@ class SqliteIndex:
             return conn
         uri = f"file:{quote(str(self.path))}?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None,
+            conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT, isolation_level=None,
                                    check_same_thread=False)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return conn
@@ -147,15 +148,23 @@ class SqliteIndex:
 
     def _retry(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         delay = 0.005
-        for attempt in range(_RETRIES):
+        give_up = time.monotonic() + _DEADLINE
+        while True:
             try:
                 return fn(self._conn())
             except sqlite3.OperationalError as exc:
                 msg = str(exc)
-                if ("locked" not in msg and "busy" not in msg) or attempt == _RETRIES - 1:
-                    if "readonly" in msg or "read-only" in msg:
-                        raise CacheError(f"the cache index {self.path} is read-only: {msg}") from None
+                if "readonly" in msg or "read-only" in msg:
+                    raise CacheError(f"the cache index {self.path} is read-only: {msg}") from None
+                if "locked" not in msg and "busy" not in msg:
                     raise
+                if time.monotonic() >= give_up:
+                    raise CacheError(
+                        f"the cache index {self.path} stayed locked for {_DEADLINE:g} s ({msg}): "
+                        "another process holds a write transaction on it. This operation was "
+                        "given up (a result being stored is not cached); close that process's "
+                        "connection if it is stuck."
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
             except sqlite3.DatabaseError as exc:
@@ -167,7 +176,6 @@ class SqliteIndex:
                     f"are recomputed; repair it with pylearn_lab.Cache({str(self.path.parent)!r})"
                     ".verify() (or %pylearn cache verify), which rebuilds it from the blob files."
                 ) from None
-        raise AssertionError("unreachable")
 
     def _init_schema(self) -> None:
         def init(c: sqlite3.Connection) -> None:
