@@ -1,0 +1,422 @@
+"""``IPyParallelBackend``: run graphs on an ipyparallel cluster.
+
+Start local engines, or attach to a cluster someone else started (local,
+Slurm, MPI, SSH -- anything ipyparallel's launchers run); the VM then submits
+ready nodes to a load-balanced view. Engines that can see the cache
+directory load their inputs from it (memory-mapped) and store their outputs
+themselves; otherwise values travel with the tasks and the client stores
+them. Which one applies is detected, not configured (:meth:`sees_store`).
+
+Both :meth:`IPyParallelBackend.start` and :meth:`IPyParallelBackend.connect`
+make the backend the session's cluster, so ``run(..., backend="ipyparallel")``
+uses it.
+
+Examples
+--------
+>>> import pylearn_lab as pl
+>>> @pl.component
+... def sq(x: int) -> int:
+...     return x * x
+>>> with IPyParallelBackend.start(n=2) as cluster:          # doctest: +SKIP
+...     pl.run([sq(i) for i in range(4)], backend="ipyparallel", cache=False)
+[0, 1, 4, 9]
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import functools
+import logging
+import os
+import secrets
+import shutil
+import sys
+import sysconfig
+import tempfile
+import types
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+from ..errors import BackendError, ClusterGoneError, UnpicklableError
+from .ipp_remote import (
+    call_pickled,
+    code_files,
+    engine_pid,
+    read_probe,
+    set_engine_id,
+)
+from .ipp_watch import Watchdog, call_with_timeout
+from .local import Backend
+from .registry import current_cluster, set_current_cluster
+
+__all__ = ["IPyParallelBackend", "ClusterStatus"]
+
+log = logging.getLogger(__name__)
+
+DATA_PLANES = ("auto", "store", "ship")
+
+
+@dataclass
+class ClusterStatus:
+    """What :meth:`IPyParallelBackend.status` reports.
+
+    Attributes
+    ----------
+    engines : int
+        Registered engines.
+    busy : int
+        Engines running or holding at least one task.
+    queued : int
+        Tasks waiting in the scheduler for a free engine.
+    pending : int
+        Tasks this backend submitted that have not finished.
+    per_engine : dict
+        ``engine id -> {"queue": n, "tasks": n, "completed": n}`` from ipyparallel.
+    """
+
+    engines: int
+    busy: int
+    queued: int
+    pending: int
+    per_engine: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return (f"{self.engines} engines, {self.busy} busy, {self.queued} queued, "
+                f"{self.pending} pending from this session")
+
+
+class IPyParallelBackend(Backend):
+    """A :class:`~pylearn_lab.backends.local.Backend` on an ipyparallel cluster.
+
+    Build it with :meth:`start` (local engines) or :meth:`connect` (an existing
+    cluster) rather than directly.
+
+    Parameters
+    ----------
+    client : ipyparallel.Client
+        A connected client.
+    cluster : ipyparallel.Cluster, optional
+        The cluster this backend started (and will stop).
+    owns_client : bool
+        Close ``client`` on :meth:`stop`.
+    data_plane : {"auto", "store", "ship"}
+        ``"auto"`` detects whether engines see the cache directory; ``"store"``
+        and ``"ship"`` force engines to use the store, or values to travel.
+    batch_cap : int
+        At most this many tiny nodes per task.
+    engine_timeout : float
+        Seconds with zero engines before pending tasks fail with ``NoEnginesError``.
+    health_timeout : float
+        Seconds without an answer from the controller before ``ClusterGoneError``.
+    """
+
+    name = "ipyparallel"
+    in_process = False
+
+    def __init__(self, client: Any, *, cluster: Any = None, owns_client: bool = True,
+                 data_plane: str = "auto", batch_cap: int = 64, engine_timeout: float = 5.0,
+                 health_interval: float = 1.0, health_timeout: float = 10.0,
+                 profile_tmp: str | None = None) -> None:
+        if data_plane not in DATA_PLANES:
+            raise ValueError(f"data_plane= expected one of {DATA_PLANES}, received {data_plane!r}")
+        self.client = client
+        self.cluster = cluster
+        self.data_plane = data_plane
+        self.batch_cap = max(1, int(batch_cap))
+        self._owns_client = owns_client
+        self._profile_tmp = profile_tmp
+        self._view = client.load_balanced_view()
+        self._watch = Watchdog(client, engine_timeout, health_interval, health_timeout)
+        self._sees: dict[tuple[str, tuple[int, ...]], bool] = {}
+        self._by_value: set[str] = set()
+        self._tagged: set[int] = set()
+        self._closed = False
+        self._tag_engines()
+        set_current_cluster(self)
+
+    # -- making one -------------------------------------------------------------------
+    @classmethod
+    def start(cls, n: int = 4, *, profile_dir: str | None = None, cluster_id: str | None = None,
+              controller_args: Iterable[str] = (), start_timeout: float = 60.0,
+              data_plane: str = "auto", batch_cap: int = 64, engine_timeout: float = 5.0,
+              health_timeout: float = 10.0, **cluster_kwargs: Any) -> "IPyParallelBackend":
+        """Start a controller and ``n`` engines on 127.0.0.1 and connect to them.
+
+        The controller pings engines every 0.5 s (ipyparallel's default is 3 s),
+        so two engines are up in about 3 s. The profile lives in a temporary
+        directory unless ``profile_dir`` is given; :meth:`stop` removes it.
+        Further keyword arguments go to :class:`ipyparallel.Cluster` (e.g.
+        ``engines="mpi"``).
+        """
+        import ipyparallel as ipp
+
+        tmp = None
+        if profile_dir is None:
+            profile_dir = tmp = tempfile.mkdtemp(prefix="pylearn-ipp-")
+        args = ["--ping=500", *controller_args]
+        cluster_kwargs.setdefault("controller_ip", "127.0.0.1")
+        cluster = ipp.Cluster(n=n, profile_dir=str(profile_dir),
+                              cluster_id=cluster_id or f"pylearn-{uuid.uuid4().hex[:8]}",
+                              controller_args=args, load_profile=False,
+                              engine_timeout=int(start_timeout), **cluster_kwargs)
+        try:
+            client = cluster.start_and_connect_sync(n=n)
+        except BaseException as exc:
+            try:
+                cluster.stop_cluster_sync()
+            except Exception:
+                pass
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise BackendError(
+                f"could not start an ipyparallel cluster with {n} engines: {type(exc).__name__}: "
+                f"{exc}. Check that ipyparallel is installed and 127.0.0.1 ports are free; "
+                "start_timeout= gives slow machines more time."
+            ) from exc
+        return cls(client, cluster=cluster, data_plane=data_plane, batch_cap=batch_cap,
+                   engine_timeout=engine_timeout, health_timeout=health_timeout,
+                   profile_tmp=tmp)
+
+    @classmethod
+    def connect(cls, *, profile: str | None = None, profile_dir: str | None = None,
+                cluster_id: str | None = None, url_file: str | None = None, client: Any = None,
+                timeout: float = 10.0, **kwargs: Any) -> "IPyParallelBackend":
+        """Attach to a running cluster (its :meth:`stop` only disconnects).
+
+        Give an ``ipyparallel.Client`` (used as is, never closed), a connection
+        file (``url_file=``, ``ipcontroller-client.json``), or a ``profile`` /
+        ``profile_dir`` and ``cluster_id`` as given to ``ipcluster start``.
+        Further keyword arguments are the constructor's (``data_plane=``, ...).
+        """
+        if client is not None:
+            return cls(client, owns_client=False, **kwargs)
+        import ipyparallel as ipp
+
+        ckw = {k: v for k, v in dict(url_file=url_file, profile=profile, profile_dir=profile_dir,
+                                     cluster_id=cluster_id).items() if v is not None}
+        try:
+            rc = ipp.Client(timeout=timeout, **ckw)
+        except Exception as exc:
+            raise BackendError(
+                f"could not connect to an ipyparallel cluster with {ckw or 'the default profile'}: "
+                f"{type(exc).__name__}: {exc}. Is the controller running (`ipcluster start`)? "
+                "Pass the url_file= its ipcontroller-client.json, or the same profile/cluster_id."
+            ) from exc
+        return cls(rc, owns_client=True, **kwargs)
+
+    # -- the Backend interface ----------------------------------------------------------
+    @property
+    def workers(self) -> int:
+        return len(self.client.ids)
+
+    def batch_hint(self, n_ready: int) -> int:
+        """Tiny-node batching: about four tasks per engine, at most ``batch_cap`` nodes each.
+
+        ipyparallel costs ~3 ms per task; grouping keeps engines busy (several
+        tasks each, so a slow one does not idle the others) while 2,000 tiny
+        nodes cost dozens of round trips, not thousands.
+        """
+        engines = max(1, len(self.client.ids))
+        return max(1, min(self.batch_cap, n_ready // (4 * engines)))
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> cf.Future:
+        """Run ``fn(*args, **kwargs)`` on some engine; the future holds its return value."""
+        if self._closed:
+            raise BackendError("this IPyParallelBackend was stopped; start or connect a new one")
+        if self._watch.error is not None:
+            return self._watch.failed(ClusterGoneError(str(self._watch.error)))
+        self._tag_engines()
+        if kwargs:
+            fn = functools.partial(fn, **kwargs)
+        keys = _task_keys(args)
+        self._send_by_value([fn, *args])
+        try:
+            payload = cloudpickle.dumps((fn, args, code_files([fn, *args])), protocol=5)
+        except Exception as exc:
+            if not keys:
+                raise UnpicklableError("the task", fn, exc) from exc
+            return _failed_receipts(keys, exc)
+        ar = self._view.apply_async(call_pickled, payload, keys)
+        return self._watch.track(ar)
+
+    def sees_store(self, cache: Any) -> bool:
+        """True when every engine can read and write the cache directory.
+
+        ``"auto"`` writes a random token into the cache directory and asks each
+        engine to read it back (memoised per directory and engine set). A wrong
+        token -- another machine with the same path -- or no answer means the
+        values travel with the tasks instead, which is always correct.
+        """
+        if cache is None or not getattr(cache, "shareable", False):
+            return False
+        if self.data_plane != "auto":
+            return self.data_plane == "store"
+        ids = tuple(sorted(self.client.ids))
+        if not ids:
+            return False
+        memo = (cache.location, ids)
+        if memo not in self._sees:
+            seen = self._probe_store(Path(cache.location), ids)
+            if seen is None:
+                return False  # no verdict (busy engines): ship this time, ask again next run
+            self._sees[memo] = seen
+        return self._sees[memo]
+
+    def _probe_store(self, root: Path, ids: tuple[int, ...], timeout: float = 3.0) -> bool | None:
+        token = secrets.token_hex(16)
+        probe = root / f".engine-probe-{token[:12]}"
+        try:
+            probe.write_text(token, encoding="ascii")
+        except OSError:
+            return False
+        try:
+            texts = self.client[list(ids)].apply_async(read_probe, str(probe)).get(timeout)
+        except Exception as exc:
+            log.info("could not ask engines about %s (%s); values travel with tasks", root, exc)
+            return None
+        finally:
+            probe.unlink(missing_ok=True)
+        return all(t == token for t in texts)
+
+    # -- cluster state ----------------------------------------------------------------
+    def status(self, timeout: float = 5.0) -> ClusterStatus:
+        """Engines, busy engines and queued tasks (asks the controller; ``timeout`` s)."""
+        try:
+            qs = call_with_timeout(self.client.queue_status, timeout)
+        except TimeoutError:
+            raise ClusterGoneError(
+                f"the ipyparallel controller did not answer within {timeout:g} s. Is the cluster "
+                "still running? Connect again with IPyParallelBackend.connect(...).") from None
+        per = {k: dict(v) for k, v in qs.items() if isinstance(k, int)}
+        busy = sum(1 for v in per.values() if v.get("queue", 0) + v.get("tasks", 0) > 0)
+        return ClusterStatus(len(per), busy, int(qs.get("unassigned", 0)), self._watch.pending, per)
+
+    def engine_pids(self, timeout: float = 10.0) -> dict[int, int]:
+        """``engine id -> process id`` of every engine."""
+        ids = self.client.ids
+        pids = self.client[ids].apply_async(engine_pid).get(timeout)
+        return dict(zip(ids, pids))
+
+    def stop(self) -> None:
+        """Stop what :meth:`start` started; a connected cluster is only disconnected."""
+        if self._closed:
+            return
+        self._closed = True
+        self._watch.stop()
+        self._watch.fail_all(ClusterGoneError("the IPyParallelBackend was stopped"))
+        if current_cluster() is self:
+            set_current_cluster(None)
+        if self._owns_client:
+            try:
+                self.client.close()
+            except Exception:
+                pass
+        if self.cluster is not None:
+            try:
+                self.cluster.stop_cluster_sync()
+            except Exception as exc:
+                log.warning("stopping the ipyparallel cluster: %s", exc)
+        if self._profile_tmp:
+            shutil.rmtree(self._profile_tmp, ignore_errors=True)
+
+    close = stop
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._closed else f"{len(self.client.ids)} engines"
+        how = "started" if self.cluster is not None else "connected"
+        return f"<IPyParallelBackend {how}, {state}, data_plane={self.data_plane}>"
+
+    # -- helpers ----------------------------------------------------------------------
+    def _tag_engines(self) -> None:
+        """Set ``PYLEARN_ENGINE_ID`` on engines not tagged yet (receipts say "engine N").
+
+        Never waits: on a busy engine the request runs after the current task.
+        """
+        for e in self.client.ids:
+            if e in self._tagged:
+                continue
+            self._tagged.add(e)
+            try:
+                ar = self.client[e].apply_async(set_engine_id, e)
+            except Exception:
+                self._tagged.discard(e)
+                continue
+            ar.add_done_callback(functools.partial(self._tagged_or_not, e))
+
+    def _tagged_or_not(self, engine: int, ar: Any) -> None:
+        if ar.exception() is not None:  # a dying engine: try again on the next submit
+            self._tagged.discard(engine)
+
+    def _send_by_value(self, objs: list[Any]) -> None:
+        """Make cloudpickle send user modules' functions by value.
+
+        Keys come from the client's source, so the engines must run the client's
+        code: functions of modules that are not installed libraries (a test module,
+        a script beside the notebook) travel by value; ``__main__`` always does.
+        """
+        for mod in _modules_of(objs):
+            if mod not in self._by_value:
+                self._by_value.add(mod)
+                module = sys.modules.get(mod)
+                if module is not None and not _installed(module):
+                    cloudpickle.register_pickle_by_value(module)
+
+
+def _task_keys(args: tuple[Any, ...]) -> list[str]:
+    """Node keys of the VM task(s) among ``args`` (empty for other uses of submit)."""
+    from ..vm.task import Task
+
+    keys: list[str] = []
+    for a in args:
+        items = a if isinstance(a, list) else [a]
+        keys.extend(t.call.key for t in items if isinstance(t, Task))
+    return keys
+
+
+def _modules_of(objs: list[Any]) -> set[str]:
+    """Modules of the user functions and classes in VM tasks or plain arguments."""
+    from ..vm.task import Task
+
+    found: set[str] = set()
+    stack = list(objs)
+    while stack:
+        o = stack.pop()
+        if isinstance(o, list):
+            stack.extend(o)
+        elif isinstance(o, Task):
+            stack.extend([o.call.func, *o.call.args, *o.call.kwargs.values()])
+        elif isinstance(o, functools.partial):
+            stack.extend([o.func, *o.args, *o.keywords.values()])
+        elif isinstance(o, (types.FunctionType, type)):
+            mod = getattr(o, "__module__", None) or ""
+            top = mod.partition(".")[0]
+            if mod and mod != "__main__" and top not in ("pylearn_lab", "builtins") and \
+                    top not in sys.stdlib_module_names:
+                found.add(mod)
+    return found
+
+
+def _installed(module: types.ModuleType) -> bool:
+    """True for the standard library and installed packages (engines import those)."""
+    path = getattr(module, "__file__", None)
+    if not path:
+        return True  # builtin or namespace module
+    roots = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return any(os.path.abspath(path).startswith(os.path.abspath(r) + os.sep) for r in roots)
+
+
+def _failed_receipts(keys: list[str], exc: BaseException) -> cf.Future:
+    """A finished future whose receipts say the task could not be pickled (a node error)."""
+    from ..vm.task import Receipt
+
+    etype = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    msg = (f"the task cannot be pickled to travel to an engine ({exc}). Pass data the object "
+           "can be rebuilt from, or run this node on the 'threads' backend.")
+    fut: cf.Future = cf.Future()
+    fut.set_result([Receipt(k, ok=False, error_type=etype, error_msg=msg) for k in keys])
+    return fut

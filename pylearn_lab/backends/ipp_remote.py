@@ -1,0 +1,138 @@
+"""What runs *on* an ipyparallel engine: small functions the client sends by name.
+
+This module imports nothing heavy (no ipyparallel, no zmq), so an engine
+imports it in milliseconds. The client pickles each task itself with
+cloudpickle and the engine unpickles it here: functions defined in a notebook
+or a test module then travel by value, independent of how ipyparallel is
+configured to serialise.
+
+Examples
+--------
+>>> import cloudpickle
+>>> out = call_pickled(cloudpickle.dumps((pow, (2, 5), {})), ["k" * 32])
+>>> cloudpickle.loads(out)
+32
+>>> read_probe("/no/such/dir/probe")
+''
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import traceback
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import cloudpickle
+
+__all__ = ["call_pickled", "set_engine_id", "read_probe", "engine_pid",
+           "code_files"]
+
+_DYNAMIC = "<dynamic-code>"  # cloudpickle's file name for code it pickles by value
+
+
+def user_functions(objs: list[Any]) -> Iterator[types.FunctionType]:
+    """The functions of VM tasks among ``objs`` and the same-module functions they call."""
+    stack: list[Any] = list(objs)
+    seen: set[int] = set()
+    while stack:
+        o = stack.pop()
+        if isinstance(o, list):
+            stack.extend(o)
+        elif hasattr(o, "call") and hasattr(o.call, "func"):  # a Task (duck-typed: no vm import)
+            stack.append(o.call.func)
+        elif isinstance(o, types.FunctionType) and id(o) not in seen:
+            seen.add(id(o))
+            yield o
+            g = o.__globals__
+            stack.extend(v for n in o.__code__.co_names if isinstance(v := g.get(n), types.FunctionType)
+                         and v.__module__ == o.__module__)
+
+
+def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
+    yield code
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            yield from _codes(c)
+
+
+def code_files(objs: list[Any]) -> dict[str, str]:
+    """``"name:first line" -> source file`` of the user code in a payload.
+
+    cloudpickle replaces file names with ``<dynamic-code>``; sending them along
+    lets engines put them back, so remote tracebacks name the user's file and line.
+    """
+    return {f"{c.co_name}:{c.co_firstlineno}": c.co_filename
+            for fn in user_functions(objs) for c in _codes(fn.__code__)}
+
+
+def _refile(code: types.CodeType, files: dict[str, str]) -> types.CodeType:
+    consts = tuple(_refile(c, files) if isinstance(c, types.CodeType) else c
+                   for c in code.co_consts)
+    name = files.get(f"{code.co_name}:{code.co_firstlineno}", code.co_filename)
+    return code.replace(co_filename=name, co_consts=consts)
+
+
+def restore_files(objs: list[Any], files: dict[str, str]) -> None:
+    """Put the original file names back into unpickled user functions (see :func:`code_files`)."""
+    if not files:
+        return
+    for fn in list(user_functions(objs)):
+        if fn.__code__.co_filename == _DYNAMIC:
+            try:
+                fn.__code__ = _refile(fn.__code__, files)
+            except (ValueError, TypeError):  # an exotic code object: keep cloudpickle's name
+                pass
+
+
+def call_pickled(payload: bytes, keys: list[str]) -> bytes:
+    """Unpickle ``(fn, args, files)``, call ``fn(*args)``, return the pickled result.
+
+    When the payload cannot even be unpickled here (a module the engine cannot
+    import, a library version mismatch), the result is one failed
+    :class:`~pylearn_lab.vm.task.Receipt` per node key: that is the nodes'
+    error, reported with this engine's traceback -- not a lost engine, so it is
+    not retried.
+    """
+    try:
+        fn, args, files = cloudpickle.loads(payload)
+        restore_files([fn, *args], files)
+    except Exception as exc:
+        if not keys:
+            raise
+        from ..vm.task import Receipt, worker_name
+
+        tb = traceback.format_exc()
+        etype = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        msg = (f"the task could not be unpickled on the engine ({exc}); the engine needs the "
+               "same libraries as the client, and functions from modules it cannot import are "
+               "sent by value only when the client knows that")
+        receipts = [Receipt(k, ok=False, host=socket.gethostname(), pid=os.getpid(),
+                            engine=worker_name(), error_type=etype, error_msg=msg, traceback=tb)
+                    for k in keys]
+        return cloudpickle.dumps(receipts, protocol=5)
+    return cloudpickle.dumps(fn(*args), protocol=5)
+
+
+def set_engine_id(engine_id: int) -> int:
+    """Remember this engine's id so receipts say ``engine N``; returns the pid."""
+    os.environ["PYLEARN_ENGINE_ID"] = str(engine_id)
+    return os.getpid()
+
+
+def engine_pid() -> int:
+    """This engine's process id."""
+    return os.getpid()
+
+
+def read_probe(path: str) -> str:
+    """The text of the probe file at ``path`` if this engine can read it *and* write
+    beside it (it must be able to store results there), else ``""``."""
+    try:
+        with open(path, encoding="ascii") as f:
+            text = f.read()
+    except OSError:
+        return ""
+    return text if os.access(os.path.dirname(path), os.W_OK) else ""

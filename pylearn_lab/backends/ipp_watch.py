@@ -1,0 +1,217 @@
+"""Outstanding ipyparallel tasks, and the watchdog that keeps them from hanging.
+
+ipyparallel reports an engine that dies mid-task (an ``EngineError`` on the
+task's result), but two failures are silent: a cluster with no engines keeps
+load-balanced tasks queued forever, and a controller that stops answering
+leaves every result pending (even ``Client.queue_status()`` then blocks for
+ever). The :class:`Watchdog` turns both into errors on the pending futures,
+so the VM's loop -- which polls its futures every 0.1 s -- always ends:
+
+* no engine registered for ``engine_timeout`` seconds -> :class:`NoEnginesError`;
+* the controller does not answer a health probe within ``health_timeout``
+  seconds -> :class:`ClusterGoneError` (sticky: later submissions fail at once).
+
+Examples
+--------
+>>> import concurrent.futures as cf
+>>> call_with_timeout(lambda: 42, 1.0)
+42
+>>> import time
+>>> try:
+...     call_with_timeout(lambda: time.sleep(1), 0.05)
+... except TimeoutError as exc:
+...     print("timed out")
+timed out
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from ..errors import BackendError, ClusterGoneError, NoEnginesError
+
+__all__ = ["TaskFuture", "Watchdog", "call_with_timeout"]
+
+log = logging.getLogger(__name__)
+
+
+def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
+    """``fn()`` in a daemon thread; ``TimeoutError`` if it has not returned in ``timeout`` s.
+
+    For ipyparallel calls that have no timeout of their own: a thread stuck on
+    a dead controller is abandoned, the caller is not.
+    """
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="pylearn-ipp-probe", daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+class TaskFuture(cf.Future):
+    """The client-side future of one task: its result is the unpickled return value.
+
+    ``cancel()`` also asks the cluster to drop the task if it has not started.
+    """
+
+    def __init__(self, ar: Any, client: Any) -> None:
+        super().__init__()
+        self.ar = ar
+        self._client = client
+
+    def cancel(self) -> bool:
+        if not self.done():
+            try:  # non-blocking: a dead controller must not hang a cancel
+                self._client.abort(self.ar.msg_ids, block=False)
+            except Exception:
+                pass
+        return super().cancel()
+
+    def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        if self.done():  # cancelled, or failed by the watchdog first
+            return
+        try:
+            if error is not None:
+                self.set_exception(error)
+            else:
+                self.set_result(result)
+        except cf.InvalidStateError:
+            pass
+
+
+class Watchdog:
+    """Tracks one client's outstanding tasks; see the module docstring."""
+
+    def __init__(self, client: Any, engine_timeout: float, health_interval: float,
+                 health_timeout: float) -> None:
+        self.client = client
+        self.engine_timeout = engine_timeout
+        self.health_interval = health_interval
+        self.health_timeout = health_timeout
+        self.error: BackendError | None = None
+        self._pending: set[TaskFuture] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._probe: threading.Thread | None = None
+        self._last_ok = time.monotonic()
+        self._no_engines_since: float | None = None
+
+    @property
+    def pending(self) -> int:
+        """Tasks submitted through this backend and not finished."""
+        return len(self._pending)
+
+    def track(self, ar: Any) -> TaskFuture:
+        """Wrap ipyparallel's AsyncResult ``ar`` into a :class:`TaskFuture`."""
+        fut = TaskFuture(ar, self.client)
+        with self._lock:
+            self._pending.add(fut)
+        fut.add_done_callback(self._forget)
+        ar.add_done_callback(lambda a: self._relay(a, fut))
+        self._ensure_thread()
+        return fut
+
+    def failed(self, exc: BaseException) -> cf.Future:
+        """A future that already failed with ``exc``."""
+        fut: cf.Future = cf.Future()
+        fut.set_exception(exc)
+        return fut
+
+    def _relay(self, ar: Any, fut: TaskFuture) -> None:
+        # runs in ipyparallel's IO thread
+        try:
+            exc = ar.exception()
+            if exc is not None:
+                fut._settle(error=exc)
+            else:
+                fut._settle(result=cloudpickle.loads(ar.result()))
+        except BaseException as exc:
+            fut._settle(error=exc)
+
+    def _forget(self, fut: cf.Future) -> None:
+        with self._lock:
+            self._pending.discard(fut)  # type: ignore[arg-type]
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._watch, name="pylearn-ipp-watch",
+                                            daemon=True)
+            self._thread.start()
+
+    def fail_all(self, exc: BackendError) -> None:
+        """Fail every pending future with ``exc``."""
+        with self._lock:
+            pending = list(self._pending)
+        for fut in pending:
+            fut._settle(error=exc)
+
+    def stop(self) -> None:
+        """End the watch thread (pending futures are failed by the caller if needed)."""
+        self._stop.set()
+
+    # -- the watch thread -------------------------------------------------------------
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            if not self._pending:
+                self._no_engines_since = None
+                self._last_ok = time.monotonic()  # idle: nothing to watch
+                continue
+            try:
+                self._check()
+            except Exception as exc:  # the watchdog itself must never die silently
+                log.warning("ipyparallel watchdog: %s", exc)
+
+    def _check(self) -> None:
+        now = time.monotonic()
+        if not self.client.ids:
+            self._no_engines_since = self._no_engines_since or now
+            if now - self._no_engines_since > self.engine_timeout:
+                self.fail_all(NoEnginesError(
+                    f"the ipyparallel cluster has no engines (none for {self.engine_timeout:g} s) "
+                    f"and {self.pending} task(s) are waiting. Start engines (e.g. "
+                    "`ipcluster engines --n=2` with the same profile/cluster id), or use "
+                    "IPyParallelBackend.start(n=...)."))
+                self._no_engines_since = now
+        else:
+            self._no_engines_since = None
+        if now - self._last_ok > self.health_timeout:
+            self.error = ClusterGoneError(
+                f"the ipyparallel controller did not answer for {self.health_timeout:g} s; "
+                f"{self.pending} task(s) were abandoned (finished nodes are cached). Is the "
+                "cluster still running? Reconnect with IPyParallelBackend.connect(...) or "
+                "start a new one, then run again.")
+            self.fail_all(self.error)
+            return
+        probe = self._probe
+        if (probe is None or not probe.is_alive()) and now - self._last_ok > self.health_interval:
+            self._probe = threading.Thread(target=self._probe_once, name="pylearn-ipp-health",
+                                           daemon=True)
+            self._probe.start()
+
+    def _probe_once(self) -> None:
+        try:
+            self.client.queue_status()
+            self._last_ok = time.monotonic()
+        except Exception as exc:  # a closed client, a broken socket: the same verdict
+            log.debug("health probe failed: %s", exc)
