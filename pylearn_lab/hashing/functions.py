@@ -236,6 +236,12 @@ class _Local:
 
 _LOCAL: "weakref.WeakKeyDictionary[Any, _Local]" = weakref.WeakKeyDictionary()
 _MISSING = object()
+# fn -> (its identity, (member, its _Local memo, its qualified name) for every user callable
+# of its transitive closure). Members are weak references (the key itself is None), so the
+# memo never keeps a function alive.
+_Member = tuple["weakref.ref[Any] | None", _Local, str]
+_IDENTITY: "weakref.WeakKeyDictionary[Any, tuple[FunctionIdentity, tuple[_Member, ...]]]" = (
+    weakref.WeakKeyDictionary())
 
 
 def _is_user_callable(obj: Any) -> bool:
@@ -260,9 +266,31 @@ def _cell_full(cell: Any) -> bool:
     return True
 
 
-def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    # identity, not equality: ``==`` on array defaults would be element-wise
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+def _still_valid(obj: Any, memo: _Local) -> bool:
+    """True when ``_checks_of(obj)`` is item by item the memo's and every global seen is unchanged.
+
+    Identity, not equality (``==`` on array defaults would be element-wise),
+    written out without building tuples: it runs for every key of every node.
+    """
+    checks = memo.checks
+    if isinstance(obj, types.FunctionType):
+        closure = obj.__closure__ or ()
+        if (len(checks) != 3 + len(closure) or checks[0] is not obj.__code__
+                or checks[1] is not obj.__defaults__ or checks[2] is not obj.__kwdefaults__):
+            return False
+        for i, cell in enumerate(closure, 3):
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                value = _MISSING
+            if value is not checks[i]:
+                return False
+    elif checks:
+        return False
+    for ns, name, seen in memo.refs:
+        if ns.get(name, _MISSING) is not seen:
+            return False
+    return True
 
 
 def _hash_part(value: Any, what: str) -> str:
@@ -274,9 +302,7 @@ def _hash_part(value: Any, what: str) -> str:
 def _local(obj: Any) -> _Local:
     """Compute (or fetch the still-valid memo of) one user callable's own parts."""
     memo = _LOCAL.get(obj)
-    if memo is not None and _same(memo.checks, _checks_of(obj)) and all(
-        ns.get(name, _MISSING) is seen for ns, name, seen in memo.refs
-    ):
+    if memo is not None and _still_valid(obj, memo):
         return memo
     parts: dict[str, str] = {}
     refs: list[tuple[dict[str, Any], str, Any]] = []
@@ -389,6 +415,10 @@ def function_identity(fn: Any, version: str | None = None) -> FunctionIdentity:
     'version'
     """
     fn = unwrap_component(fn)
+    if version is None:
+        known = _memoised(fn)
+        if known is not None:
+            return known
     name = qualified_name(fn)
     if version is not None:
         return _finish(name, "version", {"version": str(version)})
@@ -409,6 +439,7 @@ def function_identity(fn: Any, version: str | None = None) -> FunctionIdentity:
     parts: dict[str, str] = {}
     kind = "source"
     seen: dict[int, Any] = {}
+    members: list[_Member] = []
     stack = [fn]
     while stack:
         obj = stack.pop()
@@ -416,13 +447,53 @@ def function_identity(fn: Any, version: str | None = None) -> FunctionIdentity:
             continue
         seen[id(obj)] = obj
         local = _local(obj)
-        prefix = "" if obj is fn else f"function:{qualified_name(obj)}:"
+        qual = qualified_name(obj)
+        prefix = "" if obj is fn else f"function:{qual}:"
         if obj is fn and "code" in local.parts:
             kind = "code"
         for k, v in local.parts.items():
             parts[prefix + k] = v
         stack.extend(local.deps)
-    return _finish(name, kind, parts)
+        members.append((None if obj is fn else _weak(obj), local, qual))
+    ident = _finish(name, kind, parts)
+    if all(m[0] is not _NO_REF for m in members):
+        try:
+            _IDENTITY[fn] = (ident, tuple(members))
+        except TypeError:  # not weak-referenceable: just do not memoise
+            pass
+    return ident
+
+
+_NO_REF: Any = object()
+
+
+def _weak(obj: Any) -> Any:
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return _NO_REF
+
+
+def _memoised(fn: Any) -> FunctionIdentity | None:
+    """The memoised identity of a user callable, when nothing that went into it changed.
+
+    Valid when every member of its transitive closure still has the very same
+    local memo (:func:`_local` re-validates code, defaults, closure cells and
+    the globals it read) and the same qualified name: then the traversal and
+    the digest would come out the same, so they are skipped.
+    """
+    try:
+        entry = _IDENTITY.get(fn)
+    except TypeError:  # an unhashable callable object
+        return None
+    if entry is None:
+        return None
+    ident, members = entry
+    for ref, memo, qual in members:
+        obj = fn if ref is None else ref()
+        if obj is None or _local(obj) is not memo or qualified_name(obj) != qual:
+            return None
+    return ident
 
 
 def _finish(name: str, kind: str, parts: dict[str, str]) -> FunctionIdentity:
