@@ -56,7 +56,8 @@ def _cluster_start(line: str) -> None: ...
 
 
 @magic_arguments(name="%pylearn cluster connect")
-@argument("--profile", help="IPython profile of the cluster")
+@argument("--profile", help="IPython profile name of the cluster")
+@argument("--profile-dir", help="IPython profile directory of the cluster")
 @argument("--cluster-id", help="cluster id within the profile")
 @argument("--file", help="the client connection file (ipcontroller-client.json)")
 def _cluster_connect(line: str) -> None: ...
@@ -134,7 +135,8 @@ class PylearnMagics(Magics):
           %pylearn                              one-screen status: backend, engines,
                                                 cache location, size, entries, hit rate
           %pylearn cluster start [-n N]         start a local ipyparallel cluster
-          %pylearn cluster connect [--profile P] [--cluster-id ID] | [--file F]
+          %pylearn cluster connect [--profile P | --profile-dir D] [--cluster-id ID]
+                                   | --file F   attach to a running cluster
           %pylearn cluster status               what the cluster reports
           %pylearn cluster stop                 stop it (or disconnect)
           %pylearn backend [serial|threads|processes|ipyparallel]
@@ -192,7 +194,8 @@ class PylearnMagics(Magics):
             print(cluster.start(self.session, args.engines))
         elif action == "connect":
             args = _parse(_cluster_connect, rest, "%pylearn cluster connect")
-            print(cluster.connect(self.session, args.profile, args.cluster_id, args.file))
+            print(cluster.connect(self.session, args.profile, args.cluster_id, args.file,
+                                  args.profile_dir))
         elif action in ("status", "stop"):
             _parse(_no_args, rest, f"%pylearn cluster {action}")
             print(cluster.status(self.session) if action == "status" else cluster.stop(self.session))
