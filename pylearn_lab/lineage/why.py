@@ -46,7 +46,9 @@ class Difference:
 
     ``kind`` is ``"argument"``, ``"input"``, ``"code"`` (the function itself),
     ``"helper"`` (a function it calls), ``"version"`` or ``"other"``; ``name``
-    says which (a parameter or a function name); ``text`` is the sentence part.
+    says which (a parameter or a function name); ``text`` is the sentence part;
+    ``weight`` counts the elementary differences it stands for (an input counts
+    what differs upstream), which is how the nearest recipe is chosen.
     """
 
     kind: str
@@ -54,6 +56,7 @@ class Difference:
     old: Any
     new: Any
     text: str
+    weight: int = 1
 
 
 @dataclass
@@ -149,7 +152,26 @@ def _arg_diffs(old: Record, rec: Mapping[str, Any]) -> list[Difference]:
     return out
 
 
-def _input_diffs(old: Record, rec: Mapping[str, Any], expr: Expr | None, store: Any,
+class _Lookups:
+    """Records and recipes fetched once while many stored recipes are compared."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.records: dict[str, Record | None] = {}
+        self.recipes: dict[str, dict[str, Any]] = {}
+
+    def record(self, key: str) -> Record | None:
+        if key not in self.records:
+            self.records[key] = self.store.record(key)
+        return self.records[key]
+
+    def recipe(self, expr: Expr) -> dict[str, Any]:
+        if expr.key not in self.recipes:
+            self.recipes[expr.key] = recipe(expr)
+        return self.recipes[expr.key]
+
+
+def _input_diffs(old: Record, rec: Mapping[str, Any], expr: Expr | None, look: _Lookups,
                  depth: int) -> list[Difference]:
     out = []
     by_key = {e.key: e for e in expr.inputs} if expr is not None else {}
@@ -157,27 +179,28 @@ def _input_diffs(old: Record, rec: Mapping[str, Any], expr: Expr | None, store: 
         old_key = old.inputs.get(p)
         if old_key == new_key:
             continue
-        text = f"input `{p}` comes from a different node"
+        text, weight = f"input `{p}` comes from a different node", 1
         if depth > 0 and isinstance(new_key, str) and isinstance(old_key, str) and new_key in by_key:
             sub_expr = by_key[new_key]
-            old_rec = store.record(old_key)
+            old_rec = look.record(old_key)
             if old_rec is not None and old_rec.func == sub_expr.component.qualname:
-                sub = _diffs(old_rec, recipe(sub_expr), sub_expr, store, depth - 1)
+                sub = _diffs(old_rec, look.recipe(sub_expr), sub_expr, look, depth - 1)
                 if sub:
                     link = "whose " if sub[0].kind in ("argument", "input") else "where "
                     text = (f"input `{p}` comes from a different `{sub_expr.label}` node, {link}"
                             + "; ".join(d.text for d in sub))
+                    weight = sum(d.weight for d in sub)
             elif old_rec is not None:
                 text = (f"input `{p}` was made by `{old_rec.label}` and is now made by "
                         f"`{sub_expr.label}`")
-        out.append(Difference("input", p, old_key, new_key, text))
+        out.append(Difference("input", p, old_key, new_key, text, weight))
     return out
 
 
-def _diffs(old: Record, rec: Mapping[str, Any], expr: Expr | None, store: Any,
+def _diffs(old: Record, rec: Mapping[str, Any], expr: Expr | None, look: _Lookups,
            depth: int) -> list[Difference]:
     return (_code_diffs(rec["label"], old, rec) + _arg_diffs(old, rec)
-            + _input_diffs(old, rec, expr, store, depth))
+            + _input_diffs(old, rec, expr, look, depth))
 
 
 def _when(r: Record) -> str:
@@ -227,9 +250,10 @@ def why(expr: Expr, cache: Any = None, depth: int = 3) -> Explanation:
         return Explanation(False, expr.key, f"{name} is not in the cache, and no result of "
                            f"`{rec['func']}` is stored in {store.location}: it was never computed "
                            f"with this cache.{hint}")
-    scored = [(len(_diffs(r, rec, None, store, 0)), -r.created, r) for r in candidates]
-    _, _, nearest = min(scored, key=lambda t: t[:2])
-    diffs = _diffs(nearest, rec, expr, store, depth)
+    look = _Lookups(store)
+    compared = [(_diffs(r, rec, expr, look, depth), r) for r in candidates]
+    # nearest: fewest elementary differences (counted upstream too), then the most recent
+    diffs, nearest = min(compared, key=lambda t: (sum(d.weight for d in t[0]), -t[1].created))
     head = (f"{name} is not in the cache (key {expr.key[:8]}). The nearest stored result of "
             f"`{expr.label}` (key {nearest.key[:8]}, {_when(nearest)}, version {nearest.version}; "
             f"{len(candidates)} stored in all)")

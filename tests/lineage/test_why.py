@@ -102,3 +102,19 @@ def test_hits_and_never_computed_components(tmp_path):
     assert not never.hit and never.nearest is None and "never computed" in str(never)
     with pytest.raises(TypeError, match="lineage"):
         why("not an expr", cache=cache)  # type: ignore[arg-type]
+
+
+@pl.component
+def report(value: float) -> float:
+    return round(value, 3)
+
+
+def test_differences_upstream_count_when_choosing_the_nearest(tmp_path):
+    cache = pl.Cache(tmp_path)
+    pl.run(report(train(load(), lr=0.1, epochs=10)), cache=cache)
+    pl.run(report(train(load(), lr=0.9, epochs=99)), cache=cache)  # more recent, further away
+    w = why(report(train(load(), lr=0.1, epochs=11)), cache=cache)
+    assert w.nearest is not None
+    assert cache.record(w.nearest.inputs["value"]).params["epochs"] == 10
+    assert [(d.kind, d.weight) for d in w.differences] == [("input", 1)]
+    assert "whose argument `epochs` was 10, now 11" in str(w)
