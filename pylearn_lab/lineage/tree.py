@@ -241,7 +241,7 @@ def lineage(expr_or_key: Any, cache: Any = None) -> LineageNode:
     while frontier:  # one index query per level of the graph
         for r in store.records(keys=frontier):
             nodes[r.key] = _from_record(r)
-        nxt = []
+        nxt: list[str] = []
         for k in frontier:
             n = nodes.get(k)
             for v in (n.inputs.values() if n else ()):
