@@ -184,6 +184,7 @@ class Watchdog:
 
     def _check(self) -> None:
         now = time.monotonic()
+        self._check_lost_engines()
         if not self.client.ids:
             self._no_engines_since = self._no_engines_since or now
             if now - self._no_engines_since > self.engine_timeout:
@@ -208,6 +209,20 @@ class Watchdog:
             self._probe = threading.Thread(target=self._probe_once, name="pylearn-ipp-health",
                                            daemon=True)
             self._probe.start()
+
+    def _check_lost_engines(self) -> None:
+        """Fail at once the tasks whose engine unregistered (its nanny reports a death in
+        milliseconds; ipyparallel's scheduler waits 5 s before failing load-balanced tasks)."""
+        ids = set(self.client.ids)
+        with self._lock:
+            pending = list(self._pending)
+        for fut in pending:
+            md = self.client.metadata.get(fut.ar.msg_ids[0])  # a defaultdict: never index it
+            engine = md.get("engine_id") if md else None
+            if engine is not None and engine not in ids and not fut.done():
+                from ipyparallel.error import EngineError
+
+                fut._settle(error=EngineError(f"engine {engine} died while running this task"))
 
     def _probe_once(self) -> None:
         try:

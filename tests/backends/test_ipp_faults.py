@@ -1,0 +1,103 @@
+"""Faults on real clusters: engines killed mid-task, no engines, a controller that dies.
+
+Each test starts its own small cluster with ``IPyParallelBackend.start`` (so this
+also covers ``start``/``stop``), because it destroys part of it. Processes are
+killed by their PID with SIGKILL, as a crash would. Side effects are counted in
+files: the node functions run in engine processes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+
+import ipp_nodes as nodes
+import pylearn_lab as pl
+from cluster_fixtures import wait_until
+from pylearn_lab.backends.ipp import IPyParallelBackend
+from pylearn_lab.backends.registry import current_cluster
+from pylearn_lab.errors import ClusterGoneError, NodeError, NoEnginesError
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> str:
+    d = tmp_path / "log"
+    d.mkdir()
+    return str(d)
+
+
+def _pid_of_retried(log: str) -> int:
+    """The engine process running ``retried``'s latest attempt (it writes its pid)."""
+    pids = [int(p.name.rsplit("-", 1)[1]) for p in Path(log).glob("pid-retried-*")]
+    return pids[-1] if len(pids) == 1 else 0
+
+
+def test_engine_killed_mid_task_is_retried_elsewhere_without_recomputing(log, tmp_path) -> None:
+    gate = str(tmp_path / "gate")  # never created: the first attempt blocks until killed
+    cache = pl.Cache(tmp_path / "c")
+    with IPyParallelBackend.start(n=2) as b:
+        assert current_cluster() is b
+        inner = nodes.plus(log, 1, 2)
+        top = nodes.plus(log, nodes.retried(log, gate), inner)
+        handle = pl.run(top, backend=b, cache=cache, wait=False, progress=False)
+        victim = wait_until(lambda: _pid_of_retried(log), what="retried() running")
+        wait_until(lambda: cache.contains(inner), what="the independent node stored")
+        os.kill(victim, signal.SIGKILL)
+        assert handle.result(timeout=60) == 10
+        assert nodes.count(log, "retried-start") == 2  # killed once, retried once
+        assert nodes.count(log, "retried-done") == 1
+        assert nodes.count(log, "plus") == 2  # inner and top, each once: nothing recomputed
+        assert handle.progress["running"] == 0 and handle.progress["done"] == 3
+        survivor = b.engine_pids()
+        assert victim not in survivor.values() and len(survivor) == 1
+
+        # retries=0: losing the worker is reported as the node's error, naming the cause
+        for p in Path(log).glob("pid-retried-*"):
+            p.unlink()
+        for p in Path(log).glob("retried-*"):
+            p.unlink()
+        handle = pl.run(nodes.retried(log, gate + "-2"), backend=b, cache=cache, wait=False,
+                        progress=False, retries=0)
+        os.kill(wait_until(lambda: _pid_of_retried(log), what="retried() again"), signal.SIGKILL)
+        with pytest.raises(NodeError, match="lost"):
+            handle.result(timeout=60)
+    assert current_cluster() is None
+
+
+def test_zero_engines_give_no_engines_error_not_a_hang(tmp_path) -> None:
+    with IPyParallelBackend.start(n=0, engine_timeout=1.0) as b:
+        assert b.status().engines == 0
+        with pytest.raises(NoEnginesError, match="no engines"):
+            pl.run(nodes.tiny(2), backend=b, cache=pl.Cache(tmp_path / "c"), progress=False,
+                   timeout=60)
+
+
+def test_a_controller_that_dies_gives_cluster_gone_error(log, tmp_path) -> None:
+    gate = str(tmp_path / "gate")
+    cache = pl.Cache(tmp_path / "c")
+    b = IPyParallelBackend.start(n=1, health_timeout=2.0)
+    try:
+        handle = pl.run(nodes.gated(log, 0, gate), backend=b, cache=cache, wait=False,
+                        progress=False)
+        wait_until(lambda: nodes.count(log, "start0"), what="the node running")
+        # the controller and its scheduler processes crash together, as with a lost host
+        controller = psutil.Process(b.cluster.controller.pid)
+        for p in [*controller.children(recursive=True), controller]:
+            p.kill()
+        with pytest.raises(ClusterGoneError, match="did not answer"):
+            handle.result(timeout=60)
+        with pytest.raises(ClusterGoneError):
+            b.status(timeout=1.0)
+        with pytest.raises(ClusterGoneError):
+            b.submit(abs, -1).result(timeout=5)
+        # the run released its claim: a new run may compute the key at once
+        assert cache.store.claim_owner(nodes.gated(log, 0, gate).key) is None
+    finally:
+        Path(gate).touch()  # let the orphaned engine's task end
+        b.stop()
