@@ -71,7 +71,10 @@ def start(session: MagicSession, n: int | None) -> str:
         raise UsageError(f"-n expected a number of engines >= 1, received {n}.")
     _refuse_second(session)
     cls = backend_class()
-    backend = cls.start(n=n if n is not None else max(1, os.cpu_count() or 1))
+    # ipyparallel logs every step of a local cluster's life (and each engine's output when
+    # it is stopped) to the notebook: only errors belong there.
+    backend = cls.start(n=n if n is not None else max(1, os.cpu_count() or 1),
+                        log_level=logging.ERROR)
     _adopt(session, backend, owns=True)
     return f"cluster started: {cluster_summary(session, backend)}; default backend: ipyparallel"
 
