@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -117,7 +118,7 @@ class SweepResult:
                 values[i] = v
             self._values = values
 
-    def wait(self, timeout: float | None = None) -> "SweepResult":
+    def wait(self, timeout: float | None = None) -> SweepResult:
         """Block until a ``wait=False`` sweep has finished; return ``self``."""
         if self._values is None and self.handle is not None:
             self.handle.exception(timeout)  # waits; errors surface in .values
@@ -141,7 +142,7 @@ class SweepResult:
         for p in self:
             v = p.value.get(metric) if isinstance(p.value, Mapping) else (
                 p.value if metric == "value" else getattr(p.value, metric, None))
-            if isinstance(v, (int, float)) and v == v:  # skips None and NaN
+            if isinstance(v, (int, float)) and not math.isnan(v):  # skips None and NaN
                 scored.append((v, p))
         if not scored:
             raise KeyError(

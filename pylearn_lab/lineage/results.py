@@ -38,6 +38,7 @@ from typing import Any
 
 from ..cache.cache import resolve_cache
 from ..cache.records import Record, summarise_value
+from ..errors import PylearnError, UnknownComponentError
 from ..graph import registry
 from ..hashing.functions import qualified_name
 from .table import Table, best_row, make_table
@@ -102,7 +103,7 @@ def _current_digests(funcs: Iterable[str]) -> dict[str, str | None]:
     for f in funcs:
         try:
             out[f] = registry.lookup(f).identity().digest
-        except Exception:  # not defined in this session: unknown, not "outdated"
+        except PylearnError:  # not defined in this session: unknown, not "outdated"
             out[f] = None
     return out
 
@@ -117,7 +118,7 @@ def _select(store: Any, component: Any, keys: Sequence[str] | None) -> list[Reco
     elif isinstance(component, str):
         try:
             recs = store.records(func=registry.lookup(component).qualname)
-        except Exception:
+        except UnknownComponentError:  # not defined in this session: match stored names
             recs = [r for r in store.records() if component in (r.label, r.func)]
     else:
         recs = store.records(func=qualified_name(component))

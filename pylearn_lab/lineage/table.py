@@ -93,10 +93,10 @@ class Table:
             raise KeyError(f"no column {item!r}; columns are {', '.join(self.columns)}.")
         return [r.get(item) for r in self.rows]
 
-    def _like(self, rows: Sequence[dict[str, Any]]) -> "Table":
+    def _like(self, rows: Sequence[dict[str, Any]]) -> Table:
         return Table(rows, self.columns, self.params, self.metrics)
 
-    def sort(self, by: str, descending: bool = False) -> "Table":
+    def sort(self, by: str, descending: bool = False) -> Table:
         """A copy sorted by column ``by`` (missing values last)."""
         present = [r for r in self.rows if r.get(by) is not None]
         missing = [r for r in self.rows if r.get(by) is None]
@@ -106,7 +106,7 @@ class Table:
             present.sort(key=lambda r: str(r[by]), reverse=descending)
         return self._like(present + missing)
 
-    def filter(self, predicate: Callable[[dict[str, Any]], bool]) -> "Table":
+    def filter(self, predicate: Callable[[dict[str, Any]], bool]) -> Table:
         """A copy with the rows for which ``predicate(row)`` is true."""
         return self._like([r for r in self.rows if predicate(r)])
 

@@ -89,14 +89,14 @@ class LineageNode:
     host: str = ""
     duration: float | None = None
     created: float | None = None
-    children: list[tuple[str, "LineageNode"]] = field(default_factory=list)
+    children: list[tuple[str, LineageNode]] = field(default_factory=list)
 
     @property
     def when(self) -> _dt.datetime | None:
         """``created`` as a local datetime."""
         return _dt.datetime.fromtimestamp(self.created) if self.created else None
 
-    def walk(self) -> Iterator["LineageNode"]:
+    def walk(self) -> Iterator[LineageNode]:
         """This node and every node upstream, each once (depth first)."""
         seen: set[str] = set()
         stack = [self]
@@ -108,7 +108,7 @@ class LineageNode:
             yield n
             stack.extend(c for _, c in reversed(n.children))
 
-    def find(self, label: str) -> list["LineageNode"]:
+    def find(self, label: str) -> list[LineageNode]:
         """Every node of the tree whose component is called ``label``."""
         return [n for n in self.walk() if n.label == label]
 
@@ -133,7 +133,7 @@ class LineageNode:
         lines = [self.headline(details)]
         shown = {self.key}
 
-        def add(node: "LineageNode", prefix: str) -> None:
+        def add(node: LineageNode, prefix: str) -> None:
             for i, (param, child) in enumerate(node.children):
                 last = i == len(node.children) - 1
                 again = child.key in shown

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -26,12 +27,11 @@ from pylearn_lab.jobs import (
 from pylearn_lab.jobs.rebind import rebind
 
 
-
 class Gates:
     """Per-test gates, kept on a class: its source is part of ``train``'s identity, the
     events it holds are not (so registering a gate does not change any key)."""
 
-    by_log: dict[str, tuple[threading.Event, threading.Event]] = {}
+    by_log: ClassVar[dict[str, tuple[threading.Event, threading.Event]]] = {}
 
 
 def _mark(log: str, what: str) -> None:

@@ -58,7 +58,7 @@ def test_table_matches_what_ran(tmp_path):
 
 
 def test_light_table_without_pandas_has_the_same_rows(swept):
-    sw, cache = swept
+    _, cache = swept
     frame = pl.results(fit, cache=cache)
     table = pl.results(fit, cache=cache, pandas=False)
     assert isinstance(table, Table) and table.columns == list(frame.columns)

@@ -77,7 +77,7 @@ def test_a_version_label_change_is_named(tmp_path):
     pl.run(step(1), cache=cache)
 
     @pl.component(version="2")
-    def step(x: int) -> int:  # noqa: F811 -- the same function, relabelled
+    def step(x: int) -> int:
         return x + 1
 
     w = why(step(1), cache=cache)
