@@ -326,8 +326,11 @@ class Cache:
             if not got:
                 take_over = getattr(self.store, "take_over_claim", None)
                 holder = self.store.claim_owner(key)
-                if take_over is not None and holder and _owner_is_dead(holder):
+                stale = (self.location, key, holder) in _UNRELEASED
+                if take_over is not None and holder and (stale or _owner_is_dead(holder)):
                     got = bool(take_over(key, owner, ttl, holder))
+                    if got:
+                        _UNRELEASED.discard((self.location, key, holder))
             if got and self.store.contains([key]):
                 self.store.release(key, owner)
                 return False
@@ -340,7 +343,9 @@ class Cache:
         try:
             self.store.release(key, owner)
         except Exception:
-            pass
+            # e.g. a full disk refuses even this delete: remember the claim is stale, so
+            # this process's next run takes it over instead of waiting for it to expire
+            _UNRELEASED.add((self.location, key, owner))
 
     def close(self) -> None:
         """Flush bookkeeping (access times) and close connections."""
@@ -384,6 +389,7 @@ def _key_of(x: Any) -> str:
 
 
 _OPEN: dict[Any, Cache] = {}
+_UNRELEASED: set[tuple[str, str, str | None]] = set()  # claims whose release failed
 _OPEN_LOCK = threading.Lock()
 _DEFAULT: Cache | None = None
 
