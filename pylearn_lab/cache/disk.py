@@ -110,7 +110,12 @@ class DiskStore:
                     f"cannot read or create the secret of the cache directory {self.root}: {exc}. "
                     "Use a cache directory you own (PYLEARN_CACHE)."
                 ) from None
-        self.index = SqliteIndex(self.root / INDEX_NAME, read_only=self.read_only,
+        index_path = self.root / INDEX_NAME
+        if not self.read_only and _index_lost(index_path):
+            # deleted or cut to less than SQLite's header (which SQLite would take for a
+            # new empty database): every blob would be orphaned -- rebuild from them instead
+            self._rebuild_index(index_path)
+        self.index = SqliteIndex(index_path, read_only=self.read_only,
                                  on_corrupt=self._rebuild_index)
 
     # -- reading --------------------------------------------------------------------
@@ -330,15 +335,18 @@ class DiskStore:
         from .serialize import read_header
 
         aside = index_path.with_name(f"{index_path.name}.corrupt-{int(time.time())}")
+        moved = False
         for suffix in ("", "-wal", "-shm"):
             p = Path(str(index_path) + suffix)
             if p.exists():
                 os.replace(p, str(aside) + suffix)
+                moved = True
         from .cache import CacheWarning  # (cache.py imports this module)
 
+        what = f"was corrupt; it was moved to {aside.name} and" if moved else "was missing; it was"
         warnings.warn(
-            f"the cache index in {self.root} was corrupt; it was moved to {aside.name} and "
-            "rebuilt from the blob files (small inline entries are recomputed when needed).",
+            f"the cache index in {self.root} {what} rebuilt from the blob files (small inline "
+            "entries are recomputed when needed).",
             CacheWarning, stacklevel=3,
         )
         fresh = SqliteIndex(index_path, read_only=False, on_corrupt=None)
@@ -366,6 +374,16 @@ class DiskStore:
 
     def __repr__(self) -> str:
         return f"DiskStore({self.location!r})"
+
+
+def _index_lost(index_path: Path) -> bool:
+    """The index file is gone or shorter than a SQLite header while blob files exist."""
+    try:
+        if index_path.stat().st_size >= 100:
+            return False
+    except FileNotFoundError:
+        pass
+    return next(index_path.parent.joinpath("blobs").glob("*/*"), None) is not None
 
 
 def _blob_writer_alive(rel: str) -> bool:
