@@ -1,0 +1,1 @@
+"""Reliability and security tests: crashes, concurrency, faults, planted entries, bad inputs."""
