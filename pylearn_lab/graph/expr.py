@@ -28,6 +28,7 @@ inc(inc(1))
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -246,31 +247,133 @@ def _bind(comp: "Component", args: tuple[Any, ...], kwargs: dict[str, Any]) -> i
     return bound
 
 
+class _Recorder:
+    """A stand-in digest that keeps the bytes it is fed (to precompute tags exactly)."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def update(self, data: bytes) -> None:
+        self.data += data
+
+
+class _Binder:
+    """What keying a call of one component needs that does not depend on the call.
+
+    Built once per component (and rebuilt if its signature, parameters or name
+    change): the parameters in order with their default, the ``=name`` tag bytes
+    fed into the key, the spec to check a literal against, and the path naming
+    the argument in errors. ``fast`` is False when the signature has ``*args`` or
+    ``**kwargs``: those calls take ``inspect.Signature.bind``.
+    """
+
+    __slots__ = ("sig", "params", "name", "positional", "keyword_only", "positional_only", "fast",
+                 "items")
+
+    def __init__(self, comp: "Component") -> None:
+        sig = comp.signature
+        assert sig is not None
+        self.sig, self.params, self.name = sig, comp.params, comp.name
+        specs = {s.name: s for s in self.params}
+        kinds = inspect.Parameter
+        self.fast = all(p.kind not in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD)
+                        for p in sig.parameters.values())
+        self.positional = tuple((p.name, p.default) for p in sig.parameters.values()
+                                if p.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD))
+        self.keyword_only = tuple((p.name, p.default) for p in sig.parameters.values()
+                                  if p.kind is kinds.KEYWORD_ONLY)
+        self.positional_only = frozenset(p.name for p in sig.parameters.values()
+                                         if p.kind is kinds.POSITIONAL_ONLY)
+        self.items: dict[str, tuple[bytes, str, Any]] = {}
+        for name in sig.parameters:
+            tag = _Recorder()
+            _tag(tag, b"=", name)
+            spec = specs.get(name)
+            check = spec if spec is not None and not spec.variadic else None
+            self.items[name] = (tag.data, f"argument {name!r} of {comp.name}()", check)
+
+    def valid_for(self, comp: "Component") -> bool:
+        return (self.sig is comp.signature and self.params is comp.params
+                and self.name == comp.name)
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """``Signature.bind`` + ``apply_defaults`` for a plain signature, or None.
+
+        None whenever the call does not fit (or the signature is not plain): the
+        caller then binds through :mod:`inspect`, which raises the exact error.
+        """
+        positional = self.positional
+        if not self.fast or len(args) > len(positional):
+            return None
+        out: dict[str, Any] = {}
+        used = 0
+        for i, (name, default) in enumerate(positional):
+            if i < len(args):
+                out[name] = args[i]
+            elif name in kwargs and name not in self.positional_only:
+                out[name] = kwargs[name]
+                used += 1
+            elif default is not inspect.Parameter.empty:
+                out[name] = default
+            else:
+                return None  # missing argument
+        for name, default in self.keyword_only:
+            if name in kwargs:
+                out[name] = kwargs[name]
+                used += 1
+            elif default is not inspect.Parameter.empty:
+                out[name] = default
+            else:
+                return None
+        return out if used == len(kwargs) else None  # else: unknown or doubled keyword
+
+
+_BINDERS: "weakref.WeakKeyDictionary[Component, _Binder]" = weakref.WeakKeyDictionary()
+
+
+def _binder(comp: "Component") -> _Binder:
+    b = _BINDERS.get(comp)
+    if b is None or not b.valid_for(comp):
+        b = _BINDERS[comp] = _Binder(comp)
+    return b
+
+
 def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]) -> Expr:
     """Bind, check and key one call of ``comp``; return its :class:`Expr`."""
     args, kwargs = tuple(args), dict(kwargs)
-    bound = _bind(comp, args, kwargs)
     found: dict[str, Expr] = {}
     d = new_digest()
     ident = comp.identity()
     d.update(b"node\0" + ident.digest.encode())
-    if bound is None:
+    if comp.signature is None:  # some builtins have none: key the arguments as passed
         call_args = _extract(args, found)
         call_kwargs = _extract(kwargs, found)
         feed_value(d, call_args, f"the positional arguments of {comp.name}()")
         feed_value(d, call_kwargs, f"the keyword arguments of {comp.name}()")
     else:
-        specs = {s.name: s for s in comp.params}
+        binder = _binder(comp)
+        arguments = binder.bind(args, kwargs)
+        if arguments is None:  # *args/**kwargs, or a call that does not fit: inspect decides
+            bound = _bind(comp, args, kwargs)
+            assert bound is not None
+            arguments = bound.arguments
         canonical: dict[str, Any] = {}
-        for name, value in bound.arguments.items():
+        items = binder.items
+        for name, value in arguments.items():
+            tag, path, spec = items[name]
             canonical[name] = _extract(value, found)
-            spec = specs.get(name)
-            if spec is not None and not isinstance(value, Expr) and not spec.variadic:
-                check_literal(spec, value, f"argument {name!r} of {comp.name}()")
-            _tag(d, b"=", name)
-            feed_value(d, canonical[name], f"argument {name!r} of {comp.name}()")
-        rebound = inspect.BoundArguments(bound.signature, canonical)  # type: ignore[arg-type]
-        call_args, call_kwargs = rebound.args, rebound.kwargs
+            if spec is not None and not isinstance(value, Expr):
+                check_literal(spec, value, path)
+            d.update(tag)
+            feed_value(d, canonical[name], path)
+        if binder.fast:  # all positional first, then keyword-only: what BoundArguments does
+            n = len(binder.positional)
+            values = list(canonical.values())
+            call_args = tuple(values[:n])
+            call_kwargs = dict(zip(list(canonical)[n:], values[n:]))
+        else:
+            rebound = inspect.BoundArguments(binder.sig, canonical)  # type: ignore[arg-type]
+            call_args, call_kwargs = rebound.args, rebound.kwargs
     call = Call(
         comp.fn, tuple(call_args), dict(call_kwargs), d.hexdigest(), comp.name,
         comp.cache, tuple(found),
