@@ -27,29 +27,18 @@ from __future__ import annotations
 import concurrent.futures as cf
 import functools
 import logging
-import os
-import secrets
 import shutil
-import sys
-import sysconfig
 import tempfile
-import types
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import cloudpickle
-
 from ..errors import BackendError, ClusterGoneError, UnpicklableError
-from .ipp_remote import (
-    call_pickled,
-    code_files,
-    engine_pid,
-    read_probe,
-    set_engine_id,
-)
+from .ipp_batch import NodeTimes, gather, split_slow
+from .ipp_pickle import failed_receipts, pack, task_keys
+from .ipp_remote import call_pickled, engine_pid, set_engine_id
+from .ipp_store import StoreProbe
 from .ipp_watch import Watchdog, call_with_timeout
 from .local import Backend
 from .registry import current_cluster, set_current_cluster
@@ -131,9 +120,10 @@ class IPyParallelBackend(Backend):
         self._owns_client = owns_client
         self._profile_tmp = profile_tmp
         self._view = client.load_balanced_view()
-        self._watch = Watchdog(client, engine_timeout, health_interval, health_timeout)
-        self._sees: dict[tuple[str, tuple[int, ...]], bool] = {}
-        self._by_value: set[str] = set()
+        self.times = NodeTimes()
+        self._watch = Watchdog(client, engine_timeout, health_interval, health_timeout,
+                               on_result=self.times.observe_result)
+        self._store_probe = StoreProbe(client)
         self._tagged: set[int] = set()
         self._closed = False
         self._tag_engines()
@@ -219,7 +209,8 @@ class IPyParallelBackend(Backend):
 
         ipyparallel costs ~3 ms per task; grouping keeps engines busy (several
         tasks each, so a slow one does not idle the others) while 2,000 tiny
-        nodes cost dozens of round trips, not thousands.
+        nodes cost dozens of round trips, not thousands. Functions known to be
+        slow are taken out of the groups again in :meth:`submit`.
         """
         engines = max(1, len(self.client.ids))
         return max(1, min(self.batch_cap, n_ready // (4 * engines)))
@@ -231,57 +222,43 @@ class IPyParallelBackend(Backend):
         if self._watch.error is not None:
             return self._watch.failed(ClusterGoneError(str(self._watch.error)))
         self._tag_engines()
+        from ..vm.task import execute, execute_batch
+
+        if fn is execute_batch and len(args) == 1 and not kwargs:
+            groups = split_slow(args[0], self.times)
+            if len(groups) > 1:  # slow functions go one per task: combine their receipts
+                parts = [self._send(execute_batch, (g,)) if len(g) > 1 else
+                         self._send(execute, (g[0],)) for g in groups]
+                return gather(parts, _concat_receipts)
         if kwargs:
             fn = functools.partial(fn, **kwargs)
-        keys = _task_keys(args)
-        self._send_by_value([fn, *args])
+        return self._send(fn, args)
+
+    def _send(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> cf.Future:
+        keys = task_keys(args)
         try:
-            payload = cloudpickle.dumps((fn, args, code_files([fn, *args])), protocol=5)
+            payload = pack(fn, args)
         except Exception as exc:
             if not keys:
                 raise UnpicklableError("the task", fn, exc) from exc
-            return _failed_receipts(keys, exc)
+            return failed_receipts(keys, exc)
+        self.times.expect([t for a in args for t in (a if isinstance(a, list) else [a])
+                           if hasattr(t, "call")])
         ar = self._view.apply_async(call_pickled, payload, keys)
         return self._watch.track(ar)
 
     def sees_store(self, cache: Any) -> bool:
         """True when every engine can read and write the cache directory.
 
-        ``"auto"`` writes a random token into the cache directory and asks each
-        engine to read it back (memoised per directory and engine set). A wrong
-        token -- another machine with the same path -- or no answer means the
-        values travel with the tasks instead, which is always correct.
+        ``"auto"`` asks them (:class:`~pylearn_lab.backends.ipp_store.StoreProbe`):
+        a random token written into the directory must read back on every
+        engine. Otherwise values travel with the tasks, which is always correct.
         """
         if cache is None or not getattr(cache, "shareable", False):
             return False
         if self.data_plane != "auto":
             return self.data_plane == "store"
-        ids = tuple(sorted(self.client.ids))
-        if not ids:
-            return False
-        memo = (cache.location, ids)
-        if memo not in self._sees:
-            seen = self._probe_store(Path(cache.location), ids)
-            if seen is None:
-                return False  # no verdict (busy engines): ship this time, ask again next run
-            self._sees[memo] = seen
-        return self._sees[memo]
-
-    def _probe_store(self, root: Path, ids: tuple[int, ...], timeout: float = 3.0) -> bool | None:
-        token = secrets.token_hex(16)
-        probe = root / f".engine-probe-{token[:12]}"
-        try:
-            probe.write_text(token, encoding="ascii")
-        except OSError:
-            return False
-        try:
-            texts = self.client[list(ids)].apply_async(read_probe, str(probe)).get(timeout)
-        except Exception as exc:
-            log.info("could not ask engines about %s (%s); values travel with tasks", root, exc)
-            return None
-        finally:
-            probe.unlink(missing_ok=True)
-        return all(t == token for t in texts)
+        return self._store_probe.sees(cache.location)
 
     # -- cluster state ----------------------------------------------------------------
     def status(self, timeout: float = 5.0) -> ClusterStatus:
@@ -352,71 +329,9 @@ class IPyParallelBackend(Backend):
         if ar.exception() is not None:  # a dying engine: try again on the next submit
             self._tagged.discard(engine)
 
-    def _send_by_value(self, objs: list[Any]) -> None:
-        """Make cloudpickle send user modules' functions by value.
 
-        Keys come from the client's source, so the engines must run the client's
-        code: functions of modules that are not installed libraries (a test module,
-        a script beside the notebook) travel by value; ``__main__`` always does.
-        """
-        for mod in _modules_of(objs):
-            if mod not in self._by_value:
-                self._by_value.add(mod)
-                module = sys.modules.get(mod)
-                if module is not None and not _installed(module):
-                    cloudpickle.register_pickle_by_value(module)
-
-
-def _task_keys(args: tuple[Any, ...]) -> list[str]:
-    """Node keys of the VM task(s) among ``args`` (empty for other uses of submit)."""
-    from ..vm.task import Task
-
-    keys: list[str] = []
-    for a in args:
-        items = a if isinstance(a, list) else [a]
-        keys.extend(t.call.key for t in items if isinstance(t, Task))
-    return keys
-
-
-def _modules_of(objs: list[Any]) -> set[str]:
-    """Modules of the user functions and classes in VM tasks or plain arguments."""
-    from ..vm.task import Task
-
-    found: set[str] = set()
-    stack = list(objs)
-    while stack:
-        o = stack.pop()
-        if isinstance(o, list):
-            stack.extend(o)
-        elif isinstance(o, Task):
-            stack.extend([o.call.func, *o.call.args, *o.call.kwargs.values()])
-        elif isinstance(o, functools.partial):
-            stack.extend([o.func, *o.args, *o.keywords.values()])
-        elif isinstance(o, (types.FunctionType, type)):
-            mod = getattr(o, "__module__", None) or ""
-            top = mod.partition(".")[0]
-            if mod and mod != "__main__" and top not in ("pylearn_lab", "builtins") and \
-                    top not in sys.stdlib_module_names:
-                found.add(mod)
-    return found
-
-
-def _installed(module: types.ModuleType) -> bool:
-    """True for the standard library and installed packages (engines import those)."""
-    path = getattr(module, "__file__", None)
-    if not path:
-        return True  # builtin or namespace module
-    roots = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    return any(os.path.abspath(path).startswith(os.path.abspath(r) + os.sep) for r in roots)
-
-
-def _failed_receipts(keys: list[str], exc: BaseException) -> cf.Future:
-    """A finished future whose receipts say the task could not be pickled (a node error)."""
-    from ..vm.task import Receipt
-
-    etype = f"{type(exc).__module__}.{type(exc).__qualname__}"
-    msg = (f"the task cannot be pickled to travel to an engine ({exc}). Pass data the object "
-           "can be rebuilt from, or run this node on the 'threads' backend.")
-    fut: cf.Future = cf.Future()
-    fut.set_result([Receipt(k, ok=False, error_type=etype, error_msg=msg) for k in keys])
-    return fut
+def _concat_receipts(results: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for r in results:
+        out.extend(r if isinstance(r, list) else [r])
+    return out

@@ -102,8 +102,9 @@ class Watchdog:
     """Tracks one client's outstanding tasks; see the module docstring."""
 
     def __init__(self, client: Any, engine_timeout: float, health_interval: float,
-                 health_timeout: float) -> None:
+                 health_timeout: float, on_result: Callable[[Any], None] | None = None) -> None:
         self.client = client
+        self.on_result = on_result
         self.engine_timeout = engine_timeout
         self.health_interval = health_interval
         self.health_timeout = health_timeout
@@ -144,7 +145,10 @@ class Watchdog:
             if exc is not None:
                 fut._settle(error=exc)
             else:
-                fut._settle(result=cloudpickle.loads(ar.result()))
+                result = cloudpickle.loads(ar.result())
+                if self.on_result is not None:
+                    self.on_result(result)
+                fut._settle(result=result)
         except BaseException as exc:
             fut._settle(error=exc)
 

@@ -113,3 +113,10 @@ def plus(log: str, a: int, b: int) -> int:
 def boom(log: str, x: int) -> int:
     mark(log, "boom")
     raise ValueError(f"boom on purpose ({x})")
+
+
+@pl.component
+def slowish(i: int) -> int:
+    """Slower than the tiny-node threshold (50 ms)."""
+    time.sleep(0.05)
+    return i

@@ -164,6 +164,27 @@ def test_tiny_nodes_go_in_batches_and_are_cached_one_by_one(ipp_cluster, tmp_pat
     assert sent == []  # fully cached: nothing goes to the engines
 
 
+def test_functions_seen_to_be_slow_go_one_per_task(ipp_cluster, tmp_path, monkeypatch) -> None:
+    cache = pl.Cache(tmp_path / "c")
+    pl.run([nodes.slowish(i) for i in range(16)], backend=ipp_cluster, cache=cache,
+           progress=False)  # the backend learns that slowish takes ~50 ms
+    groups: list[list[str]] = []
+    real_send = ipp_cluster._send
+
+    def spy(fn, args):
+        items = args[0] if isinstance(args[0], list) else [args[0]]
+        groups.append([t.call.label for t in items])
+        return real_send(fn, args)
+
+    monkeypatch.setattr(ipp_cluster, "_send", spy)
+    exprs = [nodes.slowish(i) for i in range(16, 32)] + [nodes.tiny(i) for i in range(16)]
+    assert pl.run(exprs, backend=ipp_cluster, cache=cache, progress=False) == \
+        list(range(16, 32)) + [i * i + 1 for i in range(16)]
+    assert all(len(g) == 1 for g in groups if "slowish" in g)
+    assert sum(g.count("slowish") for g in groups) == 16
+    assert any(len(g) > 1 for g in groups)  # the tiny ones still share tasks
+
+
 def test_wait_false_returns_at_once_and_cancel_stops_the_run(ipp_cluster, log, tmp_path) -> None:
     gate = str(tmp_path / "gate")
     cache = pl.Cache(tmp_path / "c")

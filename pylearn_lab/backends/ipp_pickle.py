@@ -1,0 +1,113 @@
+"""How a task travels to an engine: one cloudpickle payload, user code by value.
+
+Node keys come from the *client's* source code, so engines must run the
+client's code too: functions and classes of modules that are not installed
+libraries (``__main__`` of a notebook, a test module, a script beside the
+notebook) are pickled by value; the standard library, installed packages and
+pylearn_lab itself go by reference. cloudpickle drops source file names from
+code it pickles by value, so the payload carries them
+(:func:`~pylearn_lab.backends.ipp_remote.code_files`) and remote tracebacks
+still name the user's file and line.
+
+Examples
+--------
+>>> import cloudpickle, math
+>>> fn, args, files = cloudpickle.loads(pack(math.floor, (2.5,)))
+>>> fn(*args)
+2
+>>> is_installed(math)
+True
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import functools
+import os
+import sys
+import sysconfig
+import threading
+import types
+from typing import Any
+
+import cloudpickle
+
+from .ipp_remote import code_files
+
+__all__ = ["pack", "task_keys", "failed_receipts", "is_installed", "modules_of"]
+
+_BY_VALUE: set[str] = set()  # modules already examined (registration is process-wide)
+_LOCK = threading.Lock()
+
+
+def pack(fn: Any, args: tuple[Any, ...]) -> bytes:
+    """The payload ``(fn, args, file names)`` an engine runs with ``call_pickled``."""
+    send_by_value([fn, *args])
+    return cloudpickle.dumps((fn, args, code_files([fn, *args])), protocol=5)
+
+
+def send_by_value(objs: list[Any]) -> None:
+    """Register user modules found in ``objs`` for by-value pickling (once each)."""
+    for mod in modules_of(objs):
+        with _LOCK:
+            if mod in _BY_VALUE:
+                continue
+            _BY_VALUE.add(mod)
+        module = sys.modules.get(mod)
+        if module is not None and not is_installed(module):
+            cloudpickle.register_pickle_by_value(module)
+
+
+def modules_of(objs: list[Any]) -> set[str]:
+    """Modules of the user functions and classes in VM tasks or plain arguments."""
+    from ..vm.task import Task
+
+    found: set[str] = set()
+    stack = list(objs)
+    while stack:
+        o = stack.pop()
+        if isinstance(o, (list, tuple)):
+            stack.extend(o)
+        elif isinstance(o, Task):
+            stack.extend([o.call.func, *o.call.args, *o.call.kwargs.values()])
+        elif isinstance(o, functools.partial):
+            stack.extend([o.func, *o.args, *o.keywords.values()])
+        elif isinstance(o, (types.FunctionType, type)):
+            mod = getattr(o, "__module__", None) or ""
+            top = mod.partition(".")[0]
+            if mod and mod != "__main__" and top not in ("pylearn_lab", "builtins") and \
+                    top not in sys.stdlib_module_names:
+                found.add(mod)
+    return found
+
+
+def is_installed(module: types.ModuleType) -> bool:
+    """True for the standard library and installed packages (engines import those)."""
+    path = getattr(module, "__file__", None)
+    if not path:
+        return True  # builtin or namespace module
+    roots = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return any(os.path.abspath(path).startswith(os.path.abspath(r) + os.sep) for r in roots)
+
+
+def task_keys(args: tuple[Any, ...]) -> list[str]:
+    """Node keys of the VM task(s) among ``args`` (empty for other uses of submit)."""
+    from ..vm.task import Task
+
+    keys: list[str] = []
+    for a in args:
+        items = a if isinstance(a, list) else [a]
+        keys.extend(t.call.key for t in items if isinstance(t, Task))
+    return keys
+
+
+def failed_receipts(keys: list[str], exc: BaseException) -> cf.Future:
+    """A finished future whose receipts say the task could not be pickled (a node error)."""
+    from ..vm.task import Receipt
+
+    etype = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    msg = (f"the task cannot be pickled to travel to an engine ({exc}). Pass data the object "
+           "can be rebuilt from, or run this node on the 'threads' backend.")
+    fut: cf.Future = cf.Future()
+    fut.set_result([Receipt(k, ok=False, error_type=etype, error_msg=msg) for k in keys])
+    return fut

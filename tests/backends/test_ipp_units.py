@@ -1,0 +1,94 @@
+"""The ipyparallel adapter's pure parts, without a cluster: batching policy, payloads,
+file names in remote tracebacks, the watchdog's timeout helper."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import sys
+import time
+import traceback
+
+import cloudpickle
+import pytest
+
+import ipp_nodes as nodes
+from pylearn_lab.backends.ipp_batch import TINY, NodeTimes, gather, split_slow
+from pylearn_lab.backends.ipp_pickle import is_installed, modules_of, pack
+from pylearn_lab.backends.ipp_remote import call_pickled
+from pylearn_lab.backends.ipp_watch import call_with_timeout
+from pylearn_lab.vm.task import Receipt, Task
+
+
+def _task(expr) -> Task:
+    return Task(expr.call, return_value=True)
+
+
+def test_known_slow_functions_leave_the_batch_and_tiny_ones_stay() -> None:
+    times = NodeTimes()
+    tasks = [_task(nodes.tiny(i)) for i in range(4)] + [_task(nodes.plus("log", 1, i))
+                                                       for i in range(2)]
+    assert split_slow(tasks, times) == [tasks]  # nothing known yet: one batch
+    times.expect(tasks)
+    times.observe_result([Receipt(t.call.key, ok=True, duration=TINY * 5)
+                          for t in tasks[4:]])
+    times.observe_result(Receipt(tasks[0].call.key, ok=True, duration=TINY / 100))
+    groups = split_slow(tasks, times)
+    assert sorted(map(len, groups)) == [1, 1, 4] and groups[-1] == tasks[:4]
+
+
+def test_a_chain_is_never_split() -> None:
+    times = NodeTimes()
+    first = nodes.plus("log", 1, 2)
+    chain = [_task(first), _task(nodes.plus("log", first, 3))]
+    times.observe(f"{nodes.plus.fn.__module__}.{nodes.plus.fn.__qualname__}", 1.0)
+    assert split_slow(chain, times) == [chain]
+
+
+def test_gather_combines_results_or_reports_the_first_error() -> None:
+    a, b = cf.Future(), cf.Future()
+    out = gather([a, b], lambda rs: sum(rs, []))
+    a.set_result([1])
+    assert not out.done()
+    b.set_result([2, 3])
+    assert out.result(timeout=1) == [1, 2, 3]
+    c, d = cf.Future(), cf.Future()
+    bad = gather([c, d], list)
+    c.set_exception(RuntimeError("engine died"))
+    d.set_result(4)
+    with pytest.raises(RuntimeError, match="engine died"):
+        bad.result(timeout=1)
+
+
+def test_user_modules_go_by_value_libraries_by_reference() -> None:
+    assert modules_of([_task(nodes.tiny(1))]) == {"ipp_nodes"}
+    assert modules_of([math.floor, print, cf.Future]) == set()
+    assert is_installed(cloudpickle) and is_installed(math)
+    assert not is_installed(sys.modules["ipp_nodes"])
+
+
+def test_remote_tracebacks_name_the_users_file_and_line(tmp_path) -> None:
+    """cloudpickle writes ``<dynamic-code>`` as the file of by-value code; the payload
+    carries the real names and the engine side puts them back."""
+    task = Task(nodes.boom(str(tmp_path), 1).call, return_value=True)
+    tb = cloudpickle.loads(call_pickled(pack(_run_boom, (task,)), [task.call.key]))
+    assert 'ipp_nodes.py", line' in tb and "in boom" in tb and "boom on purpose (1)" in tb
+    # without the file names the payload carries, the traceback would say <dynamic-code>
+    bare = cloudpickle.loads(cloudpickle.dumps(task.call.func))
+    assert bare.__code__.co_filename == "<dynamic-code>"
+
+
+def _run_boom(task: Task) -> str:
+    try:
+        task.call.func(*task.call.args, **task.call.kwargs)
+    except Exception as exc:
+        return "".join(traceback.format_exception(exc))
+    return ""
+
+
+def test_call_with_timeout_abandons_a_stuck_call() -> None:
+    assert call_with_timeout(lambda: 5, 1.0) == 5
+    with pytest.raises(ZeroDivisionError):
+        call_with_timeout(lambda: 1 / 0, 1.0)
+    with pytest.raises(TimeoutError):
+        call_with_timeout(lambda: time.sleep(2), 0.05)
