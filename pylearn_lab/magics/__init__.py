@@ -41,9 +41,10 @@ def load_ipython_extension(ip: Any) -> None:
 
 def unload_ipython_extension(ip: Any) -> None:
     """Stop what the magics started and remove ``%pylearn``."""
-    magics, hook = _LOADED.pop(id(ip), (None, None))
-    if magics is None:
+    loaded = _LOADED.pop(id(ip), None)
+    if loaded is None:
         return
+    magics, hook = loaded
     shutdown(magics.session)
     atexit.unregister(hook)
     table = ip.magics_manager.magics

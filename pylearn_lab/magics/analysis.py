@@ -100,7 +100,7 @@ def analyse(source: str) -> CellNames:
     return CellNames(tuple(top.reads), tuple(free), tuple(assigns))
 
 
-def _module_names(table: symtable.SymbolTable, reads: dict[str, None], top: "_TopLevel") -> None:
+def _module_names(table: symtable.SymbolTable, reads: dict[str, None], top: _TopLevel) -> None:
     """Collect names that nested scopes read from (or, via ``global``, write to) the module."""
     for sym in table.get_symbols():
         name = sym.get_name()
@@ -220,7 +220,7 @@ class _TopLevel(ast.NodeVisitor):
                 self.visit(node.returns)
             self.store(node.name)
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self._definition(node)
 
     visit_AsyncFunctionDef = visit_FunctionDef

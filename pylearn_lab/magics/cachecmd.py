@@ -28,7 +28,7 @@ from ..cache.cache import Cache, format_size, parse_size
 from ..hashing.functions import qualified_name
 from .cell import describe_seconds
 
-__all__ = ["func_name", "select", "ls_text", "clear", "prune", "verify", "info_text"]
+__all__ = ["clear", "func_name", "info_text", "ls_text", "prune", "select", "verify"]
 
 
 def func_name(func: Any) -> str:

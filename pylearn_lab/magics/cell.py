@@ -38,7 +38,7 @@ from .cellkey import CellPlan, plan_cell
 from .execute import Tee, execute, has_result, run_cell_remote, write_captured
 from .session import MagicSession
 
-__all__ = ["run_cell", "describe_seconds"]
+__all__ = ["describe_seconds", "run_cell"]
 
 _LOCAL = (None, "", "local", "serial")
 
@@ -130,12 +130,12 @@ def _run_on(backend_name: str, plan: CellPlan) -> dict[str, Any]:
             "cell without --backend."
         )
     if reply.get("error") is not None:
-        exc = reply["error"]
+        error = reply["error"]
         where = f"on {backend_name} ({reply['host']}, pid {reply['pid']})"
         lines = [f"the %%pylearn cell raised {where}:", *reply["traceback"].rstrip().splitlines()]
         # IPython shows this instead of our own frames, which say nothing about the cell.
-        exc._render_traceback_ = lambda: lines
-        raise exc
+        error._render_traceback_ = lambda: lines
+        raise error
     reply.setdefault("engine", f"{backend_name}:{reply['host']}:{reply['pid']}")
     return reply
 
@@ -186,6 +186,6 @@ def describe_seconds(seconds: float) -> str:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 60:
         return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest} s"
 

@@ -41,7 +41,7 @@ from ..hashing import digest_bytes, hash_value
 from ..hashing.functions import is_library_module
 from .analysis import CellNames, analyse, normalise
 
-__all__ = ["CellPlan", "plan_cell", "input_digest"]
+__all__ = ["CellPlan", "input_digest", "plan_cell"]
 
 _KEY_VERSION = 1  # bump when the key recipe changes: old entries then simply miss
 _MISSING = object()
@@ -175,7 +175,7 @@ def _module_version(module: types.ModuleType) -> str:
         return "unreadable:" + path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _library_version(top: str, fallback: str) -> str:
     # Installed code only changes with its distribution's version (cached: scanning is slow).
     try:

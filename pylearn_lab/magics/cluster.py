@@ -32,7 +32,7 @@ from ..errors import BackendError
 from .session import MagicSession
 from .status import cluster_summary
 
-__all__ = ["backend_class", "start", "connect", "status", "stop", "shutdown"]
+__all__ = ["backend_class", "connect", "shutdown", "start", "status", "stop"]
 
 log = logging.getLogger(__name__)
 

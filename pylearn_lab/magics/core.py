@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from ..backends.registry import (
@@ -35,7 +35,7 @@ from ..cache.cache import Cache, get_default_cache, parse_size, set_default_cach
 from . import cachecmd, cluster, views
 from .cell import run_cell
 from .runcmd import run_command
-from .session import MagicSession
+from .session import MagicSession, substitute
 from .status import status_text
 
 __all__ = ["PylearnMagics"]
@@ -126,6 +126,7 @@ class PylearnMagics(Magics):
         super().__init__(shell)
         self.session = session if session is not None else MagicSession()
 
+    @no_var_expand  # IPython would evaluate {...}: names are looked up, paths substituted
     @line_cell_magic
     def pylearn(self, line: str = "", cell: str | None = None) -> Any:
         """pylearn_lab in a notebook: cached, parallel runs of expression graphs.
@@ -167,6 +168,7 @@ class PylearnMagics(Magics):
 
         EXPR and FUNC are variable names or attribute paths, never evaluated.
         FUNC may also be a registered component's name, or %%pylearn for cells.
+        Paths (DIR, --file, --profile-dir) may name a variable: {name} or $name.
         """
         if cell is not None:
             args = _parse(_cell, line, "%%pylearn")
@@ -183,6 +185,12 @@ class PylearnMagics(Magics):
         return getattr(self, f"_do_{word}")(rest.strip())
 
     # -- subcommands -----------------------------------------------------------------------
+    @property
+    def _ns(self) -> dict[str, Any]:
+        """The user namespace, where names given to the magic are looked up."""
+        assert self.shell is not None, "the magics are used from an IPython shell"
+        return self.shell.user_ns
+
     def _status(self) -> str:
         return status_text(self.session, get_default_cache(), get_default_backend(),
                            current_cluster())
@@ -194,8 +202,10 @@ class PylearnMagics(Magics):
             print(cluster.start(self.session, args.engines))
         elif action == "connect":
             args = _parse(_cluster_connect, rest, "%pylearn cluster connect")
-            print(cluster.connect(self.session, args.profile, args.cluster_id, args.file,
-                                  args.profile_dir))
+            ns = self._ns
+            print(cluster.connect(self.session, args.profile, args.cluster_id,
+                                  args.file and substitute(ns, args.file),
+                                  args.profile_dir and substitute(ns, args.profile_dir)))
         elif action in ("status", "stop"):
             _parse(_no_args, rest, f"%pylearn cluster {action}")
             print(cluster.status(self.session) if action == "status" else cluster.stop(self.session))
@@ -227,7 +237,8 @@ class PylearnMagics(Magics):
                     cap = parse_size(args.max_size)
                 except ValueError as exc:
                     raise UsageError(f"%pylearn cache --max-size: {exc}") from None
-                where = args.dir if args.dir is not None else get_default_cache().location
+                where = (substitute(self._ns, args.dir) if args.dir is not None
+                         else get_default_cache().location)
                 set_default_cache(Cache(where, max_bytes=cap))
             print(cachecmd.info_text(get_default_cache()))
             return
@@ -237,7 +248,7 @@ class PylearnMagics(Magics):
             print(cachecmd.info_text(cache) if sub == "info" else cachecmd.verify(cache))
         elif sub in ("ls", "clear"):
             args = _parse(_cache_func, tail, f"%pylearn cache {sub}")
-            func = views.resolve_func(self.shell.user_ns, args.func) if args.func else None
+            func = views.resolve_func(self._ns, args.func) if args.func else None
             print(cachecmd.ls_text(cache, func, args.limit) if sub == "ls"
                   else cachecmd.clear(cache, func))
         else:
@@ -249,16 +260,16 @@ class PylearnMagics(Magics):
 
     def _do_results(self, rest: str) -> Any:
         args = _parse(_optional_target, rest, "%pylearn results")
-        return views.results_view(self.shell.user_ns, args.target)
+        return views.results_view(self._ns, args.target)
 
     def _do_lineage(self, rest: str) -> Any:
         args = _parse(_target, rest, "%pylearn lineage")
-        return views.lineage_view(self.shell.user_ns, args.target)
+        return views.lineage_view(self._ns, args.target)
 
     def _do_why(self, rest: str) -> Any:
         args = _parse(_target, rest, "%pylearn why")
-        return views.why_view(self.shell.user_ns, args.target)
+        return views.why_view(self._ns, args.target)
 
     def _do_builder(self, rest: str) -> Any:
         args = _parse(_optional_target, rest, "%pylearn builder")
-        return views.builder_view(self.shell.user_ns, args.target)
+        return views.builder_view(self._ns, args.target)

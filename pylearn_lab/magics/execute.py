@@ -78,7 +78,11 @@ def execute(tree: ast.Module, glob: dict[str, Any], filename: str,
     with an expression, or when that expression is None (as IPython does).
     """
     body = list(tree.body)
-    last = body.pop() if body and isinstance(body[-1], ast.Expr) else None
+    last = body[-1] if body else None
+    if isinstance(last, ast.Expr):
+        body.pop()
+    else:
+        last = None
     local = glob if local is None else local
     if body:
         mod = ast.Module(body=body, type_ignores=[])

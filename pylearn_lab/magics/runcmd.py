@@ -29,7 +29,7 @@ from .cell import describe_seconds
 from .progress import RunProgress
 from .session import lookup, split_names
 
-__all__ = ["run_command", "exprs_of", "time_saved"]
+__all__ = ["exprs_of", "run_command", "time_saved"]
 
 
 def exprs_of(value: Any, name: str) -> list[Expr]:

@@ -27,10 +27,12 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-__all__ = ["MagicSession", "lookup", "split_names", "DOTTED"]
+__all__ = ["DOTTED", "MagicSession", "lookup", "split_names", "substitute"]
 
 DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 """A name or attribute path: the only expressions the magics look up (never eval)."""
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}|\$([A-Za-z_]\w*)")
 
 
 @dataclass
@@ -105,3 +107,34 @@ def split_names(text: str, what: str = "names") -> list[str]:
         if not DOTTED.match(n):
             raise UsageError(f"expected {what} separated by commas, received {n!r} in {text!r}.")
     return names
+
+
+def substitute(ns: dict[str, Any], text: str) -> str:
+    """Replace ``{name}``, ``{a.b}`` and ``$name`` in a path argument by the variable's value.
+
+    The magics turn IPython's own variable expansion off (it evaluates any
+    expression in braces); paths may still name a variable this way, and
+    nothing else is evaluated.
+
+    Examples
+    --------
+    >>> substitute({"d": "/tmp/x"}, "{d}/cache")
+    '/tmp/x/cache'
+    >>> substitute({"d": "/tmp/x"}, "$d")
+    '/tmp/x'
+    >>> substitute({}, "{len('a')}")
+    Traceback (most recent call last):
+    ...
+    IPython.core.error.UsageError: only {name} or {name.attr} can be substituted here (nothing is evaluated), received {len('a')}.
+    """
+
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1) if m.group(1) is not None else m.group(2)
+        if not DOTTED.match(name.strip()):
+            raise UsageError(
+                f"only {{name}} or {{name.attr}} can be substituted here (nothing is evaluated), "
+                f"received {m.group(0)}."
+            )
+        return str(lookup(ns, name))
+
+    return _PLACEHOLDER.sub(value, text)

@@ -19,7 +19,7 @@ from ..cache.cache import format_size
 from .cell import describe_seconds
 from .session import MagicSession
 
-__all__ = ["status_text", "engine_count", "cluster_summary"]
+__all__ = ["cluster_summary", "engine_count", "status_text"]
 
 
 def engine_count(cluster: Any) -> int | None:
@@ -64,9 +64,9 @@ def status_text(session: MagicSession, cache: Any, backend: Any, cluster: Any = 
         f"backend   {name}",
         f"cluster   {cluster_summary(session, cluster)}",
         f"cache     {info.location} -- {_entries(info.entries)}, {format_size(info.bytes)} ({cap})",
-        f"session   {info.hits} hits / {info.misses} misses (hit rate {info.hit_rate:.0%}), "
-        f"{describe_seconds(info.time_saved)} saved; %%pylearn cells: {session.cell_hits} served, "
-        f"{session.cell_misses} run",
+        (f"session   {info.hits} hits / {info.misses} misses (hit rate {info.hit_rate:.0%}), "
+         f"{describe_seconds(info.time_saved)} saved; %%pylearn cells: {session.cell_hits} "
+         f"served, {session.cell_misses} run"),
     ]
     return "\n".join(lines)
 

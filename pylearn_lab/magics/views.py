@@ -24,8 +24,15 @@ from IPython.core.error import UsageError
 
 from .session import DOTTED, lookup
 
-__all__ = ["capability", "resolve_func", "resolve_target", "results_view", "lineage_view",
-           "why_view", "builder_view"]
+__all__ = [
+    "builder_view",
+    "capability",
+    "lineage_view",
+    "resolve_func",
+    "resolve_target",
+    "results_view",
+    "why_view",
+]
 
 _KEY = re.compile(r"^[0-9a-f]{8,64}$")
 

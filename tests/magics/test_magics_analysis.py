@@ -31,8 +31,8 @@ from pylearn_lab.vm.events import Event
     ("del old", ("old",), ()),
     ("obj.attr = val\nd[k] = 2", ("val", "obj", "d", "k"), ()),
     ("x: int\ny: int = 3", ("int",), ("y",)),
-    ("match cmd:\n    case [first, *rest]:\n        out = first\n    case {'k': v, **others}:\n"
-     "        out = v", ("cmd",), ("first", "rest", "out", "v", "others")),
+    (("match cmd:\n    case [first, *rest]:\n        out = first\n    case {'k': v, **others}:\n"
+      "        out = v"), ("cmd",), ("first", "rest", "out", "v", "others")),
     ("_ = f()\n_1 = 2\nkeep = 3", ("f",), ("keep",)),
 ])
 def test_reads_and_assigns_in_evaluation_order(source, reads, assigns):

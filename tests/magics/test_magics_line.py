@@ -153,9 +153,23 @@ def test_run_bad_arguments_are_one_line_usage_errors(magic, graph, line, fragmen
 
 def test_run_never_evaluates_text(ip, magic, graph, tmp_path):
     marker = tmp_path / "evaluated"
-    with pytest.raises(UsageError):
-        magic(f"run __import__('pathlib').Path({str(marker)!r}).touch()")
+    touch = f"__import__('pathlib').Path({str(marker)!r}).touch()"
+    for line in (f"run {touch}", f"run {{{touch}}}", f"lineage {{{touch}}}"):
+        with capture_output(), pytest.raises(UsageError):
+            ip.run_cell(f"%pylearn {line}", store_history=False).raise_error()
     assert not marker.exists()
+
+
+def test_paths_may_name_a_variable_and_nothing_else(ip, magic, tmp_path):
+    ip.user_ns["where"] = str(tmp_path / "named")
+    with capture_output():
+        assert ip.run_cell("%pylearn cache {where}").success
+    assert pl.get_default_cache().location == str(tmp_path / "named")
+    ip.user_ns["sub"] = "dollar"
+    magic(f"cache {tmp_path}/$sub")
+    assert pl.get_default_cache().location == str(tmp_path / "dollar")
+    with pytest.raises(UsageError, match="only {name} or {name.attr}"):
+        magic("cache {__import__('os').getcwd()}")
 
 
 def test_run_shows_a_widget_in_a_kernel(ip, monkeypatch, graph):
