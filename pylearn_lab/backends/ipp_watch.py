@@ -8,8 +8,10 @@ ever). The :class:`Watchdog` turns both into errors on the pending futures,
 so the VM's loop -- which polls its futures every 0.1 s -- always ends:
 
 * no engine registered for ``engine_timeout`` seconds -> :class:`NoEnginesError`;
-* the controller does not answer a health probe within ``health_timeout``
-  seconds -> :class:`ClusterGoneError` (sticky: later submissions fail at once).
+* neither a result nor an answer to a health probe came from the controller
+  for ``health_timeout`` seconds -> :class:`ClusterGoneError` (sticky: later
+  submissions fail at once). A busy controller still delivers results, so load
+  alone is not mistaken for death.
 
 Examples
 --------
@@ -139,7 +141,8 @@ class Watchdog:
         return fut
 
     def _relay(self, ar: Any, fut: TaskFuture) -> None:
-        # runs in ipyparallel's IO thread
+        # runs in ipyparallel's IO thread; a result is also proof the controller is alive
+        self._last_ok = time.monotonic()
         try:
             exc = ar.exception()
             if exc is not None:

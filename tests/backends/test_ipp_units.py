@@ -92,3 +92,43 @@ def test_call_with_timeout_abandons_a_stuck_call() -> None:
         call_with_timeout(lambda: 1 / 0, 1.0)
     with pytest.raises(TimeoutError):
         call_with_timeout(lambda: time.sleep(2), 0.05)
+
+
+class _FakeAsyncResult(cf.Future):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.msg_ids = [f"m{n}"]
+
+
+class _StuckController:
+    """A client whose controller never answers queue_status (as a dead one would)."""
+
+    ids = [0]
+    metadata: dict = {}
+
+    def queue_status(self) -> None:
+        time.sleep(3600)
+
+    def abort(self, *a, **k) -> None:
+        pass
+
+
+def test_results_prove_a_busy_controller_alive_and_silence_means_gone() -> None:
+    from pylearn_lab.backends.ipp_watch import Watchdog
+    from pylearn_lab.errors import ClusterGoneError
+
+    dog = Watchdog(_StuckController(), engine_timeout=60, health_interval=0.1,
+                   health_timeout=1.0)
+    try:
+        waiting = dog.track(_FakeAsyncResult(0))
+        for n in range(1, 100):  # results flow for 2.5 s, longer than health_timeout
+            ar = _FakeAsyncResult(n)
+            dog.track(ar)
+            ar.set_result(cloudpickle.dumps(n))
+            time.sleep(0.025)
+        assert not waiting.done()
+        with pytest.raises(ClusterGoneError, match="did not answer"):
+            waiting.result(timeout=30)  # silence: the watchdog gives up
+        assert dog.error is not None
+    finally:
+        dog.stop()
