@@ -15,6 +15,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -116,6 +117,46 @@ def test_four_processes_saving_reading_and_deleting_the_same_keys(tmp_path, figu
 
 
 @pytest.mark.cluster
-def test_two_engines_and_the_client_share_one_cache(tmp_path, figures):
-    pytest.importorskip("pylearn_lab.backends.ipp")
-    pytest.skip("written once the ipp_cluster fixture exists")
+def test_two_engines_and_the_client_share_one_cache(ipp_cluster, tmp_path, figures):
+    """The client computes some graphs itself while the 2 engines compute others, all
+    against one cache directory (engines save there themselves): each node once, all stored."""
+    cache_dir, calls = tmp_path / "cache", tmp_path / "calls"
+    calls.mkdir()
+    errors: list[str] = []
+    runs = collections.Counter()
+
+    def hammer(backend, seed: int) -> None:
+        rng = random.Random(seed)
+        cache = pl.Cache(cache_dir)
+        end = time.monotonic() + SECONDS
+        try:
+            while time.monotonic() < end:
+                ids = rng.sample(range(24), 5)
+                outs = pl.run([wl.square(str(calls), wl.base(str(calls), i)) for i in ids],
+                              backend=backend, cache=cache, progress=False)
+                for i, out in zip(ids, outs):
+                    if not np.array_equal(out, wl.expected_square(i)):
+                        raise AssertionError(f"wrong value for square(base({i}))")
+                runs[seed] += 1
+        except BaseException:
+            errors.append(traceback.format_exc())
+
+    workers = [threading.Thread(target=hammer, args=(ipp_cluster, 1)),
+               threading.Thread(target=hammer, args=("serial", 2))]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(120)
+    assert not errors, errors[0]
+    assert runs[1] > 0 and runs[2] > 0
+    computed = collections.Counter(name.split("-")[0] for name in os.listdir(calls))
+    assert not {k: n for k, n in computed.items() if n > 1}, "a node was computed twice"
+    engines = {name.split("-")[1] for name in os.listdir(calls)} - {str(os.getpid())}
+    assert engines, "the engines computed nothing: the test did not exercise them"
+    cache = pl.Cache(cache_dir)
+    assert cache.verify(repair=False).ok
+    for name in computed:
+        i = int(name.removeprefix("base").removeprefix("square"))
+        b = wl.base(str(calls), i)
+        assert cache.contains(b if name.startswith("base") else wl.square(str(calls), b))
+    figures["concurrent_runs"] = figures.get("concurrent_runs", 0) + sum(runs.values())
