@@ -278,6 +278,14 @@ def test_cluster_bad_arguments(magic, line, fragment):
     assert fragment in str(info.value) and "\n" not in str(info.value)
 
 
+def test_cluster_without_the_ipyparallel_adapter_says_what_to_install(magic, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "pylearn_lab.backends.ipp", None)
+    with pytest.raises(UsageError, match="clusters are not available.*pip install ipyparallel"):
+        magic("cluster start -n 1")
+    with pytest.raises(UsageError, match="clusters are not available"):
+        magic("cluster connect --profile default")
+
+
 def test_unknown_subcommand(magic):
     with pytest.raises(UsageError, match="unknown %pylearn subcommand 'fly'.*cluster, backend"):
         magic("fly away")
