@@ -107,6 +107,12 @@ def _optional_target(line: str) -> None: ...
 def _target(line: str) -> None: ...
 
 
+def _first_word(text: str) -> tuple[str, str]:
+    """``"cache ls  f"`` -> ``("cache", "ls  f")`` (any whitespace separates)."""
+    parts = text.strip().split(None, 1)
+    return (parts[0], parts[1] if len(parts) > 1 else "") if parts else ("", "")
+
+
 def _parse(parser_fn: Any, rest: str, sub: str) -> Any:
     try:
         return parse_argstring(parser_fn, rest)
@@ -173,7 +179,7 @@ class PylearnMagics(Magics):
         if cell is not None:
             args = _parse(_cell, line, "%%pylearn")
             return run_cell(self.shell, self.session, args, cell)
-        word, _, rest = line.strip().partition(" ")
+        word, rest = _first_word(line)
         if not word:
             print(self._status())
             return None
@@ -182,7 +188,7 @@ class PylearnMagics(Magics):
                 f"unknown %pylearn subcommand {word!r}: expected one of {', '.join(_SUBCOMMANDS)} "
                 "(see %pylearn? for usage)."
             )
-        return getattr(self, f"_do_{word}")(rest.strip())
+        return getattr(self, f"_do_{word}")(rest)
 
     # -- subcommands -----------------------------------------------------------------------
     @property
@@ -196,7 +202,7 @@ class PylearnMagics(Magics):
                            current_cluster())
 
     def _do_cluster(self, rest: str) -> None:
-        action, _, rest = rest.partition(" ")
+        action, rest = _first_word(rest)
         if action == "start":
             args = _parse(_cluster_start, rest, "%pylearn cluster start")
             print(cluster.start(self.session, args.engines))
@@ -229,7 +235,7 @@ class PylearnMagics(Magics):
         print(f"default backend: {args.name}")
 
     def _do_cache(self, rest: str) -> None:
-        sub, _, tail = rest.partition(" ")
+        sub, tail = _first_word(rest)
         if sub not in _CACHE_SUBS:
             args = _parse(_cache_dir, rest, "%pylearn cache")
             if args.dir is not None or args.max_size is not None:

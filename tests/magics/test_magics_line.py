@@ -286,6 +286,11 @@ def test_cluster_without_the_ipyparallel_adapter_says_what_to_install(magic, mon
         magic("cluster connect --profile default")
 
 
+def test_words_may_be_separated_by_any_whitespace(magic):
+    assert "0 entries" in magic("  cache \t  info ")[0]
+    assert "no cluster" in magic("cluster\t status")[0]
+
+
 def test_unknown_subcommand(magic):
     with pytest.raises(UsageError, match="unknown %pylearn subcommand 'fly'.*cluster, backend"):
         magic("fly away")
