@@ -187,13 +187,16 @@ class IPyParallelBackend(Backend):
             return cls(client, owns_client=False, **kwargs)
         import ipyparallel as ipp
 
-        ckw = {k: v for k, v in dict(url_file=url_file, profile=profile, profile_dir=profile_dir,
+        ckw = {k: v for k, v in dict(profile=profile, profile_dir=profile_dir,
                                      cluster_id=cluster_id).items() if v is not None}
         try:
-            rc = ipp.Client(timeout=timeout, **ckw)
+            # ipyparallel 9 ignores Client(url_file=...): the file goes positionally
+            rc = ipp.Client(str(url_file), timeout=timeout) if url_file is not None else \
+                ipp.Client(timeout=timeout, **ckw)
         except Exception as exc:
             raise BackendError(
-                f"could not connect to an ipyparallel cluster with {ckw or 'the default profile'}: "
+                f"could not connect to an ipyparallel cluster with "
+                f"{url_file or ckw or 'the default profile'}: "
                 f"{type(exc).__name__}: {exc}. Is the controller running (`ipcluster start`)? "
                 "Pass the url_file= its ipcontroller-client.json, or the same profile/cluster_id."
             ) from exc

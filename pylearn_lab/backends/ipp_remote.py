@@ -12,7 +12,7 @@ Examples
 >>> out = call_pickled(cloudpickle.dumps((pow, (2, 5), {})), ["k" * 32])
 >>> cloudpickle.loads(out)
 32
->>> read_probe("/no/such/dir/probe")
+>>> read_probe("/no/such/dir/probe")[0]
 ''
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import cloudpickle
 
-__all__ = ["call_pickled", "set_engine_id", "read_probe", "engine_pid",
+__all__ = ["call_pickled", "set_engine_id", "read_probe", "engine_pid", "machine_id",
            "code_files"]
 
 _DYNAMIC = "<dynamic-code>"  # cloudpickle's file name for code it pickles by value
@@ -127,12 +127,27 @@ def engine_pid() -> int:
     return os.getpid()
 
 
-def read_probe(path: str) -> str:
-    """The text of the probe file at ``path`` if this engine can read it *and* write
-    beside it (it must be able to store results there), else ``""``."""
+def machine_id() -> str:
+    """Which kernel this process runs on: Linux's boot id, else the host name.
+
+    Processes with the same id share memory-mapped files coherently, which the
+    cache index (SQLite in WAL mode) needs from everyone who writes it.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return socket.gethostname()
+
+
+def read_probe(path: str) -> tuple[str, str]:
+    """``(text of the probe file, machine id)``; the text is ``""`` unless this engine
+    can read the file *and* write beside it (it must be able to store results there)."""
     try:
         with open(path, encoding="ascii") as f:
             text = f.read()
     except OSError:
-        return ""
-    return text if os.access(os.path.dirname(path), os.W_OK) else ""
+        text = ""
+    if text and not os.access(os.path.dirname(path), os.W_OK):
+        text = ""
+    return text, machine_id()

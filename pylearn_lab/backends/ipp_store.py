@@ -9,6 +9,12 @@ is remembered per directory and set of engines, so it costs one round trip
 per cache and cluster. Engines too busy to answer within the timeout give no
 verdict: that run ships values (always correct) and the next run asks again.
 
+Engines on *another machine* that see the directory through a network
+filesystem get "no" as well: the cache index is SQLite in WAL mode, whose
+writers must share one kernel (WAL coordinates through a memory-mapped file).
+``IPyParallelBackend(data_plane="store")`` overrides the verdict for a store
+that is safe on the shared filesystem.
+
 Examples
 --------
 >>> class NoEngines:
@@ -24,7 +30,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from .ipp_remote import read_probe
+from .ipp_remote import machine_id, read_probe
 
 __all__ = ["StoreProbe"]
 
@@ -60,10 +66,14 @@ class StoreProbe:
         except OSError:
             return False  # the client cannot write there: engines will not store there either
         try:
-            texts = self.client[list(ids)].apply_async(read_probe, str(probe)).get(self.timeout)
+            answers = self.client[list(ids)].apply_async(read_probe, str(probe)).get(self.timeout)
         except Exception as exc:
             log.info("could not ask engines about %s (%s); values travel with tasks", root, exc)
             return None
         finally:
             probe.unlink(missing_ok=True)
-        return all(t == token for t in texts)
+        here = machine_id()
+        if all(text == token for text, _ in answers) and any(m != here for _, m in answers):
+            log.info("engines on other machines see %s; values travel with tasks because the "
+                     "cache index must be written from one machine", root)
+        return all(text == token and m == here for text, m in answers)

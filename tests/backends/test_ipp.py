@@ -283,6 +283,12 @@ def test_connect_by_profile_and_stop_only_disconnects(ipp_cluster) -> None:
     finally:
         other.stop()
     assert ipp_cluster.status().engines == 2  # the cluster itself is untouched
+    by_file = IPyParallelBackend.connect(
+        url_file=str(Path(cl.profile_dir, "security", f"ipcontroller-{cl.cluster_id}-client.json")))
+    try:
+        assert by_file.submit(pow, 2, 3).result(timeout=30) == 8
+    finally:
+        by_file.stop()
     with pytest.raises(BackendError):
         other.submit(abs, 1)
     with pytest.raises(BackendError, match="could not connect"):

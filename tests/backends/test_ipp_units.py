@@ -132,3 +132,33 @@ def test_results_prove_a_busy_controller_alive_and_silence_means_gone() -> None:
         assert dog.error is not None
     finally:
         dog.stop()
+
+
+class _EnginesElsewhere:
+    """Engines that read the probe file fine, but run on ``machine`` (e.g. over NFS)."""
+
+    ids = [0, 1]
+
+    def __init__(self, machine: str | None) -> None:
+        self.machine = machine
+
+    def __getitem__(self, ids):
+        return self
+
+    def apply_async(self, fn, path):
+        self._answer = fn(path)
+        return self
+
+    def get(self, timeout):
+        text, here = self._answer
+        return [(text, self.machine or here)] * 2
+
+
+def test_store_probe_needs_the_token_and_the_same_machine(tmp_path) -> None:
+    from pylearn_lab.backends.ipp_store import StoreProbe
+
+    assert StoreProbe(_EnginesElsewhere(None)).sees(str(tmp_path))
+    # the same directory seen from another machine: the SQLite-WAL index must not be shared
+    assert not StoreProbe(_EnginesElsewhere("another-boot-id")).sees(str(tmp_path))
+    assert not StoreProbe(_EnginesElsewhere(None)).sees(str(tmp_path / "missing"))
+    assert list(tmp_path.iterdir()) == []  # the probe file is removed
