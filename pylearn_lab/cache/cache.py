@@ -190,7 +190,7 @@ class Cache:
         try:
             entry = self.store.get(key)
             if entry is not None:
-                value, head = unpack(entry.data)
+                value, head = unpack(entry.data, entry.header)
                 with self._lock:
                     self.hits += 1
                     self.time_saved += float((head.get("meta") or {}).get("duration") or 0.0)

@@ -46,6 +46,7 @@ from typing import Any
 
 from ..errors import CacheCorruptError, CacheError, IntegrityError
 from .auth import SECRET_NAME, Signer, load_or_create_secret
+from .serialize import digest_bytes, read_header
 from .serialize import payload_checksum as _payload_checksum
 from .sqlite_index import INDEX_NAME, SqliteIndex
 from .store import StoredEntry, VerifyReport
@@ -131,9 +132,13 @@ class DiskStore:
                 "cache (planted or altered). It was refused unread and removed; it will be "
                 "recomputed."
             )
+        header = None
         if inline is not None:
             data = memoryview(inline)
-            if _payload_checksum(data) != checksum:
+            # _payload_checksum(data), keeping the parsed header for unpack (a small hit
+            # then parses its JSON header once, not twice)
+            header = read_header(data)
+            if digest_bytes(data[header[1]:]) != checksum:
                 self._drop(key, mac, blob)
                 raise IntegrityError(f"cache entry {key[:12]} failed its checksum; it will be recomputed")
         else:
@@ -148,7 +153,7 @@ class DiskStore:
                 self._drop(key, mac, blob)
                 raise
         self.index.touch(key)
-        return StoredEntry(key, kind, size, data, {})
+        return StoredEntry(key, kind, size, data, {}, header)
 
     def _map_verified(self, path: Path, checksum: str) -> memoryview:
         with open(path, "rb") as f:

@@ -32,13 +32,20 @@ __all__ = ["Store", "StoredEntry", "MemoryStore", "VerifyReport"]
 
 @dataclass
 class StoredEntry:
-    """What :meth:`Store.get` returns: the blob bytes and the record row."""
+    """What :meth:`Store.get` returns: the blob bytes and the record row.
+
+    ``header`` is the blob header already parsed by the store, with the offset
+    of the first frame (``read_header(data)``), when the store had to read it to
+    check the bytes; :func:`~pylearn_lab.cache.serialize.unpack` then does not
+    parse it again.
+    """
 
     key: str
     kind: str
     size: int
     data: memoryview
     record: dict[str, Any]
+    header: tuple[dict[str, Any], int] | None = None
 
 
 @dataclass
