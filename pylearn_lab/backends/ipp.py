@@ -125,6 +125,7 @@ class IPyParallelBackend(Backend):
                                on_result=self.times.observe_result)
         self._store_probe = StoreProbe(client)
         self._tagged: set[int] = set()
+        self._tag_results: list[Any] = []
         self._closed = False
         self._tag_engines()
         set_current_cluster(self)
@@ -140,8 +141,9 @@ class IPyParallelBackend(Backend):
         The controller pings engines every 0.5 s (ipyparallel's default is 3 s),
         so two engines are up in about 3 s. The profile lives in a temporary
         directory unless ``profile_dir`` is given; :meth:`stop` removes it.
-        Further keyword arguments go to :class:`ipyparallel.Cluster` (e.g.
-        ``engines="mpi"``).
+        ipyparallel's own log (each engine's output, every step of the cluster's
+        life) shows only errors unless ``log_level=`` says otherwise. Further
+        keyword arguments go to ``ipyparallel.Cluster`` (e.g. ``engines="mpi"``).
         """
         import ipyparallel as ipp
 
@@ -150,6 +152,7 @@ class IPyParallelBackend(Backend):
             profile_dir = tmp = tempfile.mkdtemp(prefix="pylearn-ipp-")
         args = ["--ping=500", *controller_args]
         cluster_kwargs.setdefault("controller_ip", "127.0.0.1")
+        cluster_kwargs.setdefault("log_level", logging.ERROR)
         cluster = ipp.Cluster(n=n, profile_dir=str(profile_dir),
                               cluster_id=cluster_id or f"pylearn-{uuid.uuid4().hex[:8]}",
                               controller_args=args, load_profile=False,
@@ -168,9 +171,11 @@ class IPyParallelBackend(Backend):
                 f"{exc}. Check that ipyparallel is installed and 127.0.0.1 ports are free; "
                 "start_timeout= gives slow machines more time."
             ) from exc
-        return cls(client, cluster=cluster, data_plane=data_plane, batch_cap=batch_cap,
-                   engine_timeout=engine_timeout, health_timeout=health_timeout,
-                   profile_tmp=tmp)
+        backend = cls(client, cluster=cluster, data_plane=data_plane, batch_cap=batch_cap,
+                      engine_timeout=engine_timeout, health_timeout=health_timeout,
+                      profile_tmp=tmp)
+        backend._await_tags(timeout=10.0)  # fresh engines are idle: leave them idle
+        return backend
 
     @classmethod
     def connect(cls, *, profile: str | None = None, profile_dir: str | None = None,
@@ -327,6 +332,15 @@ class IPyParallelBackend(Backend):
                 self._tagged.discard(e)
                 continue
             ar.add_done_callback(functools.partial(self._tagged_or_not, e))
+            self._tag_results.append(ar)
+
+    def _await_tags(self, timeout: float) -> None:
+        for ar in list(self._tag_results):
+            try:
+                ar.get(timeout)
+            except Exception:
+                pass
+        self._tag_results.clear()
 
     def _tagged_or_not(self, engine: int, ar: Any) -> None:
         if ar.exception() is not None:  # a dying engine: try again on the next submit
