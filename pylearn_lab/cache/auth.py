@@ -85,7 +85,8 @@ def load_or_create_secret(root: Path) -> bytes:
     data = path.read_bytes()
     if len(data) != 32:
         raise CacheError(
-            f"the cache secret {path} has {len(data)} bytes, expected 32. It was altered; "
-            "remove the cache directory's entries with Cache(path).clear() after deleting it."
+            f"the cache secret {path} has {len(data)} bytes, expected 32: it was altered. "
+            f"Delete {path.name} (a new secret is made; entries signed with the old one are "
+            "then refused and recomputed), or delete the cache directory."
         )
     return data

@@ -100,6 +100,8 @@ class DiskStore:
             self.read_only = True
         try:
             self._signer = Signer(load_or_create_secret(self.root))
+        except CacheError:
+            raise  # altered, or another user's: its message says what to do
         except OSError as exc:
             if self.read_only and not (self.root / SECRET_NAME).exists():
                 # A read-only directory that never held a cache: nothing there could be
