@@ -96,32 +96,14 @@ def connect(session: MagicSession, profile: str | None, cluster_id: str | None,
         kwargs["profile_dir"] = profile_dir
     if cluster_id:
         kwargs["cluster_id"] = cluster_id
+    if file:
+        kwargs["url_file"] = file
     try:
-        if file:
-            # IPyParallelBackend.connect(url_file=) does not reach ipyparallel 9's Client, which
-            # takes the file positionally: open the client here and close it on stop.
-            client = _client_from_file(file)
-            backend = cls.connect(client=client)
-            session.client = client
-        else:
-            backend = cls.connect(**kwargs)
+        backend = cls.connect(**kwargs)
     except BackendError as exc:  # a wrong file or profile: the message says what to do
         raise UsageError(str(exc).replace("\n", " ")) from None
     _adopt(session, backend, owns=False)
     return f"connected: {cluster_summary(session, backend)}; default backend: ipyparallel"
-
-
-def _client_from_file(path: str) -> Any:
-    import ipyparallel as ipp
-
-    try:
-        return ipp.Client(path, timeout=10)
-    except Exception as exc:
-        raise BackendError(
-            f"could not connect to an ipyparallel cluster with the connection file {path!r}: "
-            f"{type(exc).__name__}: {exc}. Is the controller running? Pass the "
-            "ipcontroller-client.json from its profile's security directory."
-        ) from None
 
 
 def status(session: MagicSession) -> str:
@@ -161,12 +143,7 @@ def shutdown(session: MagicSession, also: Any = None) -> bool:
             log.warning("stopping the cluster failed: %s", exc)
         if current_cluster() is backend:
             set_current_cluster(None)
-    if session.client is not None:
-        try:
-            session.client.close()
-        except Exception as exc:
-            log.warning("closing the cluster client failed: %s", exc)
     if targets and get_default_backend() == "ipyparallel":
         set_default_backend("serial")
-    session.cluster, session.owns_cluster, session.client = None, False, None
+    session.cluster, session.owns_cluster = None, False
     return bool(targets)

@@ -54,7 +54,6 @@ class MagicSession:
 
     cluster: Any = None
     owns_cluster: bool = False
-    client: Any = None
     cell_hits: int = 0
     cell_misses: int = 0
     cell_time_saved: float = 0.0
