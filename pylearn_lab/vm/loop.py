@@ -148,11 +148,8 @@ class _RunState:
         self.counts = {"total": 0, "cached": 0, "done": 0, "failed": 0, "skipped": 0,
                        "running": 0, "queued": 0}
         self.time_saved = 0.0
-        in_proc = bool(getattr(backend, "in_process", False))
-        sees = getattr(backend, "sees_store", None)
-        self.in_process = in_proc
-        self.via_store = (not in_proc and cache is not None and cache.shareable
-                          and (sees(cache) if callable(sees) else False))
+        self.in_process = bool(getattr(backend, "in_process", False))
+        self.via_store = False  # decided in the loop: asking workers must not block run(wait=False)
         self.claims = cache is not None and cache.shareable
 
     # -- events -----------------------------------------------------------------------
@@ -174,6 +171,10 @@ class _RunState:
         assert self.handle is not None
         started = time.monotonic()
         self.plan = plan = apply_rewrites(make_plan(self.outs, self.cache))
+        sees = getattr(self.backend, "sees_store", None)
+        if plan.order and not self.in_process and callable(sees):  # nothing to run: do not ask
+            self.via_store = bool(self.cache is not None and self.cache.shareable
+                                  and sees(self.cache))
         graph = plan.graph
         needed = set(plan.order)
         self.counts["total"] = len(graph)

@@ -205,6 +205,19 @@ def test_wait_false_returns_at_once_and_cancel_stops_the_run(ipp_cluster, log, t
     wait_until(lambda: ipp_cluster.status().busy == 0, what="idle engines")
 
 
+def test_wait_false_asks_the_engines_off_the_callers_thread(ipp_cluster, tmp_path,
+                                                            monkeypatch) -> None:
+    """Asking engines about a new cache waits for a free engine: never in the notebook's thread."""
+    askers: list[str] = []
+    real = ipp_cluster.sees_store
+    monkeypatch.setattr(ipp_cluster, "sees_store",
+                        lambda c: askers.append(threading.current_thread().name) or real(c))
+    handle = pl.run(nodes.tiny(41), backend=ipp_cluster, cache=pl.Cache(tmp_path / "c"),
+                    wait=False)
+    assert handle.result(timeout=30) == 41 * 41 + 1
+    assert askers and threading.main_thread().name not in askers
+
+
 def test_two_runs_in_threads_compute_each_key_once(ipp_cluster, log, tmp_path) -> None:
     gate = str(tmp_path / "gate")
     cache_dir = tmp_path / "c"
