@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures as cf
 import functools
 import logging
@@ -175,6 +176,7 @@ class IPyParallelBackend(Backend):
                       engine_timeout=engine_timeout, health_timeout=health_timeout,
                       profile_tmp=tmp)
         backend._await_tags(timeout=10.0)  # fresh engines are idle: leave them idle
+        atexit.register(backend.stop)  # also removes the temporary profile directory
         return backend
 
     @classmethod
@@ -292,6 +294,7 @@ class IPyParallelBackend(Backend):
         if self._closed:
             return
         self._closed = True
+        atexit.unregister(self.stop)
         self._watch.stop()
         self._watch.fail_all(ClusterGoneError("the IPyParallelBackend was stopped"))
         if current_cluster() is self:
