@@ -90,7 +90,7 @@ def test_the_secret_is_32_random_bytes_per_cache(tmp_path):
 def test_an_altered_secret_is_a_clear_error(tmp_path):
     pl.Cache(tmp_path / "c").close()
     (tmp_path / "c" / SECRET_NAME).write_bytes(b"short")
-    with pytest.raises(CacheError, match="expected 32.*altered"):
+    with pytest.raises(CacheError, match="expected 32: it was altered. Delete secret.key"):
         pl.Cache(tmp_path / "c")
 
 
