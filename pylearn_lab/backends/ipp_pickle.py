@@ -34,28 +34,43 @@ import cloudpickle
 
 from .ipp_remote import code_files
 
-__all__ = ["pack", "task_keys", "failed_receipts", "is_installed", "modules_of"]
+__all__ = ["pack", "task_keys", "failed_receipts", "is_installed", "modules_of", "user_modules"]
 
-_BY_VALUE: set[str] = set()  # modules already examined (registration is process-wide)
+_USER: dict[str, bool] = {}  # module name -> "is user code" (examined once)
 _LOCK = threading.Lock()
 
 
 def pack(fn: Any, args: tuple[Any, ...]) -> bytes:
-    """The payload ``(fn, args, file names)`` an engine runs with ``call_pickled``."""
-    send_by_value([fn, *args])
-    return cloudpickle.dumps((fn, args, code_files([fn, *args])), protocol=5)
+    """The payload ``(fn, args, file names)`` an engine runs with ``call_pickled``.
+
+    User modules are registered for by-value pickling only while this payload
+    is pickled: a process-wide registration would also change how the cache
+    pickles those modules' objects on the client.
+    """
+    objs = [fn, *args]
+    registered = set(cloudpickle.list_registry_pickle_by_value())
+    mods = [sys.modules[m] for m in user_modules(objs) if m not in registered]
+    with _LOCK:
+        for m in mods:
+            cloudpickle.register_pickle_by_value(m)
+        try:
+            return cloudpickle.dumps((fn, args, code_files(objs)), protocol=5)
+        finally:
+            for m in mods:
+                cloudpickle.unregister_pickle_by_value(m)
 
 
-def send_by_value(objs: list[Any]) -> None:
-    """Register user modules found in ``objs`` for by-value pickling (once each)."""
+def user_modules(objs: list[Any]) -> list[str]:
+    """Loaded modules of ``objs``' functions that are neither the standard library nor
+    installed packages (engines cannot be trusted to import the client's version)."""
+    out = []
     for mod in modules_of(objs):
-        with _LOCK:
-            if mod in _BY_VALUE:
-                continue
-            _BY_VALUE.add(mod)
-        module = sys.modules.get(mod)
-        if module is not None and not is_installed(module):
-            cloudpickle.register_pickle_by_value(module)
+        if mod not in _USER:
+            module = sys.modules.get(mod)
+            _USER[mod] = module is not None and not is_installed(module)
+        if _USER[mod]:
+            out.append(mod)
+    return out
 
 
 def modules_of(objs: list[Any]) -> set[str]:

@@ -106,9 +106,9 @@ def call_pickled(payload: bytes, keys: list[str]) -> bytes:
 
         tb = traceback.format_exc()
         etype = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        msg = (f"the task could not be unpickled on the engine ({exc}); the engine needs the "
-               "same libraries as the client, and functions from modules it cannot import are "
-               "sent by value only when the client knows that")
+        msg = (f"the task could not be unpickled on the engine ({exc}). Engines need the "
+               "client's installed packages (same versions); code outside installed packages "
+               "travels by value. Install the missing package in the engines' environment.")
         receipts = [Receipt(k, ok=False, host=socket.gethostname(), pid=os.getpid(),
                             engine=worker_name(), error_type=etype, error_msg=msg, traceback=tb)
                     for k in keys]

@@ -67,6 +67,24 @@ def test_user_modules_go_by_value_libraries_by_reference() -> None:
     assert not is_installed(sys.modules["ipp_nodes"])
 
 
+def test_payloads_carry_user_code_without_registering_it_for_good(tmp_path) -> None:
+    """A fresh interpreter that cannot import ``ipp_nodes`` runs the payload (as an engine
+    would), and the client's own pickling of ``ipp_nodes`` objects is left unchanged."""
+    import subprocess
+
+    log = tmp_path / "log"
+    log.mkdir()
+    (log / "x-1").touch()
+    payload = pack(nodes.count, (str(log), "x"))  # a plain function: by reference normally
+    assert "ipp_nodes" not in cloudpickle.list_registry_pickle_by_value()
+    (tmp_path / "payload").write_bytes(payload)
+    code = ("import sys, cloudpickle; from pylearn_lab.backends.ipp_remote import call_pickled; "
+            "print(cloudpickle.loads(call_pickled(open(sys.argv[1], 'rb').read(), ['k'])))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "payload")], cwd=tmp_path,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+
+
 def test_remote_tracebacks_name_the_users_file_and_line(tmp_path) -> None:
     """cloudpickle writes ``<dynamic-code>`` as the file of by-value code; the payload
     carries the real names and the engine side puts them back."""
