@@ -21,4 +21,4 @@ Helpers for cluster tests (``wait_until``, ``use_cluster``) live in
 Other fixtures may be appended below by other parts of the suite.
 """
 
-from cluster_fixtures import ipp_cluster  # noqa: E402,F401  (the shared cluster fixture)
+from cluster_fixtures import ipp_cluster  # noqa: F401  (the shared cluster fixture)

@@ -44,7 +44,7 @@ from .ipp_watch import Watchdog, call_with_timeout
 from .local import Backend
 from .registry import current_cluster, set_current_cluster
 
-__all__ = ["IPyParallelBackend", "ClusterStatus"]
+__all__ = ["ClusterStatus", "IPyParallelBackend"]
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class IPyParallelBackend(Backend):
     def start(cls, n: int = 4, *, profile_dir: str | None = None, cluster_id: str | None = None,
               controller_args: Iterable[str] = (), start_timeout: float = 60.0,
               data_plane: str = "auto", batch_cap: int = 64, engine_timeout: float = 5.0,
-              health_timeout: float = 10.0, **cluster_kwargs: Any) -> "IPyParallelBackend":
+              health_timeout: float = 10.0, **cluster_kwargs: Any) -> IPyParallelBackend:
         """Start a controller and ``n`` engines on 127.0.0.1 and connect to them.
 
         The controller pings engines every 0.5 s (ipyparallel's default is 3 s),
@@ -182,7 +182,7 @@ class IPyParallelBackend(Backend):
     @classmethod
     def connect(cls, *, profile: str | None = None, profile_dir: str | None = None,
                 cluster_id: str | None = None, url_file: str | None = None, client: Any = None,
-                timeout: float = 10.0, **kwargs: Any) -> "IPyParallelBackend":
+                timeout: float = 10.0, **kwargs: Any) -> IPyParallelBackend:
         """Attach to a running cluster (its :meth:`stop` only disconnects).
 
         Give an ``ipyparallel.Client`` (used as is, never closed), a connection

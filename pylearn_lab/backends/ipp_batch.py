@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TINY", "NodeTimes", "split_slow", "gather"]
+__all__ = ["TINY", "NodeTimes", "gather", "split_slow"]
 
 #: Nodes faster than this (seconds) are tiny: ipyparallel's per-task cost would dominate.
 TINY = 0.02

@@ -34,7 +34,7 @@ import cloudpickle
 
 from .ipp_remote import code_files
 
-__all__ = ["pack", "task_keys", "failed_receipts", "is_installed", "modules_of", "user_modules"]
+__all__ = ["failed_receipts", "is_installed", "modules_of", "pack", "task_keys", "user_modules"]
 
 _USER: dict[str, bool] = {}  # module name -> "is user code" (examined once)
 _LOCK = threading.Lock()

@@ -27,8 +27,14 @@ from typing import Any
 
 import cloudpickle
 
-__all__ = ["call_pickled", "set_engine_id", "read_probe", "engine_pid", "machine_id",
-           "code_files"]
+__all__ = [
+    "call_pickled",
+    "code_files",
+    "engine_pid",
+    "machine_id",
+    "read_probe",
+    "set_engine_id",
+]
 
 _DYNAMIC = "<dynamic-code>"  # cloudpickle's file name for code it pickles by value
 

@@ -15,11 +15,11 @@ import textwrap
 import threading
 from pathlib import Path
 
-import pytest
-
 import ipp_nodes as nodes
-import pylearn_lab as pl
+import pytest
 from cluster_fixtures import use_cluster, wait_until
+
+import pylearn_lab as pl
 from pylearn_lab.backends.ipp import IPyParallelBackend
 from pylearn_lab.errors import BackendError, NodeError, RunCancelledError
 from pylearn_lab.vm.task import execute_batch

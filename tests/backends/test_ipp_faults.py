@@ -12,12 +12,12 @@ import os
 import signal
 from pathlib import Path
 
+import ipp_nodes as nodes
 import psutil
 import pytest
-
-import ipp_nodes as nodes
-import pylearn_lab as pl
 from cluster_fixtures import wait_until
+
+import pylearn_lab as pl
 from pylearn_lab.backends.ipp import IPyParallelBackend
 from pylearn_lab.backends.registry import current_cluster
 from pylearn_lab.errors import ClusterGoneError, NodeError, NoEnginesError

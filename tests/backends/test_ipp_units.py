@@ -10,9 +10,9 @@ import time
 import traceback
 
 import cloudpickle
+import ipp_nodes as nodes
 import pytest
 
-import ipp_nodes as nodes
 from pylearn_lab.backends.ipp_batch import TINY, NodeTimes, gather, split_slow
 from pylearn_lab.backends.ipp_pickle import is_installed, modules_of, pack
 from pylearn_lab.backends.ipp_remote import call_pickled
