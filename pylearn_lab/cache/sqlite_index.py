@@ -290,7 +290,8 @@ class SqliteIndex:
             chunk = keys[i : i + 500]
             marks = ",".join("?" * len(chunk))
 
-            def txn(c: sqlite3.Connection) -> tuple[int, list[str]]:
+            def txn(c: sqlite3.Connection, chunk: list[str] = chunk,
+                    marks: str = marks) -> tuple[int, list[str]]:
                 c.execute("BEGIN IMMEDIATE")
                 try:
                     names = [r[0] for r in c.execute(
