@@ -27,7 +27,7 @@ class Ctx:
 def check(case: Case, error: BaseException) -> None:
     """The exact type (not a subclass, not a parent) and the what-to-do part of the message."""
     assert type(error) is case.error, f"{case.id}: raised {type(error).__name__}: {error}"
-    assert re.search(case.todo, str(error), re.S), f"{case.id}: message lacks {case.todo!r}: {error}"
+    assert re.search(case.todo, str(error), re.DOTALL), f"{case.id}: message lacks {case.todo!r}: {error}"
 
 
 @pytest.mark.parametrize("case", API_CASES, ids=[c.id for c in API_CASES])
@@ -46,10 +46,10 @@ def test_a_cluster_without_engines_says_how_to_start_some(tmp_path, figures):
 
     from .bad_inputs import rel_scale
 
-    with IPyParallelBackend.start(n=0, engine_timeout=1.0) as backend:
-        with pytest.raises(NoEnginesError) as info:
-            pl.run(rel_scale(1), backend=backend, cache=pl.Cache(tmp_path / "c"),
-                   progress=False, timeout=60)
+    with IPyParallelBackend.start(n=0, engine_timeout=1.0) as backend, \
+            pytest.raises(NoEnginesError) as info:
+        pl.run(rel_scale(1), backend=backend, cache=pl.Cache(tmp_path / "c"),
+               progress=False, timeout=60)
     check(NO_ENGINES, info.value)
     figures["bad_inputs_tried"] = figures.get("bad_inputs_tried", 0) + 1
 

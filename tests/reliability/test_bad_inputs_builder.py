@@ -52,8 +52,29 @@ def _load(text: str):
     return load
 
 
+def _unknown_port(ctx: Any) -> Any:
+    b = GraphBuilder(cache=False)
+    return b.connect(b.add(rel_scale, x=1), b.add(rel_scale), "nope")
+
+
+def _unknown_param(ctx: Any) -> Any:
+    b = GraphBuilder(cache=False)
+    return b.set_param(b.add(rel_pick), "bogus", 1)
+
+
+def _link_as_value(ctx: Any) -> Any:
+    b = GraphBuilder(cache=False)
+    return b.set_param(b.add(rel_scale), "x", Ref("n1"))
+
+
+def _duplicate_id(ctx: Any) -> Any:
+    b = GraphBuilder(cache=False)
+    b.model.add(rel_pick, id="n7")
+    return b.model.add(rel_pick, id="n7")
+
+
 def _no_free_input(ctx: Any) -> Any:
-    b, n1, n2 = _two_chained()
+    b, _, n2 = _two_chained()
     return b.connect(b.add(rel_pick), n2)  # rel_scale's only input is already linked
 
 
@@ -61,12 +82,9 @@ BUILDER_CASES = [
     Case("builder-loop", "builder", "connecting a node to one upstream of it", E.CycleError,
          r"connect a node further upstream instead", _loop),
     Case("builder-unknown-port", "builder", "`connect(a, b, param='nope')`", E.SignatureError,
-         r"Use one of those names",
-         lambda ctx: (lambda b: b.connect(b.add(rel_scale, x=1), b.add(rel_scale), "nope"))(
-             GraphBuilder(cache=False))),
+         r"Use one of those names", _unknown_port),
     Case("builder-unknown-param", "builder", "`set_param(node, 'bogus', 1)`", E.SignatureError,
-         r"Use one of those names",
-         lambda ctx: (lambda b: b.set_param(b.add(rel_pick), "bogus", 1))(GraphBuilder(cache=False))),
+         r"Use one of those names", _unknown_param),
     Case("builder-unknown-component", "builder", "`add('no_such_component')`",
          E.UnknownComponentError, r"define it with @pylearn_lab.component",
          lambda ctx: GraphBuilder(cache=False).add("no_such_component")),
@@ -86,13 +104,9 @@ BUILDER_CASES = [
     Case("builder-no-free-input", "builder", "`connect(a, b)` when b has no unconnected input",
          E.GraphError, r"name the parameter: connect\(", _no_free_input),
     Case("builder-link-as-value", "builder", "`set_param(node, 'x', Ref(...))` (an edge as a value)",
-         TypeError, r"use connect\(src, dst, param\) for edges",
-         lambda ctx: (lambda b: b.set_param(b.add(rel_scale), "x", Ref("n1")))(
-             GraphBuilder(cache=False))),
+         TypeError, r"use connect\(src, dst, param\) for edges", _link_as_value),
     Case("builder-duplicate-id", "builder", "`model.add(comp, id=...)` with an id in use",
-         ValueError, r"pick another id or omit it",
-         lambda ctx: (lambda b: [b.model.add(rel_pick, id="n7"), b.model.add(rel_pick, id="n7")])(
-             GraphBuilder(cache=False))),
+         ValueError, r"pick another id or omit it", _duplicate_id),
 ]
 
 

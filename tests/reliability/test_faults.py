@@ -85,9 +85,9 @@ def test_disk_full_for_real_warns_and_the_run_completes(tiny_fs_factory, calls, 
 
 def test_disk_full_simulated_warns_and_leaves_no_partial_blob(tmp_path, calls, figures):
     cache = pl.Cache(tmp_path / "cache")
-    with failing_writes(errno.ENOSPC, tmp_path / "cache"):
-        with pytest.warns(CacheWarning, match="No space left on device"):
-            out = pl.run(_graph(calls), cache=cache, progress=False)
+    with failing_writes(errno.ENOSPC, tmp_path / "cache"), \
+            pytest.warns(CacheWarning, match="No space left on device"):
+        out = pl.run(_graph(calls), cache=cache, progress=False)
     assert _values_right(out)
     assert not list((tmp_path / "cache" / "blobs").glob("*/*"))  # no blob could be written
     stored = _assert_consistent(cache)

@@ -161,7 +161,7 @@ def rel_join(*inputs, w=None):
 
 json_keys = st.text(max_size=5).filter(lambda k: not k.startswith("$"))
 # NaN as Python writes it (math.nan): see test_a_negative_nan_literal_keeps_its_key for others
-canonical_floats = st.floats().map(lambda f: math.nan if f != f else f)
+canonical_floats = st.floats().map(lambda f: math.nan if math.isnan(f) else f)
 json_literals = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**80), 2**80) | canonical_floats
     | st.text(max_size=8),
