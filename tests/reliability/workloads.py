@@ -152,9 +152,11 @@ def hammer(cache_dir: str, log_dir: str, seconds: float, seed: int, n_roots: int
 
 
 def run_graph(cache_dir: str, log_dir: str, n: int) -> None:
-    """Compute ``square(base(i))`` for ``i < n`` (used by the crash-during-run test)."""
+    """Compute ``square(base(i))`` for ``i < n``, then wait to be killed (the
+    crash-during-run test kills it at a random point, usually mid-run)."""
     pl.run([square(log_dir, base(log_dir, i)) for i in range(n)], cache=cache_dir,
            backend="serial", progress=False)
+    time.sleep(600)
 
 
 
