@@ -80,7 +80,7 @@ def test_writers_killed_at_random_points_never_leave_a_partial_entry(tmp_path, f
         checked += got
         strays += stray
     must, _ = wl.expected_state(log)
-    assert len(must) > wl.N_KEYS // 2, "the writers barely wrote anything: kills too early?"
+    assert len(must) > wl.N_KEYS // 4, "the writers barely wrote anything: kills too early?"
     figures["crashes_survived"] = figures.get("crashes_survived", 0) + CRASHES
     figures["entries_checked_after_crashes"] = figures.get("entries_checked_after_crashes", 0) + checked
     figures["stray_files_repaired"] = figures.get("stray_files_repaired", 0) + strays
