@@ -335,3 +335,48 @@ def test_a_lock_that_is_never_released_gives_up_with_a_warning(tmp_path, monkeyp
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+# -- the repair command ----------------------------------------------------------------------
+def test_pylearn_cache_verify_repairs_what_crashes_and_damage_leave(tmp_path):
+    import subprocess
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from traitlets.config import Config
+
+    from pylearn_lab.cache import set_default_cache
+
+    root = tmp_path / "cache"
+    cache = pl.Cache(root)
+    for i in range(8):
+        cache.save(wl.key_for(i), wl.value_for(i))
+    cache.close()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    blobs = sorted(root.glob("blobs/*/*"))
+    blobs[0].unlink()  # a row whose blob is gone
+    _damage_blob(blobs[1], "flipped")  # a bad entry
+    (root / "tmp" / f"x-{'0' * 12}.{dead}.abcd.tmp").write_bytes(b"half a blob")  # killed writer
+    orphan = root / "blobs" / "ff" / f"{'f' * 32}-{'0' * 12}-{dead}-abcd"
+    orphan.parent.mkdir(mode=0o700)
+    orphan.write_bytes(b"blob without a row")  # killed between rename and insert
+
+    cfg = Config()
+    cfg.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=cfg)
+    try:
+        shell.run_line_magic("load_ext", "pylearn_lab")
+        shell.run_line_magic("pylearn", f"cache {root}")
+        with capture_output() as first:
+            shell.run_line_magic("pylearn", "cache verify")
+        with capture_output() as second:
+            shell.run_line_magic("pylearn", "cache verify")
+    finally:
+        shell.run_line_magic("unload_ext", "pylearn_lab")
+        InteractiveShell.clear_instance()
+        set_default_cache(None)
+    assert "repaired — 8 entries checked, 1 bad, 1 missing blobs, 2 orphan files" in first.stdout
+    assert "cache verify: ok — 6 entries checked" in second.stdout
+    assert not orphan.exists() and not list((root / "tmp").iterdir())
