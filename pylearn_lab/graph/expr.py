@@ -64,7 +64,9 @@ class Expr:
         The component that made it.
     """
 
-    __slots__ = ("call", "inputs", "component", "_shown", "__weakref__")
+    # The arguments as the user passed them (for repr and replace) are two slots, not one
+    # tuple: every node of a big graph is one garbage-collected container fewer.
+    __slots__ = ("call", "inputs", "component", "_args", "_kwargs", "__weakref__")
 
     def __init__(
         self, call: Call, inputs: tuple["Expr", ...], component: "Component",
@@ -73,7 +75,12 @@ class Expr:
         self.call = call
         self.inputs = inputs
         self.component = component
-        self._shown = shown  # the arguments as the user passed them, for repr
+        self._args, self._kwargs = shown
+
+    @property
+    def _shown(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``(args, kwargs)`` as the user passed them."""
+        return self._args, self._kwargs
 
     @property
     def key(self) -> str:
