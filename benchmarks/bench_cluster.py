@@ -125,9 +125,24 @@ class _Counting:
 
 
 def _completed(client: Any) -> int:
-    """Tasks the controller saw completed, over all engines."""
-    qs = client.queue_status()
-    return sum(v.get("completed", 0) for k, v in qs.items() if isinstance(k, int))
+    """Tasks the controller saw completed, over all engines, once its books are settled.
+
+    The controller records a completion a little after the client has the result,
+    so right after a run its count still grows: wait until nothing is queued or
+    running and two readings agree (at most 10 s).
+    """
+    last = -1
+    deadline = time.monotonic() + 10.0
+    while True:
+        qs = client.queue_status()
+        engines = [v for k, v in qs.items() if isinstance(k, int)]
+        done = sum(v.get("completed", 0) for v in engines)
+        idle = not qs.get("unassigned", 0) and all(
+            not v.get("queue", 0) and not v.get("tasks", 0) for v in engines)
+        if (idle and done == last) or time.monotonic() > deadline:
+            return done
+        last = done
+        time.sleep(0.05)
 
 
 def _run(exprs: Any, backend: Any, cache: Any) -> Any:
