@@ -30,9 +30,7 @@ True
 from __future__ import annotations
 
 import html
-import inspect
 import os
-import zlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,11 +41,12 @@ from .builder_canvas import BuilderCanvas
 from .builder_code import model_to_code
 from .builder_inspector import Inspector
 from .builder_io import model_from_exprs, model_from_json, model_to_json
-from .builder_layout import spot_right_of
+from .builder_layout import node_height, spot_right_of
 from .builder_model import BuilderModel
 from .builder_palette import Palette
 from .builder_preview import Preview
 from .builder_run import RunTracker
+from .builder_view import draw_lists, drawn_state
 
 if TYPE_CHECKING:
     from ..graph.component import Component
@@ -58,17 +57,6 @@ if TYPE_CHECKING:
 __all__ = ["GraphBuilder"]
 
 LOCAL_BACKENDS = ("serial", "threads", "processes")
-_VAR_POS, _VAR_KW = inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD
-
-
-# Category colours avoid the status colours' reds and greens, so a band never reads as a state.
-_CATEGORY_COLOURS = ("#7048e8", "#0c8599", "#d6336c", "#e67700", "#1864ab", "#5f3dc4",
-                     "#a61e4d", "#087f5b", "#5c7cfa", "#862e9c")
-
-
-def category_colour(category: str) -> str:
-    """A stable, readable band colour for a palette category."""
-    return _CATEGORY_COLOURS[zlib.crc32(category.encode()) % len(_CATEGORY_COLOURS)]
 
 
 def backend_options() -> list[str]:
@@ -109,7 +97,8 @@ class GraphBuilder(W.VBox):
         self.last_run: "RunHandle | None" = None
         self._keys: dict[str, str] = {}
 
-        self.canvas = BuilderCanvas(layout=W.Layout(flex="1 1 auto", min_width="420px"))
+        self.canvas = BuilderCanvas(layout=W.Layout(flex="1 1 auto", min_width="420px",
+                                                    height="520px"))
         self.palette = Palette(self._picked)
         self.inspector = Inspector(self.model)
         self.preview = Preview()
@@ -143,6 +132,7 @@ class GraphBuilder(W.VBox):
         self.canvas.observe(lambda ch: self._selected(ch["new"]), names="selected")
         self.model.listen(self._model_changed)
         self._sync()
+        self._fit_height()
         self.canvas.fit += 1
 
     # -- the Python API (everything the mouse does) ---------------------------------------
@@ -180,6 +170,7 @@ class GraphBuilder(W.VBox):
     def layout(self) -> None:
         """Arrange the nodes automatically and fit the view."""
         self.model.auto_layout()
+        self._fit_height()
         self.canvas.fit += 1
 
     @property
@@ -205,7 +196,7 @@ class GraphBuilder(W.VBox):
     @property
     def statuses(self) -> dict[str, str]:
         """``node id -> state`` as drawn (idle, in-cache, invalid, blocked or a run state)."""
-        return {n["id"]: _drawn_state(n, self.canvas.status.get(n["id"]))
+        return {n["id"]: drawn_state(n, self.canvas.status.get(n["id"]))
                 for n in self.canvas.nodes}
 
     def run(self, backend: Any = None, wait: bool = False) -> "RunHandle":
@@ -313,40 +304,21 @@ class GraphBuilder(W.VBox):
         """Push nodes, edges, flags and states to the canvas."""
         result = self.model.build()
         self._keys = {k: e.key for k, e in result.exprs.items()}
-        cached = self._cached_keys(set(self._keys.values()))
-        nodes = []
-        for node in self.model:
-            comp = self.model.component(node.id)
-            problems = result.problems.get(node.id, [])
-            problem = problems[0].message if problems else ""
-            if len(problems) > 1:
-                problem += f" (+{len(problems) - 1} more)"
-            sig = comp.signature if comp else None
-            required = [p for p in self.model.ports(node.id) if sig is not None
-                        and p in sig.parameters and sig.parameters[p].default is sig.empty
-                        and sig.parameters[p].kind not in (_VAR_POS, _VAR_KW)]
-            key = self._keys.get(node.id, "")
-            nodes.append({
-                "id": node.id,
-                "label": comp.name if comp else node.component.rsplit(".", 1)[-1],
-                "category": comp.category if comp else "?",
-                "colour": category_colour(comp.category if comp else "?"),
-                "x": node.x, "y": node.y,
-                "inputs": self.model.ports(node.id),
-                "required": required,
-                "key": key[:10],
-                "cached": key in cached,
-                "problem": problem,
-                "blocked": node.id in result.blocked,
-            })
-        edges = [{"id": e.id, "src": e.src, "dst": e.dst, "param": e.param}
-                 for e in self.model.edges]
+        nodes, edges = draw_lists(self.model, self._cached_keys(set(self._keys.values())))
         with self.tracker.lock:
             self.canvas.nodes = nodes
             self.canvas.edges = edges
         self._push_status()
         if self.canvas.selected and self.canvas.selected not in self.model.nodes:
             self.canvas.selected = ""
+
+    def _fit_height(self) -> None:
+        """Grow the canvas for tall graphs, so that fitting them keeps labels legible."""
+        if not self.canvas.nodes:
+            return
+        top = min(n["y"] for n in self.canvas.nodes)
+        bottom = max(n["y"] + node_height(len(n["inputs"])) for n in self.canvas.nodes)
+        self.canvas.layout.height = f"{int(min(840, max(520, 0.6 * (bottom - top) + 120)))}px"
 
     def _push_status(self) -> None:
         with self.tracker.lock:
@@ -395,16 +367,6 @@ class GraphBuilder(W.VBox):
         cls = "pylearn-error" if error else "pylearn-muted"
         body = html.escape(text).replace("\n", "<br>")
         self.message.value = f"<div class='{cls}'>{body}</div>" if text else ""
-
-
-def _drawn_state(node: dict[str, Any], status: dict[str, str] | None) -> str:
-    if status:
-        return status["state"]
-    if node["problem"]:
-        return "invalid"
-    if node["blocked"]:
-        return "blocked"
-    return "in-cache" if node["cached"] else "idle"
 
 
 def _with_option(options: Sequence[Any], value: Any) -> list[Any]:

@@ -24,6 +24,8 @@ selected : str
 fit : int
     Incremented to ask the browser to fit the view to the graph.
 
+The canvas's size is its ipywidgets ``layout`` (``layout.height``).
+
 Examples
 --------
 >>> c = BuilderCanvas()
@@ -68,7 +70,6 @@ class BuilderCanvas(anywidget.AnyWidget):
     status = traitlets.Dict().tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)
     fit = traitlets.Int(0).tag(sync=True)
-    height = traitlets.Int(520).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

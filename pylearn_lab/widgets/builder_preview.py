@@ -106,10 +106,11 @@ def plot_png(value: Any) -> bytes | None:
                 ax.scatter(arr[:2000, 0], arr[:2000, 1], s=8)
             else:
                 ax.scatter(arr[:2000, 0], arr[:2000, 1], s=8, c=c[:2000], cmap="viridis")
-            names = getattr(value, "feature_names", None)  # Dataset-like values name columns
-            ok = isinstance(names, (list, tuple)) and len(names) >= 2
-            ax.set_xlabel(str(names[0]) if ok else "column 0", fontsize=8)
-            ax.set_ylabel(str(names[1]) if ok else "column 1", fontsize=8)
+            names: Any = getattr(value, "feature_names", None)  # Dataset-like values name columns
+            if not (isinstance(names, (list, tuple)) and len(names) >= 2):
+                names = ("column 0", "column 1")
+            ax.set_xlabel(str(names[0]), fontsize=8)
+            ax.set_ylabel(str(names[1]), fontsize=8)
         else:
             ax.imshow(np.atleast_2d(arr.reshape(arr.shape[0], -1))[:200], aspect="auto")
         ax.tick_params(labelsize=7)

@@ -103,18 +103,34 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         d.mkdir()
     _write_settings(settings)
     env = _isolated_env(home)
-    port, token = _free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     log = base / "lab.log"
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.allow_root=True",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           "--LabApp.expose_app_in_browser=True", "--LabApp.extension_manager=readonly",
-           "--LabApp.news_url=None", f"--LabApp.user_settings_dir={settings}"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = None, ""
+    # The free port is probed, then bound by Lab: another process may take it in between
+    # (other servers start on this machine too), so a Lab that exits at once gets a new port.
+    for _attempt in range(3):
+        port = _free_port()
+        cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.allow_root=True",
+               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+               "--LabApp.extension_manager=readonly", "--LabApp.news_url=None",
+               f"--LabApp.user_settings_dir={settings}"]
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(f"{url}/api/status?token={token}", proc, log, timeout=120)
+            break
+        except RuntimeError:
+            if proc.poll() is None:  # alive but not answering: a real problem, not a port race
+                proc.terminate()
+                proc.wait(timeout=20)
+                raise
+    else:
+        raise RuntimeError(f"JupyterLab could not start:\n{log.read_text()[-3000:]}")
+    assert proc is not None
     try:
-        _wait_ready(f"{url}/api/status?token={token}", proc, log, timeout=120)
         yield Lab(url, token, root, env, proc)
     finally:
         proc.terminate()

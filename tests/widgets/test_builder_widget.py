@@ -309,3 +309,15 @@ def test_a_run_that_cannot_start_leaves_nothing_queued(cache) -> None:
     assert "could not start" in b.message.value
     assert b.statuses[n] == "idle" and not b.run_button.disabled
     assert b.wait(0)
+
+
+def test_a_big_graph_opens_laid_out_on_a_taller_canvas(cache) -> None:
+    split = lib.train_test_split(lib.standardize(lib.load_iris()))
+    outs = [lib.accuracy(lib.logistic_regression(lib.pca(split, n_components=n), lr=lr), split)
+            for n in (1, 2, 3, 4) for lr in (0.01, 0.1, 1.0)]
+    b = GraphBuilder(outs, cache=cache)
+    assert len(b.canvas.nodes) == 3 + 4 + 12 + 12
+    assert int(b.canvas.layout.height.removesuffix("px")) > 520
+    assert [e.key for e in b.expr] == [e.key for e in outs]
+    small = GraphBuilder(lib.load_iris(), cache=cache)
+    assert small.canvas.layout.height == "520px"

@@ -89,7 +89,7 @@ export default {
     // JupyterLab: keys typed here are ours (Delete), not notebook shortcuts.
     el.setAttribute("data-lm-suppress-shortcuts", "true");
     el.tabIndex = 0;
-    el.style.height = `${model.get("height") || 520}px`;
+    if (!el.style.height) el.style.height = "520px"; // the widget's layout.height wins
 
     const toolbar = html_("div", { class: "pl-toolbar" }, el);
     const button = (label, title, testid, onclick) => {
@@ -167,9 +167,11 @@ export default {
         x0 = Math.min(x0, x); y0 = Math.min(y0, y);
         x1 = Math.max(x1, x + NODE_W); y1 = Math.max(y1, y + nodeHeight(n));
       }
-      const pad = 30;
-      const k = Math.min(1.15, (w - 2 * pad) / (x1 - x0), (h - 2 * pad - 30) / (y1 - y0));
-      view = { k, x: (w - k * (x1 + x0)) / 2, y: (h - 30 - k * (y1 + y0)) / 2 };
+      // keep clear of the toolbar (top) and the legend (bottom)
+      const padX = 30, top = 52, bottom = 44;
+      const k = Math.min(1.15, (w - 2 * padX) / (x1 - x0), (h - top - bottom) / (y1 - y0));
+      view = { k, x: (w - k * (x1 + x0)) / 2,
+               y: top + (h - top - bottom - k * (y1 - y0)) / 2 - k * y0 };
       applyView();
     }
 
@@ -403,9 +405,7 @@ export default {
     model.on("change:status", draw);
     model.on("change:selected", draw);
     const onFit = () => fit();
-    const onHeight = () => { el.style.height = `${model.get("height")}px`; };
     model.on("change:fit", onFit);
-    model.on("change:height", onHeight);
 
     applyView();
     draw();
@@ -419,7 +419,6 @@ export default {
       model.off("change:status", draw);
       model.off("change:selected", draw);
       model.off("change:fit", onFit);
-      model.off("change:height", onHeight);
     };
   },
 };
