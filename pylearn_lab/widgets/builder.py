@@ -286,7 +286,7 @@ class GraphBuilder(W.VBox):
         try:
             contains = self.cache.contains if self.cache is not None else None
             self.tracker.finish(fut, outputs, contains, settle=False)
-            self._sync()  # cache flags changed
+            self._refresh_cache_flags()
             failed = bool(self.tracker.counts.get("failed"))
             self._say(self.tracker.summary, error=failed or "stopped" in self.tracker.summary)
             self._show_preview()
@@ -311,6 +311,15 @@ class GraphBuilder(W.VBox):
         self._push_status()
         if self.canvas.selected and self.canvas.selected not in self.model.nodes:
             self.canvas.selected = ""
+
+    def _refresh_cache_flags(self) -> None:
+        """Update the in-cache flags after a run, without touching the model: this runs on
+        the run's thread, while the user may be editing the graph on the kernel's."""
+        keys = dict(self._keys)
+        cached = self._cached_keys(set(keys.values()))
+        with self.tracker.lock:
+            self.canvas.nodes = [{**n, "cached": keys.get(n["id"]) in cached}
+                                 for n in self.canvas.nodes]
 
     def _fit_height(self) -> None:
         """Grow the canvas for tall graphs, so that fitting them keeps labels legible."""
