@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["GraphBuilder", "BuilderModel"]
+__all__ = ["BuilderModel", "GraphBuilder"]
 
 _LAZY = {
     "GraphBuilder": ".builder",

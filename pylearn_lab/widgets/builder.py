@@ -30,6 +30,7 @@ True
 from __future__ import annotations
 
 import html
+import importlib
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -85,7 +86,7 @@ class GraphBuilder(W.VBox):
         Passed to :func:`pylearn_lab.run`; None is the session default cache.
     """
 
-    def __init__(self, expr: "Expr | Sequence[Expr] | Graph | None" = None,
+    def __init__(self, expr: Expr | Sequence[Expr] | Graph | None = None,
                  backend: Any = None, cache: Any = None, *,
                  model: BuilderModel | None = None, **kwargs: Any) -> None:
         _load_library()
@@ -94,7 +95,7 @@ class GraphBuilder(W.VBox):
         self.cache = _resolve_cache(cache)
         self._cache_arg = cache if cache is False else self.cache
         self.tracker = RunTracker(self._push_status)
-        self.last_run: "RunHandle | None" = None
+        self.last_run: RunHandle | None = None
         self._keys: dict[str, str] = {}
 
         self.canvas = BuilderCanvas(layout=W.Layout(flex="1 1 auto", min_width="420px",
@@ -136,7 +137,7 @@ class GraphBuilder(W.VBox):
         self.canvas.fit += 1
 
     # -- the Python API (everything the mouse does) ---------------------------------------
-    def add(self, component: "Component | str", /, at: tuple[float, float] | None = None,
+    def add(self, component: Component | str, /, at: tuple[float, float] | None = None,
             params: dict[str, Any] | None = None, **kwargs: Any) -> str:
         """Add a node with literal parameters (``params`` dict and/or keywords); return
         its id (``"n1"``...). ``at`` is the canvas position (default: a free spot)."""
@@ -174,7 +175,7 @@ class GraphBuilder(W.VBox):
         self.canvas.fit += 1
 
     @property
-    def expr(self) -> "Expr | list[Expr]":
+    def expr(self) -> Expr | list[Expr]:
         """The graph as an Expr (a list when several nodes are outputs)."""
         return self.model.expr
 
@@ -188,7 +189,7 @@ class GraphBuilder(W.VBox):
             f.write(model_to_json(self.model))
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> "GraphBuilder":
+    def load(cls, path: str | os.PathLike[str], **kwargs: Any) -> GraphBuilder:
         """Open a file written by :meth:`save` (or by ``Graph.to_json``)."""
         with open(path, encoding="utf-8") as f:
             return cls(model=model_from_json(f.read()), **kwargs)
@@ -199,7 +200,7 @@ class GraphBuilder(W.VBox):
         return {n["id"]: drawn_state(n, self.canvas.status.get(n["id"]))
                 for n in self.canvas.nodes}
 
-    def run(self, backend: Any = None, wait: bool = False) -> "RunHandle":
+    def run(self, backend: Any = None, wait: bool = False) -> RunHandle:
         """Run the graph's outputs; returns the :class:`~pylearn_lab.vm.handle.RunHandle`.
 
         Raises
@@ -386,7 +387,7 @@ def _with_option(options: Sequence[Any], value: Any) -> list[Any]:
 def _load_library() -> None:
     """Register the built-in components so the palette offers them."""
     try:
-        import pylearn_lab.components  # noqa: F401
+        importlib.import_module("pylearn_lab.components")  # registers them as it imports
     except ImportError:  # a partial install: the palette shows the user's components only
         pass
 

@@ -32,7 +32,6 @@ from ..graph.registry import lookup
 
 if TYPE_CHECKING:
     from ..graph.component import Component
-    from ..graph.expr import Expr
     from .builder_model import BuilderModel
 
 __all__ = ["BuildResult", "Problem", "build_all", "call_arguments", "component_of", "signature_of"]
@@ -62,12 +61,12 @@ class BuildResult:
         ``node id -> [upstream ids]`` for nodes waiting on a node with problems.
     """
 
-    exprs: dict[str, "Expr"] = field(default_factory=dict)
+    exprs: dict[str, Expr] = field(default_factory=dict)
     problems: dict[str, list[Problem]] = field(default_factory=dict)
     blocked: dict[str, list[str]] = field(default_factory=dict)
 
 
-def component_of(qualname: str) -> "Component | None":
+def component_of(qualname: str) -> Component | None:
     """The registered component called ``qualname``, or ``None``."""
     try:
         return lookup(qualname)
@@ -75,11 +74,11 @@ def component_of(qualname: str) -> "Component | None":
         return None
 
 
-def signature_of(comp: "Component | None") -> inspect.Signature | None:
+def signature_of(comp: Component | None) -> inspect.Signature | None:
     return None if comp is None else comp.signature
 
 
-def call_arguments(comp: "Component", values: Mapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def call_arguments(comp: Component, values: Mapping[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """``(args, kwargs)`` calling ``comp`` with ``values`` by parameter name.
 
     Keywords wherever Python allows, except leading inputs fed by edges (they read
@@ -125,7 +124,7 @@ def call_arguments(comp: "Component", values: Mapping[str, Any]) -> tuple[tuple[
     return tuple(args), kwargs
 
 
-def check_node(comp: "Component", params: Mapping[str, Any]) -> list[Problem]:
+def check_node(comp: Component, params: Mapping[str, Any]) -> list[Problem]:
     """Missing required parameters and literals violating their annotations."""
     sig = comp.signature
     if sig is None:
@@ -163,7 +162,7 @@ def check_node(comp: "Component", params: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
-def _order(model: "BuilderModel") -> tuple[list[str], set[str]]:
+def _order(model: BuilderModel) -> tuple[list[str], set[str]]:
     """Node ids, inputs first; plus the ids on a cycle (only a hand-edited file has one)."""
     state: dict[str, int] = {}
     order: list[str] = []
@@ -187,7 +186,7 @@ def _order(model: "BuilderModel") -> tuple[list[str], set[str]]:
     return order, cyclic
 
 
-def build_all(model: "BuilderModel") -> BuildResult:
+def build_all(model: BuilderModel) -> BuildResult:
     """Build an Expr for every node of ``model`` that can be built."""
     result = BuildResult()
     order, cyclic = _order(model)

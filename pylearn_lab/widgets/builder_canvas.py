@@ -45,7 +45,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-__all__ = ["BuilderCanvas", "ACTIONS"]
+__all__ = ["ACTIONS", "BuilderCanvas"]
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 

@@ -73,7 +73,7 @@ def _importable(module: str, qual: str, obj: Any) -> bool:
         return False
 
 
-def _component_ref(comp: "Component", imports: _Imports) -> str:
+def _component_ref(comp: Component, imports: _Imports) -> str:
     module, _, qual = comp.qualname.rpartition(".")
     if module == "__main__":
         imports.notes.append(f"# {comp.name}: defined in this notebook")
@@ -137,7 +137,7 @@ def _variable(label: str, used: set[str]) -> str:
     return f"{base}_{i}"
 
 
-def _render_call(comp: "Component", params: dict[str, Any], names: dict[str, str],
+def _render_call(comp: Component, params: dict[str, Any], names: dict[str, str],
                  imports: _Imports, fn: str) -> str:
     sig = comp.signature
     if sig is None:
@@ -160,7 +160,7 @@ def _default(sig: inspect.Signature, name: str, value: Any) -> bool:
     return type(value) is type(p.default) and isinstance(value, simple) and value == p.default
 
 
-def model_to_code(model: "BuilderModel") -> str:
+def model_to_code(model: BuilderModel) -> str:
     """Python source building ``model``'s graph; the outputs are ``result``/``results``.
 
     Raises

@@ -46,7 +46,7 @@ _UNSET = object()
 _LITERAL = "pylearn-literal"  # marks the text boxes whose content is parsed as a Python literal
 
 
-def field_for(spec: "ParamSpec", value: Any) -> W.Widget:
+def field_for(spec: ParamSpec, value: Any) -> W.Widget:
     """The input widget for ``spec`` showing ``value`` (``_UNSET``: the default)."""
     shown = spec.default if value is _UNSET else value
     common: dict[str, Any] = {"description": spec.name, "style": _STYLE, "layout": _WIDTH}
@@ -78,7 +78,7 @@ def field_for(spec: "ParamSpec", value: Any) -> W.Widget:
     return box
 
 
-def _parse(widget: W.Widget, spec: "ParamSpec") -> Any:
+def _parse(widget: W.Widget, spec: ParamSpec) -> Any:
     """The value typed in a literal box; ``_UNSET`` for an empty box."""
     if _LITERAL in widget._dom_classes:
         text = widget.value.strip()
@@ -91,7 +91,7 @@ def _parse(widget: W.Widget, spec: "ParamSpec") -> Any:
 class Inspector(W.VBox):
     """The parameter form of the selected node; see the module docstring."""
 
-    def __init__(self, model: "BuilderModel", **kwargs: Any) -> None:
+    def __init__(self, model: BuilderModel, **kwargs: Any) -> None:
         self.model = model
         self.node_id: str | None = None
         self.title = W.HTML()
@@ -155,7 +155,7 @@ class Inspector(W.VBox):
         self.node_error.value = "".join(
             f"<div class='pylearn-error'>{html.escape(m)}</div>" for m in general)
 
-    def _edited(self, spec: "ParamSpec", widget: W.Widget) -> None:
+    def _edited(self, spec: ParamSpec, widget: W.Widget) -> None:
         if self.node_id is None:
             return
         try:

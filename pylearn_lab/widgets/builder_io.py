@@ -45,13 +45,13 @@ from .builder_model import BuilderModel
 if TYPE_CHECKING:
     from ..graph.component import Component
 
-__all__ = ["model_from_exprs", "model_to_json", "model_from_json", "named_arguments"]
+__all__ = ["model_from_exprs", "model_from_json", "model_to_json", "named_arguments"]
 
 _P = inspect.Parameter
 META_VERSION = 1
 
 
-def named_arguments(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def named_arguments(comp: Component, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """``args``/``kwargs`` of a call of ``comp`` as ``{parameter name: value}``.
 
     ``**kwargs`` entries are flattened to their own names; an empty ``*args`` is
@@ -71,7 +71,7 @@ def named_arguments(comp: "Component", args: Sequence[Any], kwargs: Mapping[str,
     return out
 
 
-def _is_default(comp: "Component", name: str, value: Any) -> bool:
+def _is_default(comp: Component, name: str, value: Any) -> bool:
     sig = comp.signature
     if sig is None or name not in sig.parameters:
         return False
@@ -80,7 +80,7 @@ def _is_default(comp: "Component", name: str, value: Any) -> bool:
     return type(value) is type(default) and isinstance(value, simple) and value == default
 
 
-def model_from_exprs(exprs: "Expr | Sequence[Expr] | Graph", layout: bool = True) -> BuilderModel:
+def model_from_exprs(exprs: Expr | Sequence[Expr] | Graph, layout: bool = True) -> BuilderModel:
     """A builder model holding the graph of ``exprs`` (an Expr, a list or a Graph)."""
     if isinstance(exprs, Graph):
         outs = exprs.exprs()
@@ -174,7 +174,7 @@ def model_from_json(text: str | bytes) -> BuilderModel:
                 f"node {n['id']!r} of the file uses component {n['component']!r}, which is not "
                 "registered. Run the cell or import the module that defines it, then load again."
             )
-        swap = lambda r: Ref(rename.get(r.key, r.key))  # noqa: E731
+        swap = lambda r: Ref(rename.get(r.key, r.key))
         args = map_refs(_decode(n.get("args", [])), swap)
         kwargs = map_refs(_decode(n.get("kwargs", {})), swap)
         node_id = rename[str(n["id"])]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["NODE_W", "node_height", "layered_layout", "free_spot", "spot_right_of"]
+__all__ = ["NODE_W", "free_spot", "layered_layout", "node_height", "spot_right_of"]
 
 NODE_W = 184.0  # keep in sync with builder.js
 HEAD_H = 46.0

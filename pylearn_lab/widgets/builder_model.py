@@ -88,7 +88,7 @@ class BuilderModel:
         self._listeners: list[Listener] = []
         self._built: BuildResult | None = None
         # Components added as objects, found even when not (or no longer) registered.
-        self._components: dict[str, "Component"] = {}
+        self._components: dict[str, Component] = {}
 
     # -- observers -------------------------------------------------------------------
     def listen(self, callback: Listener) -> None:
@@ -103,7 +103,7 @@ class BuilderModel:
 
     # -- editing ---------------------------------------------------------------------
     def add(
-        self, component: "Component | str", /, params: Mapping[str, Any] | None = None, *,
+        self, component: Component | str, /, params: Mapping[str, Any] | None = None, *,
         at: tuple[float, float] | None = None, id: str | None = None,
     ) -> str:
         """Add a node calling ``component`` (object or registered name); return its id.
@@ -181,7 +181,7 @@ class BuilderModel:
         slots = [e for e in self.edges if e.dst == dst and e.param == param and e.src == src]
         return slots[-1]
 
-    def disconnect(self, edge: "Edge | str") -> None:
+    def disconnect(self, edge: Edge | str) -> None:
         """Remove one edge (an :class:`Edge` or its ``id``)."""
         found = [e for e in self.edges if e == edge or e.id == edge]
         if not found:
@@ -262,12 +262,12 @@ class BuilderModel:
         used = {e.src for e in self.edges}
         return [k for k in self.nodes if k not in used]
 
-    def component(self, node_id: str) -> "Component | None":
+    def component(self, node_id: str) -> Component | None:
         """The node's component (the registered one first, so a redefinition in the
         notebook is picked up), or ``None`` if its name is unknown."""
         return self.resolve(self._node(node_id).component)
 
-    def resolve(self, qualname: str) -> "Component | None":
+    def resolve(self, qualname: str) -> Component | None:
         """The component called ``qualname``: registry first, then those added as objects."""
         return component_of(qualname) or self._components.get(qualname)
 
@@ -299,7 +299,7 @@ class BuilderModel:
         """``node id -> problems`` for every node that cannot run as it is."""
         return self.build().problems
 
-    def to_exprs(self) -> dict[str, "Expr"]:
+    def to_exprs(self) -> dict[str, Expr]:
         """``node id -> Expr`` for every node.
 
         Raises
@@ -320,7 +320,7 @@ class BuilderModel:
         return dict(result.exprs)
 
     @property
-    def expr(self) -> "Expr | list[Expr]":
+    def expr(self) -> Expr | list[Expr]:
         """The graph's output: one Expr, or a list when there are several sinks."""
         exprs = self.to_exprs()
         outs = [exprs[k] for k in self.sinks()]

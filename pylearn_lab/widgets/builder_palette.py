@@ -78,7 +78,7 @@ class Palette(W.VBox):
         self.listing.children = tuple(rows)
         self._filter()
 
-    def _entry(self, comp: "Component") -> W.Box:
+    def _entry(self, comp: Component) -> W.Box:
         button = W.Button(description=comp.name, tooltip=f"{comp.qualname}\n{comp.summary}",
                           layout=W.Layout(width="98%", height="28px", flex="0 0 auto"))
         button.add_class("pylearn-palette-item")

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["RunTracker", "STATES"]
+__all__ = ["STATES", "RunTracker"]
 
 #: Run states of a node, in the order the legend shows them.
 STATES = ("queued", "running", "done", "cached", "failed", "skipped")

@@ -14,7 +14,6 @@ import shutil
 from typing import Any
 
 import pytest
-
 from conftest import ARTIFACTS, REPO  # type: ignore[import-not-found]
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
@@ -53,12 +52,11 @@ def node_key(page: Any, node_id: str) -> str:
 
 def test_build_connect_run_and_rerun_in_the_browser(run_notebook: Any, tmp_path: Any) -> None:
     cache_dir = tmp_path / "cache"
-    page = run_notebook("builder.ipynb", [
-        "import pylearn_lab as pl\n"
-        "from pylearn_lab.widgets import GraphBuilder\n"
-        f"builder = GraphBuilder(cache=pl.Cache({str(cache_dir)!r}), backend='serial')\n"
-        "builder",
-    ])
+    cell = ("import pylearn_lab as pl\n"
+            "from pylearn_lab.widgets import GraphBuilder\n"
+            f"builder = GraphBuilder(cache=pl.Cache({str(cache_dir)!r}), backend='serial')\n"
+            "builder")
+    page = run_notebook("builder.ipynb", [cell])
     canvas = page.get_by_test_id("builder-canvas")
     canvas.wait_for(state="visible", timeout=120_000)
     assert page.get_by_test_id("empty-hint").is_visible()
