@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Config", "Row", "median_time", "per_call", "fmt_time", "fmt_rate", "format_table"]
+__all__ = ["Config", "Row", "fmt_rate", "fmt_time", "format_table", "median_time", "per_call"]
 
 
 @dataclass
@@ -186,7 +186,7 @@ def format_table(rows: list[Row]) -> str:
             r.describe_target(), r.status,
         ))
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
-    line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
     out = [line(head), "-+-".join("-" * w for w in widths)]
     out += [line(b) for b in body]
     notes = [f"  {r.id}: {r.error or r.note}" for r in rows if r.error or r.note]

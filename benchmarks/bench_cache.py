@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from _harness import Config, Row, median_time, per_call
 
-__all__ = ["BENCHMARKS", "bench_p2", "bench_p3", "bench_p4", "add", "length", "make_big"]
+__all__ = ["BENCHMARKS", "add", "bench_p2", "bench_p3", "bench_p4", "length", "make_big"]
 
 HERE = Path(__file__).resolve().parent
 

@@ -30,14 +30,24 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-
 from _harness import Config, Row, median_time
 
-__all__ = ["BENCHMARKS", "teardown", "bench_p5", "bench_p6", "bench_p7", "bench_p8",
-           "make_block", "consume", "tiny", "tiny_raw", "chain_step"]
+__all__ = [
+    "BENCHMARKS",
+    "bench_p5",
+    "bench_p6",
+    "bench_p7",
+    "bench_p8",
+    "chain_step",
+    "consume",
+    "make_block",
+    "teardown",
+    "tiny",
+    "tiny_raw",
+]
 
 
 HERE = Path(__file__).resolve().parent
@@ -75,7 +85,7 @@ class _Session:
     tmp: tempfile.TemporaryDirectory[str] | None = None
     cache: Any = None
     start_s: float = 0.0
-    comps: dict[str, Any] = {}
+    comps: ClassVar[dict[str, Any]] = {}
 
 
 def _session() -> _Session:
@@ -217,7 +227,7 @@ def bench_p6(cfg: Config) -> list[Row]:
         backend.batch_cap = cap
     t_batched = median_time(lambda: _run(_tiny_graph(n), backend, s.cache), reps)
     anchor = "ipyparallel view.map"
-    rate = lambda t: f"{n / t:,.0f} nodes/s"  # noqa: E731
+    rate = lambda t: f"{n / t:,.0f} nodes/s"
     return [
         Row("P6", f"{n:,} tiny nodes, one per task (batching off)", anchor, t_raw, t_single, "s",
             target=1.0, note=f"raw map {rate(t_raw)}; ours {rate(t_single)} unbatched, "

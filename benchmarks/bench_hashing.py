@@ -12,7 +12,6 @@ Ours is :func:`pylearn_lab.hash_value`, the function every key goes through.
 from __future__ import annotations
 
 import numpy as np
-
 from _harness import Config, Row, median_time
 
 __all__ = ["BENCHMARKS", "bench_p1"]
@@ -32,7 +31,7 @@ def bench_p1(cfg: Config) -> list[Row]:
     read = median_time(lambda: np.add.reduce(u), reps)
     jl = median_time(lambda: joblib.hash(a), max(3, reps // 2))
     mib = size // 2**20
-    gbs = lambda t: size / t / 1e9  # noqa: E731
+    gbs = lambda t: size / t / 1e9
     return [
         Row("P1", f"hash a {mib} MiB float64 array", "joblib.hash", jl, ours, "s", target=20.0,
             note=(f"hash_value {gbs(ours):.1f} GB/s, joblib.hash {gbs(jl):.2f} GB/s, "

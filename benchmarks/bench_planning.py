@@ -26,10 +26,9 @@ import tracemalloc
 from typing import Any
 
 import numpy as np
-
 from _harness import Config, Row
 
-__all__ = ["BENCHMARKS", "bench_p9", "root", "step", "build_exprs"]
+__all__ = ["BENCHMARKS", "bench_p9", "build_exprs", "root", "step"]
 
 CHAIN = 100  # steps per chain
 ROOTS = 10

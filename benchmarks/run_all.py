@@ -32,7 +32,7 @@ ROOT = HERE.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(1, str(ROOT))
 
-from _harness import Config, Row, format_table  # noqa: E402
+from _harness import Config, Row, format_table
 
 IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
 MEASURES = {
@@ -85,7 +85,7 @@ def _run_one(bid: str, fn: Callable[[Config], list[Row]] | None, cfg: Config) ->
     t0 = time.perf_counter()
     try:
         rows = fn(cfg)
-    except Exception as exc:  # one broken benchmark must not hide the others
+    except Exception as exc:  # noqa: BLE001 -- one broken benchmark must not hide the others
         traceback.print_exc(file=sys.stderr)
         rows = [Row(bid, MEASURES[bid], "-", None, None, "s",
                     error=f"{type(exc).__name__}: {exc}".splitlines()[0][:300])]
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         for hook in teardowns:  # stop the clusters the benchmarks started
             try:
                 hook()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 -- report, and stop the others too
                 print(f"  teardown: {type(exc).__name__}: {exc}", file=sys.stderr)
     print(format_table(rows), flush=True)
     return 1 if any(r.status == "ERROR" for r in rows) else 0
