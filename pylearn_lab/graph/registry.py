@@ -8,9 +8,9 @@ Examples
 --------
 >>> from pylearn_lab.graph import component
 >>> @component(category="demo")
-... def double(x: int) -> int:
-...     return 2 * x
->>> lookup("double") is double
+... def triple_it(x: int) -> int:
+...     return 3 * x
+>>> lookup("triple_it") is triple_it
 True
 """
 

@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 import json
+import struct
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CycleError, SpecError, UnknownComponentError
@@ -40,7 +41,8 @@ def _encode(value: Any, where: str) -> Any:
         return value
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
-            return {"$float": repr(value)}
+            # the exact bits: a NaN's sign and payload are part of its hash
+            return {"$float": struct.pack(">d", value).hex()}
         return value
     if type(value) is tuple:
         return {"$tuple": [_encode(v, where) for v in value]}
@@ -66,7 +68,10 @@ def _decode(value: Any) -> Any:
         if set(value) == {"$tuple"}:
             return tuple(_decode(v) for v in value["$tuple"])
         if set(value) == {"$float"}:
-            return float(value["$float"])
+            text = value["$float"]
+            if len(text) == 16 and all(c in "0123456789abcdef" for c in text):
+                return struct.unpack(">d", bytes.fromhex(text))[0]
+            return float(text)
         return {k: _decode(v) for k, v in value.items()}
     return value
 

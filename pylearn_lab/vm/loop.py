@@ -101,6 +101,11 @@ def run(
         A node raised (after every independent branch finished).
     """
     single = isinstance(exprs, Expr)
+    if not single and (isinstance(exprs, (str, bytes)) or not isinstance(exprs, Iterable)):
+        raise TypeError(
+            f"run() expected an Expr or a list of Expr (call a @component to make one), "
+            f"received {type(exprs).__name__} {exprs!r:.60}."
+        )
     outs: list[Expr] = [exprs] if isinstance(exprs, Expr) else list(exprs)
     for i, e in enumerate(outs):
         if not isinstance(e, Expr):
@@ -196,6 +201,7 @@ class _RunState:
         claimed_elsewhere: dict[str, float] = {}
         held: set[str] = set()
         last_refresh = time.monotonic()
+        reloads: dict[str, int] = {}
 
         def complete(k: str) -> None:
             finished.add(k)
@@ -270,7 +276,17 @@ class _RunState:
                     else:
                         claimed_elsewhere[k] = time.monotonic()
             if not inflight and not claimed_elsewhere and not ready:
-                break
+                lost = None if self.errors else self._load_outputs()
+                if lost is None:
+                    break
+                reloads[lost] = reloads.get(lost, 0) + 1
+                if reloads[lost] > 2:
+                    raise CacheError(
+                        f"the result of {graph[lost].label} was stored but cannot be read back "
+                        "(twice). Check the cache directory (Cache.verify()) or run with cache=False."
+                    )
+                self._reschedule(lost)  # damaged after planning: compute it again, never return it
+                continue
             if self.claims and held and time.monotonic() - last_refresh > _CLAIM_TTL / 3:
                 for k in held:
                     self.cache.try_claim(k, self.owner, _CLAIM_TTL)
@@ -376,6 +392,21 @@ class _RunState:
         self.values[k] = value
         return value
 
+    def _load_outputs(self) -> str | None:
+        """Load every output; the key of one that cannot be loaded, else None."""
+        for k in self.plan.outputs:
+            try:
+                self._value(k)
+            except _InputLost:
+                return k
+        return None
+
+    def _reschedule(self, k: str) -> None:
+        self.finished.discard(k)
+        self.values.pop(k, None)
+        self.waiting.pop(k, None)
+        self._demote(k, None)
+
     def _demote(self, lost: str, user: str | None) -> None:
         """``lost`` was planned as cached but cannot be loaded (evicted, broken): compute it."""
         graph = self.plan.graph
@@ -461,8 +492,7 @@ class _RunState:
         assert self.handle is not None
         results: list[Any] = []
         if not self.errors:
-            for k in self.plan.outputs:
-                results.append(self._value(k))
+            results = [self.values[k] for k in self.plan.outputs]
         info = {"counts": dict(self.counts), "elapsed": elapsed,
                 "failed": [e.key for e in self.errors]}
         emit(self.callbacks, Event("finished", "", "", time.time(), info))

@@ -262,9 +262,6 @@ def test_a_damaged_input_blob_is_recomputed_never_returned(tmp_path, calls, how,
     figures["faults_injected"] = figures.get("faults_injected", 0) + 1
 
 
-@pytest.mark.xfail(strict=True, reason="VM: a requested output planned as cached whose blob "
-                   "fails to load ends the run with the private _InputLost instead of "
-                   "recomputing it (vm/loop.py _finish_run)")
 @pytest.mark.parametrize("how", ["flipped"])
 def test_a_damaged_output_blob_is_recomputed_never_returned(tmp_path, calls, how):
     cache = pl.Cache(tmp_path / "cache")

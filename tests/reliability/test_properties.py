@@ -198,9 +198,6 @@ def test_special_floats_round_trip_in_specs(bad):
     assert set(Graph.from_json(g.to_json())) == set(g)
 
 
-@pytest.mark.xfail(strict=True, reason="graph/spec.py writes NaN as repr ('nan'), dropping its sign "
-                   "and payload, so a graph holding -nan reloads with another key (a cache miss, "
-                   "never a wrong value)")
 def test_a_negative_nan_literal_keeps_its_key():
     g = rel_src(-math.nan).graph
     assert set(Graph.from_json(g.to_json())) == set(g)

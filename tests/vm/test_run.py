@@ -138,6 +138,10 @@ def test_cache_false_computes_every_time(log):
 def test_run_rejects_non_expressions():
     with pytest.raises(TypeError, match="expected Expr"):
         pl.run([1, 2])
+    with pytest.raises(TypeError, match="received int 3"):
+        pl.run(3)
+    with pytest.raises(TypeError, match="received str 'abc'"):
+        pl.run("abc")
 
 
 def test_uncacheable_component_runs_each_time_and_flows(log, cache):
