@@ -162,6 +162,8 @@ API_CASES = [
          lambda ctx: rel_scale(np.arange(3)).graph.to_json()),
     Case("api-run-not-expr", "API", "running something that is not an expression (`run([3])`)",
          TypeError, r"call a @component to make one", lambda ctx: pl.run([3])),
+    Case("api-run-bare-value", "API", "running a bare value that is not an expression (`run(3)`)",
+         TypeError, r"expected an Expr or a list of Expr.*received int 3", lambda ctx: pl.run(3)),
     Case("api-unknown-backend", "API", "an unknown backend name (`backend='gpu'`)",
          E.BackendError, r"expected one of 'serial', 'threads', 'processes', 'ipyparallel'",
          lambda ctx: pl.run(rel_scale(1), backend="gpu", cache=False, progress=False)),
