@@ -25,10 +25,38 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..cache.cache import Cache, format_size, parse_size
+from ..errors import CacheError
 from ..hashing.functions import qualified_name
 from .cell import describe_seconds
 
-__all__ = ["clear", "func_name", "info_text", "ls_text", "prune", "select", "verify"]
+__all__ = ["clear", "func_name", "info_text", "ls_text", "open_cache", "prune", "select", "verify"]
+
+
+def open_cache(where: str, max_bytes: int | None = None) -> Cache:
+    """The :class:`Cache` at ``where`` for ``%pylearn cache DIR``.
+
+    Raises
+    ------
+    UsageError
+        When the directory cannot be used (a file in the way, no permission):
+        one line in the notebook instead of the ``CacheError`` traceback.
+
+    Examples
+    --------
+    >>> open_cache(":memory:").location
+    ':memory:'
+    """
+    try:
+        return Cache(where, max_bytes=max_bytes)
+    except CacheError as exc:
+        # the OSError behind it names the cause in a few words ("Not a directory")
+        reason = getattr(exc.__context__, "strerror", None)
+        detail = f"({reason})" if reason else "(" + " ".join(str(exc).split()) + ")"
+        raise UsageError(
+            f"%pylearn cache expected a directory that exists or can be created, received "
+            f"{where!r} {detail}. Pass a writable path, e.g. %pylearn cache ./pylearn-cache; "
+            "the session cache is unchanged."
+        ) from None
 
 
 def func_name(func: Any) -> str:

@@ -31,7 +31,7 @@ from ..backends.registry import (
     get_default_backend,
     set_default_backend,
 )
-from ..cache.cache import Cache, get_default_cache, parse_size, set_default_cache
+from ..cache.cache import get_default_cache, parse_size, set_default_cache
 from . import cachecmd, cluster, views
 from .cell import run_cell
 from .runcmd import run_command
@@ -245,7 +245,7 @@ class PylearnMagics(Magics):
                     raise UsageError(f"%pylearn cache --max-size: {exc}") from None
                 where = (substitute(self._ns, args.dir) if args.dir is not None
                          else get_default_cache().location)
-                set_default_cache(Cache(where, max_bytes=cap))
+                set_default_cache(cachecmd.open_cache(where, cap))
             print(cachecmd.info_text(get_default_cache()))
             return
         cache = get_default_cache()

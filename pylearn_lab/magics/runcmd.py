@@ -56,7 +56,7 @@ def run_command(shell: Any, args: Any) -> Any:
     """Carry out ``%pylearn run`` (``args`` parsed by the magic); returns the value(s)."""
     from ..vm.loop import run
 
-    names = split_names(" ".join(args.expr), "expressions")
+    names = split_names(" ".join(args.expr), "expressions", "%pylearn run")
     exprs: list[Expr] = []
     shapes: list[int] = []  # how many exprs each name contributed, to rebuild the shape
     for n in names:

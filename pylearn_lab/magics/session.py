@@ -91,8 +91,11 @@ def lookup(ns: dict[str, Any], text: str) -> Any:
     return obj
 
 
-def split_names(text: str, what: str = "names") -> list[str]:
+def split_names(text: str, what: str = "names", command: str = "") -> list[str]:
     """``"a, b"`` -> ``["a", "b"]``; each must be a dotted name.
+
+    ``command`` (e.g. ``"%pylearn run"``) completes the example in the error
+    raised for an expression typed in place of a name.
 
     Examples
     --------
@@ -104,7 +107,13 @@ def split_names(text: str, what: str = "names") -> list[str]:
         raise UsageError(f"expected {what} separated by commas, received {text!r}.")
     for n in names:
         if not DOTTED.match(n):
-            raise UsageError(f"expected {what} separated by commas, received {n!r} in {text!r}.")
+            # an expression typed in place of a name: the magic never evaluates text
+            where = "" if n == text.strip() else f" in {text.strip()!r}"
+            raise UsageError(
+                f"expected {what} separated by commas (variable names or attribute paths), "
+                f"received {n!r}{where}: assign the expression to a variable first, "
+                f"e.g. e = {text.strip()}, then {command or 'pass'} e."
+            )
     return names
 
 

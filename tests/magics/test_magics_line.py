@@ -139,6 +139,7 @@ def test_run_a_failing_graph_prints_counts_then_raises(ip, magic):
     ("run", "the following arguments are required: expr"),
     ("run 1+1", "expected expressions separated by commas"),
     ("run os.system('x')", "expected expressions separated by commas"),
+    ("run f(1)", "assign the expression to a variable first, e.g. e = f(1), then %pylearn run e"),
     ("run nothing_here", "name 'nothing_here' is not defined"),
     ("run log", "expected an expression graph"),
     ("run both --backend gpu", "invalid choice: 'gpu'"),
@@ -201,6 +202,19 @@ def test_cache_dir_switches_the_session_cache(magic, tmp_path):
     assert str(other) in out
     out, _ = magic("cache")
     assert str(other) in out
+
+
+def test_cache_dir_that_cannot_be_created_is_a_usage_error_and_keeps_the_cache(magic, tmp_path):
+    before = pl.get_default_cache().location
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(UsageError) as info:
+        magic(f"cache {blocker}/cache")
+    text = str(info.value)
+    assert "expected a directory that exists or can be created" in text
+    assert f"{blocker}/cache" in text and "Not a directory" in text
+    assert "Pass a writable path" in text and "\n" not in text
+    assert pl.get_default_cache().location == before
 
 
 def test_cache_info_ls_clear(ip, magic, graph):

@@ -74,15 +74,11 @@ MAGIC_CASES = [
          _line("cluster connect --profile a --profile-dir {tmp}")),
     Case("magic-cell-bad-backend", "magic", "`%%pylearn --backend gpu`", UsageError,
          r"invalid choice: 'gpu'", _cell("--backend gpu", "y = 1")),
-]
-
-
-#: Inputs whose error is not yet a one-line UsageError (tracked here until fixed).
-KNOWN_GAPS = [
     Case("magic-unreachable-cache", "magic", "`%pylearn cache DIR` that cannot be created",
          UsageError, r"Pass a writable path", _file_path),
     Case("magic-run-expression", "magic", "`%pylearn run f(1)` (an expression, not a name)",
-         UsageError, r"assign the expression to a variable first", _line("run f(1)")),
+         UsageError, r"assign the expression to a variable first, e\.g\. e = f\(1\), then "
+         r"%pylearn run e", _line("run f(1)")),
 ]
 
 
@@ -117,13 +113,3 @@ def test_magic_bad_input(case, shell, tmp_path, figures):
     check(case, info.value)
     assert "\n" not in str(info.value).strip(), "a usage error is one line"
     figures["bad_inputs_tried"] = figures.get("bad_inputs_tried", 0) + 1
-
-
-@pytest.mark.xfail(strict=True, reason="magics: `%pylearn cache DIR` lets the CacheError through "
-                   "(a traceback), and `%pylearn run f(1)` says 'expected expressions separated by "
-                   "commas' without saying to assign the expression to a variable first")
-@pytest.mark.parametrize("case", KNOWN_GAPS, ids=[c.id for c in KNOWN_GAPS])
-def test_magic_known_gap(case, shell, tmp_path):
-    with pytest.raises(BaseException) as info:
-        case.trigger(Ctx(shell, tmp_path))
-    check(case, info.value)
