@@ -46,7 +46,7 @@ from typing import Any
 
 from ..errors import CacheCorruptError, CacheError, IntegrityError
 from .auth import SECRET_NAME, Signer, load_or_create_secret
-from .serialize import digest_bytes, read_header
+from .serialize import checksum_with_header, read_header
 from .serialize import payload_checksum as _payload_checksum
 from .sqlite_index import INDEX_NAME, SqliteIndex
 from .store import StoredEntry, VerifyReport
@@ -140,7 +140,7 @@ class DiskStore:
             # _payload_checksum(data), keeping the parsed header for unpack (a small hit
             # then parses its JSON header once, not twice)
             header = read_header(data)
-            if digest_bytes(data[header[1]:]) != checksum:
+            if checksum_with_header(data, header) != checksum:
                 self._drop(key, mac, blob)
                 raise IntegrityError(f"cache entry {key[:12]} failed its checksum; it will be recomputed")
         else:

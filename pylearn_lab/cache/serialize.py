@@ -34,7 +34,7 @@ import cloudpickle
 import numpy as np
 
 from ..errors import IntegrityError, UnpicklableError
-from ..hashing.digest import digest_bytes, new_digest
+from ..hashing.digest import new_digest
 
 __all__ = ["encode", "layout", "pack", "unpack", "read_header", "payload_checksum", "MAGIC", "ALIGN"]
 
@@ -69,13 +69,14 @@ def encode(value: Any) -> tuple[dict[str, Any], list[memoryview], str]:
     """Serialise ``value`` into ``(header, payload parts, payload checksum)``.
 
     The payload parts are the frames with their alignment padding, in blob
-    order; the checksum covers exactly them, so it can be written into the
-    header that precedes them.
+    order; the checksum covers them and the header fields that say how to
+    decode them, so it can be written into the header that precedes them.
     """
     head, frames = _frames_of(value)
     head["frames"] = [f.nbytes for f in frames]
     parts: list[memoryview] = []
     d = new_digest()
+    d.update(_layout_fields(head))
     for f in frames:
         parts.append(f)
         d.update(f)
@@ -104,10 +105,26 @@ def pack(value: Any, meta: dict[str, Any] | None = None) -> tuple[list[memoryvie
     return layout(head, payload)
 
 
+def _layout_fields(head: dict[str, Any]) -> bytes:
+    # What says how to read the payload (kind, dtype, shape, frame sizes) is checksummed
+    # with it: an altered header over an intact payload must fail, not decode differently.
+    fields = {k: head[k] for k in ("kind", "dtype", "shape", "frames") if k in head}
+    return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
 def payload_checksum(buf: memoryview) -> str:
-    """Digest of the payload of the blob in ``buf`` (what ``header["checksum"]`` claims)."""
-    _, offset = read_header(buf)
-    return digest_bytes(buf[offset:])
+    """Digest of the blob in ``buf`` as ``header["checksum"]`` claims it: the payload
+    plus the header fields that say how to decode it."""
+    return checksum_with_header(buf, read_header(buf))
+
+
+def checksum_with_header(buf: memoryview, header: tuple[dict[str, Any], int]) -> str:
+    """:func:`payload_checksum` for a blob whose header was already parsed."""
+    head, offset = header
+    d = new_digest()
+    d.update(_layout_fields(head))
+    d.update(buf[offset:])
+    return d.hexdigest()
 
 
 # Parsed headers by their exact bytes: a repeated small hit skips the JSON parse, the

@@ -197,3 +197,17 @@ def test_writer_killed_mid_write_leaves_no_visible_entry(tmp_path):
     assert report.orphans >= 1 and not report.bad
     assert not list((tmp_path / "tmp").glob("*.tmp"))
     assert c.verify(repair=False).ok
+
+
+def test_an_altered_header_over_an_intact_payload_is_refused(tmp_path):
+    c = Cache(tmp_path)
+    c.save(K1, np.arange(INLINE_MAX, dtype=np.float64))
+    blob = next((tmp_path / "blobs").glob("*/*"))
+    raw = blob.read_bytes()
+    assert b'"<f8"' in raw
+    blob.write_bytes(raw.replace(b'"<f8"', b'"<i8"', 1))  # same length: payload untouched
+    from pylearn_lab.cache import disk
+
+    disk._VERIFIED.clear()
+    with pytest.warns(CacheWarning, match="checksum"):
+        assert Cache(tmp_path).lookup(K1) == (False, None)
