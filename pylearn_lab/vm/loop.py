@@ -40,7 +40,7 @@ from typing import Any
 
 from ..backends.registry import resolve_backend
 from ..cache.cache import resolve_cache
-from ..errors import BackendError, NodeError, RunCancelledError
+from ..errors import BackendError, CacheError, NodeError, RunCancelledError
 from ..graph.expr import Expr
 from .events import Callback, Event, emit
 from .handle import RunHandle
