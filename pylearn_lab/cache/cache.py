@@ -181,11 +181,12 @@ class Cache:
         return cache
 
     # -- values -----------------------------------------------------------------------
-    def lookup(self, key: str) -> tuple[bool, Any]:
+    def lookup(self, key: str, *, count_miss: bool = True) -> tuple[bool, Any]:
         """``(True, value)`` on a hit, ``(False, None)`` on a miss.
 
         A broken entry (bad checksum or signature, unreadable) is dropped with a
-        :class:`CacheWarning` and reported as a miss.
+        :class:`CacheWarning` and reported as a miss. ``count_miss=False`` keeps a
+        probe (the run loop's all-cached fast path) out of the session's miss count.
         """
         try:
             entry = self.store.get(key)
@@ -203,8 +204,9 @@ class Cache:
             self._warn(f"cache entry {key[:12]} could not be read ({type(exc).__name__}: {exc}); "
                        "it will be recomputed")
             self._forget(key)
-        with self._lock:
-            self.misses += 1
+        if count_miss:
+            with self._lock:
+                self.misses += 1
         return False, None
 
     def load(self, key: str) -> Any:
@@ -337,6 +339,36 @@ class Cache:
             return got
         except Exception:
             return True  # claims are an optimisation: never block a run on them
+
+    def try_claim_many(self, keys: list[str], owner: str, ttl: float = 60.0) -> set[str]:
+        """Claim many keys at once (one transaction); returns the keys now ours.
+
+        Unlike :meth:`try_claim` it does not check whether a key is stored: the
+        run loop does that for the whole batch in one query. Keys refused in the
+        batch go through :meth:`try_claim` (which takes over dead owners' claims).
+        """
+        keys = list(keys)
+        many = getattr(self.store, "try_claim_many", None)
+        if many is None:
+            return {k for k in keys if self.try_claim(k, owner, ttl)}
+        try:
+            got = set(many(keys, owner, ttl))
+        except Exception:
+            return set(keys)  # claims are an optimisation: never block a run on them
+        return got | {k for k in keys if k not in got and self.try_claim(k, owner, ttl)}
+
+    def release_many(self, keys: list[str], owner: str) -> None:
+        """Give many claims back (one transaction when the store can)."""
+        many = getattr(self.store, "release_many", None)
+        if many is None:
+            for k in keys:
+                self.release(k, owner)
+            return
+        try:
+            many(list(keys), owner)
+        except Exception:
+            for k in keys:
+                _UNRELEASED.add((self.location, k, owner))
 
     def release(self, key: str, owner: str) -> None:
         """Give a claim back."""

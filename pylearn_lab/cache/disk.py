@@ -274,6 +274,12 @@ class DiskStore:
     def take_over_claim(self, key: str, owner: str, ttl: float, stale: str) -> bool:
         return self.index.take_over(key, owner, ttl, stale)
 
+    def try_claim_many(self, keys: list[str], owner: str, ttl: float) -> set[str]:
+        return self.index.try_claim_many(keys, owner, ttl)
+
+    def release_many(self, keys: list[str], owner: str) -> None:
+        self.index.release_many(keys, owner)
+
     def release(self, key: str, owner: str) -> None:
         self.index.release(key, owner)
 

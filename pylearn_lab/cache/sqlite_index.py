@@ -362,6 +362,43 @@ class SqliteIndex:
 
         return self._retry(claim)
 
+    def try_claim_many(self, keys: list[str], owner: str, ttl: float) -> set[str]:
+        """Claim several keys in one write transaction; returns those now ours."""
+        now = time.time()
+
+        def claim(c: sqlite3.Connection) -> set[str]:
+            got: set[str] = set()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for key in keys:
+                    if c.execute(
+                        "INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                        "owner = excluded.owner, expires = excluded.expires "
+                        "WHERE claims.owner = excluded.owner OR claims.expires < ?",
+                        (key, owner, now + ttl, now)).rowcount:
+                        got.add(key)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return got
+
+        return self._retry(claim)
+
+    def release_many(self, keys: list[str], owner: str) -> None:
+        """Give several claims back in one write transaction."""
+        def release(c: sqlite3.Connection) -> None:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.executemany("DELETE FROM claims WHERE key = ? AND owner = ?",
+                              [(k, owner) for k in keys])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+        self._retry(release)
+
     def take_over(self, key: str, owner: str, ttl: float, stale: str) -> bool:
         """Move the claim on ``key`` from ``stale`` (a dead owner) to ``owner``; True if done."""
         return bool(self._retry(lambda c: c.execute(

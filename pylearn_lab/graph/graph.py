@@ -54,7 +54,8 @@ class Graph(Mapping[str, Call]):
     ) -> None:
         self._nodes = dict(nodes)
         self._exprs = dict(exprs or {})
-        self._deps = {k: tuple(dict.fromkeys(r.key for r in iter_refs((c.args, c.kwargs))))
+        # Calls built from expressions list their inputs already (argument order, no repeats)
+        self._deps = {k: c.inputs or tuple(dict.fromkeys(r.key for r in iter_refs((c.args, c.kwargs))))
                       for k, c in self._nodes.items()}
         self._order = self._validate()
         if outputs is None:

@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from ..graph.expr import Expr
 __all__ = ["call", "check_picklable"]
 
 _PLAIN = (type(None), bool, int, float, complex, str, bytes)
+_CHECKED: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
 def check_picklable(value: Any, path: str) -> None:
@@ -101,7 +103,16 @@ def call(
         raise TypeError(f"call() expected kwargs as a dict, received {type(kwargs).__name__}.")
     kwargs = dict(kwargs or {})
     comp = as_component(fn)
-    check_picklable(comp.fn, "the function")
+    try:
+        checked = comp.fn in _CHECKED
+    except TypeError:  # an unhashable callable object: check it every time
+        checked = False
+    if not checked:
+        check_picklable(comp.fn, "the function")
+        try:
+            _CHECKED.add(comp.fn)  # pickling a function costs microseconds: once per function
+        except TypeError:
+            pass
     for i, a in enumerate(args):
         check_picklable(a, f"argument {i} of {comp.name}()")
     for k, v in kwargs.items():
