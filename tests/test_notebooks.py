@@ -14,8 +14,22 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+ALL = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+# Notebooks whose own test executes them and checks their outputs (run once, not twice).
+DEDICATED = {
+    "02_graph_builder": "widgets/test_builder_notebook.py",
+    "03_cluster": "backends/test_ipp_notebook.py",
+    "06_magics": "magics/test_magics_notebook.py",
+}
+NOTEBOOKS = [p for p in ALL if p.stem not in DEDICATED]
 WITH_PLOTS = {"01_quickstart", "04_experiments", "05_bring_your_own"}
+
+
+def test_every_notebook_is_executed_by_some_test() -> None:
+    here = Path(__file__).parent
+    for stem, test in DEDICATED.items():
+        assert (here / test).exists() and stem in (here / test).read_text(), (stem, test)
+    assert {p.stem for p in ALL} == {p.stem for p in NOTEBOOKS} | set(DEDICATED)
 
 
 @pytest.mark.notebooks
@@ -40,7 +54,7 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path) -> None:
 
 def test_notebooks_are_committed_without_outputs() -> None:
     """Outputs would carry machine paths and stale figures: CI produces fresh ones."""
-    for path in NOTEBOOKS:
+    for path in ALL:
         nb = nbformat.read(path, as_version=4)
         dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("outputs")]
         assert not dirty, f"{path.name} has outputs in cells {dirty}: clear them before committing"
