@@ -21,8 +21,11 @@ def const(v: int = 1) -> int:
     return v
 
 
+# Float bounds on purpose: typing caches ``Annotated[float, Bounds(...)]`` and Bounds(0, 10)
+# equals Bounds(0.0, 10.0), so with int bounds this module would get the float metadata of
+# pylearn_lab.components (and messages saying [0.0, 10.0]) whenever that was imported first.
 @component(category="test-builder")
-def combine(a, b, scale: Annotated[float, Bounds(0, 10)] = 1.0,
+def combine(a, b, scale: Annotated[float, Bounds(0.0, 10.0)] = 1.0,
             mode: Literal["sum", "diff"] = "sum", flag: bool = False) -> float:
     """Combine two numbers."""
     return (a + b if mode == "sum" else a - b) * scale
@@ -121,7 +124,7 @@ def test_validation_reports_each_problem_on_its_node_and_blocks_downstream() -> 
     m.set_param(c, "mode", "product")
     m.set_param(a, "v", "three")
     msgs = {k: {p.param: p.message for p in ps} for k, ps in m.problems().items()}
-    assert "expected a value in [0, 10], received 99.0" in msgs[c]["scale"]
+    assert "expected a value in [0.0, 10.0], received 99.0" in msgs[c]["scale"]
     assert "expected one of ['sum', 'diff'], received 'product'" in msgs[c]["mode"]
     assert "expected int, received str" in msgs[a]["v"]
     with pytest.raises(GraphError, match=r"3 problem\(s\) in 2 node\(s\)") as info:
