@@ -15,11 +15,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["BuilderModel", "GraphBuilder"]
+__all__ = ["BuilderModel", "GraphBuilder", "ResultsView"]
 
 _LAZY = {
     "GraphBuilder": ".builder",
     "BuilderModel": ".builder_model",
+    "ResultsView": ".results",
 }
 
 
