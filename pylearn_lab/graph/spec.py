@@ -29,12 +29,14 @@ from .registry import lookup
 if TYPE_CHECKING:
     from .graph import Graph
 
-__all__ = ["graph_to_json", "graph_from_json", "SPEC_VERSION"]
+__all__ = ["graph_to_json", "graph_from_json", "parse_spec", "encode_literal", "decode_literal",
+           "SPEC_VERSION"]
 
 SPEC_VERSION = 1
 
 
-def _encode(value: Any, where: str) -> Any:
+def encode_literal(value: Any, where: str) -> Any:
+    """A literal argument as JSON (``where`` names it in errors); Refs become ``{"$ref": id}``."""
     if isinstance(value, Ref):
         return {"$ref": value.key}
     if value is None or isinstance(value, (bool, int, str)):
@@ -45,13 +47,13 @@ def _encode(value: Any, where: str) -> Any:
             return {"$float": struct.pack(">d", value).hex()}
         return value
     if type(value) is tuple:
-        return {"$tuple": [_encode(v, where) for v in value]}
+        return {"$tuple": [encode_literal(v, where) for v in value]}
     if isinstance(value, list):
-        return [_encode(v, where) for v in value]
+        return [encode_literal(v, where) for v in value]
     if type(value) is dict and all(isinstance(k, str) for k in value):
         if any(k.startswith("$") for k in value):
             raise SpecError(f"{where}: dict keys starting with '$' are reserved in graph specs")
-        return {k: _encode(v, where) for k, v in value.items()}
+        return {k: encode_literal(v, where) for k, v in value.items()}
     raise SpecError(
         f"{where}: a graph spec stores JSON-like literals (numbers, strings, lists, dicts, "
         f"tuples), received {type(value).__name__}. Make the value a component's output "
@@ -59,20 +61,21 @@ def _encode(value: Any, where: str) -> Any:
     )
 
 
-def _decode(value: Any) -> Any:
+def decode_literal(value: Any) -> Any:
+    """Inverse of :func:`encode_literal`."""
     if isinstance(value, list):
-        return [_decode(v) for v in value]
+        return [decode_literal(v) for v in value]
     if isinstance(value, dict):
         if set(value) == {"$ref"}:
             return Ref(value["$ref"])
         if set(value) == {"$tuple"}:
-            return tuple(_decode(v) for v in value["$tuple"])
+            return tuple(decode_literal(v) for v in value["$tuple"])
         if set(value) == {"$float"}:
             text = value["$float"]
             if len(text) == 16 and all(c in "0123456789abcdef" for c in text):
                 return struct.unpack(">d", bytes.fromhex(text))[0]
             return float(text)
-        return {k: _decode(v) for k, v in value.items()}
+        return {k: decode_literal(v) for k, v in value.items()}
     return value
 
 
@@ -86,13 +89,42 @@ def graph_to_json(graph: "Graph", meta: dict[str, Any] | None = None, indent: in
         nodes.append({
             "id": key,
             "component": qual,
-            "args": [_encode(a, where) for a in call.args],
-            "kwargs": {k: _encode(v, where) for k, v in call.kwargs.items()},
+            "args": [encode_literal(a, where) for a in call.args],
+            "kwargs": {k: encode_literal(v, where) for k, v in call.kwargs.items()},
         })
     doc = {"pylearn_graph": SPEC_VERSION, "nodes": nodes, "outputs": list(graph.outputs)}
     if meta:
         doc["meta"] = meta
     return json.dumps(doc, indent=indent)
+
+
+def parse_spec(text: str | bytes) -> dict[str, Any]:
+    """Parse and check the shape of a graph spec (JSON, version, nodes with id and component).
+
+    Raises
+    ------
+    SpecError
+        The text is not JSON, or not a graph spec.
+    """
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError(
+            f"expected a JSON graph spec, received text that is not JSON ({exc}). "
+            "Load a file written by Graph.to_json() or GraphBuilder.save()."
+        ) from None
+    if not isinstance(doc, dict) or doc.get("pylearn_graph") != SPEC_VERSION or not isinstance(
+        doc.get("nodes"), list
+    ):
+        got = sorted(doc)[:5] if isinstance(doc, dict) else type(doc).__name__
+        raise SpecError(
+            f"expected a graph spec with 'pylearn_graph': {SPEC_VERSION} and a 'nodes' list, "
+            f"received {got!r}. Load a file written by Graph.to_json() or GraphBuilder.save()."
+        )
+    for i, n in enumerate(doc["nodes"]):
+        if not isinstance(n, dict) or not {"id", "component"} <= set(n):
+            raise SpecError(f"node #{i} of the spec needs 'id' and 'component', received {n!r:.80}")
+    return doc
 
 
 def graph_from_json(text: str | bytes) -> "Graph":
@@ -110,25 +142,9 @@ def graph_from_json(text: str | bytes) -> "Graph":
     from .expr import Expr
     from .graph import Graph
 
-    try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError(
-            f"expected a JSON graph spec, received text that is not JSON ({exc}). "
-            "Load a file written by Graph.to_json() or GraphBuilder.save()."
-        ) from None
-    if not isinstance(doc, dict) or doc.get("pylearn_graph") != SPEC_VERSION or not isinstance(
-        doc.get("nodes"), list
-    ):
-        got = sorted(doc)[:5] if isinstance(doc, dict) else type(doc).__name__
-        raise SpecError(
-            f"expected a graph spec with 'pylearn_graph': {SPEC_VERSION} and a 'nodes' list, "
-            f"received {got!r}. Load a file written by Graph.to_json()."
-        )
+    doc = parse_spec(text)
     raw: dict[str, dict[str, Any]] = {}
-    for i, n in enumerate(doc["nodes"]):
-        if not isinstance(n, dict) or not {"id", "component"} <= set(n):
-            raise SpecError(f"node #{i} of the spec needs 'id' and 'component', received {n!r:.80}")
+    for n in doc["nodes"]:
         raw[str(n["id"])] = n
     built: dict[str, Expr] = {}
     state: dict[str, int] = {}
@@ -143,7 +159,7 @@ def graph_from_json(text: str | bytes) -> "Graph":
             raise CycleError(f"the graph spec has a cycle: {loop}. Remove one of these edges.")
         state[node_id] = 1
         n = raw[node_id]
-        args, kwargs = _decode(n.get("args", [])), _decode(n.get("kwargs", {}))
+        args, kwargs = decode_literal(n.get("args", [])), decode_literal(n.get("kwargs", {}))
         for ref in iter_refs((args, kwargs)):
             build(ref.key, path + [node_id])
         try:

@@ -38,7 +38,7 @@ from ..errors import SpecError, UnknownComponentError
 from ..graph.expr import Expr
 from ..graph.graph import Graph
 from ..graph.nodes import Ref, iter_refs, map_refs
-from ..graph.spec import SPEC_VERSION, _decode, _encode
+from ..graph.spec import SPEC_VERSION, decode_literal, encode_literal, parse_spec
 from .builder_build import call_arguments, component_of
 from .builder_model import BuilderModel
 
@@ -125,8 +125,8 @@ def model_to_json(model: BuilderModel, indent: int | None = 1) -> str:
         nodes.append({
             "id": node.id,
             "component": node.component,
-            "args": [_encode(a, where) for a in args],
-            "kwargs": {k: _encode(v, where) for k, v in kwargs.items()},
+            "args": [encode_literal(a, where) for a in args],
+            "kwargs": {k: encode_literal(v, where) for k, v in kwargs.items()},
         })
     meta = {"builder": {"version": META_VERSION,
                         "positions": {n.id: [n.x, n.y] for n in model}}}
@@ -144,20 +144,7 @@ def model_from_json(text: str | bytes) -> BuilderModel:
     UnknownComponentError
         A node names a component that is not registered.
     """
-    try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError(
-            f"expected a JSON graph spec, received text that is not JSON ({exc}). "
-            "Load a file written by GraphBuilder.save() or Graph.to_json()."
-        ) from None
-    if not isinstance(doc, dict) or doc.get("pylearn_graph") != SPEC_VERSION \
-            or not isinstance(doc.get("nodes"), list):
-        got = sorted(doc)[:5] if isinstance(doc, dict) else type(doc).__name__
-        raise SpecError(
-            f"expected a graph spec with 'pylearn_graph': {SPEC_VERSION} and a 'nodes' list, "
-            f"received {got!r}. Load a file written by GraphBuilder.save() or Graph.to_json()."
-        )
+    doc = parse_spec(text)
     meta = (doc.get("meta") or {}).get("builder") or {}
     positions = meta.get("positions") or {}
     # A plain Graph.to_json() file names nodes by their 32-character keys: rename them.
@@ -175,8 +162,8 @@ def model_from_json(text: str | bytes) -> BuilderModel:
                 "registered. Run the cell or import the module that defines it, then load again."
             )
         swap = lambda r: Ref(rename.get(r.key, r.key))
-        args = map_refs(_decode(n.get("args", [])), swap)
-        kwargs = map_refs(_decode(n.get("kwargs", {})), swap)
+        args = map_refs(decode_literal(n.get("args", [])), swap)
+        kwargs = map_refs(decode_literal(n.get("kwargs", {})), swap)
         node_id = rename[str(n["id"])]
         x, y = (positions.get(node_id) or [0.0, 0.0])[:2]
         model.add(comp, at=(x, y), id=node_id)
