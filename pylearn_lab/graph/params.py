@@ -30,9 +30,12 @@ from ..errors import ParameterTypeError
 __all__ = ["Bounds", "ParamSpec", "param_specs", "check_literal"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Bounds:
     """Inclusive numeric bounds for a parameter, used in ``Annotated[...]``."""
+
+    # eq=False: typing caches Annotated[...] by equality, and Bounds(0, 10) == Bounds(0.0, 10.0)
+    # would make one component's form show another's bounds, depending on import order.
 
     low: float
     high: float
