@@ -36,7 +36,6 @@ import logging
 import mmap
 import os
 import secrets
-import sqlite3
 import threading
 import time
 import warnings

@@ -44,7 +44,7 @@ from ..errors import BackendError, CacheError, NodeError, RunCancelledError
 from ..graph.expr import Expr
 from .events import Callback, Event, emit
 from .handle import RunHandle
-from .plan import Plan, make_plan
+from .plan import make_plan
 from .recipe import recipe
 from .rewrite import apply_rewrites
 from .task import Receipt, Task, execute, execute_batch
@@ -206,7 +206,6 @@ class _RunState:
         self.counts["queued"] = len(plan.order)
         self.users = users = graph.dependents()
         waiting = {k: {d for d in graph.dependencies(k) if d in needed} for k in plan.order}
-        self.remaining_users = {k: sum(1 for u in users[k] if u in needed) for k in graph}
         ready: deque[str] = deque(k for k in plan.order if not waiting[k])
         finished: set[str] = set()
         self.waiting, self.ready, self.finished, self.needed = waiting, ready, finished, needed
@@ -436,7 +435,6 @@ class _RunState:
             return
         self.needed.add(lost)
         self.counts["queued"] += 1
-        self.remaining_users[lost] = self.remaining_users.get(lost, 0) + 1
         missing = {d for d in graph.dependencies(lost)
                    if d not in self.finished and d not in self.plan.cached and d not in self.values}
         self.waiting[lost] = set(missing)

@@ -21,7 +21,7 @@ from ..graph.nodes import Ref, iter_refs
 if TYPE_CHECKING:
     from ..graph.expr import Expr
 
-__all__ = ["recipe", "readable_name"]
+__all__ = ["recipe"]
 
 
 def recipe(expr: "Expr") -> dict[str, Any]:
@@ -57,7 +57,3 @@ def recipe(expr: "Expr") -> dict[str, Any]:
         "func_parts": ident.parts,
     }
 
-
-def readable_name(expr: "Expr") -> str:
-    """``pca(standardize(load_iris()), n=2)``-style name for messages."""
-    return repr(expr)
