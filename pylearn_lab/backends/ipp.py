@@ -229,7 +229,7 @@ class IPyParallelBackend(Backend):
         """Run ``fn(*args, **kwargs)`` on some engine; the future holds its return value."""
         if self._closed:
             raise BackendError("this IPyParallelBackend was stopped; start or connect a new one")
-        if self._watch.error is not None:
+        if self._watch.error is not None and not self._watch.recheck():
             return self._watch.failed(ClusterGoneError(str(self._watch.error)))
         self._tag_engines()
         from ..vm.task import execute, execute_batch

@@ -9,9 +9,11 @@ so the VM's loop -- which polls its futures every 0.1 s -- always ends:
 
 * no engine registered for ``engine_timeout`` seconds -> :class:`NoEnginesError`;
 * neither a result nor an answer to a health probe came from the controller
-  for ``health_timeout`` seconds -> :class:`ClusterGoneError` (sticky: later
-  submissions fail at once). A busy controller still delivers results, so load
-  alone is not mistaken for death.
+  for ``health_timeout`` seconds while tasks were outstanding ->
+  :class:`ClusterGoneError`. Later submissions fail at once unless the controller
+  answers a fresh probe (:meth:`Watchdog.recheck`). A busy controller still
+  delivers results, so load alone is not mistaken for death, and time spent with
+  nothing outstanding never counts as silence.
 
 Examples
 --------
@@ -128,6 +130,11 @@ class Watchdog:
         """Wrap ipyparallel's AsyncResult ``ar`` into a :class:`TaskFuture`."""
         fut = TaskFuture(ar, self.client)
         with self._lock:
+            if not self._pending:
+                # the silence clock starts with the first outstanding task: time spent idle
+                # is not time the controller failed to answer (the watch thread may not
+                # even have run yet, so its own idle reset cannot be relied on)
+                self._last_ok = time.monotonic()
             self._pending.add(fut)
         fut.add_done_callback(self._forget)
         ar.add_done_callback(lambda a: self._relay(a, fut))
@@ -172,6 +179,23 @@ class Watchdog:
             pending = list(self._pending)
         for fut in pending:
             fut._settle(error=exc)
+
+    def recheck(self, timeout: float = 2.0) -> bool:
+        """After a :class:`ClusterGoneError`, ask the controller once more.
+
+        True (and the error is cleared) when it answers within ``timeout`` s: a
+        verdict is only sticky while the controller stays silent.
+        """
+        if self.error is None:
+            return True
+        try:
+            call_with_timeout(self.client.queue_status, timeout)
+        except Exception:
+            return False
+        log.info("the ipyparallel controller answers again; clearing %s", self.error)
+        self.error = None
+        self._last_ok = time.monotonic()
+        return True
 
     def stop(self) -> None:
         """End the watch thread (pending futures are failed by the caller if needed)."""

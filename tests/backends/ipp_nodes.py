@@ -120,3 +120,10 @@ def slowish(i: int) -> int:
     """Slower than the tiny-node threshold (50 ms)."""
     time.sleep(0.05)
     return i
+
+
+@pl.component
+def napping(i: int, seconds: float) -> int:
+    """Sleeps ``seconds`` on the engine, then returns ``i``."""
+    time.sleep(seconds)
+    return i
