@@ -22,7 +22,8 @@ in user code keeps working::
     │   └── IntegrityError                an entry fails its checksum or signature
     ├── DataError(ValueError)             a component received data it cannot use
     ├── NodeError(RuntimeError)           a node's function raised
-    └── RunCancelledError(RuntimeError)   a run was cancelled before it finished
+    ├── RunCancelledError(RuntimeError)   a run was cancelled before it finished
+    └── TrainingError(ValueError)         a training loop, schedule or plugin is misused
 
 Messages follow one rule: say what was expected, what was received, and what
 to do next.
@@ -58,6 +59,7 @@ __all__ = [
     "DataError",
     "NodeError",
     "RunCancelledError",
+    "TrainingError",
 ]
 
 
@@ -219,3 +221,7 @@ class NodeError(PylearnError, RuntimeError):
 
 class RunCancelledError(PylearnError, RuntimeError):
     """A run was cancelled before it finished."""
+
+
+class TrainingError(PylearnError, ValueError):
+    """A training loop, schedule or plugin was given something it cannot use."""
