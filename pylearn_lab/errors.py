@@ -23,6 +23,7 @@ in user code keeps working::
     ├── DataError(ValueError)             a component received data it cannot use
     ├── NodeError(RuntimeError)           a node's function raised
     ├── RunCancelledError(RuntimeError)   a run was cancelled before it finished
+    │   └── TrainingStopped               a training was stopped remotely (checkpoint kept)
     └── TrainingError(ValueError)         a training loop, schedule or plugin is misused
 
 Messages follow one rule: say what was expected, what was received, and what
@@ -60,6 +61,7 @@ __all__ = [
     "NodeError",
     "RunCancelledError",
     "TrainingError",
+    "TrainingStopped",
 ]
 
 
@@ -225,3 +227,11 @@ class RunCancelledError(PylearnError, RuntimeError):
 
 class TrainingError(PylearnError, ValueError):
     """A training loop, schedule or plugin was given something it cannot use."""
+
+
+class TrainingStopped(RunCancelledError):
+    """A training was stopped from the notebook; its last state is kept as a checkpoint.
+
+    Nothing is cached under the training's key (a stopped training is not the
+    result its arguments ask for); running it again resumes from the checkpoint.
+    """
