@@ -19,6 +19,7 @@ Examples
 
 from .channel import Channel, channel_root
 from .checkpoint import Checkpoints, base_key
+from .monitor import Monitor, watch
 from .loop import DEFAULT_CHECKPOINT, Loop, Trainer, TrainResult
 from .plugins import Plugin, early_stopping, log_metric, plugin
 from .schedules import TIMELINES, Schedule, after, always, at, each, every, never
@@ -27,5 +28,5 @@ __all__ = [
     "TIMELINES", "Schedule", "after", "always", "at", "each", "every", "never",
     "Plugin", "plugin", "early_stopping", "log_metric",
     "Loop", "Trainer", "TrainResult", "DEFAULT_CHECKPOINT",
-    "Checkpoints", "base_key", "Channel", "channel_root",
+    "Checkpoints", "base_key", "Channel", "channel_root", "Monitor", "watch",
 ]

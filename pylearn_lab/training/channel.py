@@ -121,6 +121,10 @@ class Channel:
             self._command = cmd if cmd in COMMANDS else None
         return self._command
 
+    def acknowledge(self) -> None:
+        """Forget the current command until the file changes again."""
+        self._command = None
+
     # -- watcher side ---------------------------------------------------------------------
     def send(self, command: str) -> None:
         """Write a command (atomically: the training never reads half a file)."""
@@ -130,23 +134,28 @@ class Channel:
         tmp.write_text(json.dumps({"command": command}))
         os.replace(tmp, self.path / "control.json")
 
-    def progress(self, start: int = 0) -> list[dict[str, Any]]:
-        """Progress events from line ``start`` on (a half-written last line is left for later)."""
+    def progress(self) -> list[dict[str, Any]]:
+        """Every progress event so far (a half-written last line is left for later)."""
+        return self.read(0)[0]
+
+    def read(self, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """Events after byte ``offset`` and the offset to read from next time."""
         try:
-            data = (self.path / "progress.jsonl").read_bytes()
+            with open(self.path / "progress.jsonl", "rb") as f:
+                f.seek(offset)
+                data = f.read()
         except OSError:
-            return []
+            return [], offset
+        end = data.rfind(b"\n") + 1  # only whole lines
         out: list[dict[str, Any]] = []
-        for i, line in enumerate(data.split(b"\n")[:-1]):
-            if i < start:
-                continue
+        for line in data[:end].split(b"\n"):
             try:
-                event = json.loads(line)
+                event = json.loads(line) if line else None
             except ValueError:
                 continue
             if isinstance(event, dict):
                 out.append(event)
-        return out
+        return out, offset + end
 
     def reset(self) -> None:
         """Forget earlier progress and commands (a new run of the same node)."""

@@ -182,6 +182,8 @@ class Trainer:
                                                self.name, _loop_index(running, self.name)),
                                call.label)
         channel = Channel.open_if_watched(running[0].key) if running is not None else None
+        if channel is not None and channel.command() == "stop":
+            channel.acknowledge()  # a stop sent to an earlier run must not stop this one
         return book, channel
 
     def run(self) -> TrainResult:
