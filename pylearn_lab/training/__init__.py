@@ -19,6 +19,7 @@ Examples
 
 from .channel import Channel, channel_root
 from .checkpoint import Checkpoints, base_key
+from .curves import at_step, curves, history_of, marginals, plot_curves, plot_marginals
 from .monitor import Monitor, watch
 from .loop import DEFAULT_CHECKPOINT, Loop, Trainer, TrainResult
 from .plugins import Plugin, early_stopping, log_metric, plugin
@@ -29,4 +30,5 @@ __all__ = [
     "Plugin", "plugin", "early_stopping", "log_metric",
     "Loop", "Trainer", "TrainResult", "DEFAULT_CHECKPOINT",
     "Checkpoints", "base_key", "Channel", "channel_root", "Monitor", "watch",
+    "curves", "history_of", "at_step", "marginals", "plot_curves", "plot_marginals",
 ]
