@@ -134,7 +134,7 @@ def plot_curves(table: Any, metric: str, hue: str | None = None) -> Any:
     for rs in by_run.values():
         rs.sort(key=lambda r: r["step"])
         colour = f"C{values.index(repr(rs[0].get(hue))) % 10}" if hue else None
-        ax.plot([r["step"] for r in rs], [r.get(metric) for r in rs], color=colour, alpha=0.8,
+        ax.plot([r["step"] for r in rs], [_float(r.get(metric)) for r in rs], color=colour, alpha=0.8,
                 linewidth=1.2)
     if hue:
         from matplotlib.lines import Line2D
@@ -146,6 +146,10 @@ def plot_curves(table: Any, metric: str, hue: str | None = None) -> Any:
     ax.grid(alpha=0.3)
     ax.set_title(f"{metric} per step ({len(by_run)} runs)", fontsize="medium")
     return fig
+
+
+def _float(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) else float("nan")
 
 
 def plot_marginals(table: Any, metric: str, step: int, params: Sequence[str] | None = None) -> Any:
