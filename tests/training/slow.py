@@ -21,3 +21,4 @@ def slow_fit(epochs: int = 50, pause: float = 0.02, seed: int = 0) -> dict:
     r = Trainer(lambda rng: {"w": rng.normal(size=4)}, step, epochs, seed=seed, length="epochs",
                 checkpoint=each(10)).run()
     return {"w": r.state["w"], "norm": r.history["norm"], "from": r.resumed_from}
+
