@@ -32,7 +32,7 @@ from ..training.loop import Trainer
 from .data import Dataset, Model, Split, train_part
 from .training import cross_entropy, encode_labels, minibatches, one_hot, softmax
 
-__all__ = ["logistic_regression", "mlp", "linear_logits", "mlp_logits"]
+__all__ = ["linear_logits", "logistic_regression", "mlp", "mlp_logits"]
 
 
 def linear_logits(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:

@@ -20,15 +20,38 @@ Examples
 from .channel import Channel, channel_root
 from .checkpoint import Checkpoints, base_key
 from .curves import at_step, curves, history_of, marginals, plot_curves, plot_marginals
-from .monitor import Monitor, watch
 from .loop import DEFAULT_CHECKPOINT, Loop, Trainer, TrainResult
+from .monitor import Monitor, watch
 from .plugins import Plugin, early_stopping, log_metric, plugin
 from .schedules import TIMELINES, Schedule, after, always, at, each, every, never
 
 __all__ = [
-    "TIMELINES", "Schedule", "after", "always", "at", "each", "every", "never",
-    "Plugin", "plugin", "early_stopping", "log_metric",
-    "Loop", "Trainer", "TrainResult", "DEFAULT_CHECKPOINT",
-    "Checkpoints", "base_key", "Channel", "channel_root", "Monitor", "watch",
-    "curves", "history_of", "at_step", "marginals", "plot_curves", "plot_marginals",
+    "DEFAULT_CHECKPOINT",
+    "TIMELINES",
+    "Channel",
+    "Checkpoints",
+    "Loop",
+    "Monitor",
+    "Plugin",
+    "Schedule",
+    "TrainResult",
+    "Trainer",
+    "after",
+    "always",
+    "at",
+    "at_step",
+    "base_key",
+    "channel_root",
+    "curves",
+    "each",
+    "early_stopping",
+    "every",
+    "history_of",
+    "log_metric",
+    "marginals",
+    "never",
+    "plot_curves",
+    "plot_marginals",
+    "plugin",
+    "watch",
 ]

@@ -39,7 +39,7 @@ from typing import Any
 
 from ..errors import TrainingError
 
-__all__ = ["Channel", "channel_root", "COMMANDS"]
+__all__ = ["COMMANDS", "Channel", "channel_root"]
 
 ENV_VAR = "PYLEARN_TRAINING_DIR"
 COMMANDS = ("pause", "resume", "stop")
@@ -77,7 +77,7 @@ class Channel:
         self._command: str | None = None
 
     @classmethod
-    def open_if_watched(cls, key: str) -> "Channel | None":
+    def open_if_watched(cls, key: str) -> Channel | None:
         """The channel of ``key`` when a watcher created it, else None (no file touched)."""
         try:
             return cls(key) if (channel_root() / key).is_dir() else None

@@ -44,7 +44,7 @@ from ..hashing.digest import new_digest
 from ..hashing.functions import function_identity
 from ..hashing.values import feed_value
 
-__all__ = ["Checkpoints", "base_key", "FORMAT"]
+__all__ = ["FORMAT", "Checkpoints", "base_key"]
 
 FORMAT = 1  # bump when the checkpoint payload changes shape: old ones are then ignored
 

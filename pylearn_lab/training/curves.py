@@ -30,7 +30,7 @@ from typing import Any
 
 from ..errors import TrainingError
 
-__all__ = ["curves", "history_of", "at_step", "marginals", "plot_curves", "plot_marginals"]
+__all__ = ["at_step", "curves", "history_of", "marginals", "plot_curves", "plot_marginals"]
 
 _DROP = ("duration", "host", "engine", "created", "version", "current")
 
@@ -122,7 +122,7 @@ def plot_curves(table: Any, metric: str, hue: str | None = None) -> Any:
 
     from ..lineage.table import table_rows
 
-    rows, columns, params, _ = table_rows(table)
+    rows, columns, _params, _ = table_rows(table)
     if metric not in columns:
         raise TrainingError(f"plot_curves(): no metric {metric!r}; the table has {columns}.")
     by_run: dict[str, list[dict[str, Any]]] = {}

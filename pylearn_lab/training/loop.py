@@ -44,7 +44,7 @@ from .checkpoint import Checkpoints, base_key
 from .plugins import Plugin, plugin
 from .schedules import Schedule, every
 
-__all__ = ["Loop", "TrainResult", "Trainer", "DEFAULT_CHECKPOINT"]
+__all__ = ["DEFAULT_CHECKPOINT", "Loop", "TrainResult", "Trainer"]
 
 #: checkpoint every 30 s of training, and always at the end (what P14 measures)
 DEFAULT_CHECKPOINT: Schedule = every(seconds=30)

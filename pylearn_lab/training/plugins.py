@@ -36,7 +36,7 @@ from .schedules import TIMELINES, Schedule, always
 if TYPE_CHECKING:
     from .loop import Loop
 
-__all__ = ["Plugin", "plugin", "early_stopping", "log_metric"]
+__all__ = ["Plugin", "early_stopping", "log_metric", "plugin"]
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,14 @@ class Plugin:
     """
 
     schedule: Schedule
-    function: Callable[["Loop"], Any]
+    function: Callable[[Loop], Any]
     timeline: str = "iterations"
     order: int = 0
     final: bool = False
     name: str = ""
 
 
-def plugin(schedule: Schedule, function: Callable[["Loop"], Any], timeline: str | None = None,
+def plugin(schedule: Schedule, function: Callable[[Loop], Any], timeline: str | None = None,
            *, order: int = 0, final: bool = False, name: str = "") -> Plugin:
     """Make a :class:`Plugin`, checking its parts; ``timeline`` defaults to the schedule's.
 
@@ -89,7 +89,7 @@ def plugin(schedule: Schedule, function: Callable[["Loop"], Any], timeline: str 
                   name or getattr(function, "__name__", type(function).__name__))
 
 
-def log_metric(name: str, fn: Callable[["Loop"], float], schedule: Schedule | None = None,
+def log_metric(name: str, fn: Callable[[Loop], float], schedule: Schedule | None = None,
                timeline: str | None = None) -> Plugin:
     """Log ``fn(loop)`` as the curve ``name`` (``loop.logged[name]``: ``[step, value]`` pairs).
 
@@ -119,7 +119,7 @@ def early_stopping(metric: str = "loss", patience: int = 10, mode: Literal["min"
         raise TrainingError(f"early_stopping(patience=): expected an int >= 1, received {patience!r}.")
     sign = 1.0 if mode == "min" else -1.0
 
-    def check(loop: "Loop") -> None:
+    def check(loop: Loop) -> None:
         curve = loop.history.get(metric)
         if curve is None:
             raise TrainingError(f"early_stopping({metric!r}): the step reports no such metric; "

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 
 from ..errors import TrainingError
 
-__all__ = ["Schedule", "each", "at", "after", "every", "always", "never", "TIMELINES"]
+__all__ = ["TIMELINES", "Schedule", "after", "always", "at", "each", "every", "never"]
 
 #: the timelines a loop keeps: steps done, training examples seen, seconds spent training
 TIMELINES = ("iterations", "examples", "seconds")
@@ -95,19 +95,19 @@ class Schedule:
         return False
 
     # -- algebra ----------------------------------------------------------------------
-    def __and__(self, other: "Schedule") -> "Schedule":
+    def __and__(self, other: Schedule) -> Schedule:
         return _And(self, _check(other, "&"))
 
-    def __or__(self, other: "Schedule") -> "Schedule":
+    def __or__(self, other: Schedule) -> Schedule:
         return _Or(self, _check(other, "|"))
 
-    def __invert__(self) -> "Schedule":
+    def __invert__(self) -> Schedule:
         return _Not(self)
 
-    def __rand__(self, other: object) -> "Schedule":
+    def __rand__(self, other: object) -> Schedule:
         return _And(_check(other, "&"), self)
 
-    def __ror__(self, other: object) -> "Schedule":
+    def __ror__(self, other: object) -> Schedule:
         return _Or(_check(other, "|"), self)
 
 

@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import pathlib
 import threading
 from typing import Any
@@ -32,10 +33,11 @@ import traitlets
 
 from ..training.monitor import Monitor
 
-__all__ = ["TrainingPlot", "TrainingCanvas"]
+__all__ = ["TrainingCanvas", "TrainingPlot"]
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 _ENDED = ("done", "stopped")
+_LOG = logging.getLogger(__name__)
 
 
 class TrainingCanvas(anywidget.AnyWidget):
@@ -100,7 +102,8 @@ class TrainingPlot(W.VBox):
         while not self._closed.wait(interval):
             try:
                 self.refresh()
-            except Exception:  # a display must never kill the kernel's thread
+            except Exception:  # noqa: BLE001 -- a display must never kill its thread
+                _LOG.debug("training plot refresh failed", exc_info=True)
                 continue
             if self.monitor.status in _ENDED:
                 break

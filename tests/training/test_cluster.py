@@ -49,7 +49,7 @@ def test_live_plot_follows_an_engine_and_stop_reaches_it(engines_see_this_channe
     def train() -> None:
         try:
             out["value"] = e.compute(backend=cluster, cache=cache, progress=False)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 -- the test inspects it
             out["error"] = exc
 
     t = threading.Thread(target=train, daemon=True)

@@ -30,7 +30,7 @@ def _in_thread(expr: Any, cache: Any) -> dict[str, Any]:
     def target() -> None:
         try:
             out["value"] = expr.compute(cache=cache)
-        except BaseException as exc:  # the test inspects it
+        except BaseException as exc:  # noqa: BLE001 -- the test inspects it
             out["error"] = exc
 
     out["thread"] = threading.Thread(target=target, daemon=True)

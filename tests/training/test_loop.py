@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from pylearn_lab.errors import TrainingError
-from pylearn_lab.training import (Trainer, after, at, each, early_stopping, every, log_metric,
-                                  plugin)
+from pylearn_lab.training import Trainer, after, at, each, early_stopping, every, log_metric, plugin
 
 
 def _init(rng: np.random.Generator) -> dict[str, float]:
@@ -30,7 +29,7 @@ def test_state_history_and_seed_are_explicit() -> None:
 
 def test_plugins_run_in_the_documented_order() -> None:
     calls: list[tuple[str, int]] = []
-    rec = lambda name: (lambda loop: calls.append((name, loop.t)))  # noqa: E731
+    rec = lambda name: (lambda loop: calls.append((name, loop.t)))
     plugins = [
         plugin(each(2), rec("late"), order=60),
         plugin(each(1), rec("first-given"), final=True),
@@ -70,7 +69,7 @@ def test_schedule_combinations_drive_plugins() -> None:
 def test_wall_clock_plugin_fires(monkeypatch: pytest.MonkeyPatch) -> None:
     import pylearn_lab.training.loop as loop_mod
 
-    clock = iter(range(0, 1000))  # each perf_counter call advances one "second"
+    clock = iter(range(1000))  # each perf_counter call advances one "second"
     monkeypatch.setattr(loop_mod.time, "perf_counter", lambda: float(next(clock)))
     fired: list[int] = []
     Trainer(_init, _step, steps=6, plugins=[plugin(every(seconds=3), lambda lp: fired.append(lp.t))],

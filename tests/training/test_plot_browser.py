@@ -30,7 +30,7 @@ PLOT = ".pylearn-training"
 
 
 def test_live_plot_moves_and_stops_from_the_browser(run_notebook: Any, tmp_path: Path) -> None:
-    cells = [
+    cells = [(
         "import tempfile\n"
         "from concurrent.futures import ThreadPoolExecutor\n"
         "import pylearn_lab as pl\n"
@@ -41,8 +41,8 @@ def test_live_plot_moves_and_stops_from_the_browser(run_notebook: Any, tmp_path:
         "e = mlp(split, hidden=64, epochs=10000, lr=0.05)\n"
         "plot = TrainingPlot(e)\n"
         "future = ThreadPoolExecutor(1).submit(e.compute, cache=cache)\n"
-        "plot",
-    ]
+        "plot"
+    )]
     pg = run_notebook("training_plot.ipynb", cells)
     try:
         pg.wait_for_selector(f"{PLOT}[data-status='running']", timeout=60_000)

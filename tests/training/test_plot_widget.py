@@ -15,7 +15,7 @@ from pylearn_lab.errors import NodeError
 from .slow import slow_fit
 
 pytest.importorskip("anywidget")
-from pylearn_lab.widgets import TrainingPlot  # noqa: E402
+from pylearn_lab.widgets import TrainingPlot
 
 
 def _wait(pred: Any, timeout: float = 20.0) -> None:
@@ -35,7 +35,7 @@ def test_curves_update_while_training_and_buttons_steer_it(tmp_path: Path) -> No
     def train() -> None:
         try:
             e.compute(cache=Cache(tmp_path / "c"))
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 -- the test inspects it
             errors.append(exc)
 
     t = threading.Thread(target=train, daemon=True)

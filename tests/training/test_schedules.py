@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pylearn_lab.errors import TrainingError
 from pylearn_lab.training import after, always, at, each, every, never
