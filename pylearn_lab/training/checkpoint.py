@@ -36,6 +36,8 @@ True
 from __future__ import annotations
 
 import inspect
+import os
+import socket
 import time
 from typing import Any
 
@@ -120,7 +122,10 @@ class Checkpoints:
 
     def save(self, step: int, payload: dict[str, Any], metrics: dict[str, Any] | None = None) -> bool:
         """Store ``payload`` as the checkpoint at ``step``; True when stored now."""
+        from ..vm.task import worker_name  # lazily: checkpoints sit below the VM layer
+
         record = {
+            "host": socket.gethostname(), "pid": os.getpid(), "engine": worker_name(),
             "func": "pylearn_lab.training.checkpoint", "label": "checkpoint",
             "version": str(FORMAT),
             "params": {"of": self.label, "step": step, "training": self.base[:16]},

@@ -31,6 +31,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -300,15 +301,17 @@ def _check_length(call: Any, length: str, steps: int) -> None:
 
 
 _LOOPS: dict[int, tuple[Any, dict[str, int]]] = {}
+_LOOPS_LOCK = threading.Lock()  # the threads backend runs several tasks at once
 
 
 def _loop_index(running: Any, name: str) -> int:
     """How many loops named ``name`` ran before in this task (0 for the first)."""
-    entry = _LOOPS.get(id(running))
-    if entry is None or entry[0] is not running:
-        if len(_LOOPS) > 256:  # tasks are short-lived: forget the oldest
-            _LOOPS.pop(next(iter(_LOOPS)))
-        entry = _LOOPS[id(running)] = (running, {})
-    counts = entry[1]
-    counts[name] = counts.get(name, 0) + 1
-    return counts[name] - 1
+    with _LOOPS_LOCK:
+        entry = _LOOPS.get(id(running))
+        if entry is None or entry[0] is not running:
+            if len(_LOOPS) > 256:  # tasks are short-lived: forget the oldest
+                _LOOPS.pop(next(iter(_LOOPS)))
+            entry = _LOOPS[id(running)] = (running, {})
+        counts = entry[1]
+        counts[name] = counts.get(name, 0) + 1
+        return counts[name] - 1

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pylearn_lab import Cache
 from pylearn_lab.errors import NodeError, TrainingError, TrainingStopped
@@ -115,3 +117,32 @@ def test_channel_refuses_symlinks_bad_names_and_bad_commands(tmp_path: Path) -> 
     assert ch.command() is None  # unknown words are ignored, never evaluated
     (ch.path / "progress.jsonl").write_text('{"t": 1}\nnot json\n[1, 2]\n{"t": 2}\n{"t": 3')
     assert ch.progress() == [{"t": 1}, {"t": 2}]  # a half-written last line waits
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400), st.binary(max_size=200))
+def test_whatever_lands_in_a_channel_is_read_safely(progress: bytes, control: bytes) -> None:
+    ch = Channel("0123456789abcdef" * 2, create=True)
+    (ch.path / "progress.jsonl").write_bytes(progress)
+    (ch.path / "control.json").write_bytes(control)
+    ch._seen_control = None  # the same size and mtime as the last example: force a reread
+    events, offset = ch.read(0)
+    assert all(isinstance(e, dict) for e in events) and 0 <= offset <= len(progress)
+    assert ch.command() in (None, "pause", "resume", "stop")
+
+
+def test_two_loops_in_one_node_keep_separate_checkpoints(tmp_path: Path) -> None:
+    from pylearn_lab import component
+    from pylearn_lab.training import Trainer
+
+    @component
+    def two(epochs: int = 4) -> tuple:
+        a = Trainer(lambda rng: {"v": 0}, lambda s, t, rng: s.update(v=s["v"] + 1), epochs,
+                    length="epochs").run()
+        b = Trainer(lambda rng: {"v": 0}, lambda s, t, rng: s.update(v=s["v"] + 10), epochs,
+                    length="epochs").run()
+        return a.state["v"], b.state["v"], a.resumed_from, b.resumed_from
+
+    cache = Cache(tmp_path / "c")
+    assert two(epochs=4).compute(cache=cache) == (4, 40, 0, 0)
+    assert two(epochs=6).compute(cache=cache) == (6, 60, 4, 4)  # each resumed its own state
