@@ -1,8 +1,9 @@
 """Training curves from the experiment database: per-step tables, sweep plots, marginals.
 
 A trained model's result carries its per-step history (``model.history``, or
-a :class:`~pylearn_lab.training.loop.TrainResult`), so every stored training
-is a curve. :func:`curves` turns the results of a component into one row per
+a :class:`~pylearn_lab.training.loop.TrainResult`; a dict with ``"history"``
+and ``"logged"`` entries works too), so every stored training is a curve;
+curves that plugins logged every few steps fill their steps only. :func:`curves` turns the results of a component into one row per
 (run, step) -- the run's hyper-parameters, ``step`` and one column per metric
 -- ready for pandas; :func:`plot_curves` draws a sweep's curves coloured by a
 hyper-parameter; :func:`at_step` and :func:`plot_marginals` read the sweep at
@@ -52,6 +53,28 @@ def history_of(value: Any) -> dict[str, list[float]]:
             if isinstance(v, (list, tuple)) and all(isinstance(x, (int, float)) for x in v)}
 
 
+def logged_of(value: Any) -> dict[str, dict[int, float]]:
+    """The sparse curves plugins logged (``log_metric``): ``name -> {step: value}``.
+
+    Examples
+    --------
+    >>> logged_of({"logged": {"val": [[10, 0.8], [20, 0.9]]}})
+    {'val': {10: 0.8, 20: 0.9}}
+    """
+    logged = getattr(value, "logged", None)
+    if logged is None and isinstance(value, Mapping):
+        logged = value.get("logged")
+    if not isinstance(logged, Mapping):
+        return {}
+    out: dict[str, dict[int, float]] = {}
+    for k, pairs in logged.items():
+        try:
+            out[str(k)] = {int(t): float(v) for t, v in pairs}
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def curves(component: Any = None, where: Mapping[str, Any] | Callable[..., bool] | None = None,
            *, cache: Any = None, metrics: Sequence[str] | None = None,
            pandas: bool | None = None) -> Any:
@@ -80,12 +103,18 @@ def curves(component: Any = None, where: Mapping[str, Any] | Callable[..., bool]
     for run in runs:
         hit, value = store.lookup(run["key"], count_miss=False)
         hist = history_of(value) if hit else {}
+        sparse = logged_of(value) if hit else {}
         keep = [m for m in (metrics or hist) if m in hist]
-        names.extend(m for m in keep if m not in names)
+        keep_sparse = [m for m in (metrics or sparse) if m in sparse and m not in hist]
+        names.extend(m for m in [*keep, *keep_sparse] if m not in names)
         base = {p: run.get(p) for p in params}
-        for i in range(max((len(hist[m]) for m in keep), default=0)):
-            rows.append({**base, "step": i + 1,
-                         **{m: hist[m][i] for m in keep if i < len(hist[m])}, "key": run["key"]})
+        last = max([len(hist[m]) for m in keep] + [max(sparse[m], default=0) for m in keep_sparse],
+                   default=0)
+        for i in range(last):
+            row = {**base, "step": i + 1, **{m: hist[m][i] for m in keep if i < len(hist[m])},
+                   **{m: sparse[m][i + 1] for m in keep_sparse if i + 1 in sparse[m]}}
+            if len(row) > len(base) + 1:  # steps with no value at all are left out
+                rows.append({**row, "key": run["key"]})
     columns = [*params, "step", *names, "key"]
     if pandas is False:
         return Table(rows, columns, [*params], names)

@@ -63,3 +63,25 @@ def test_plots_draw_every_run(sweep) -> None:
         plot_curves(t, "f1")
     with pytest.raises(TrainingError, match="cache=False"):
         curves(logistic_regression, cache=False)
+
+
+def test_sparse_logged_curves_join_the_per_step_rows(tmp_path: Path) -> None:
+    import numpy as np
+
+    from pylearn_lab import component
+    from pylearn_lab.training import Trainer, each, log_metric
+
+    @component
+    def walk(lr: float = 0.5, epochs: int = 9) -> dict:
+        r = Trainer(lambda rng: {"w": 0.0}, lambda s, t, rng: s.update(w=s["w"] + lr) or {"w": s["w"]},
+                    epochs, length="epochs",
+                    plugins=[log_metric("w2", lambda lp: lp.state["w"] ** 2, each(3))]).run()
+        return {"history": r.history, "logged": r.logged, "w": np.float64(r.state["w"])}
+
+    cache = Cache(tmp_path / "c")
+    run([walk(lr=0.5), walk(lr=1.0)], cache=cache)
+    rows = curves(walk, cache=cache, pandas=False).to_dicts()
+    mine = sorted((r for r in rows if r["lr"] == 1.0), key=lambda r: r["step"])
+    assert [r["w"] for r in mine] == [float(t) for t in range(1, 10)]
+    assert [(r["step"], r.get("w2")) for r in mine if r.get("w2") is not None] == \
+        [(3, 9.0), (6, 36.0), (9, 81.0)]
