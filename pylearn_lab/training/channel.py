@@ -71,7 +71,9 @@ class Channel:
         self.key = key
         self.path = channel_root() / key
         if create:
-            self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._check()  # before writing into a root someone else may have made
+            self.path.mkdir(exist_ok=True, mode=0o700)
         self._check()
         self._seen_control: tuple[int, int] | None = None
         self._command: str | None = None
@@ -85,9 +87,20 @@ class Channel:
             return None
 
     def _check(self) -> None:
+        uid = os.getuid() if hasattr(os, "getuid") else None
         for p in (self.path.parent, self.path):
             if p.is_symlink():
                 raise TrainingError(f"refusing the training channel {p}: it is a symbolic link.")
+            try:
+                owner = p.stat().st_uid
+            except FileNotFoundError:
+                continue
+            if uid is not None and owner != uid:
+                # a shared temp dir: another user could pre-create the root to feed us commands
+                raise TrainingError(
+                    f"refusing the training channel {p}: it belongs to user {owner}, not to you "
+                    f"({uid}). Remove it, or set {ENV_VAR} to a directory of your own."
+                )
         if self.path.exists() and not self.path.is_dir():
             raise TrainingError(f"the training channel {self.path} exists and is not a directory.")
 

@@ -43,7 +43,7 @@ from ..errors import TrainingError, TrainingStopped
 from .channel import Channel
 from .checkpoint import Checkpoints, base_key
 from .plugins import Plugin, plugin
-from .schedules import Schedule, every
+from .schedules import Schedule, every, never
 
 __all__ = ["DEFAULT_CHECKPOINT", "Loop", "TrainResult", "Trainer"]
 
@@ -163,7 +163,7 @@ class Trainer:
         self.init, self.step, self.steps, self.seed = init, step, int(steps), seed
         self.length, self.examples_per_step, self.name = length, int(examples_per_step), name
         self.key, self.cache = key, cache
-        ckpt = checkpoint if checkpoint is not None else _never_schedule()
+        ckpt = checkpoint if checkpoint is not None else never()
         self._checkpoint_schedule = ckpt
         self.plugins = sorted(plugins, key=lambda p: p.order)  # stable: given order breaks ties
 
@@ -265,12 +265,6 @@ class Trainer:
                    if book is not None and loop.t else "; no cache, so nothing was kept")
             )
         return started
-
-
-def _never_schedule() -> Schedule:
-    from .schedules import never
-
-    return never()
 
 
 def _payload(loop: Loop) -> dict[str, Any]:

@@ -146,3 +146,16 @@ def test_two_loops_in_one_node_keep_separate_checkpoints(tmp_path: Path) -> None
     cache = Cache(tmp_path / "c")
     assert two(epochs=4).compute(cache=cache) == (4, 40, 0, 0)
     assert two(epochs=6).compute(cache=cache) == (6, 60, 4, 4)  # each resumed its own state
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="chown needs root")
+def test_a_channel_root_planted_by_another_user_is_refused(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    planted = tmp_path / "shared-tmp-root"
+    planted.mkdir()
+    os.chown(planted, 4242, 4242)  # as if another user made the predictable temp dir first
+    monkeypatch.setenv("PYLEARN_TRAINING_DIR", str(planted))
+    with pytest.raises(TrainingError, match="belongs to user 4242"):
+        watch(slow_fit(epochs=3))
+    assert Channel.open_if_watched("ab" * 16) is None
+    assert not list(planted.iterdir())  # nothing written into it
