@@ -122,8 +122,9 @@ class Channel:
         """The latest remote command, or None; rereads the file only when it changed."""
         try:
             st = (self.path / "control.json").lstat()
-        except OSError:
-            return self._command
+        except OSError:  # no command file (or the watcher cleaned up): nothing holds us
+            self._seen_control, self._command = None, None
+            return None
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp != self._seen_control:
             self._seen_control = stamp

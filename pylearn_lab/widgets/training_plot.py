@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import math
 import pathlib
 import threading
 from typing import Any
@@ -89,7 +90,9 @@ class TrainingPlot(W.VBox):
         if not self.monitor.poll() and self.canvas.curves:
             return
         m = self.monitor
-        self.canvas.curves = {k: [[s, v] for s, v in zip(*pts)] for k, pts in m.curves().items()}
+        # NaN/inf are not JSON: a diverged loss is sent as null (a gap in the line)
+        self.canvas.curves = {k: [[s, v if math.isfinite(v) else None] for s, v in zip(*pts)]
+                              for k, pts in m.curves().items()}
         last = m.events[-1] if m.events else {}
         self.canvas.steps = int(last.get("steps", 0))
         self.canvas.step = m.step

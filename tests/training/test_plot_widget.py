@@ -70,3 +70,30 @@ def test_a_finished_training_shows_done_with_every_step(tmp_path: Path) -> None:
     assert plot.canvas.status == "done" and plot.canvas.step == 12
     assert plot.canvas.curves["norm"][-1][0] == 12
     plot.close()
+
+
+def test_a_diverged_metric_reaches_the_widget_as_json(tmp_path: Path) -> None:
+    import json
+
+    from pylearn_lab import component
+    from pylearn_lab.training import Trainer
+
+    @component
+    def diverge(epochs: int = 4) -> int:
+        losses = [1.0, float("inf"), float("nan"), 2.0]
+        return Trainer(lambda rng: {}, lambda s, t, rng: {"loss": losses[t - 1]}, epochs,
+                       length="epochs").run().steps_done
+
+    e = diverge()
+    plot = TrainingPlot(e, interval=None)
+    e.compute(cache=Cache(tmp_path / "c"))
+    plot.refresh()
+    sent = json.dumps(plot.canvas.get_state()["curves"], allow_nan=False)  # what the comm sends
+    points = json.loads(sent)["loss"]
+    assert points[-1] == [4, 2.0] and all(v is None or v in (1.0, 2.0) for _, v in points)
+    plot.monitor.channel.publish({"t": 5, "steps": 5, "status": "running",
+                                  "metrics": {"loss": float("nan")}})
+    plot.refresh()
+    assert plot.canvas.curves["loss"][-1] == [5, None]  # sent as null, drawn as a gap
+    json.dumps(plot.canvas.get_state()["curves"], allow_nan=False)
+    plot.close()

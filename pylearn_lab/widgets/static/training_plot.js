@@ -23,7 +23,8 @@ function panel(name, points, steps) {
   const s = svg("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}` });
   box.appendChild(s);
   svg("text", { x: PAD.l, y: 14, class: "title" }, s).textContent = name;
-  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]).filter(isFinite);
+  const ok = (p) => typeof p[1] === "number" && isFinite(p[1]);  // null: a diverged value
+  const xs = points.map((p) => p[0]), ys = points.filter(ok).map((p) => p[1]);
   const x0 = 0, x1 = Math.max(steps || 0, ...xs, 1);
   let y0 = Math.min(...ys), y1 = Math.max(...ys);
   if (!ys.length) { y0 = 0; y1 = 1; }
@@ -35,7 +36,7 @@ function panel(name, points, steps) {
     svg("text", { x: PAD.l - 4, y, class: "tick", "text-anchor": "end" }, s).textContent = fmt(v);
   }
   svg("text", { x: W - PAD.r, y: H - 8, class: "tick", "text-anchor": "end" }, s).textContent = `step ${x1}`;
-  const d = points.filter((p) => isFinite(p[1])).map((p) => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(" ");
+  const d = points.filter(ok).map((p) => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(" ");
   const line = svg("polyline", { points: d, class: "curve" }, s);
   line.dataset.points = String(points.length);
   return box;
