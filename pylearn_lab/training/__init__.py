@@ -18,7 +18,7 @@ Examples
 """
 
 from .channel import Channel, channel_root
-from .checkpoint import Checkpoints, base_key
+from .checkpoint import Checkpoints, base_key, forget
 from .curves import at_step, curves, history_of, logged_of, marginals, plot_curves, plot_marginals
 from .loop import DEFAULT_CHECKPOINT, Loop, Trainer, TrainResult
 from .monitor import Monitor, watch

@@ -99,10 +99,12 @@ class Checkpoints:
         :func:`base_key` of the training.
     label : str
         The training's name, shown in the cache's records.
+    func : str
+        ``module.qualname`` of the training function (what :func:`forget` matches).
     """
 
-    def __init__(self, cache: Any, base: str, label: str = "") -> None:
-        self.cache, self.base, self.label = cache, base, label
+    def __init__(self, cache: Any, base: str, label: str = "", func: str = "") -> None:
+        self.cache, self.base, self.label, self.func = cache, base, label, func
 
     def key(self, step: int) -> str:
         """The cache key of the checkpoint at ``step``."""
@@ -128,7 +130,34 @@ class Checkpoints:
             "host": socket.gethostname(), "pid": os.getpid(), "engine": worker_name(),
             "func": "pylearn_lab.training.checkpoint", "label": "checkpoint",
             "version": str(FORMAT),
-            "params": {"of": self.label, "step": step, "training": self.base[:16]},
+            "params": {"of": self.label, "func": self.func, "step": step,
+                       "training": self.base[:16]},
             "summary": {"step": step, **(metrics or {})}, "created": time.time(),
         }
         return bool(self.cache.save(self.key(step), payload, record))
+
+
+def forget(target: Any, cache: Any) -> int:
+    """Remove the checkpoints of a training function, so its next run starts from scratch.
+
+    ``cache.invalidate(component)`` removes a component's results but not its
+    checkpoints (they are entries of their own): a recompute would then resume
+    from the stored final state -- the same value, bitwise, but not the fresh
+    computation someone who invalidates may want. ``target`` is a component,
+    a function or its ``module.qualname``; returns how many entries went.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pylearn_lab.cache import Cache
+    >>> c = Cache(tempfile.mkdtemp())
+    >>> _ = Checkpoints(c, "ab" * 16, "fit", func="mymod.fit").save(1, {"t": 1})
+    >>> forget("mymod.fit", c), forget("mymod.fit", c)
+    (1, 0)
+    """
+    from ..hashing.functions import qualified_name
+
+    name = target if isinstance(target, str) else qualified_name(getattr(target, "fn", target))
+    keys = [r.key for r in cache.records(func="pylearn_lab.training.checkpoint")
+            if r.params.get("func") == name]
+    return sum(cache.invalidate(k) for k in keys)

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import TrainingError, TrainingStopped
+from ..hashing.functions import qualified_name
 from .channel import Channel
 from .checkpoint import Checkpoints, base_key
 from .plugins import Plugin, plugin
@@ -181,7 +182,7 @@ class Trainer:
             _check_length(call, self.length, self.steps)
             book = Checkpoints(cache, base_key(call.func, call.args, call.kwargs, self.length,
                                                self.name, _loop_index(running, self.name)),
-                               call.label)
+                               call.label, qualified_name(call.func))
         channel = Channel.open_if_watched(running[0].key) if running is not None else None
         if channel is not None and channel.command() == "stop":
             channel.acknowledge()  # a stop sent to an earlier run must not stop this one

@@ -217,3 +217,18 @@ def test_training_killed_by_sigkill_resumes_from_its_last_checkpoint(tmp_path: P
     fresh = subprocess.run([sys.executable, str(script), str(tmp_path / "fresh")], env=env,
                            capture_output=True, text=True, timeout=120, check=False)
     assert fresh.returncode == 0 and fresh.stdout == resumed.stdout  # bitwise equal results
+
+
+def test_forget_makes_the_next_run_start_from_scratch(cache: Cache) -> None:
+    from pylearn_lab.training import forget
+
+    fit([2.0], epochs=10).compute(cache=cache)
+    cache.invalidate(fit)  # the result goes; its checkpoints stay (entries of their own)
+    STEPS.clear()
+    fit([2.0], epochs=10).compute(cache=cache)
+    assert STEPS == []  # resumed from the stored final state: nothing left to step
+    cache.invalidate(fit)
+    assert forget(fit, cache) == 2  # the checkpoints of steps 5 and 10 (10 is also the end)
+    STEPS.clear()
+    fit([2.0], epochs=10).compute(cache=cache)
+    assert STEPS == list(range(1, 11))
