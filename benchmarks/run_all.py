@@ -47,6 +47,9 @@ MEASURES = {
     "P9": "planning a 100,000-node graph",
 }
 
+IDS += ("P14",)
+MEASURES["P14"] = "extending a 100-epoch training to 200; checkpoint overhead"
+
 
 def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable[[], None]]]:
     """Benchmark functions by id, and the teardown hooks of their modules."""
@@ -60,6 +63,12 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
 
         modules.append(bench_cluster)
     except ImportError:  # the cluster benchmarks need ipyparallel (and dask for P7)
+        pass
+    try:
+        import bench_training
+
+        modules.append(bench_training)
+    except ImportError:  # the training benchmark needs the training package
         pass
     table: dict[str, Callable[[Config], list[Row]]] = {}
     for m in modules:

@@ -22,7 +22,9 @@ in user code keeps working::
     │   └── IntegrityError                an entry fails its checksum or signature
     ├── DataError(ValueError)             a component received data it cannot use
     ├── NodeError(RuntimeError)           a node's function raised
-    └── RunCancelledError(RuntimeError)   a run was cancelled before it finished
+    ├── RunCancelledError(RuntimeError)   a run was cancelled before it finished
+    │   └── TrainingStopped               a training was stopped remotely (checkpoint kept)
+    └── TrainingError(ValueError)         a training loop, schedule or plugin is misused
 
 Messages follow one rule: say what was expected, what was received, and what
 to do next.
@@ -58,6 +60,8 @@ __all__ = [
     "DataError",
     "NodeError",
     "RunCancelledError",
+    "TrainingError",
+    "TrainingStopped",
 ]
 
 
@@ -219,3 +223,15 @@ class NodeError(PylearnError, RuntimeError):
 
 class RunCancelledError(PylearnError, RuntimeError):
     """A run was cancelled before it finished."""
+
+
+class TrainingError(PylearnError, ValueError):
+    """A training loop, schedule or plugin was given something it cannot use."""
+
+
+class TrainingStopped(RunCancelledError):
+    """A training was stopped from the notebook; its last state is kept as a checkpoint.
+
+    Nothing is cached under the training's key (a stopped training is not the
+    result its arguments ask for); running it again resumes from the checkpoint.
+    """
