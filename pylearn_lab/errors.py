@@ -73,13 +73,16 @@ class Status(enum.StrEnum):
     """The status of a node, as events, records and widgets name it.
 
     A ``str`` enum: every member *is* its string (``Status.DONE == "done"``,
-    JSON writes ``"done"``), so records and event consumers written against the
-    strings keep working, and stored records stay readable.
+    JSON writes ``"done"``, and it even prints as ``'done'`` inside a list or
+    dict), so records and event consumers written against the strings keep
+    working, and stored records stay readable.
 
     Examples
     --------
     >>> Status.CACHED == "cached", Status("skipped") is Status.SKIPPED
     (True, True)
+    >>> [Status.DONE], Status.DONE.name
+    (['done'], 'DONE')
     >>> Status.COMPUTED is Status.DONE
     True
     """
@@ -95,6 +98,9 @@ class Status(enum.StrEnum):
     FINISHED = "finished"  # the run ended (event kind; key is empty)
     STORED = "stored"      # lineage: the result is in the cache
     MISSING = "missing"    # lineage: not computed, or evicted
+
+    def __repr__(self) -> str:
+        return str.__repr__(self.value)  # containers of statuses print as they always did
 
 
 class PylearnError(Exception):
