@@ -37,6 +37,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import cloudpickle
+
 from ..backends.registry import resolve_backend
 from ..cache.cache import resolve_cache
 from ..errors import CacheError, NodeError, Status
@@ -259,6 +261,8 @@ class _Run:
             keys = self.inflight.pop(fut)
             try:
                 result = fut.result()
+                if isinstance(result, bytes):  # execute_pickled: receipts travelled cloudpickled
+                    result = cloudpickle.loads(result)
             except BaseException as exc:  # the worker, not user code, failed
                 self._worker_lost(keys, exc)
                 continue

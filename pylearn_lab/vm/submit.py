@@ -10,6 +10,11 @@ How the data travels is decided once per run:
   workers load inputs from the store and save outputs themselves;
 * otherwise values travel with the tasks and the client stores them.
 
+A plain ``concurrent.futures.ProcessPoolExecutor`` pickles with the standard
+library, which cannot send notebook functions or components by value: tasks
+for it travel cloudpickled (:func:`~pylearn_lab.vm.task.execute_pickled`), and
+the loop unpickles the receipts.
+
 Examples
 --------
 >>> import concurrent.futures as cf
@@ -35,7 +40,7 @@ from typing import Any
 
 from .recipe import recipe
 from .scheduler import Scheduler
-from .task import Task, execute, execute_batch
+from .task import Task, execute, execute_batch, execute_pickled
 
 __all__ = ["InputLost", "Submitter"]
 
@@ -51,13 +56,14 @@ class InputLost(Exception):
 class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
-    __slots__ = ("sched", "backend", "cache", "in_process", "via_store", "_hint")
+    __slots__ = ("sched", "backend", "cache", "in_process", "via_store", "_hint", "_pickle")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
         self.in_process = bool(getattr(backend, "in_process", False))
         self.via_store = False
         self._hint = getattr(backend, "batch_hint", None)
+        self._pickle = isinstance(backend, cf.ProcessPoolExecutor)
 
     def choose_data_plane(self) -> None:
         """Ask the backend whether its workers see the cache (asked only when there is work:
@@ -89,7 +95,12 @@ class Submitter:
         if not tasks:
             return
         self.sched.on_submitted(sent)
-        if len(tasks) == 1:
+        if self._pickle:
+            import cloudpickle
+
+            payload = cloudpickle.dumps(tasks[0] if len(tasks) == 1 else tasks, protocol=5)
+            fut = self.backend.submit(execute_pickled, payload)
+        elif len(tasks) == 1:
             fut = self.backend.submit(execute, tasks[0])
         else:
             fut = self.backend.submit(execute_batch, tasks)
