@@ -32,6 +32,7 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import queue
 import threading
 import time
 from collections.abc import Iterable
@@ -256,17 +257,29 @@ class _Run:
         if not self.inflight:
             time.sleep(POLL / 2)
             return
-        done, _ = cf.wait(list(self.inflight), timeout=POLL, return_when=cf.FIRST_COMPLETED)
-        for fut in done:
-            keys = self.inflight.pop(fut)
+        finished = self.submitter.finished
+        try:
+            fut = finished.get(timeout=POLL)
+        except queue.Empty:
+            return
+        while fut is not None:
+            keys = self.inflight.pop(fut, None)
+            if keys is not None:  # None: a future cancelled at the end of an earlier turn
+                self._settle(fut, keys)
             try:
-                result = fut.result()
-                if isinstance(result, bytes):  # execute_pickled: receipts travelled cloudpickled
-                    result = cloudpickle.loads(result)
-            except BaseException as exc:  # the worker, not user code, failed
-                self._worker_lost(keys, exc)
-                continue
-            self._receipts(result if isinstance(result, list) else [result])
+                fut = finished.get_nowait()
+            except queue.Empty:
+                fut = None
+
+    def _settle(self, fut: cf.Future, keys: list[str]) -> None:
+        try:
+            result = fut.result()
+            if isinstance(result, bytes):  # execute_pickled: receipts travelled cloudpickled
+                result = cloudpickle.loads(result)
+        except BaseException as exc:  # the worker, not user code, failed
+            self._worker_lost(keys, exc)
+            return
+        self._receipts(result if isinstance(result, list) else [result])
 
     def _receipts(self, receipts: list[Any]) -> None:
         assert self.sched is not None

@@ -29,13 +29,14 @@ Examples
 >>> sub = Submitter(s, resolve_backend("serial"), cache=None)
 >>> inflight = {}
 >>> sub.submit(s.take_ready(), inflight)
->>> [f.result().value for f in inflight]
-[2]
+>>> [f.result().value for f in inflight], sub.finished.get(timeout=5) in inflight
+([2], True)
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import queue
 from typing import Any
 
 from .recipe import recipe
@@ -56,10 +57,14 @@ class InputLost(Exception):
 class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
-    __slots__ = ("sched", "backend", "cache", "in_process", "via_store", "_hint", "_pickle")
+    __slots__ = ("sched", "backend", "cache", "in_process", "via_store", "_hint", "_pickle",
+                 "finished")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
+        # futures land here as they finish (their done-callback puts them): the loop
+        # waits on this queue, O(1) per future, instead of cf.wait over everything in flight
+        self.finished: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()
         self.in_process = bool(getattr(backend, "in_process", False))
         self.via_store = False
         self._hint = getattr(backend, "batch_hint", None)
@@ -105,6 +110,7 @@ class Submitter:
         else:
             fut = self.backend.submit(execute_batch, tasks)
         inflight[fut] = sent
+        fut.add_done_callback(self.finished.put)
 
     def task(self, k: str) -> Task:
         """The task computing node ``k``; raises :class:`InputLost` for a vanished input."""
