@@ -8,8 +8,13 @@ unless refreshed, so a run that died does not block anyone for long.
 
 :class:`Leases` is everything the loop needs: claim a batch (one transaction),
 poll keys another run is computing, refresh what it holds, release in one
-transaction per loop turn. With an unshareable cache (memory, or none) it is
-inert: every key is granted, nothing touches the store.
+transaction every :data:`FLUSH_EVERY` seconds at most (a run receiving one
+receipt per turn would otherwise write one transaction per node, competing
+with the workers' own writes to the same index). Delaying a release is safe:
+a stored key's claim is moot (``try_claim`` refuses stored keys, and a run
+waiting on it polls the cache first), and a failed key is released at most a
+quarter second late. With an unshareable cache (memory, or none) it is inert:
+every key is granted, nothing touches the store.
 
 Examples
 --------
@@ -31,12 +36,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Leases", "CLAIM_TTL", "POLL"]
+__all__ = ["Leases", "CLAIM_TTL", "FLUSH_EVERY", "POLL"]
 
 CLAIM_TTL = 60.0
 """Seconds a claim lives unless refreshed (refreshed every third of it)."""
 POLL = 0.1
 """Seconds between two looks at a key another run is computing."""
+FLUSH_EVERY = 0.25
+"""Seconds between two release transactions (releases wait and go together)."""
 
 
 def run_owner() -> str:
@@ -57,7 +64,8 @@ class Leases:
         Keys another run holds, with the time they were last looked at.
     """
 
-    __slots__ = ("cache", "owner", "active", "held", "elsewhere", "ttl", "_unclaim", "_refreshed")
+    __slots__ = ("cache", "owner", "active", "held", "elsewhere", "ttl", "_unclaim", "_refreshed",
+                 "_flushed")
 
     def __init__(self, cache: Any, owner: str | None = None, ttl: float = CLAIM_TTL) -> None:
         self.cache = cache
@@ -67,7 +75,7 @@ class Leases:
         self.held: set[str] = set()
         self.elsewhere: dict[str, float] = {}
         self._unclaim: list[str] = []
-        self._refreshed = time.monotonic()
+        self._refreshed = self._flushed = time.monotonic()
 
     def claim(self, keys: list[str], cacheable: Callable[[str], bool]) -> tuple[list[str], list[str]]:
         """Claim ``keys``; returns (keys to compute now, keys another run computes).
@@ -80,6 +88,8 @@ class Leases:
         to_claim = [k for k in keys if cacheable(k)]
         got = self.cache.try_claim_many(to_claim, self.owner, self.ttl) if to_claim else set()
         self.held |= got
+        if self._unclaim and got:  # claimed again before a delayed release went out: keep it
+            self._unclaim = [k for k in self._unclaim if k not in got]
         now = time.monotonic()
         go, wait = [], []
         for k in keys:
@@ -124,14 +134,15 @@ class Leases:
             self.held.discard(k)
             self._unclaim.append(k)
 
-    def flush(self) -> None:
-        """Release what :meth:`release` queued."""
-        if self._unclaim:
+    def flush(self, force: bool = False) -> None:
+        """Release what :meth:`release` queued (now if ``force``, else every FLUSH_EVERY s)."""
+        if self._unclaim and (force or time.monotonic() - self._flushed >= FLUSH_EVERY):
             keys, self._unclaim = self._unclaim, []
             self.cache.release_many(keys, self.owner)
+            self._flushed = time.monotonic()
 
     def release_all(self) -> None:
         """The run ends (or stops): release every claim."""
         for k in list(self.held):
             self.release(k)
-        self.flush()
+        self.flush(force=True)
