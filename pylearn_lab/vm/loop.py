@@ -262,14 +262,14 @@ class _Run:
             fut = finished.get(timeout=POLL)
         except queue.Empty:
             return
-        while fut is not None:
+        while True:
             keys = self.inflight.pop(fut, None)
             if keys is not None:  # None: a future cancelled at the end of an earlier turn
                 self._settle(fut, keys)
             try:
                 fut = finished.get_nowait()
             except queue.Empty:
-                fut = None
+                return
 
     def _settle(self, fut: cf.Future, keys: list[str]) -> None:
         try:
