@@ -34,7 +34,7 @@ def test_all_doctests_pass(tmp_path):
     files = {".".join(p.relative_to(PKG.parent).with_suffix("").parts).removesuffix(".__init__"):
              p for p in PKG.rglob("*.py")}
     ran = set()
-    for file, item in re.findall(r"^(\S+?\.py)::(\S+) PASSED", out.stdout, re.M):
+    for file, item in re.findall(r"^(\S+?\.py)::(\S+) PASSED", out.stdout, re.MULTILINE):
         owners = [m for m, p in files.items()
                   if (item == m or item.startswith(m + ".")) and p.name == Path(file).name]
         if owners:

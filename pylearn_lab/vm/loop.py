@@ -49,10 +49,10 @@ from .deadline import Deadline
 from .events import Callback, Event, emit
 from .handle import RunHandle
 from .plan import make_plan
+from .receive import receive
 from .retries import Retries, saved_by_lost_worker
 from .rewrite import apply_rewrites
 from .scheduler import Scheduler
-from .receive import receive
 from .state import Counts, NodeState
 from .submit import InputLost, Submitter
 
