@@ -3,7 +3,7 @@
 Layers (module-level imports only; a function may import upward lazily, as
 ``Expr.compute`` does to reach the VM)::
 
-    errors <- hashing <- graph <- cache <- backends <- vm <- lineage <- jobs
+    errors <- hashing <- graph <- cache <- backends <- vm <- experiments <- jobs
 
 ``components`` sits on ``graph``; ``magics`` and ``widgets`` are adapters on top
 of everything. The ARCHITECTURE draft put ``backends`` above ``vm``; the code
@@ -20,7 +20,7 @@ from pathlib import Path
 import pylearn_lab
 
 PKG = Path(pylearn_lab.__file__).parent
-ORDER = ["errors", "hashing", "graph", "cache", "backends", "vm", "lineage", "jobs"]
+ORDER = ["errors", "hashing", "graph", "cache", "backends", "vm", "experiments", "jobs"]
 ALLOWED = {layer: set(ORDER[: i + 1]) for i, layer in enumerate(ORDER)}
 ALLOWED["components"] = {"errors", "hashing", "graph", "components"}
 ALLOWED["demo"] = set(ORDER) | {"components", "demo"}

@@ -90,8 +90,8 @@ def curves(component: Any = None, where: Mapping[str, Any] | Callable[..., bool]
         A DataFrame (default when pandas imports) or a light Table.
     """
     from ..cache.cache import resolve_cache
-    from ..lineage.results import results
-    from ..lineage.table import Table, make_table, table_rows
+    from ..experiments.results import results
+    from ..experiments.table import Table, make_table, table_rows
 
     store = resolve_cache(cache)
     if store is None:
@@ -123,7 +123,7 @@ def curves(component: Any = None, where: Mapping[str, Any] | Callable[..., bool]
 
 def at_step(table: Any, step: int) -> list[dict[str, Any]]:
     """Each run's row at ``step`` (or its last step before, for runs that stopped early)."""
-    from ..lineage.table import table_rows
+    from ..experiments.table import table_rows
 
     rows = table_rows(table)[0]
     best: dict[str, dict[str, Any]] = {}
@@ -136,7 +136,7 @@ def at_step(table: Any, step: int) -> list[dict[str, Any]]:
 def marginals(component: Any, metric: str, step: int, over: str, *, cache: Any = None,
               where: Any = None) -> list[tuple[Any, float, float, int]]:
     """``(value of over, mean, std, runs)`` of ``metric`` at ``step``, over the other parameters."""
-    from ..lineage.plots import marginal
+    from ..experiments.plots import marginal
 
     rows = at_step(curves(component, where, cache=cache, metrics=[metric], pandas=False), step)
     if rows and over not in rows[0]:
@@ -149,7 +149,7 @@ def plot_curves(table: Any, metric: str, hue: str | None = None) -> Any:
     """``metric`` against ``step`` for every run of a :func:`curves` table, coloured by ``hue``."""
     from matplotlib.figure import Figure
 
-    from ..lineage.table import table_rows
+    from ..experiments.table import table_rows
 
     rows, columns, _params, _ = table_rows(table)
     if metric not in columns:
@@ -183,8 +183,8 @@ def _float(v: Any) -> float:
 
 def plot_marginals(table: Any, metric: str, step: int, params: Sequence[str] | None = None) -> Any:
     """The marginal plot of ``metric`` at ``step`` against each hyper-parameter of a curves table."""
-    from ..lineage.plots import plot_marginal
-    from ..lineage.table import table_rows
+    from ..experiments.plots import plot_marginal
+    from ..experiments.table import table_rows
 
     rows, _c, known, _m = table_rows(table)
     chosen = [{k: v for k, v in r.items() if k not in ("step", "key")} for r in at_step(table, step)]

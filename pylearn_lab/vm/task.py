@@ -29,7 +29,8 @@ from typing import Any
 from ..graph.expr import resolve_args
 from ..graph.nodes import Call
 
-__all__ = ["Task", "Receipt", "execute", "execute_batch", "worker_name", "running_task"]
+__all__ = ["Task", "Receipt", "execute", "execute_batch", "execute_pickled", "worker_name",
+           "running_task"]
 
 _HOST = socket.gethostname()
 
@@ -203,3 +204,17 @@ def execute_batch(tasks: list[Task]) -> list[Receipt]:
             failed[t.call.key] = t.call.label
         out.append(r)
     return out
+
+
+def execute_pickled(payload: bytes) -> bytes:
+    """:func:`execute` (or :func:`execute_batch`) of cloudpickled tasks, receipts cloudpickled.
+
+    For executors that pickle with the standard library (``ProcessPoolExecutor``),
+    which cannot send a notebook function or a decorated component by value.
+    """
+    import cloudpickle
+
+    tasks = cloudpickle.loads(payload)
+    out = execute_batch(tasks) if isinstance(tasks, list) else execute(tasks)
+    return cloudpickle.dumps(out, protocol=5)
+
