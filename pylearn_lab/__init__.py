@@ -58,6 +58,7 @@ __all__ = [
     "Cache",
     "CacheError",
     "CycleError",
+    "DaskBackend",
     "Event",
     "Expr",
     "Graph",
@@ -94,6 +95,7 @@ __all__ = [
 # ``import pylearn_lab`` stays light and works in a plain script.
 _LAZY = {
     "IPyParallelBackend": ("pylearn_lab.backends.ipp", "IPyParallelBackend"),
+    "DaskBackend": ("pylearn_lab.backends.dask_backend", "DaskBackend"),
     "sweep": ("pylearn_lab.jobs.sweep", "sweep"),
     "random_search": ("pylearn_lab.jobs.sweep", "random_search"),
     "results": ("pylearn_lab.lineage.results", "results"),
