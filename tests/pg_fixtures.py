@@ -23,6 +23,7 @@ skips and says why.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -135,20 +136,26 @@ def _as(user: str) -> dict[str, object]:
     return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
 
 
-@pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
-    """A PostgreSQL server on 127.0.0.1 for the whole session (see the module docstring)."""
-    pytest.importorskip("psycopg", reason="psycopg 3 is not installed: pip install "
-                                          "'pylearn_lab[postgres]'")
+def find_or_install() -> tuple[Path | None, str]:
+    """PostgreSQL's bin directory (installing Debian's package if needed), or why not."""
+    bindir = _bindir()
+    if bindir is not None:
+        return bindir, ""
+    why = _install()
     bindir = _bindir()
     if bindir is None:
-        why = _install()
-        bindir = _bindir()
-        if bindir is None:
-            pytest.skip(f"PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin "
-                        f"and {why or 'installing them did not provide them'}")
+        return None, (f"PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin "
+                      f"and {why or 'installing them did not provide them'}")
+    return bindir, ""
+
+
+@contextlib.contextmanager
+def temporary_server(root: Path, bindir: Path) -> Iterator[PgServer]:
+    """Run a throwaway server in ``root`` (an empty directory) while the block runs.
+
+    Also used by ``benchmarks/bench_postgres.py`` (P15b), outside pytest.
+    """
     user = _server_user()
-    root = tmp_path_factory.mktemp("postgres")
     data = root / "data"
     restore = _open_path_for(user, data)
     run_as = _as(user)
@@ -156,7 +163,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     password = secrets.token_hex(16)
     pwfile = root / "pw"
     pwfile.write_text(password)
-    if os.geteuid() != 0 or user != pwd.getpwuid(os.geteuid()).pw_name:
+    if user != pwd.getpwuid(os.geteuid()).pw_name:
         pw = pwd.getpwnam(user)
         os.chown(root, pw.pw_uid, pw.pw_gid)
         os.chown(pwfile, pw.pw_uid, pw.pw_gid)
@@ -167,7 +174,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
                         "--auth=scram-sha-256", "-E", "UTF8", "--no-instructions"],
                        check=True, capture_output=True, env=env, cwd=root, **run_as)  # type: ignore[call-overload]
         pwfile.unlink()
-        for attempt in range(3):  # another process may take the free port before we do
+        for _attempt in range(3):  # another process may take the free port before we do
             port = _free_port()
             opts = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' "
                     "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -182,7 +189,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
             time.sleep(0.5)
         if server is None:
             log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
-            pytest.fail(f"PostgreSQL did not start: {proc.stderr}\n{log[-2000:]}")
+            raise RuntimeError(f"PostgreSQL did not start: {proc.stderr}\n{log[-2000:]}")
         yield server
     finally:
         if (data / "postmaster.pid").exists():
@@ -194,3 +201,15 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
                 os.chmod(p, mode)
             except OSError:
                 pass
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    """A PostgreSQL server on 127.0.0.1 for the whole session (see the module docstring)."""
+    pytest.importorskip("psycopg", reason="psycopg 3 is not installed: pip install "
+                                          "'pylearn_lab[postgres]'")
+    bindir, why = find_or_install()
+    if bindir is None:
+        pytest.skip(why)
+    with temporary_server(tmp_path_factory.mktemp("postgres"), bindir) as server:
+        yield server

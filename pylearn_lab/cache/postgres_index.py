@@ -10,7 +10,9 @@ process that reaches both may read and write entries.
 
 * **Rows** -- one table ``pylearn_entries`` with the SQLite index's columns
   (derived from its column lists, so a column added there appears here), a
-  ``pylearn_stats`` row kept by triggers (count and bytes without a scan).
+  ``pylearn_stats`` row kept by *statement*-level triggers (count and bytes
+  without a scan; one update per statement, so a bulk insert does not rewrite
+  the counter row once per entry).
 * **Single flight across hosts** -- a claim is one atomic upsert,
   ``INSERT ... ON CONFLICT (key) DO UPDATE ... WHERE owner = me OR expired``,
   which takes PostgreSQL's row lock: of two hosts claiming one key at once
@@ -68,18 +70,22 @@ CREATE INDEX IF NOT EXISTS pylearn_entries_access ON pylearn_entries(last_access
 CREATE TABLE IF NOT EXISTS pylearn_stats (id INTEGER PRIMARY KEY CHECK (id = 0),
                                           n BIGINT NOT NULL, bytes BIGINT NOT NULL);
 INSERT INTO pylearn_stats VALUES (0, 0, 0) ON CONFLICT DO NOTHING;
-CREATE OR REPLACE FUNCTION pylearn_count() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION pylearn_count_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    UPDATE pylearn_stats SET n = n + 1, bytes = bytes + NEW.size WHERE id = 0;
-  ELSE
-    UPDATE pylearn_stats SET n = n - 1, bytes = bytes - OLD.size WHERE id = 0;
-  END IF;
+  UPDATE pylearn_stats s SET n = s.n + d.dn, bytes = s.bytes + d.db
+    FROM (SELECT count(*) AS dn, coalesce(sum(size), 0) AS db FROM new_rows) d WHERE s.id = 0;
   RETURN NULL;
 END $$;
-DROP TRIGGER IF EXISTS pylearn_entries_count ON pylearn_entries;
-CREATE TRIGGER pylearn_entries_count AFTER INSERT OR DELETE ON pylearn_entries
-  FOR EACH ROW EXECUTE FUNCTION pylearn_count();
+CREATE OR REPLACE FUNCTION pylearn_count_del() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE pylearn_stats s SET n = s.n - d.dn, bytes = s.bytes - d.db
+    FROM (SELECT count(*) AS dn, coalesce(sum(size), 0) AS db FROM old_rows) d WHERE s.id = 0;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER pylearn_entries_ins AFTER INSERT ON pylearn_entries
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pylearn_count_ins();
+CREATE TRIGGER pylearn_entries_del AFTER DELETE ON pylearn_entries
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION pylearn_count_del();
 CREATE TABLE IF NOT EXISTS pylearn_claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL,
                                            expires DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS pylearn_meta (name TEXT PRIMARY KEY, value TEXT);
