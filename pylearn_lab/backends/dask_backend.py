@@ -261,7 +261,9 @@ class DaskBackend(Backend):
             return False
         if self.data_plane != "auto":
             return self.data_plane == "store"
-        return self._store_probe.sees(cache.location)
+        # a team cache's index is a database server: workers on other hosts may write it too
+        return self._store_probe.sees(cache.location,
+                                      any_machine=getattr(cache, "index_url", None) is not None)
 
     # -- keeping tasks from hanging ---------------------------------------------------
     def _gone(self) -> BackendError | None:
