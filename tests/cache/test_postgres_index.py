@@ -241,3 +241,31 @@ def test_masked_urls_never_contain_the_password(user, password, host, port) -> N
     assert is_database_url(url) and is_database_url(masked)
     assert f":{password}@" not in masked and masked.startswith(f"postgresql://{user}@{host}")
     assert masked.endswith("/results")
+
+
+def test_the_pylearn_cache_magic_opens_a_team_cache(db, tmp_path, monkeypatch) -> None:
+    """``%pylearn cache postgresql://...`` with the shared directory from ``PYLEARN_BLOBS``."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    from traitlets.config import Config
+
+    monkeypatch.setenv("PYLEARN_BLOBS", str(tmp_path / "shared"))
+    cfg = Config()
+    cfg.HistoryManager.enabled = False
+    ip = InteractiveShell.instance(config=cfg)
+    previous = pl.get_default_cache()
+    try:
+        ip.run_line_magic("load_ext", "pylearn_lab")
+        with capture_output() as out:
+            ip.run_line_magic("pylearn", f"cache {db}")
+        cache = pl.get_default_cache()
+        assert cache.index_url == db and cache.location == str(tmp_path / "shared")
+        assert str(tmp_path / "shared") in out.stdout
+        assert db.split(":")[2].split("@")[0] not in out.stdout  # the password is never shown
+        assert "@" not in repr(cache).split("@", 1)[0].split("//", 1)[1] or ":" not in \
+            repr(cache).split("//", 1)[1].split("@", 1)[0]
+        assert pl.run(add(20, 22), progress=False) == 42
+        assert pl.Cache(db, blobs=tmp_path / "shared").contains(add(20, 22))
+    finally:
+        pl.set_default_cache(previous)
+        InteractiveShell.clear_instance()
