@@ -68,6 +68,7 @@ __all__ = [
     "NodeError",
     "ProcessBackend",
     "PylearnError",
+    "QueueBackend",
     "Record",
     "Recorder",
     "RunHandle",
@@ -96,6 +97,7 @@ __all__ = [
 _LAZY = {
     "IPyParallelBackend": ("pylearn_lab.backends.ipp", "IPyParallelBackend"),
     "DaskBackend": ("pylearn_lab.backends.dask_backend", "DaskBackend"),
+    "QueueBackend": ("pylearn_lab.backends.queue", "QueueBackend"),
     "sweep": ("pylearn_lab.jobs.sweep", "sweep"),
     "random_search": ("pylearn_lab.jobs.sweep", "random_search"),
     "results": ("pylearn_lab.lineage.results", "results"),
