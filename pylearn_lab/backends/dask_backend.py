@@ -109,7 +109,7 @@ class DaskBackend(Backend):
         self.times = NodeTimes()
         self._owns_client = owns_client
         self._store_probe = StoreProbe(WorkerView(client))
-        self._pending: set[cf.Future] = set()
+        self._pending: set[_DaskFuture] = set()
         self._lock = threading.Lock()
         self._closed = False
         self._watch: threading.Thread | None = None
@@ -253,7 +253,7 @@ class DaskBackend(Backend):
 
     def _forget(self, fut: cf.Future) -> None:
         with self._lock:
-            self._pending.discard(fut)
+            self._pending.discard(fut)  # type: ignore[arg-type]
 
     def sees_store(self, cache: Any) -> bool:
         """True when every worker can read and write the cache directory (asked, not assumed)."""

@@ -44,7 +44,7 @@ class StoreProbe:
     def __init__(self, client: Any, timeout: float = 3.0) -> None:
         self.client = client
         self.timeout = timeout
-        self._verdicts: dict[tuple[str, tuple[int, ...]], bool] = {}
+        self._verdicts: dict[tuple[str, tuple[Any, ...], bool], bool] = {}
 
     def sees(self, location: str, any_machine: bool = False) -> bool:
         """True when every engine reads the token written into ``location``.
@@ -63,7 +63,7 @@ class StoreProbe:
             self._verdicts[memo] = verdict
         return self._verdicts[memo]
 
-    def _ask(self, root: Path, ids: tuple[int, ...], any_machine: bool = False) -> bool | None:
+    def _ask(self, root: Path, ids: tuple[Any, ...], any_machine: bool = False) -> bool | None:
         token = secrets.token_hex(16)
         probe = root / f".engine-probe-{token[:12]}"
         try:
