@@ -1,4 +1,4 @@
-"""P15b: the PostgreSQL index against the SQLite index (the P2 and P9 shapes).
+"""P15b/P15c: the PostgreSQL index against SQLite (P2 and P9 shapes); queue throughput.
 
 The server is ``$PYLEARN_BENCH_PG_URL`` when set (an empty database you own),
 else a throwaway one started like the tests' fixture (``tests/pg_fixtures.py``:
@@ -11,7 +11,9 @@ Debian's binaries as an unprivileged user, 127.0.0.1, a temporary directory;
   so the difference is one loopback round trip to the server;
 * planning -- keys plus cache lookups of a 100,000-node graph against an index
   of 1,000,000 rows (P9's graph and fill), PostgreSQL vs SQLite, and
-  PostgreSQL against P9's target rate (>= 50,000 nodes/s).
+  PostgreSQL against P9's target rate (>= 50,000 nodes/s);
+* P15c -- tiny nodes run as QueueBackend jobs by 2 ``python -m pylearn_lab
+  worker`` processes (jobs/s), beside the same nodes on a 2-process pool.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 from _harness import Config, Row, per_call
 
-__all__ = ["BENCHMARKS", "bench_p15b"]
+__all__ = ["BENCHMARKS", "bench_p15b", "bench_p15c", "small_job"]
 
 HERE = Path(__file__).resolve().parent
 TARGET_RATE = 50_000.0
@@ -143,4 +145,60 @@ def bench_p15b(cfg: Config) -> list[Row]:
     ]
 
 
-BENCHMARKS = {"P15b": bench_p15b}
+def small_job(i: int, salt: int = 0) -> int:
+    """P15c: a job that costs nothing (the queue's overheads are what is measured)."""
+    return i + salt
+
+
+def bench_p15c(cfg: Config) -> list[Row]:
+    """P15c rows: QueueBackend throughput with 2 workers, against a local process pool."""
+    import subprocess
+
+    import pylearn_lab as pl
+
+    n = cfg.pick(400, 60)
+    reps = cfg.pick(3, 1)
+    salt = [0]
+    with _database() as url, tempfile.TemporaryDirectory(prefix="pylearn-bench-") as tmp:
+        blobs = os.path.join(tmp, "team-blobs")
+        cache = pl.Cache(url, blobs=blobs)
+        comp = pl.component(small_job)
+        queue = pl.QueueBackend(url, blobs=blobs, poll=0.02)
+        workers = [subprocess.Popen([sys.executable, "-m", "pylearn_lab", "worker", url,
+                                     "--blobs", blobs, "--poll", "0.02"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   for _ in range(2)]
+        pool = pl.ProcessBackend(2)
+        try:
+            def through(backend: Any) -> float:
+                salt[0] += 1_000_000
+                exprs = [comp(i, salt=salt[0]) for i in range(n)]
+                t0 = time.perf_counter()
+                out = pl.run(exprs, backend=backend, cache=cache, progress=False, timeout=600)
+                elapsed = time.perf_counter() - t0
+                assert out[-1] == n - 1 + salt[0]
+                return elapsed
+
+            through(queue)  # warm up: both workers import, open the cache
+            through(pool)
+            t_queue = statistics.median(through(queue) for _ in range(reps))
+            t_pool = statistics.median(through(pool) for _ in range(reps))
+            seen = queue.status()["workers"]
+        finally:
+            queue.close()
+            pool.close()
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                try:
+                    w.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+    return [Row("P15c", f"{n} tiny nodes as queue jobs, 2 workers  [info]",
+                "ProcessBackend(2), same team cache", t_pool, t_queue, "s",
+                note=(f"QueueBackend {n / t_queue:,.0f} jobs/s with {seen} workers (one job per "
+                      f"node: insert, take with SKIP LOCKED, lease, result row, poll); process "
+                      f"pool {n / t_pool:,.0f} nodes/s"))]
+
+
+BENCHMARKS = {"P15b": bench_p15b, "P15c": bench_p15c}

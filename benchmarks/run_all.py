@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 from _harness import Config, Row, format_table
 
 IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
-IDS += ("P15a", "P15b")
+IDS += ("P15a", "P15b", "P15c")
 MEASURES = {
     "P1": "hashing a 100 MiB array",
     "P2": "cache hit, small args",
@@ -49,6 +49,7 @@ MEASURES = {
 }
 MEASURES["P15a"] = "2,000 tiny nodes on DaskBackend vs client.map"
 MEASURES["P15b"] = "PostgreSQL index: hits and planning vs SQLite"
+MEASURES["P15c"] = "QueueBackend jobs/s with 2 workers"
 
 
 def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable[[], None]]]:
