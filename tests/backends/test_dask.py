@@ -24,7 +24,8 @@ from cluster_fixtures import wait_until
 
 import pylearn_lab as pl
 from pylearn_lab.backends import resolve_backend
-from pylearn_lab.errors import BackendError, NodeError, NoEnginesError, RunCancelledError
+from pylearn_lab.errors import (BackendError, ClusterGoneError, NodeError, NoEnginesError,
+                                RunCancelledError)
 from pylearn_lab.vm.task import execute_batch
 
 distributed = pytest.importorskip("distributed")
@@ -291,3 +292,27 @@ def test_zero_workers_give_no_engines_error_not_a_hang(tmp_path) -> None:
             pl.run(nodes.tiny(1), backend=backend, cache=False, progress=False, timeout=60)
         backend.stop()
         assert client.status == "running"  # not the backend's client to close
+
+
+def test_a_scheduler_that_dies_gives_cluster_gone_error_not_a_hang(log, tmp_path) -> None:
+    from distributed import Client, LocalCluster
+
+    gate = tmp_path / "gate"
+    lc = LocalCluster(n_workers=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                      silence_logs=logging.CRITICAL)
+    client = Client(lc)
+    try:
+        backend = DaskBackend(client, health_timeout=2.0)
+        handle = pl.run(nodes.gated(log, 0, str(gate)), backend=backend, cache=False,
+                        wait=False, progress=False)
+        wait_until(lambda: nodes.count(log, "start0") == 1, what="the node running")
+        lc.close()  # scheduler and worker gone while the node runs
+        with pytest.raises(ClusterGoneError, match="dask"):
+            handle.result(timeout=60)
+        with pytest.raises(BackendError):
+            backend.submit(abs, -1).result(timeout=30)
+    finally:
+        gate.touch()
+        client.close()
+        lc.close()
