@@ -28,6 +28,7 @@ psycopg = pytest.importorskip("psycopg")
 
 BACKENDS = Path(__file__).resolve().parents[1] / "backends"  # ipp_nodes: counting node functions
 sys.path.insert(0, str(BACKENDS))
+sys.path.insert(0, str(BACKENDS.parent))  # pg_fixtures
 import ipp_nodes as nodes  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
@@ -269,3 +270,33 @@ def test_the_pylearn_cache_magic_opens_a_team_cache(db, tmp_path, monkeypatch) -
     finally:
         pl.set_default_cache(previous)
         InteractiveShell.clear_instance()
+
+
+def test_a_database_that_goes_away_means_recompute_not_crash_and_it_reconnects(
+        tmp_path_factory, tmp_path, log) -> None:
+    """A private server (the shared one must stay up) is stopped between two runs: the
+    second run computes uncached with warnings, never a wrong value or a hang; once the
+    server is back, the same Cache object reconnects and serves hits again."""
+    import pg_fixtures
+
+    bindir, why = pg_fixtures.find_or_install()
+    if bindir is None:
+        pytest.skip(why)
+    with pg_fixtures.temporary_server(tmp_path_factory.mktemp("pg-private"), bindir) as srv:
+        cache = pl.Cache(srv.url, blobs=tmp_path / "b")
+        exprs = [nodes.plus(log, i, 1) for i in range(3)]
+        assert pl.run(exprs, cache=cache, progress=False) == [1, 2, 3]
+        env = {"PATH": os.environ["PATH"], "LC_ALL": "C"}
+        ctl = [str(bindir / "pg_ctl"), "-D", str(srv.data), "-w"]
+        run_as = pg_fixtures._as(srv.user)
+        subprocess.run([*ctl, "-m", "fast", "stop"], check=True, capture_output=True, env=env,
+                       cwd=srv.data.parent, **run_as)
+        with pytest.warns(CacheWarning):
+            assert pl.run(exprs, cache=cache, progress=False) == [1, 2, 3]
+        assert nodes.count(log, "plus") == 6  # recomputed: nothing could be read
+        opts = (f"-c listen_addresses=127.0.0.1 -p {srv.port} -c unix_socket_directories='' "
+                "-c fsync=off")
+        subprocess.run([*ctl, "-l", str(srv.data.parent / "server.log"), "-o", opts, "start"],
+                       check=True, capture_output=True, env=env, cwd=srv.data.parent, **run_as)
+        assert pl.run(exprs, cache=cache, progress=False) == [1, 2, 3]
+        assert nodes.count(log, "plus") == 6 and cache.info().hits >= 3  # reconnected: hits
