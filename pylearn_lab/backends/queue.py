@@ -271,6 +271,16 @@ class QueueBackend(Backend):
 
         return self._db._retry(read)
 
+    def purge(self, older_than: float = 0.0) -> int:
+        """Delete finished and failed jobs that ended more than ``older_than`` seconds ago.
+
+        Their results stay in the cache (a team cache); only the job rows go, so a later
+        run of a ship-mode graph recomputes instead of collecting. Returns how many.
+        """
+        return int(self._db._retry(lambda c: c.execute(
+            f"DELETE FROM pylearn_jobs WHERE state IN ('done', 'failed') AND finished < {NOW} - %s",
+            (float(older_than),)).rowcount))
+
     def close(self) -> None:
         """Stop watching (queued jobs stay in the database for the workers)."""
         if self._closed:

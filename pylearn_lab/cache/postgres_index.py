@@ -33,11 +33,13 @@ Examples
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -128,6 +130,19 @@ def _psycopg() -> Any:
     return psycopg
 
 
+_LIVE: "weakref.WeakSet[PostgresIndex]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    # flush access times and end sessions cleanly (the server logs abandoned ones)
+    for ix in list(_LIVE):
+        try:
+            ix.close()
+        except Exception:
+            pass
+
+
 class PostgresIndex:
     """Index rows of a team cache in PostgreSQL (see the module docstring).
 
@@ -155,6 +170,7 @@ class PostgresIndex:
         self._pending_lock = threading.Lock()
         self._last_flush = time.monotonic()
         self._init_schema()
+        _LIVE.add(self)
 
     # -- connections ----------------------------------------------------------------
     def _conn(self) -> Any:

@@ -98,6 +98,8 @@ def test_workers_run_the_jobs_and_store_them_in_the_team_cache(team) -> None:
     assert pl.run([nodes.tiny(i) for i in range(40)], backend=q, cache=cache,
                   progress=False) == [i * i + 1 for i in range(40)]
     assert pl.call(nodes.plus.fn, (str(team.log), 2, 3), backend=q, cache=cache).result(60) == 5
+    assert q.purge(older_than=3600) == 0 and q.purge() >= 44  # 3 + 40 nodes + the call
+    assert q.status()["done"] == 0 and cache.contains(nodes.tiny(3))  # results stay cached
     q.close()
 
 
