@@ -201,6 +201,10 @@ class PostgresIndex:
             except self._pg.OperationalError as exc:
                 # a server restart or a dropped connection: reconnect once, then give up
                 self._local.conn = None
+                try:
+                    conn.close()
+                except Exception:
+                    pass
                 if attempt:
                     raise CacheError(f"the PostgreSQL cache index at {self.path} failed: "
                                      f"{exc}".strip()) from None
@@ -400,6 +404,15 @@ class PostgresIndex:
             except Exception:
                 pass
         self._local = threading.local()
+
+    def __del__(self) -> None:
+        # an index dropped without close(): end its sessions (no flush: the server may be away)
+        for pid, conn in getattr(self, "_all", []):
+            if pid == os.getpid():
+                try:
+                    conn.close()
+                except Exception:
+                    pass
 
     def __repr__(self) -> str:
         return f"PostgresIndex({self.path!r})"
