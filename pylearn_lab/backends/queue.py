@@ -151,6 +151,11 @@ class QueueBackend(Backend):
         if kwargs:
             fn = functools.partial(fn, **kwargs)
         keys = task_keys(args)
+        for a in args:  # job rows never hold a database password (workers bring their own)
+            for t in a if isinstance(a, list) else [a]:
+                spec = getattr(t, "cache", None)
+                if hasattr(t, "call") and isinstance(spec, tuple) and spec[:1] == ("postgresql",):
+                    t.cache = (*spec[:3], masked_url(spec[3]))
         try:
             payload = pack(fn, args)
         except Exception as exc:

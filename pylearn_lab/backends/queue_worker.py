@@ -5,13 +5,15 @@ never wait for each other), checks its signature *before* unpickling anything,
 runs it with a lease it renews every ``lease / 3`` seconds, and writes the
 signed receipts back. Tasks that store into a team cache open its database
 and *this* worker's path to the shared directory (``--blobs``): the client's
-path may not exist on this host.
+path may not exist on this host. Job rows hold the cache's URL without its
+password; the worker connects with its own (its URL, ``~/.pgpass``).
 
 Examples
 --------
->>> _local_spec(("postgresql", "/client/path", None, "postgresql://db/x"), "/here")
-('postgresql', '/here', None, 'postgresql://db/x')
->>> _local_spec(("disk", "/client/path", None), "/here")
+>>> _local_spec(("postgresql", "/client/path", None, "postgresql://ann@db/x"), "/here",
+...             "postgresql://ann:pw@db/x")
+('postgresql', '/here', None, 'postgresql://ann:pw@db/x')
+>>> _local_spec(("disk", "/client/path", None), "/here", "postgresql://ann:pw@db/x")
 ('disk', '/client/path', None)
 """
 
@@ -29,7 +31,7 @@ from typing import Any
 
 import cloudpickle
 
-from ..cache.postgres_index import PostgresIndex
+from ..cache.postgres_index import PostgresIndex, masked_url
 from .ipp_remote import call_pickled, restore_files
 from .queue import QueueBackend, trust_key
 from .queue_db import EXPIRE, NOW, TAKE, check, sign
@@ -39,10 +41,13 @@ __all__ = ["Worker"]
 log = logging.getLogger(__name__)
 
 
-def _local_spec(spec: Any, blobs: str) -> Any:
-    """A team cache's spec with this worker's path to the shared directory."""
+def _local_spec(spec: Any, blobs: str, own_url: str) -> Any:
+    """A team cache's spec with this worker's path to the shared directory, and this
+    worker's credentials when the cache lives in the queue's own database (clients send
+    the URL without its password)."""
     if isinstance(spec, tuple) and spec and spec[0] == "postgresql":
-        return (spec[0], blobs, *spec[2:])
+        url = own_url if masked_url(own_url) == masked_url(spec[3]) else spec[3]
+        return (spec[0], blobs, spec[2], url)
     return spec
 
 
@@ -135,7 +140,7 @@ class Worker:
         for a in args:
             for t in a if isinstance(a, list) else [a]:
                 if hasattr(t, "call") and hasattr(t, "cache"):
-                    t.cache = _local_spec(t.cache, self.blobs)
+                    t.cache = _local_spec(t.cache, self.blobs, self.url)
         log.info("job %s: %s", ",".join(k[:8] for k in keys), getattr(fn, "__name__", fn))
         return bytes(cloudpickle.dumps(fn(*args), protocol=5))
 

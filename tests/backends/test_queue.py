@@ -98,6 +98,10 @@ def test_workers_run_the_jobs_and_store_them_in_the_team_cache(team) -> None:
     assert pl.run([nodes.tiny(i) for i in range(40)], backend=q, cache=cache,
                   progress=False) == [i * i + 1 for i in range(40)]
     assert pl.call(nodes.plus.fn, (str(team.log), 2, 3), backend=q, cache=cache).result(60) == 5
+    password = team.url.split(":")[2].split("@")[0]
+    with psycopg.connect(team.url) as conn:  # job rows never hold the database password
+        payloads = [bytes(r[0]) for r in conn.execute("SELECT payload FROM pylearn_jobs")]
+    assert len(payloads) == 44 and not any(password.encode() in p for p in payloads)
     assert q.purge(older_than=3600) == 0 and q.purge() >= 44  # 3 + 40 nodes + the call
     assert q.status()["done"] == 0 and cache.contains(nodes.tiny(3))  # results stay cached
     q.close()
