@@ -237,3 +237,22 @@ def test_a_worker_with_another_key_fails_jobs_with_a_clear_error(team, tmp_path)
     with pytest.raises(BackendError, match="another --blobs directory"):
         pl.run(nodes.tiny(5), backend=q, cache=team.cache(), progress=False, timeout=60)
     q.close()
+
+
+def test_two_clients_queueing_the_same_node_share_one_job(team) -> None:
+    """Single flight in the queue itself: a job is its node keys, whoever queues it."""
+    from pylearn_lab.vm.task import Task, execute
+
+    expr = nodes.plus(str(team.log), 40, 2)
+    a, b = team.backend(), team.backend()
+    fa = a.submit(execute, Task(expr.call, return_value=True))
+    fb = b.submit(execute, Task(expr.call, return_value=True))
+    assert fa.job == fb.job and a.status()["queued"] == 1
+    team.start_workers(2)
+    assert fa.result(timeout=60).value == fb.result(timeout=60).value == 42
+    assert nodes.count(team.log, "plus") == 1
+    # the notebook left and came back: the finished job's value is collected, not recomputed
+    again = team.backend().submit(execute, Task(expr.call, return_value=True))
+    assert again.done() and again.result().value == 42 and nodes.count(team.log, "plus") == 1
+    a.close()
+    b.close()
