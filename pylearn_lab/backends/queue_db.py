@@ -52,7 +52,8 @@ TAKE = f"""
 UPDATE pylearn_jobs j SET state = 'running', owner = %(owner)s, worker = %(worker)s,
        lease_until = {NOW} + %(lease)s, attempts = j.attempts + 1, started = {NOW}
  WHERE j.id = (SELECT id FROM pylearn_jobs
-                WHERE state = 'queued' OR (state = 'running' AND lease_until < {NOW})
+                WHERE state = 'queued' OR (state = 'running' AND lease_until < {NOW}
+                                           AND attempts < %(max_attempts)s)
                 ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
 RETURNING j.id, j.keys, j.payload, j.payload_mac, j.attempts
 """

@@ -87,7 +87,8 @@ class Worker:
         self._seen()
         while not self._stop.is_set():
             row = self._db._retry(lambda c: c.execute(
-                TAKE, {"owner": self.name, "worker": self.name, "lease": self.lease}).fetchone())
+                TAKE, {"owner": self.name, "worker": self.name, "lease": self.lease,
+                       "max_attempts": self.max_attempts}).fetchone())
             if row is None:
                 self._db._retry(lambda c: c.execute(EXPIRE, {"max_attempts": self.max_attempts}))
                 if self.idle_exit is not None and time.monotonic() - idle_since > self.idle_exit:

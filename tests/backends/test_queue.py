@@ -21,7 +21,7 @@ from cluster_fixtures import wait_until
 
 import pylearn_lab as pl
 from pylearn_lab.backends.queue import QueueBackend
-from pylearn_lab.errors import BackendError, IntegrityError
+from pylearn_lab.errors import BackendError, IntegrityError, NodeError
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -256,3 +256,22 @@ def test_two_clients_queueing_the_same_node_share_one_job(team) -> None:
     assert again.done() and again.result().value == 42 and nodes.count(team.log, "plus") == 1
     a.close()
     b.close()
+
+
+@pl.component
+def kills_its_worker(log: str) -> int:
+    Path(log, f"fatal-{os.getpid()}-{os.urandom(4).hex()}").touch()  # as nodes.mark does
+    os._exit(3)  # as a segfault or the OOM killer would: no cleanup, no result
+
+
+def test_a_job_that_kills_every_worker_fails_after_its_attempts(team) -> None:
+    team.start_workers(6, "--lease", "0.6")
+    q = team.backend(max_attempts=3)
+    ok = nodes.plus(str(team.log), 1, 1)
+    with pytest.raises(NodeError, match="worker was lost") as info:
+        pl.run([kills_its_worker(str(team.log)), ok], backend=q, cache=team.cache(),
+               progress=False, retries=1, timeout=120)
+    assert "lost 3 times" in str(info.value)
+    assert nodes.count(team.log, "fatal") == 6  # 3 attempts per job, and one retry by the run
+    assert team.cache().contains(ok)  # the other branch finished
+    q.close()
