@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 from _harness import Config, Row, format_table
 
 IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
+IDS += ("P15a", "P15b", "P15c")
 MEASURES = {
     "P1": "hashing a 100 MiB array",
     "P2": "cache hit, small args",
@@ -46,6 +47,9 @@ MEASURES = {
     "P8": "re-running a cached 1,000-node graph",
     "P9": "planning a 100,000-node graph",
 }
+MEASURES["P15a"] = "2,000 tiny nodes on DaskBackend vs client.map"
+MEASURES["P15b"] = "PostgreSQL index: hits and planning vs SQLite"
+MEASURES["P15c"] = "QueueBackend jobs/s with 2 workers"
 
 IDS += ("P14",)
 MEASURES["P14"] = "extending a 100-epoch training to 200; checkpoint overhead"
@@ -70,6 +74,11 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
         modules.append(bench_training)
     except ImportError:  # the training benchmark needs the training package
         pass
+    for name in ("bench_dask", "bench_postgres"):  # P15a needs dask, P15b psycopg
+        try:
+            modules.append(__import__(name))
+        except ImportError:
+            pass
     table: dict[str, Callable[[Config], list[Row]]] = {}
     for m in modules:
         table.update(m.BENCHMARKS)
@@ -79,7 +88,8 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
 def _parse_ids(text: str | None) -> list[str]:
     if not text:
         return list(IDS)
-    ids = [t.strip().upper() for t in text.split(",") if t.strip()]
+    canon = {i.upper(): i for i in IDS}  # "p15a" -> "P15a"
+    ids = [canon.get(t.strip().upper(), t.strip().upper()) for t in text.split(",") if t.strip()]
     unknown = [i for i in ids if i not in IDS]
     if unknown:
         raise SystemExit(f"run_all.py: unknown id(s) {', '.join(unknown)}; expected some of {', '.join(IDS)}")

@@ -59,6 +59,7 @@ __all__ = [
     "Cache",
     "CacheError",
     "CycleError",
+    "DaskBackend",
     "Event",
     "Expr",
     "Graph",
@@ -69,6 +70,7 @@ __all__ = [
     "NodeError",
     "ProcessBackend",
     "PylearnError",
+    "QueueBackend",
     "Record",
     "Recorder",
     "RunHandle",
@@ -103,6 +105,8 @@ __all__ = [
 # in ``__all__`` all the same (``from pylearn_lab import *`` loads them).
 _LAZY = {
     "IPyParallelBackend": ("pylearn_lab.backends.ipp", "IPyParallelBackend"),
+    "DaskBackend": ("pylearn_lab.backends.dask_backend", "DaskBackend"),
+    "QueueBackend": ("pylearn_lab.backends.queue", "QueueBackend"),
     "sweep": ("pylearn_lab.jobs.sweep", "sweep"),
     "random_search": ("pylearn_lab.jobs.sweep", "random_search"),
     "results": ("pylearn_lab.experiments.results", "results"),

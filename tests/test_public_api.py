@@ -23,6 +23,7 @@ PUBLIC = {
     "get_default_cache", "set_default_cache",
     # backends
     "Backend", "SerialBackend", "ThreadBackend", "ProcessBackend", "IPyParallelBackend",
+    "DaskBackend", "QueueBackend",
     "set_default_backend",
     # errors
     "PylearnError", "BackendError", "CacheError", "CycleError", "GraphError", "IntegrityError",
@@ -30,7 +31,7 @@ PUBLIC = {
     # Jupyter
     "GraphBuilder", "load_ipython_extension", "unload_ipython_extension",
 }
-LAZY = {"IPyParallelBackend", "sweep", "random_search", "results", "lineage", "why",
+LAZY = {"IPyParallelBackend", "DaskBackend", "QueueBackend", "sweep", "random_search", "results", "lineage", "why",
         "GraphBuilder"}
 
 

@@ -13,7 +13,8 @@ Engines on *another machine* that see the directory through a network
 filesystem get "no" as well: the cache index is SQLite in WAL mode, whose
 writers must share one kernel (WAL coordinates through a memory-mapped file).
 ``IPyParallelBackend(data_plane="store")`` overrides the verdict for a store
-that is safe on the shared filesystem.
+that is safe on the shared filesystem; ``sees(..., any_machine=True)`` is that
+verdict for a cache whose index is a server (PostgreSQL), not a file.
 
 Examples
 --------
@@ -43,22 +44,26 @@ class StoreProbe:
     def __init__(self, client: Any, timeout: float = 3.0) -> None:
         self.client = client
         self.timeout = timeout
-        self._verdicts: dict[tuple[str, tuple[int, ...]], bool] = {}
+        self._verdicts: dict[tuple[str, tuple[Any, ...], bool], bool] = {}
 
-    def sees(self, location: str) -> bool:
-        """True when every engine reads the token written into ``location``."""
+    def sees(self, location: str, any_machine: bool = False) -> bool:
+        """True when every engine reads the token written into ``location``.
+
+        ``any_machine``: engines on other machines count too (a server index,
+        e.g. PostgreSQL, has no single-kernel rule).
+        """
         ids = tuple(sorted(self.client.ids))
         if not ids:
             return False
-        memo = (str(location), ids)
+        memo = (str(location), ids, any_machine)
         if memo not in self._verdicts:
-            verdict = self._ask(Path(location), ids)
+            verdict = self._ask(Path(location), ids, any_machine)
             if verdict is None:
                 return False  # no answer in time: ship this run, ask again next time
             self._verdicts[memo] = verdict
         return self._verdicts[memo]
 
-    def _ask(self, root: Path, ids: tuple[int, ...]) -> bool | None:
+    def _ask(self, root: Path, ids: tuple[Any, ...], any_machine: bool = False) -> bool | None:
         token = secrets.token_hex(16)
         probe = root / f".engine-probe-{token[:12]}"
         try:
@@ -73,6 +78,8 @@ class StoreProbe:
         finally:
             probe.unlink(missing_ok=True)
         here = machine_id()
+        if any_machine:
+            return all(text == token for text, _ in answers)
         if all(text == token for text, _ in answers) and any(m != here for _, m in answers):
             log.info("engines on other machines see %s; values travel with tasks because the "
                      "cache index must be written from one machine", root)
