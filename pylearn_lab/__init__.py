@@ -106,7 +106,7 @@ __all__ = [
 _LAZY = {
     "IPyParallelBackend": ("pylearn_lab.backends.ipp", "IPyParallelBackend"),
     "DaskBackend": ("pylearn_lab.backends.dask_backend", "DaskBackend"),
-    "QueueBackend": ("pylearn_lab.backends.queue", "QueueBackend"),
+    "QueueBackend": ("pylearn_lab.backends.queue_backend", "QueueBackend"),
     "sweep": ("pylearn_lab.jobs.sweep", "sweep"),
     "random_search": ("pylearn_lab.jobs.sweep", "random_search"),
     "results": ("pylearn_lab.experiments.results", "results"),

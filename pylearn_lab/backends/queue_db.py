@@ -1,4 +1,4 @@
-"""The job table of :class:`~pylearn_lab.backends.queue.QueueBackend`, in PostgreSQL.
+"""The job table of :class:`~pylearn_lab.backends.queue_backend.QueueBackend`, in PostgreSQL.
 
 Jobs wait in ``pylearn_jobs`` (one row per task: its node keys, a signed
 payload, a state) until a worker anywhere takes one with

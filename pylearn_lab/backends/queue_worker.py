@@ -33,7 +33,7 @@ import cloudpickle
 
 from ..cache.postgres_index import PostgresIndex, masked_url
 from .ipp_remote import call_pickled, restore_files
-from .queue import QueueBackend, trust_key
+from .queue_backend import QueueBackend, trust_key
 from .queue_db import EXPIRE, NOW, TAKE, check, sign
 
 __all__ = ["Worker"]

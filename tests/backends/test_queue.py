@@ -20,7 +20,7 @@ import pytest
 from cluster_fixtures import wait_until
 
 import pylearn_lab as pl
-from pylearn_lab.backends.queue import QueueBackend
+from pylearn_lab.backends.queue_backend import QueueBackend
 from pylearn_lab.errors import BackendError, IntegrityError, NodeError
 
 psycopg = pytest.importorskip("psycopg")
@@ -126,7 +126,7 @@ def test_a_queue_run_survives_the_notebook_exiting(team) -> None:
         import os, sys
         sys.path.insert(0, {str(HERE)!r})
         import ipp_nodes as nodes, pylearn_lab as pl
-        from pylearn_lab.backends.queue import QueueBackend
+        from pylearn_lab.backends.queue_backend import QueueBackend
         q = QueueBackend({team.url!r}, blobs={str(team.blobs)!r})
         cache = pl.Cache({team.url!r}, blobs={str(team.blobs)!r})
         leaves = [nodes.plus({str(team.log)!r}, i, 1) for i in range(4)]
