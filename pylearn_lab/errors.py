@@ -12,7 +12,8 @@ in user code keeps working::
     ├── GraphError(ValueError)            a graph is malformed
     │   ├── CycleError                    the graph has a cycle
     │   ├── UnresolvedRefError            a Ref names no node of the graph
-    │   └── SpecError                     a JSON graph spec cannot be read
+    │   ├── SpecError                     a JSON graph spec cannot be read
+    │   └── EdgeTypeError(TypeError)      an edge's source returns what its input cannot take
     ├── UnknownComponentError(LookupError)  no registered component has that name
     ├── BackendError(RuntimeError)        a backend cannot be used
     │   ├── NoEnginesError                a cluster has no engines
@@ -58,6 +59,7 @@ __all__ = [
     "DataError",
     "NodeError",
     "RunCancelledError",
+    "EdgeTypeError",
 ]
 
 
@@ -130,6 +132,10 @@ class UnresolvedRefError(GraphError):
 
 class SpecError(GraphError):
     """A JSON graph specification cannot be read or rebuilt."""
+
+
+class EdgeTypeError(GraphError, TypeError):
+    """An edge joins an output whose return annotation its input's annotation cannot admit."""
 
 
 class UnknownComponentError(PylearnError, LookupError):

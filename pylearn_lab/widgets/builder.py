@@ -32,12 +32,14 @@ from __future__ import annotations
 import html
 import importlib
 import os
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
 from ..errors import GraphError, PylearnError
+from ..graph import registry
 from .builder_canvas import BuilderCanvas
 from .builder_code import model_to_code
 from .builder_inspector import Inspector
@@ -97,6 +99,8 @@ class GraphBuilder(W.VBox):
         self.tracker = RunTracker(self._push_status)
         self.last_run: RunHandle | None = None
         self._keys: dict[str, str] = {}
+        self._values: dict[str, Any] = {}  # key -> value loaded for preflight checks
+        self.model.known_value = self._known_value
 
         self.canvas = BuilderCanvas(layout=W.Layout(flex="1 1 auto", min_width="420px",
                                                     height="520px"))
@@ -118,20 +122,42 @@ class GraphBuilder(W.VBox):
             self.backend.value = backend
         self.message = W.HTML()
         self.message.add_class("pylearn-message")
+        self.path = W.Text(value="graph.json", placeholder="file for save / load",
+                           tooltip="the JSON file Save writes and Load reads",
+                           layout=W.Layout(width="150px"))
+        self.path.add_class("pylearn-path")
+        self.save_button = _tool("Save", "save", "write the graph to the file named left", "pylearn-save")
+        self.load_button = _tool("Load", "folder-open", "open the graph in the file named left "
+                                 "(undo brings the current one back)", "pylearn-load")
+        self.code_button = _tool("To code", "code", "insert the Python code of this graph in a "
+                                 "new cell below (or copy it)", "pylearn-to-code")
 
-        toolbar = W.HBox([self.run_button, self.stop_button, self.backend, self.message],
-                         layout=W.Layout(align_items="center"))
+        toolbar = W.HBox([self.run_button, self.stop_button, self.backend, self.path,
+                          self.save_button, self.load_button, self.code_button, self.message],
+                         layout=W.Layout(align_items="center", flex_flow="row wrap"))
+        toolbar.add_class("pylearn-builder-toolbar")
         side = W.VBox([self.inspector, self.preview],
-                      layout=W.Layout(width="320px", min_width="320px", padding="0 0 0 8px"))
-        super().__init__([toolbar, W.HBox([self.palette, self.canvas, side])], **kwargs)
+                      layout=W.Layout(flex="1 1 300px", min_width="280px", max_width="100%",
+                                      padding="0 0 0 8px"))
+        side.add_class("pylearn-side")
+        # row wrap: in a narrow notebook the side panel moves below the canvas, never cut off
+        main = W.HBox([self.palette, self.canvas, side],
+                      layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        main.add_class("pylearn-builder-main")
+        super().__init__([toolbar, main], **kwargs)
         self.add_class("pylearn-graph-builder")
 
         self.run_button.on_click(lambda _b: self._run_clicked())
         self.stop_button.on_click(lambda _b: self.last_run.cancel() if self.last_run else None)
         self.palette.refresh_button.on_click(lambda _b: self._refresh_backends())
+        self.save_button.on_click(lambda _b: self._file_clicked("save"))
+        self.load_button.on_click(lambda _b: self._file_clicked("load"))
+        self.code_button.on_click(lambda _b: self.export_code())
         self.canvas.on_action(self._action)
         self.canvas.observe(lambda ch: self._selected(ch["new"]), names="selected")
         self.model.listen(self._model_changed)
+        self._subscription = _follow_registry(self)
+        self._refresh_palette_trait()
         self._sync()
         self._fit_height()
         self.canvas.fit += 1
@@ -164,9 +190,62 @@ class GraphBuilder(W.VBox):
         """Set a parameter (invalid values are shown on the node and block running)."""
         self.model.set_param(node_id, name, value)
 
-    def select(self, node_id: str | None) -> None:
-        """Select a node (as a click on the canvas does)."""
-        self.canvas.selected = node_id or ""
+    def select(self, node_id: str | Iterable[str] | None) -> None:
+        """Select a node (as a click on the canvas does), or several (a list; the
+        first one is shown in the inspector)."""
+        ids = [node_id] if isinstance(node_id, str) else list(node_id or [])
+        ids = [k for k in ids if k in self.model.nodes]
+        self.canvas.selection = ids
+        self.canvas.selected = ids[0] if ids else ""
+
+    @property
+    def selection(self) -> list[str]:
+        """The selected node ids."""
+        return [k for k in self.canvas.selection if k in self.model.nodes]
+
+    def undo(self) -> bool:
+        """Revert the last edit (any kind: add, delete, connect, parameter, move, paste...)."""
+        done = self.model.undo()
+        self._say("" if done else "nothing to undo")
+        return done
+
+    def redo(self) -> bool:
+        """Re-apply the last undone edit."""
+        done = self.model.redo()
+        self._say("" if done else "nothing to redo")
+        return done
+
+    def delete(self, node_ids: Iterable[str] | None = None) -> None:
+        """Delete these nodes (default: the selection) as one edit."""
+        ids = list(self.selection if node_ids is None else node_ids)
+        self.model.remove_many(ids)
+        self.select([k for k in self.selection if k not in ids])
+
+    def copy(self, node_ids: Iterable[str] | None = None) -> int:
+        """Copy these nodes (default: the selection) with the edges between them;
+        return how many were copied."""
+        clip = self.model.copy(self.selection if node_ids is None else node_ids)
+        _CLIPBOARD[:] = [clip]
+        return len(clip["nodes"])
+
+    def paste(self, at: tuple[float, float] | None = None) -> list[str]:
+        """Paste the last copy (also one made in another builder); select the copies."""
+        if not _CLIPBOARD or not _CLIPBOARD[0]["nodes"]:
+            self._say("nothing to paste: select nodes and copy them (Ctrl/Cmd+C) first")
+            return []
+        ids = self.model.paste(_CLIPBOARD[0], at=at)
+        self.select(ids)
+        return ids
+
+    def duplicate(self, node_ids: Iterable[str] | None = None) -> list[str]:
+        """Copy and paste in one step; select the copies."""
+        ids = self.model.duplicate(self.selection if node_ids is None else node_ids)
+        self.select(ids)
+        return ids
+
+    def expose(self, node_id: str, name: str, on: bool = True) -> None:
+        """Turn literal parameter ``name`` into an input port (``on=False``: back)."""
+        self.model.expose(node_id, name, on)
 
     def layout(self) -> None:
         """Arrange the nodes automatically and fit the view."""
@@ -193,6 +272,23 @@ class GraphBuilder(W.VBox):
         """Open a file written by :meth:`save` (or by ``Graph.to_json``)."""
         with open(path, encoding="utf-8") as f:
             return cls(model=model_from_json(f.read()), **kwargs)
+
+    def load_file(self, path: str | os.PathLike[str]) -> None:
+        """Replace this builder's graph by the one in ``path`` (one undoable edit)."""
+        with open(path, encoding="utf-8") as f:
+            other = model_from_json(f.read())
+        self.model.replace_all(other)
+        self.select(None)
+        self._fit_height()
+        self.canvas.fit += 1
+
+    def export_code(self) -> str:
+        """The graph as code, sent to the browser: it opens a new cell below with it
+        where JupyterLab lets it, and otherwise copies it and shows it on the canvas."""
+        code = self.to_code()
+        self.canvas.send({"kind": "code", "code": code})
+        self._say("code of the graph: inserted below (or copied)")
+        return code
 
     @property
     def statuses(self) -> dict[str, str]:
@@ -247,6 +343,7 @@ class GraphBuilder(W.VBox):
 
     def _action(self, msg: dict[str, Any]) -> None:
         kind = msg["kind"]
+        ids = [str(k) for k in msg.get("ids") or () if str(k) in self.model.nodes]
         try:
             if kind == "move" and msg["id"] in self.model.nodes:
                 self.model.move(msg["id"], float(msg["x"]), float(msg["y"]))
@@ -254,15 +351,41 @@ class GraphBuilder(W.VBox):
                 self.model.connect(str(msg["src"]), str(msg["dst"]), str(msg["param"]))
                 self._say("")
             elif kind == "delete_node" and msg["id"] in self.model.nodes:
-                if self.canvas.selected == msg["id"]:
-                    self.canvas.selected = ""
-                self.model.remove(msg["id"])
+                self.delete([msg["id"]])
             elif kind == "delete_edge":
                 self.model.disconnect(str(msg["id"]))
+            elif kind == "delete":
+                with self.model.group():
+                    for edge in msg.get("edges") or ():
+                        if any(e.id == edge for e in self.model.edges):
+                            self.model.disconnect(str(edge))
+                    self.delete([str(k) for k in msg.get("nodes") or ()
+                                 if str(k) in self.model.nodes])
+            elif kind == "select":
+                self.select(ids)
+            elif kind == "duplicate":
+                self.duplicate(ids)
+            elif kind == "copy":
+                n = self.copy(ids)
+                self._say(f"copied {n} node(s)")
+            elif kind == "paste":
+                at = (float(msg["x"]), float(msg["y"])) if "x" in msg and "y" in msg else None
+                self.paste(at)
+            elif kind == "add":
+                node_id = self.model.add(str(msg["component"]), at=(float(msg["x"]), float(msg["y"])))
+                self.select(node_id)
+            elif kind == "undo":
+                self.undo()
+            elif kind == "redo":
+                self.redo()
+            elif kind == "code":
+                self.export_code()
             elif kind == "layout":
                 self.layout()
         except (PylearnError, KeyError, ValueError, TypeError) as exc:
-            self._say(str(exc).strip("'\""), error=True)
+            text = str(exc).strip("'\"")
+            self._say(text, error=True)
+            self.canvas.say(text, error=True)
 
     def _model_changed(self, kind: str) -> None:
         self._sync()
@@ -270,8 +393,55 @@ class GraphBuilder(W.VBox):
             self.inspector.show(self.canvas.selected or None)
         else:
             self.inspector.update_problems()
+        if kind != "layout":  # the key may have changed: a preview of the old one would lie
+            self._show_preview()
+
+    def _components_changed(self) -> None:
+        """A component was (re)defined: new code means new keys, ports and problems."""
+        self._refresh_palette_trait()
+        self.model.invalidate()
+
+    def _refresh_palette_trait(self) -> None:
+        self.canvas.palette = [{"name": c.name, "qualname": c.qualname, "category": c.category,
+                                "summary": c.summary} for c in registry.all_components()]
+
+    def _known_value(self, key: str) -> Any:
+        """A value the builder already has for ``key`` (no computation): LookupError if none."""
+        if key in self.tracker.values:
+            return self.tracker.values[key]
+        if key in self._values:
+            return self._values[key]
+        if self.cache is not None:
+            try:
+                if self.cache.contains(key):
+                    value = self._values[key] = self.cache.load(key)
+                    if len(self._values) > 32:  # a bounded memo: values are fixed per key
+                        self._values.pop(next(iter(self._values)))
+                    return value
+            except Exception:  # an unreadable entry is simply not known here
+                pass
+        raise LookupError(key)
+
+    def _file_clicked(self, what: str) -> None:
+        path = self.path.value.strip()
+        if not path:
+            self._say("type a file name (e.g. graph.json) left of the Save button", error=True)
+            return
+        try:
+            if what == "save":
+                self.save(path)
+                self._say(f"saved {len(self.model)} node(s) to {path}")
+            else:
+                self.load_file(path)
+                self._say(f"loaded {path}: {len(self.model)} node(s); undo brings back the previous graph")
+        except (OSError, PylearnError, ValueError) as exc:
+            self._say(f"could not {what} {path!r}: {exc}", error=True)
 
     def _selected(self, node_id: str) -> None:
+        if node_id and node_id not in self.canvas.selection:
+            self.canvas.selection = [node_id]
+        elif not node_id and self.canvas.selection:
+            self.canvas.selection = []
         self.inspector.show(node_id or None)
         self._show_preview()
 
@@ -310,6 +480,8 @@ class GraphBuilder(W.VBox):
             self.canvas.nodes = nodes
             self.canvas.edges = edges
         self._push_status()
+        if any(k not in self.model.nodes for k in self.canvas.selection):
+            self.canvas.selection = [k for k in self.canvas.selection if k in self.model.nodes]
         if self.canvas.selected and self.canvas.selected not in self.model.nodes:
             self.canvas.selected = ""
 
@@ -357,7 +529,8 @@ class GraphBuilder(W.VBox):
         key = self._keys.get(node_id)
         st = self.tracker.state_of(key) or {}
         if st.get("state") == "failed":
-            self.preview.show_error(label, st.get("error", ""))
+            self.preview.show_error(label, st.get("error", ""), st.get("traceback", ""),
+                                    st.get("where", ""))
             return
         if key is None:
             self.preview.clear("Fix this node's problems to run it.")
@@ -377,6 +550,32 @@ class GraphBuilder(W.VBox):
         cls = "pylearn-error" if error else "pylearn-muted"
         body = html.escape(text).replace("\n", "<br>")
         self.message.value = f"<div class='{cls}'>{body}</div>" if text else ""
+
+
+#: The last copy (shared by every builder in the kernel, so copy in one, paste in another).
+_CLIPBOARD: list[dict[str, Any]] = []
+
+
+def _tool(label: str, icon: str, tooltip: str, cls: str) -> W.Button:
+    b = W.Button(description=label, icon=icon, tooltip=tooltip, layout=W.Layout(width="auto"))
+    b.add_class(cls)
+    return b
+
+
+def _follow_registry(builder: GraphBuilder) -> Callable[[], None]:
+    """Rebuild on every (re)definition of a component, without keeping a forgotten
+    builder alive."""
+    ref = weakref.ref(builder)
+
+    def changed() -> None:
+        b = ref()
+        if b is None:
+            registry.unsubscribe(changed)
+        else:
+            b._components_changed()
+
+    registry.subscribe(changed)
+    return changed
 
 
 def _with_option(options: Sequence[Any], value: Any) -> list[Any]:
