@@ -62,7 +62,7 @@ def _members(ann: Any) -> list[Any] | None:
 
 
 def _fits(src: type, dst: type) -> bool:
-    if src in _NUMERIC.get(dst, ()):
+    if any(isinstance(src, type) and issubclass(src, t) for t in _NUMERIC.get(dst, ())):
         return True
     try:
         return issubclass(src, dst)

@@ -80,7 +80,10 @@ def call_text(model: BuilderModel, node_id: str) -> str:
     name = node.component.rsplit(".", 1)[-1]
     shown = map_refs(node.params, lambda r: _Shown(model.label(r.key) if r.key in model.nodes
                                                    else r.key))
-    args = ", ".join(f"{k}={v!r}" for k, v in shown.items())
+    comp = model.component(node_id)
+    order = list(comp.signature.parameters) if comp is not None and comp.signature else []
+    names = sorted(shown, key=lambda k: order.index(k) if k in order else len(order))
+    args = ", ".join(f"{k}={shown[k]!r}" for k in names)
     return f"{name}({args})"
 
 
