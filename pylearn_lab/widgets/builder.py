@@ -102,7 +102,7 @@ class GraphBuilder(W.VBox):
         self._values: dict[str, Any] = {}  # key -> value loaded for preflight checks
         self.model.known_value = self._known_value
 
-        self.canvas = BuilderCanvas(layout=W.Layout(flex="1 1 auto", min_width="420px",
+        self.canvas = BuilderCanvas(layout=W.Layout(flex="1 1 520px", min_width="360px",
                                                     height="520px"))
         self.palette = Palette(self._picked)
         self.inspector = Inspector(self.model)
@@ -137,7 +137,7 @@ class GraphBuilder(W.VBox):
                          layout=W.Layout(align_items="center", flex_flow="row wrap"))
         toolbar.add_class("pylearn-builder-toolbar")
         side = W.VBox([self.inspector, self.preview],
-                      layout=W.Layout(flex="1 1 300px", min_width="280px", max_width="100%",
+                      layout=W.Layout(flex="1 1 300px", min_width="280px", max_width="460px",
                                       padding="0 0 0 8px"))
         side.add_class("pylearn-side")
         # row wrap: in a narrow notebook the side panel moves below the canvas, never cut off
@@ -347,6 +347,11 @@ class GraphBuilder(W.VBox):
         try:
             if kind == "move" and msg["id"] in self.model.nodes:
                 self.model.move(msg["id"], float(msg["x"]), float(msg["y"]))
+            elif kind == "move_many":
+                with self.model.group():
+                    for node_id, x, y in msg["moves"]:
+                        if node_id in self.model.nodes:
+                            self.model.move(str(node_id), float(x), float(y))
             elif kind == "connect":
                 self.model.connect(str(msg["src"]), str(msg["dst"]), str(msg["param"]))
                 self._say("")

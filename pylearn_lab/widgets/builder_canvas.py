@@ -60,6 +60,7 @@ _STATIC = pathlib.Path(__file__).parent / "static"
 #: The messages the browser may send, with their required fields.
 ACTIONS: dict[str, tuple[str, ...]] = {
     "move": ("id", "x", "y"),
+    "move_many": ("moves",),
     "connect": ("src", "dst", "param"),
     "delete_node": ("id",),
     "delete_edge": ("id",),
