@@ -152,7 +152,7 @@ class GraphBuilder(W.VBox):
         self.palette.refresh_button.on_click(lambda _b: self._refresh_backends())
         self.save_button.on_click(lambda _b: self._file_clicked("save"))
         self.load_button.on_click(lambda _b: self._file_clicked("load"))
-        self.code_button.on_click(lambda _b: self.export_code())
+        self.code_button.on_click(lambda _b: self._code_clicked())
         self.canvas.on_action(self._action)
         self.canvas.observe(lambda ch: self._selected(ch["new"]), names="selected")
         self.model.listen(self._model_changed)
@@ -384,7 +384,7 @@ class GraphBuilder(W.VBox):
             elif kind == "redo":
                 self.redo()
             elif kind == "code":
-                self.export_code()
+                self._code_clicked()
             elif kind == "layout":
                 self.layout()
         except (PylearnError, KeyError, ValueError, TypeError) as exc:
@@ -426,6 +426,13 @@ class GraphBuilder(W.VBox):
             except Exception:  # an unreadable entry is simply not known here
                 pass
         raise LookupError(key)
+
+    def _code_clicked(self) -> None:
+        try:
+            self.export_code()
+        except GraphError as exc:  # an incomplete graph has no code yet: say what to fix
+            self._say(str(exc), error=True)
+            self.canvas.say("no code yet: " + str(exc).split("\n")[0], error=True)
 
     def _file_clicked(self, what: str) -> None:
         path = self.path.value.strip()

@@ -318,8 +318,8 @@ class BuilderModel:
     def copy(self, node_ids: Iterable[str]) -> dict[str, Any]:
         """A clipboard of these nodes with the edges between them (edges from outside
         the selection are left out: the copies' inputs are free again)."""
-        ids = [k for k in dict.fromkeys(node_ids) if k in self.nodes]
-        keep = set(ids)
+        keep = set(node_ids) & set(self.nodes)
+        ids = [k for k in self.nodes if k in keep]  # graph order, not click order: stable ids
         items = []
         for k in ids:
             n = self.nodes[k]

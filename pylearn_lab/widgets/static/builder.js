@@ -92,13 +92,18 @@ function subtitle(n, st, state) {
 }
 
 // -- edge geometry: a curve, or a detour through a free channel around nodes ---------
+function reach(x1, x2) {  // how far the curve's handles reach: gentle for close ports
+  const gap = Math.abs(x2 - x1);
+  return x2 > x1 ? Math.max(Math.min(40, gap / 2 + 8), gap / 2) : Math.max(40, gap / 2);
+}
+
 function curve(x1, y1, x2, y2) {
-  const dx = Math.max(40, Math.abs(x2 - x1) / 2);
+  const dx = reach(x1, x2);
   return `M ${x1} ${y1} C ${x1 + dx} ${y1}, ${x2 - dx} ${y2}, ${x2} ${y2}`;
 }
 
 function bezierPoint(x1, y1, x2, y2, t) {
-  const dx = Math.max(40, Math.abs(x2 - x1) / 2);
+  const dx = reach(x1, x2);
   const px = [x1, x1 + dx, x2 - dx, x2], py = [y1, y1, y2, y2];
   const u = 1 - t;
   const b = [u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t];
@@ -113,14 +118,24 @@ function inside(p, r, pad) {
 // The path from an output port to an input port that does not run under other nodes:
 // the plain curve when it is clear, else a route through a horizontal channel just
 // above or below the nodes in the way (whichever is nearer).
-function routeEdge(x1, y1, x2, y2, rects) {
+function routeEdge(x1, y1, x2, y2, rects, src, dst) {
+  if (x2 - x1 < 24 && src && dst) {
+    // the input is left of (or just right of) the output: leave right, run through the
+    // gap between the two nodes (or under both), come back left and enter from the left
+    const ex = x1 + 22, ix = x2 - 22;
+    let ch;
+    if (dst.y > src.y + src.h + 8) ch = (src.y + src.h + dst.y) / 2;
+    else if (src.y > dst.y + dst.h + 8) ch = (dst.y + dst.h + src.y) / 2;
+    else ch = Math.max(src.y + src.h, dst.y + dst.h) + 22;
+    return `M ${x1} ${y1} L ${ex} ${y1} L ${ex} ${ch} L ${ix} ${ch} L ${ix} ${y2} L ${x2} ${y2}`;
+  }
   const hits = [];
   for (const r of rects) {
     for (let i = 1; i < 24; i++) {
       if (inside(bezierPoint(x1, y1, x2, y2, i / 24), r, 6)) { hits.push(r); break; }
     }
   }
-  if (!hits.length || x2 - x1 < 90) return curve(x1, y1, x2, y2);
+  if (!hits.length || x2 - x1 < 90) return curve(x1, y1, x2, y2);  // no room for a detour
   const top = Math.min(...hits.map((r) => r.y)) - 18;
   const bottom = Math.max(...hits.map((r) => r.y + r.h)) + 18;
   const mid = (y1 + y2) / 2;
@@ -313,8 +328,9 @@ export default {
         const slot = Math.max(0, b.inputs.indexOf(e.param));
         const x1 = ax + NODE_W + 7, y1 = ay + HEAD_H / 2, x2 = bx - 7, y2 = by + inPortY(slot);
         const others = rects.filter((r) => r.id !== e.src && r.id !== e.dst);
+        const srcR = rects.find((r) => r.id === e.src), dstR = rects.find((r) => r.id === e.dst);
         // end at the port's rim so the arrowhead touches the port instead of covering it
-        const d = routeEdge(x1, y1, x2, y2, others);
+        const d = routeEdge(x1, y1, x2, y2, others, srcR, dstR);
         const hot = e.id === selectedEdge ? " selected" : (sel.has(e.src) || sel.has(e.dst) ? " near" : "");
         const g = el_("g", { class: "pl-edge" + hot, "data-edge-id": e.id }, edgeLayer);
         el_("path", { d, class: "pl-edge-line", "marker-end": "url(#pl-arrow)" }, g);
@@ -322,8 +338,8 @@ export default {
           "data-testid": `edge-${e.src}-${e.dst}-${e.param}`,
           "aria-label": `edge ${a.label} (${e.src}) to ${b.label} (${e.dst}).${e.param}` }, edgeHitLayer);
         el_("title", {}, hit, `${a.label} (${e.src}) \u2192 ${b.label} (${e.dst}).${e.param}`);
-        // the hit path is the route without its last and first 16 px (the ports)
-        el_("path", { d: routeEdge(x1 + 16, y1, x2 - 16, y2, others), class: "pl-edge-hit" }, hit);
+        // the same route; where it meets a port, pick() gives the port priority
+        el_("path", { d, class: "pl-edge-hit" }, hit);
       }
     }
 
@@ -384,6 +400,8 @@ export default {
         : n && n.problem ? n.problem : "";
       if (!text || errorClosedFor === id) { errorBox.style.display = "none"; return; }
       errorBox.replaceChildren();
+      // a problem is a short note that never blocks the canvas; a failure is a panel to read
+      errorBox.classList.toggle("problem", !failed);
       const where = failed && st.where ? ` on ${st.where}` : "";
       const head = html_("div", { class: "pl-errorhead" }, errorBox,
         failed ? `${n.label} (${id}) failed${where}` : `${n.label} (${id}) cannot run`);
@@ -447,16 +465,23 @@ export default {
       clearTimeout(showNotice.timer);
       showNotice.timer = setTimeout(() => { toast.style.display = "none"; }, 8000);
     }
-    toast.addEventListener("click", () => { toast.style.display = "none"; });
 
     // -- pointer interaction: one listener on the svg, moves/ups on the window --------
+    // What lies under the pointer, by priority: ports, then edges (drawn above nodes so a
+    // click on an edge never selects the node under it), then nodes.
+    function pick(ev) {
+      const stack = document.elementsFromPoint(ev.clientX, ev.clientY).filter((e) => svg.contains(e));
+      const find = (sel) => { for (const e of stack) { const m = e.closest(sel); if (m && svg.contains(m)) return m; } return null; };
+      return { out: find("[data-port-out]"), port: find("[data-port-in]"), edge: find(".pl-edge"), node: find(".pl-node") };
+    }
+
     function onDown(ev) {
       if (ev.button !== 0) return;
       closeQuick();
-      const t = ev.target;
-      const out = t.closest && t.closest("[data-port-out]");
-      const nodeG = t.closest && t.closest(".pl-node");
-      const edgeG = t.closest && t.closest(".pl-edge");
+      const under = pick(ev);
+      const out = under.out;
+      const nodeG = under.port ? under.port.closest(".pl-node") : under.node;
+      const edgeG = under.port ? null : under.edge;
       const [wx, wy] = toWorld(ev);
       ev.preventDefault();
       if (out) {
@@ -537,9 +562,9 @@ export default {
       if (!d) return;
       if (d.type === "connect") {
         ghost.setAttribute("d", "");
-        const hit = document.elementFromPoint(ev.clientX, ev.clientY);
-        const port = hit && hit.closest && hit.closest("[data-port-in]");
-        const nodeG = hit && hit.closest && hit.closest(".pl-node");
+        const under = pick(ev);
+        const port = under.port;
+        const nodeG = under.node;
         let dst = null, param = null;
         if (port) {
           dst = port.getAttribute("data-node");
