@@ -59,6 +59,9 @@ def open_notebook(page: Any, lab: Lab, name: str, cells: list[str], run_upto: in
     """Write and open a notebook; run all cells, or only those before ``run_upto``."""
     _write_notebook(lab.root / name, cells)
     page.goto(lab.notebook_url(name))
+    # Lab restores the tabs of earlier tests too: wait until this notebook is the current one
+    page.wait_for_function("name => window.jupyterapp?.shell?.currentWidget?.context?.path === name",
+                           arg=name, timeout=120_000)
     page.wait_for_function(IDLE, timeout=120_000)
     if collapse_left:
         page.evaluate("() => window.jupyterapp.shell.collapseLeft?.()")
@@ -83,15 +86,16 @@ def node_title(page: Any, node_id: str) -> str:
     return page.get_by_test_id(f"node-{node_id}").locator("title").text_content()
 
 
-def keep_screenshot(page: Any, name: str, selector: str = ".pylearn-graph-builder") -> None:
+def keep_screenshot(page: Any, name: str, selector: str = ".pylearn-graph-builder",
+                    docs: bool = False) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / name
     page.mouse.move(2, 2)
     page.locator(selector).first.screenshot(path=str(shot))
-    if os.environ.get("PYLEARN_UPDATE_SCREENSHOTS") == "1":
-        docs = REPO / "docs" / "images"
-        docs.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, docs / name)
+    if docs and os.environ.get("PYLEARN_UPDATE_SCREENSHOTS") == "1":  # the README's pictures
+        images = REPO / "docs" / "images"
+        images.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, images / name)
 
 
 # ---------------------------------------------------------------------------------------
@@ -517,7 +521,7 @@ def test_dark_theme_contrast_narrow_window_and_forty_nodes(browser: Any, lab: La
         assert all(r[2] >= 4.5 for r in dark), [r for r in dark if r[2] < 4.5]
         assert all(r[3] < 0.2 for r in dark if r[0] == ".pylearn-builder .pl-title"), "canvas stays light"
         page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
-        keep_screenshot(page, "builder-dark.png")
+        keep_screenshot(page, "builder-dark.png", docs=True)
 
         page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
                       " {theme: 'JupyterLab Dark High Contrast'})")
