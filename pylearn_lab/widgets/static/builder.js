@@ -264,8 +264,11 @@ export default {
       const [x0, y0, x1, y1] = bounds(ns);
       // keep clear of the toolbar (top) and the legend (bottom)
       const padX = 30, top = 52, bottom = 44;
-      const k = Math.max(0.15, Math.min(1.15, (w - 2 * padX) / (x1 - x0),
-                                        (h - top - bottom) / (y1 - y0)));
+      const whole = Math.min(1.15, (w - 2 * padX) / (x1 - x0), (h - top - bottom) / (y1 - y0));
+      // A big graph is not shrunk past legibility: it opens at a readable zoom, centred,
+      // and the minimap shows (and moves to) the rest.
+      const floor = ns.length > MINIMAP_FROM ? 0.55 : 0.15;
+      const k = Math.max(floor, whole);
       view = { k, x: (w - k * (x1 + x0)) / 2,
                y: top + (h - top - bottom - k * (y1 - y0)) / 2 - k * y0 };
       applyView();
