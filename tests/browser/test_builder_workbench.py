@@ -197,6 +197,14 @@ def test_redefinition_fields_previews_stop_and_failures(page: Any, lab: Lab, tmp
     page.wait_for_function(STATUS, arg=["n3", "stopped"], timeout=60_000)
     assert "may still finish" in page.get_by_test_id("status-n3").text_content()
 
+    # 6. a literal parameter becomes an input port with its toggle (and Ctrl+Z takes it back)
+    click_node(page, "n1")
+    page.locator(".pylearn-inspector .pylearn-port-toggle-x").click()
+    page.get_by_test_id("port-in-n1-x").wait_for(state="attached")
+    click_node(page, "n1")
+    page.keyboard.press(f"{MOD}+z")
+    page.get_by_test_id("port-in-n1-x").wait_for(state="detached")
+
 
 # ---------------------------------------------------------------------------------------
 SNAPSHOT = """() => JSON.stringify({
