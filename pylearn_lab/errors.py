@@ -12,7 +12,8 @@ in user code keeps working::
     ├── GraphError(ValueError)            a graph is malformed
     │   ├── CycleError                    the graph has a cycle
     │   ├── UnresolvedRefError            a Ref names no node of the graph
-    │   └── SpecError                     a JSON graph spec cannot be read
+    │   ├── SpecError                     a JSON graph spec cannot be read
+    │   └── EdgeTypeError(TypeError)      an edge's source returns what its input cannot take
     ├── UnknownComponentError(LookupError)  no registered component has that name
     ├── BackendError(RuntimeError)        a backend cannot be used
     │   ├── NoEnginesError                a cluster has no engines
@@ -70,6 +71,7 @@ __all__ = [
     "RunCancelledError",
     "TrainingError",
     "TrainingStopped",
+    "EdgeTypeError",
 ]
 
 
@@ -99,6 +101,7 @@ class Status(enum.StrEnum):
     COMPUTED = "done"      # alias of DONE
     FAILED = "failed"      # its function raised
     SKIPPED = "skipped"    # an input failed, so it never ran
+    STOPPED = "stopped"    # running when the run was cancelled (its worker may still finish)
     FINISHED = "finished"  # the run ended (event kind; key is empty)
     STORED = "stored"      # lineage: the result is in the cache
     MISSING = "missing"    # lineage: not computed, or evicted
@@ -176,6 +179,10 @@ class UnresolvedRefError(GraphError):
 
 class SpecError(GraphError):
     """A JSON graph specification cannot be read or rebuilt."""
+
+
+class EdgeTypeError(GraphError, TypeError):
+    """An edge joins an output whose return annotation its input's annotation cannot admit."""
 
 
 class UnknownComponentError(PylearnError, LookupError):

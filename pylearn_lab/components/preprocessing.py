@@ -146,6 +146,24 @@ def pca(data: Dataset | Split, n_components: Annotated[int, Bounds(1, 100)] = 2)
     return _fit_apply(data, "pca", fit, apply)
 
 
+def _pca_preflight(literals: dict[str, Any], inputs: dict[str, Any]) -> dict[str, str]:
+    """The graph builder asks before running: more components than the input's features?"""
+    n = literals.get("n_components", 2)
+    data = inputs.get("data")
+    part = data.train if isinstance(data, Split) else data
+    if not isinstance(part, Dataset) or not isinstance(n, int):
+        return {}
+    d = min(part.X.shape)
+    if n > d:
+        return {"n_components": (
+            f"expected n_components <= {d} (the input has {part.X.shape[1]} features and "
+            f"{part.X.shape[0]} samples), received {n}. Lower n_components to at most {d}.")}
+    return {}
+
+
+pca.preflight = _pca_preflight  # type: ignore[attr-defined]  # read by the graph builder
+
+
 def f_scores(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     """One-way ANOVA F statistic of each column of ``X`` against the classes ``y``.
 

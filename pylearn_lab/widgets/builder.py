@@ -32,14 +32,17 @@ from __future__ import annotations
 import html
 import importlib
 import os
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from ..errors import GraphError, PylearnError
+from ..errors import GraphError
+from ..graph import registry
 from .builder_canvas import BuilderCanvas
 from .builder_code import model_to_code
+from .builder_editing import EditingMixin
 from .builder_inspector import Inspector
 from .builder_io import model_from_exprs, model_from_json, model_to_json
 from .builder_layout import node_height, spot_right_of
@@ -73,7 +76,7 @@ def backend_options() -> list[str]:
     return names
 
 
-class GraphBuilder(W.VBox):
+class GraphBuilder(EditingMixin, W.VBox):
     """The visual graph builder; see the module docstring.
 
     Parameters
@@ -97,8 +100,10 @@ class GraphBuilder(W.VBox):
         self.tracker = RunTracker(self._push_status)
         self.last_run: RunHandle | None = None
         self._keys: dict[str, str] = {}
+        self._values: dict[str, Any] = {}  # key -> value loaded for preflight checks
+        self.model.known_value = self._known_value
 
-        self.canvas = BuilderCanvas(layout=W.Layout(flex="1 1 auto", min_width="420px",
+        self.canvas = BuilderCanvas(layout=W.Layout(flex="1 1 520px", min_width="360px",
                                                     height="520px"))
         self.palette = Palette(self._picked)
         self.inspector = Inspector(self.model)
@@ -118,20 +123,42 @@ class GraphBuilder(W.VBox):
             self.backend.value = backend
         self.message = W.HTML()
         self.message.add_class("pylearn-message")
+        self.path = W.Text(value="graph.json", placeholder="file for save / load",
+                           tooltip="the JSON file Save writes and Load reads",
+                           layout=W.Layout(width="150px"))
+        self.path.add_class("pylearn-path")
+        self.save_button = _tool("Save", "save", "write the graph to the file named left", "pylearn-save")
+        self.load_button = _tool("Load", "folder-open", "open the graph in the file named left "
+                                 "(undo brings the current one back)", "pylearn-load")
+        self.code_button = _tool("To code", "code", "insert the Python code of this graph in a "
+                                 "new cell below (or copy it)", "pylearn-to-code")
 
-        toolbar = W.HBox([self.run_button, self.stop_button, self.backend, self.message],
-                         layout=W.Layout(align_items="center"))
+        toolbar = W.HBox([self.run_button, self.stop_button, self.backend, self.path,
+                          self.save_button, self.load_button, self.code_button, self.message],
+                         layout=W.Layout(align_items="center", flex_flow="row wrap"))
+        toolbar.add_class("pylearn-builder-toolbar")
         side = W.VBox([self.inspector, self.preview],
-                      layout=W.Layout(width="320px", min_width="320px", padding="0 0 0 8px"))
-        super().__init__([toolbar, W.HBox([self.palette, self.canvas, side])], **kwargs)
+                      layout=W.Layout(flex="1 1 300px", min_width="280px", max_width="460px",
+                                      padding="0 0 0 8px"))
+        side.add_class("pylearn-side")
+        # row wrap: in a narrow notebook the side panel moves below the canvas, never cut off
+        main = W.HBox([self.palette, self.canvas, side],
+                      layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        main.add_class("pylearn-builder-main")
+        super().__init__([toolbar, main], **kwargs)
         self.add_class("pylearn-graph-builder")
 
         self.run_button.on_click(lambda _b: self._run_clicked())
         self.stop_button.on_click(lambda _b: self.last_run.cancel() if self.last_run else None)
         self.palette.refresh_button.on_click(lambda _b: self._refresh_backends())
+        self.save_button.on_click(lambda _b: self._file_clicked("save"))
+        self.load_button.on_click(lambda _b: self._file_clicked("load"))
+        self.code_button.on_click(lambda _b: self._code_clicked())
         self.canvas.on_action(self._action)
         self.canvas.observe(lambda ch: self._selected(ch["new"]), names="selected")
         self.model.listen(self._model_changed)
+        self._subscription = _follow_registry(self)
+        self._refresh_palette_trait()
         self._sync()
         self._fit_height()
         self.canvas.fit += 1
@@ -163,10 +190,6 @@ class GraphBuilder(W.VBox):
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         """Set a parameter (invalid values are shown on the node and block running)."""
         self.model.set_param(node_id, name, value)
-
-    def select(self, node_id: str | None) -> None:
-        """Select a node (as a click on the canvas does)."""
-        self.canvas.selected = node_id or ""
 
     def layout(self) -> None:
         """Arrange the nodes automatically and fit the view."""
@@ -245,33 +268,46 @@ class GraphBuilder(W.VBox):
         node_id = self.model.add(qualname, at=at)
         self.canvas.selected = node_id
 
-    def _action(self, msg: dict[str, Any]) -> None:
-        kind = msg["kind"]
-        try:
-            if kind == "move" and msg["id"] in self.model.nodes:
-                self.model.move(msg["id"], float(msg["x"]), float(msg["y"]))
-            elif kind == "connect":
-                self.model.connect(str(msg["src"]), str(msg["dst"]), str(msg["param"]))
-                self._say("")
-            elif kind == "delete_node" and msg["id"] in self.model.nodes:
-                if self.canvas.selected == msg["id"]:
-                    self.canvas.selected = ""
-                self.model.remove(msg["id"])
-            elif kind == "delete_edge":
-                self.model.disconnect(str(msg["id"]))
-            elif kind == "layout":
-                self.layout()
-        except (PylearnError, KeyError, ValueError, TypeError) as exc:
-            self._say(str(exc).strip("'\""), error=True)
-
     def _model_changed(self, kind: str) -> None:
         self._sync()
         if kind == "structure":
             self.inspector.show(self.canvas.selected or None)
         else:
             self.inspector.update_problems()
+        if kind != "layout":  # the key may have changed: a preview of the old one would lie
+            self._show_preview()
+
+    def _components_changed(self) -> None:
+        """A component was (re)defined: new code means new keys, ports and problems."""
+        self._refresh_palette_trait()
+        self.model.invalidate()
+
+    def _refresh_palette_trait(self) -> None:
+        self.canvas.palette = [{"name": c.name, "qualname": c.qualname, "category": c.category,
+                                "summary": c.summary} for c in registry.all_components()]
+
+    def _known_value(self, key: str) -> Any:
+        """A value the builder already has for ``key`` (no computation): LookupError if none."""
+        if key in self.tracker.values:
+            return self.tracker.values[key]
+        if key in self._values:
+            return self._values[key]
+        if self.cache is not None:
+            try:
+                if self.cache.contains(key):
+                    value = self._values[key] = self.cache.load(key)
+                    if len(self._values) > 32:  # a bounded memo: values are fixed per key
+                        self._values.pop(next(iter(self._values)))
+                    return value
+            except Exception:  # an unreadable entry is simply not known here
+                pass
+        raise LookupError(key)
 
     def _selected(self, node_id: str) -> None:
+        if node_id and node_id not in self.canvas.selection:
+            self.canvas.selection = [node_id]
+        elif not node_id and self.canvas.selection:
+            self.canvas.selection = []
         self.inspector.show(node_id or None)
         self._show_preview()
 
@@ -310,6 +346,8 @@ class GraphBuilder(W.VBox):
             self.canvas.nodes = nodes
             self.canvas.edges = edges
         self._push_status()
+        if any(k not in self.model.nodes for k in self.canvas.selection):
+            self.canvas.selection = [k for k in self.canvas.selection if k in self.model.nodes]
         if self.canvas.selected and self.canvas.selected not in self.model.nodes:
             self.canvas.selected = ""
 
@@ -357,7 +395,8 @@ class GraphBuilder(W.VBox):
         key = self._keys.get(node_id)
         st = self.tracker.state_of(key) or {}
         if st.get("state") == "failed":
-            self.preview.show_error(label, st.get("error", ""))
+            self.preview.show_error(label, st.get("error", ""), st.get("traceback", ""),
+                                    st.get("where", ""))
             return
         if key is None:
             self.preview.clear("Fix this node's problems to run it.")
@@ -377,6 +416,28 @@ class GraphBuilder(W.VBox):
         cls = "pylearn-error" if error else "pylearn-muted"
         body = html.escape(text).replace("\n", "<br>")
         self.message.value = f"<div class='{cls}'>{body}</div>" if text else ""
+
+
+def _tool(label: str, icon: str, tooltip: str, cls: str) -> W.Button:
+    b = W.Button(description=label, icon=icon, tooltip=tooltip, layout=W.Layout(width="auto"))
+    b.add_class(cls)
+    return b
+
+
+def _follow_registry(builder: GraphBuilder) -> Callable[[], None]:
+    """Rebuild on every (re)definition of a component, without keeping a forgotten
+    builder alive."""
+    ref = weakref.ref(builder)
+
+    def changed() -> None:
+        b = ref()
+        if b is None:
+            registry.unsubscribe(changed)
+        else:
+            b._components_changed()
+
+    registry.subscribe(changed)
+    return changed
 
 
 def _with_option(options: Sequence[Any], value: Any) -> list[Any]:

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from ..graph.component import Component
     from .builder_model import BuilderModel
 
-__all__ = ["BuildResult", "Problem", "build_all", "call_arguments", "component_of", "signature_of"]
+__all__ = ["BuildResult", "Problem", "build_all", "call_arguments", "component_of", "preflight",
+           "signature_of"]
 
 _P = inspect.Parameter
 
@@ -218,7 +219,43 @@ def build_all(model: BuilderModel) -> BuildResult:
         values = map_refs(node.params, lambda r: result.exprs[r.key])
         try:
             args, kwargs = call_arguments(comp, values)
-            result.exprs[node_id] = comp(*args, **kwargs)
+            expr = comp(*args, **kwargs)
         except (SignatureError, ParameterTypeError, UnhashableError, TypeError) as exc:
             result.problems[node_id] = [Problem(None, str(exc))]
+            continue
+        early = preflight(comp, node.params, result.exprs, model.known_value)
+        if early:
+            result.problems[node_id] = early
+        else:
+            result.exprs[node_id] = expr
     return result
+
+
+def preflight(comp: Component, params: Mapping[str, Any], exprs: Mapping[str, Expr],
+              known_value: Any) -> list[Problem]:
+    """Problems the component's own ``preflight`` hook finds before anything runs.
+
+    A component may carry ``preflight(literals, inputs) -> {param: message}``:
+    ``literals`` are its literal arguments by name, ``inputs`` the values of the
+    upstream nodes the builder already holds (from the last run or the cache),
+    by parameter name. ``pca`` uses it to refuse more components than its input
+    has features. A hook that raises is ignored: it is a hint, never a gate on
+    running.
+    """
+    hook = getattr(comp, "preflight", None)
+    if hook is None:
+        return []
+    literals = {k: v for k, v in params.items() if not any(iter_refs(v))}
+    inputs: dict[str, Any] = {}
+    if known_value is not None:
+        for name, v in params.items():
+            if isinstance(v, Ref) and v.key in exprs:
+                try:
+                    inputs[name] = known_value(exprs[v.key].key)
+                except LookupError:
+                    pass
+    try:
+        found = hook(literals, inputs) or {}
+    except Exception:
+        return []
+    return [Problem(k, str(m)) for k, m in dict(found).items()]

@@ -20,7 +20,15 @@ status : dict
     ``node id -> {"state", "note", "error"}`` during and after a run;
     state is one of queued, running, done, cached, failed, skipped.
 selected : str
-    Id of the selected node, ``""`` for none.
+    Id of the focused node (the one the inspector shows), ``""`` for none.
+selection : list of str
+    Every selected node (shift-click, box select); contains ``selected``.
+notice : dict
+    ``{"text", "error", "n"}``: a message shown on the canvas (a refused edge...);
+    ``n`` increases with each notice so a repeated one shows again.
+palette : list of dict
+    ``name, qualname, category, summary`` of every registered component, for the
+    double-click quick-add search and drags from the palette.
 fit : int
     Incremented to ask the browser to fit the view to the graph.
 
@@ -52,10 +60,20 @@ _STATIC = pathlib.Path(__file__).parent / "static"
 #: The messages the browser may send, with their required fields.
 ACTIONS: dict[str, tuple[str, ...]] = {
     "move": ("id", "x", "y"),
+    "move_many": ("moves",),
     "connect": ("src", "dst", "param"),
     "delete_node": ("id",),
     "delete_edge": ("id",),
     "layout": (),
+    "delete": ("nodes", "edges"),
+    "select": ("ids",),
+    "duplicate": ("ids",),
+    "copy": ("ids",),
+    "paste": (),
+    "add": ("component", "x", "y"),
+    "undo": (),
+    "redo": (),
+    "code": (),
 }
 
 
@@ -69,6 +87,9 @@ class BuilderCanvas(anywidget.AnyWidget):
     edges = traitlets.List(traitlets.Dict()).tag(sync=True)
     status = traitlets.Dict().tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)
+    selection = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    notice = traitlets.Dict().tag(sync=True)
+    palette = traitlets.List(traitlets.Dict()).tag(sync=True)
     fit = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -88,6 +109,10 @@ class BuilderCanvas(anywidget.AnyWidget):
             return
         for cb in list(self._actions):
             cb(content)
+
+    def say(self, text: str, error: bool = False) -> None:
+        """Show ``text`` on the canvas (a toast near the top, gone after a few seconds)."""
+        self.notice = {"text": text, "error": error, "n": int(self.notice.get("n", 0)) + 1}
 
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         self.receive(content)

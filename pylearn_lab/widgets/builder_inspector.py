@@ -1,11 +1,18 @@
 """The builder's inspector: a form for the selected node, made from its signature.
 
 One field per parameter, chosen from its :class:`~pylearn_lab.graph.ParamSpec`:
-a slider for a bounded number, a dropdown for ``Literal[...]``/enums, a
-checkbox for ``bool``, number boxes for ``int``/``float``, a text box for
-``str``, and a Python-literal box for anything else (``None``, lists, ...).
-An input fed by an edge shows "connected from <node>" instead. Each field
-has an error line under it, filled from the model's problems.
+a dropdown for ``Literal[...]``/enums, a checkbox for ``bool``, a text box
+for ``str``, an exact number box for ``int``/``float`` and a Python-literal
+box for anything else (``None``, lists, ...). An input fed by an edge shows
+"connected from <node>" instead.
+
+Numbers are typed text parsed exactly, never clamped or rounded: ``"2.7"`` in
+an ``int`` box is refused (not truncated to 2, not read as 27), ``0.001`` shows
+as ``0.001``, and a value outside the bounds (shown beside the name) is kept
+and flagged, not moved to the nearest bound. A value that is not a number is
+kept as typed, so the node shows why it cannot run. Each literal parameter
+has a toggle that turns it into an input port; each field has an error line
+under it, filled from the model's problems.
 
 Examples
 --------
@@ -19,9 +26,12 @@ Examples
 >>> n = m.add(repeat)
 >>> form = Inspector(m)
 >>> form.show(n)
->>> form.fields["times"].value = 3
+>>> form.fields["times"].value = "3"
 >>> m.nodes[n].params
 {'times': 3}
+>>> form.fields["times"].value = "2.7"
+>>> m.nodes[n].params, m.problems()[n][0].param
+({'times': '2.7'}, 'times')
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ if TYPE_CHECKING:
     from ..graph.params import ParamSpec
     from .builder_model import BuilderModel
 
-__all__ = ["Inspector", "field_for"]
+__all__ = ["Inspector", "field_for", "parse_number"]
 
 _STYLE = {"description_width": "96px"}
 _WIDTH = W.Layout(width="96%")
@@ -46,29 +56,54 @@ _UNSET = object()
 _LITERAL = "pylearn-literal"  # marks the text boxes whose content is parsed as a Python literal
 
 
+_NUMBER = "pylearn-number"  # marks the text boxes parsed as an exact int or float
+
+
+def parse_number(text: str, kind: str) -> Any:
+    """``text`` as an exact ``int`` or ``float``; the text itself when it is not one.
+
+    >>> parse_number("0.001", "float"), parse_number(" 27 ", "int"), parse_number("2.7", "int")
+    (0.001, 27, '2.7')
+    >>> parse_number("1e-3", "float"), parse_number("None", "int"), parse_number("", "int")
+    (0.001, None, '')
+    """
+    t = text.strip()
+    if t == "None":
+        return None
+    try:
+        if kind == "int":
+            return int(t.replace("_", "")) if t.lstrip("+-").replace("_", "").isdigit() else t
+        return float(t)
+    except ValueError:
+        return t
+
+
+def _number_text(value: Any) -> str:
+    return repr(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else (
+        value if isinstance(value, str) else repr(value))
+
+
 def field_for(spec: ParamSpec, value: Any) -> W.Widget:
     """The input widget for ``spec`` showing ``value`` (``_UNSET``: the default)."""
     shown = spec.default if value is _UNSET else value
-    common: dict[str, Any] = {"description": spec.name, "style": _STYLE, "layout": _WIDTH}
     b = spec.bounds
+    label = spec.name if b is None else f"{spec.name} [{_num(b.low)}…{_num(b.high)}]"
+    common: dict[str, Any] = {"description": label, "style": _STYLE, "layout": _WIDTH,
+                              "description_allow_html": False}
     literal = spec.optional and shown is None
-    if spec.kind == "choice" and not literal:
+    if spec.kind == "choice" and not literal and shown in spec.choices:
         options = [(getattr(c, "name", None) or str(c), c) for c in spec.choices]
-        ok = shown in spec.choices
-        return W.Dropdown(options=options, value=shown if ok else None, **common)
+        return W.Dropdown(options=options, value=shown, **common)
     if spec.kind == "bool" and isinstance(shown, bool):
         return W.Checkbox(value=shown, indent=False, **common)
-    if spec.kind in ("int", "float") and isinstance(shown, (int, float)) and not literal:
-        is_int = spec.kind == "int"
-        if b is not None:
-            cls = W.IntSlider if is_int else W.FloatSlider
-            step = b.step if b.step is not None else (1 if is_int else (b.high - b.low) / 100)
-            low, high = (int(b.low), int(b.high)) if is_int else (b.low, b.high)
-            w = cls(min=low, max=high, step=step, continuous_update=False, **common)
-            w.value = shown if low <= shown <= high else w.value
-            return w
-        cls2 = W.IntText if is_int and isinstance(shown, int) else W.FloatText
-        return cls2(value=shown, **common)
+    if spec.kind in ("int", "float") and not isinstance(shown, bool) and (
+            isinstance(shown, (int, float, str)) or literal):
+        hint = f"{spec.kind}" + (f" in [{_num(b.low)}, {_num(b.high)}]" if b is not None else "")
+        box = W.Text(value="" if value is _UNSET and spec.required else _number_text(shown),
+                     placeholder=hint + (" or None" if spec.optional else ""),
+                     tooltip=hint, continuous_update=False, **common)
+        box.add_class(_NUMBER)
+        return box
     if spec.kind == "str" and isinstance(shown, str):
         return W.Text(value=shown, continuous_update=False, **common)
     text = "" if value is _UNSET and spec.required else repr(shown)
@@ -78,8 +113,15 @@ def field_for(spec: ParamSpec, value: Any) -> W.Widget:
     return box
 
 
+def _num(x: float) -> str:
+    return repr(int(x)) if float(x).is_integer() else repr(x)
+
+
 def _parse(widget: W.Widget, spec: ParamSpec) -> Any:
     """The value typed in a literal box; ``_UNSET`` for an empty box."""
+    if _NUMBER in widget._dom_classes:
+        value = parse_number(widget.value, spec.kind)
+        return _UNSET if value == "" else value
     if _LITERAL in widget._dom_classes:
         text = widget.value.strip()
         if not text:
@@ -135,7 +177,12 @@ class Inspector(W.VBox):
             widget.add_class("pylearn-field-" + spec.name)  # a handle for browser tests
             self.fields[spec.name] = widget
             self.errors[spec.name] = W.HTML()
-            rows += [widget, self.errors[spec.name]]
+            row: W.Widget = widget
+            if spec.kind != "any" and not spec.variadic and not spec.required:
+                row = W.HBox([widget, self._port_toggle(spec.name, spec.name in node.exposed)],
+                             layout=W.Layout(width="100%", align_items="center"))
+                widget.layout = W.Layout(flex="1 1 auto", width="auto")
+            rows += [row, self.errors[spec.name]]
         self.form.children = tuple(rows)
         self.update_problems()
 
@@ -154,6 +201,18 @@ class Inspector(W.VBox):
                            + " to be fixed")
         self.node_error.value = "".join(
             f"<div class='pylearn-error'>{html.escape(m)}</div>" for m in general)
+
+    def _port_toggle(self, name: str, on: bool) -> W.ToggleButton:
+        t = W.ToggleButton(value=on, icon="sign-in", layout=W.Layout(width="34px", flex="0 0 34px"),
+                           tooltip=f"take {name} from an edge: show it as an input port on the node")
+        t.add_class("pylearn-port-toggle")
+        t.add_class("pylearn-port-toggle-" + name)
+        t.observe(lambda ch: self._exposed(name, bool(ch["new"])), names="value")
+        return t
+
+    def _exposed(self, name: str, on: bool) -> None:
+        if self.node_id is not None:
+            self.model.expose(self.node_id, name, on)
 
     def _edited(self, spec: ParamSpec, widget: W.Widget) -> None:
         if self.node_id is None:

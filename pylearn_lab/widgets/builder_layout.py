@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 __all__ = ["NODE_W", "free_spot", "layered_layout", "node_height", "spot_right_of"]
 
 NODE_W = 184.0  # keep in sync with builder.js
-HEAD_H = 46.0
+HEAD_H = 62.0  # title, parameter values, status line
 ROW_H = 20.0
 COL_GAP = 56.0
 ROW_GAP = 28.0

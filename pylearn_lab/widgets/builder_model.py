@@ -30,15 +30,19 @@ True
 
 from __future__ import annotations
 
+import copy
 import inspect
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CycleError, GraphError, SignatureError
-from ..graph.nodes import Ref, iter_refs
+from ..errors import CycleError, EdgeTypeError, GraphError, SignatureError
+from ..graph.nodes import Ref, iter_refs, map_refs
 from ..graph.registry import lookup
 from .builder_build import BuildResult, Problem, build_all, component_of, signature_of
+from .builder_history import History
+from .builder_types import admits, describe_annotation, return_annotation
 
 if TYPE_CHECKING:
     from ..graph.component import Component
@@ -56,6 +60,8 @@ class Node:
     params: dict[str, Any] = field(default_factory=dict)
     x: float = 0.0
     y: float = 0.0
+    # literal-valued parameters the user turned into input ports (the inspector's toggle)
+    exposed: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class BuilderModel:
 
     Change listeners (:meth:`listen`) receive one word: ``"structure"`` (nodes or
     edges added/removed), ``"params"`` (a value changed) or ``"layout"`` (moves).
+    Every edit is recorded in :attr:`history`: :meth:`undo` and :meth:`redo`.
     """
 
     def __init__(self) -> None:
@@ -89,6 +96,10 @@ class BuilderModel:
         self._built: BuildResult | None = None
         # Components added as objects, found even when not (or no longer) registered.
         self._components: dict[str, Component] = {}
+        self.history = History()
+        #: ``key -> value`` of results the builder already has (last run, cache), or a
+        #: ``LookupError``; components' ``preflight`` hooks read upstream values through it.
+        self.known_value: Callable[[str], Any] | None = None
 
     # -- observers -------------------------------------------------------------------
     def listen(self, callback: Listener) -> None:
@@ -100,6 +111,40 @@ class BuilderModel:
             self._built = None
         for cb in list(self._listeners):
             cb(kind)
+
+    def invalidate(self) -> None:
+        """Forget the memoised build and redraw: a component was (re)defined, so keys,
+        problems and ports may all differ although no node changed."""
+        self._changed("structure")
+
+    # -- history ---------------------------------------------------------------------
+    def _snapshot(self) -> tuple[dict[str, Node], int]:
+        return copy.deepcopy(self.nodes), self._counter
+
+    def _record(self) -> None:
+        self.history.record(self._snapshot())
+
+    def _restore(self, snap: tuple[dict[str, Node], int]) -> None:
+        self.nodes, self._counter = copy.deepcopy(snap[0]), snap[1]
+        self._changed("structure")
+
+    def group(self) -> AbstractContextManager[None]:
+        """``with model.group(): ...``: the edits inside undo as one."""
+        return self.history.group()
+
+    def undo(self) -> bool:
+        """Revert the last edit (False when there is nothing to undo)."""
+        if not self.history.can_undo:
+            return False
+        self._restore(self.history.undo(self._snapshot()))
+        return True
+
+    def redo(self) -> bool:
+        """Re-apply the last undone edit (False when there is nothing to redo)."""
+        if not self.history.can_redo:
+            return False
+        self._restore(self.history.redo(self._snapshot()))
+        return True
 
     # -- editing ---------------------------------------------------------------------
     def add(
@@ -132,6 +177,7 @@ class BuilderModel:
 
             at = free_spot([(n.x, n.y) for n in self.nodes.values()])
         node.x, node.y = float(at[0]), float(at[1])
+        self._record()
         self.nodes[id] = node
         self._changed("structure")
         return id
@@ -139,6 +185,7 @@ class BuilderModel:
     def remove(self, node_id: str) -> None:
         """Delete a node and every edge into or out of it."""
         self._node(node_id)
+        self._record()
         del self.nodes[node_id]
         for node in self.nodes.values():
             for name in list(node.params):
@@ -147,11 +194,12 @@ class BuilderModel:
                     del node.params[name]
         self._changed("structure")
 
-    def connect(self, src: str, dst: str, param: str) -> Edge:
+    def connect(self, src: str, dst: str, param: str, *, replace: bool = False) -> Edge:
         """Feed ``src``'s output into parameter ``param`` of ``dst``.
 
-        A plain parameter is replaced; a ``*args`` parameter, or one already holding
-        a list or tuple of links, gets the new link appended.
+        A ``*args`` parameter, or one already holding a list or tuple of links, gets
+        the new link appended. An input already fed by an edge is only replaced when
+        ``replace=True``: a drop on an occupied port never discards an edge silently.
 
         Raises
         ------
@@ -159,6 +207,10 @@ class BuilderModel:
             ``dst`` is upstream of ``src`` (or is ``src``).
         SignatureError
             ``dst``'s component has no parameter ``param``.
+        EdgeTypeError
+            ``param``'s annotation does not admit what ``src`` returns.
+        GraphError
+            ``param`` is already fed by an edge (and ``replace`` is false).
         """
         self._node(src)
         node = self._node(dst)
@@ -169,7 +221,17 @@ class BuilderModel:
                 f"{self.label(dst)} already feeds {self.label(src)}. A node cannot depend on "
                 "its own output; connect a node further upstream instead."
             )
+        self.check_edge_type(src, dst, param)
         current = node.params.get(param)
+        variadic = spec is not None and spec.kind == inspect.Parameter.VAR_POSITIONAL
+        appends = variadic or (isinstance(current, (list, tuple)) and any(iter_refs(current)))
+        if not appends and any(iter_refs(current)) and not replace:
+            sources = ", ".join(self.label(r.key) for r in iter_refs(current))
+            raise GraphError(
+                f"input {param!r} of {self.label(dst)} is already fed by {sources}; "
+                "delete that edge first (select it, press Delete), or connect(..., replace=True)"
+            )
+        self._record()
         link = Ref(src)
         if spec is not None and spec.kind == inspect.Parameter.VAR_POSITIONAL:
             node.params[param] = (*(current or ()), link)
@@ -188,6 +250,7 @@ class BuilderModel:
             raise KeyError(f"no edge {edge!r} in this graph; edges are {[e.id for e in self.edges]}")
         e = found[0]
         node = self.nodes[e.dst]
+        self._record()
         counter = iter(range(10**9))
         node.params[e.param] = _drop_links(node.params[e.param], e.src, e.slot, counter)
         if node.params[e.param] is _GONE:
@@ -204,6 +267,9 @@ class BuilderModel:
                 "use connect(src, dst, param) for edges."
             )
         had_links = any(iter_refs(node.params.get(name)))
+        if name in node.params and _same(node.params[name], value):
+            return  # a form echoing the value it shows is not an edit (no undo step)
+        self._record()
         node.params[name] = value
         self._changed("structure" if had_links else "params")
 
@@ -212,14 +278,99 @@ class BuilderModel:
         node = self._node(node_id)
         if name in node.params:
             had_links = any(iter_refs(node.params[name]))
+            self._record()
             del node.params[name]
             self._changed("structure" if had_links else "params")
 
     def move(self, node_id: str, x: float, y: float) -> None:
         """Place a node at canvas coordinates ``(x, y)``."""
         node = self._node(node_id)
+        if (node.x, node.y) == (float(x), float(y)):
+            return
+        self._record()
         node.x, node.y = float(x), float(y)
         self._changed("layout")
+
+    def expose(self, node_id: str, name: str, on: bool = True) -> None:
+        """Show literal parameter ``name`` as an input port (``on=False``: hide it again,
+        which drops the edges into it)."""
+        node = self._node(node_id)
+        self._check_param_name(node, name)
+        if (name in node.exposed) == on:
+            return
+        with self.group():
+            self._record()
+            if on:
+                node.exposed.append(name)
+            else:
+                node.exposed.remove(name)
+                if any(iter_refs(node.params.get(name))):
+                    del node.params[name]
+        self._changed("structure")
+
+    def remove_many(self, node_ids: Iterable[str]) -> None:
+        """Delete several nodes as one edit (one undo brings them all back)."""
+        with self.group():
+            for k in list(dict.fromkeys(node_ids)):
+                if k in self.nodes:
+                    self.remove(k)
+
+    def copy(self, node_ids: Iterable[str]) -> dict[str, Any]:
+        """A clipboard of these nodes with the edges between them (edges from outside
+        the selection are left out: the copies' inputs are free again)."""
+        keep = set(node_ids) & set(self.nodes)
+        ids = [k for k in self.nodes if k in keep]  # graph order, not click order: stable ids
+        items = []
+        for k in ids:
+            n = self.nodes[k]
+            params = {name: v for name, v in
+                      ((name, _keep_links(v, keep)) for name, v in n.params.items())
+                      if v is not _GONE}
+            items.append({"id": k, "component": n.component, "params": copy.deepcopy(params),
+                          "x": n.x, "y": n.y, "exposed": list(n.exposed)})
+        return {"nodes": items, "components": {n["component"]: self.resolve(n["component"])
+                                                for n in items}}
+
+    def paste(self, clip: Mapping[str, Any], offset: tuple[float, float] = (40.0, 40.0),
+              at: tuple[float, float] | None = None) -> list[str]:
+        """Add copies of a :meth:`copy` clipboard (with its internal edges) as one edit;
+        return the new ids. ``at`` places the clipboard's top-left corner there."""
+        items = list(clip.get("nodes", ()))
+        if not items:
+            return []
+        if at is not None:
+            x0, y0 = min(i["x"] for i in items), min(i["y"] for i in items)
+            offset = (at[0] - x0, at[1] - y0)
+        for qual, comp in (clip.get("components") or {}).items():
+            if comp is not None and self.resolve(qual) is None:
+                self._components[qual] = comp
+        with self.group():
+            new: dict[str, str] = {}
+            for item in items:
+                comp = self.resolve(item["component"])
+                if comp is None:
+                    raise GraphError(f"cannot paste {item['component']!r}: it is not registered "
+                                     "any more; run the cell that defines it, then paste again")
+                new[item["id"]] = self.add(comp, at=(item["x"] + offset[0], item["y"] + offset[1]))
+            self._record()
+            for item in items:
+                node = self.nodes[new[item["id"]]]
+                node.params = map_refs(copy.deepcopy(item["params"]), lambda r: Ref(new[r.key]))
+                node.exposed = list(item.get("exposed", ()))
+        self._changed("structure")
+        return list(new.values())
+
+    def duplicate(self, node_ids: Iterable[str]) -> list[str]:
+        """Copy and paste in one step, shifted down-right; return the new ids."""
+        return self.paste(self.copy(node_ids))
+
+    def replace_all(self, other: BuilderModel) -> None:
+        """Take ``other``'s nodes (a loaded file) as one undoable edit."""
+        self._record()
+        self.nodes = copy.deepcopy(other.nodes)
+        self._counter = other._counter
+        self._components.update(other._components)
+        self._changed("structure")
 
     def auto_layout(self) -> None:
         """Arrange every node in layers, inputs on the left (readable at 30+ nodes)."""
@@ -227,6 +378,7 @@ class BuilderModel:
 
         pos = layered_layout({k: self.dependencies(k) for k in self.nodes},
                              {k: len(self.ports(k)) for k in self.nodes})
+        self._record()
         for k, (x, y) in pos.items():
             self.nodes[k].x, self.nodes[k].y = x, y
         self._changed("layout")
@@ -276,17 +428,40 @@ class BuilderModel:
         return f"{self._node(node_id).component.rsplit('.', 1)[-1]} ({node_id})"
 
     def ports(self, node_id: str) -> list[str]:
-        """Parameters shown as input ports: data inputs (no simple type), ``*args``,
-        and anything currently fed by an edge."""
+        """Parameters shown as input ports: data inputs (no simple type, or a typed
+        parameter without a default, like ``score: float``), ``*args``, parameters the
+        user exposed (:meth:`expose`) and anything currently fed by an edge."""
         node = self._node(node_id)
         comp = self.component(node_id)
         sig = signature_of(comp)
         kinds = {n: p.kind for n, p in sig.parameters.items()} if sig else {}
         names = [s.name for s in (comp.params if comp else ())
-                 if (s.kind == "any" and not s.variadic)
-                 or kinds.get(s.name) == inspect.Parameter.VAR_POSITIONAL]
+                 if (s.kind == "any" and not s.variadic) or (s.required and not s.variadic)
+                 or kinds.get(s.name) == inspect.Parameter.VAR_POSITIONAL
+                 or s.name in node.exposed]
         names += [n for n in node.params if n not in names and any(iter_refs(node.params[n]))]
         return names
+
+    def check_edge_type(self, src: str, dst: str, param: str) -> None:
+        """Raise :class:`EdgeTypeError` when ``dst.param``'s annotation cannot take what
+        ``src`` returns (both read from the components' annotations)."""
+        src_comp, dst_comp = self.component(src), self.component(dst)
+        if src_comp is None or dst_comp is None:
+            return
+        spec = next((s for s in dst_comp.params if s.name == param), None)
+        if spec is None or spec.annotation is None:
+            return
+        wanted = spec.annotation
+        if spec.variadic:  # *items: float takes floats one by one
+            wanted = spec.annotation
+        returned = return_annotation(src_comp.fn)
+        if not admits(wanted, returned):
+            raise EdgeTypeError(
+                f"cannot connect {self.label(src)} -> {self.label(dst)}.{param}: "
+                f"{param!r} expects {describe_annotation(wanted)}, but {src_comp.name}() "
+                f"returns {describe_annotation(returned)}. Connect a node that returns "
+                f"{describe_annotation(wanted)} instead."
+            )
 
     # -- building --------------------------------------------------------------------
     def build(self) -> BuildResult:
@@ -360,6 +535,27 @@ class BuilderModel:
 
 
 _GONE = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same type (``1 == 1.0 == True`` are different parameter values)."""
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # arrays and other values without a plain truth value: an edit
+        return False
+
+
+def _keep_links(value: Any, keep: set[str]) -> Any:
+    """``value`` with only the links to nodes in ``keep`` (``_GONE`` if none is left of
+    a single link)."""
+    if isinstance(value, Ref):
+        return value if value.key in keep else _GONE
+    if isinstance(value, (list, tuple)):
+        return type(value)([v for v in (_keep_links(x, keep) for x in value) if v is not _GONE])
+    if type(value) is dict:
+        pairs = ((k, _keep_links(v, keep)) for k, v in value.items())
+        return {k: v for k, v in pairs if v is not _GONE}
+    return value
 
 
 def _drop_links(value: Any, src: str, slot: int | None = None,

@@ -5,7 +5,13 @@ so a ``@component`` defined in the notebook after the builder opened shows up
 at once; the refresh button rebuilds it by hand too. Clicking an entry calls
 the ``on_pick`` callback with the component's qualified name. Each entry's
 button carries the CSS class ``pylearn-palette-<name>`` so a browser test can
-find it without matching cell source text.
+find it without matching cell source text. Entries can also be dragged onto
+the canvas (``builder.js`` listens for it).
+
+Search matches component names (and categories); only when no name matches
+does it fall back to the one-line summaries, so "pca" finds ``pca`` and not
+every component whose docstring mentions it. A category whose entries are all
+hidden is hidden with them.
 
 Examples
 --------
@@ -14,6 +20,8 @@ Examples
 >>> p.refresh()
 >>> p.search.value = "no component is called like this"
 >>> all(b.layout.display == "none" for b in p.entries.values())
+True
+>>> all(h.layout.display == "none" for h in p.headers.values())
 True
 """
 
@@ -46,6 +54,7 @@ class Palette(W.VBox):
         self.refresh_button.add_class("pylearn-palette-refresh")
         self.listing = W.VBox(layout=W.Layout(overflow="auto", max_height="520px"))
         self.entries: dict[str, W.Button] = {}  # qualname -> button
+        self.headers: dict[str, W.HTML] = {}  # category -> its heading
         self._rows: dict[str, W.Box] = {}
         self._on_pick = on_pick
         super().__init__(
@@ -64,13 +73,15 @@ class Palette(W.VBox):
         """Rebuild the list from the registry (keeps the search text)."""
         comps = registry.all_components()
         rows: list[W.Widget] = []
-        self.entries, self._rows = {}, {}
+        self.entries, self._rows, self.headers = {}, {}, {}
         category = None
         for comp in comps:
             if comp.category != category:
                 category = comp.category
-                rows.append(W.HTML(f"<div class='pylearn-palette-cat'>{html.escape(category)}</div>",
-                                   layout=W.Layout(flex="0 0 auto")))
+                head = W.HTML(f"<div class='pylearn-palette-cat' role='heading' aria-level='3'>"
+                              f"{html.escape(category)}</div>", layout=W.Layout(flex="0 0 auto"))
+                self.headers[category] = head
+                rows.append(head)
             rows.append(self._entry(comp))
         if not comps:
             rows.append(W.HTML("<i>No component is registered yet: define one with "
@@ -95,12 +106,26 @@ class Palette(W.VBox):
     def _filter(self) -> None:
         words = self.search.value.lower().split()
         comps = {c.qualname: c for c in registry.all_components()}
-        for qual, row in self._rows.items():
+
+        def matches(qual: str, summaries: bool) -> bool:
             comp = comps.get(qual)
-            text = f"{qual} {comp.category} {comp.summary}".lower() if comp else qual.lower()
-            show = all(w in text for w in words)
+            text = (f"{comp.name} {comp.category}" if comp else qual).lower()
+            if summaries and comp is not None:
+                text += " " + comp.summary.lower()
+            return all(w in text for w in words)
+
+        shown = {q for q in self._rows if matches(q, False)}
+        if words and not shown:  # no name matches: try the summaries before showing nothing
+            shown = {q for q in self._rows if matches(q, True)}
+        visible_categories = set()
+        for qual, row in self._rows.items():
+            show = qual in shown
             row.layout.display = None if show else "none"
             self.entries[qual].layout.display = None if show else "none"
+            if show and qual in comps:
+                visible_categories.add(comps[qual].category)
+        for category, head in self.headers.items():
+            head.layout.display = None if category in visible_categories else "none"
 
     def close(self) -> None:
         registry.unsubscribe(self._subscription)

@@ -1,9 +1,13 @@
 """The builder's result preview: a short, safe look at one node's value.
 
 Arrays show shape, dtype and summary statistics plus a small plot; numbers and
-strings show as text; dicts, tuples and dataclasses (``Dataset``, ``Split``,
-``Model``) as a table of their fields; a matplotlib ``Figure`` returned by a
-component is rendered to PNG. Plots are drawn on a standalone
+strings show as text; dicts, tuples and dataclasses as a table of their fields.
+Values get the picture that fits them: a ``Model`` its training curves and a
+table of its settings and learned arrays; a ``Dataset`` or ``Split`` a scatter
+of its first two features, named on the axes, coloured by class with the class
+names in a legend (a Split's test part hollow); a matplotlib ``Figure``
+returned by a component is rendered to PNG. Values are recognised by shape
+(duck typing), so the preview imports no component module. Plots are drawn on a standalone
 ``matplotlib.figure.Figure`` (no pyplot), so previews never touch the user's
 current figure or open windows.
 
@@ -48,8 +52,35 @@ def _fields(value: Any) -> list[tuple[str, Any]] | None:
     return None
 
 
+def _is_model(value: Any) -> bool:
+    return (isinstance(getattr(value, "history", None), dict)
+            and isinstance(getattr(value, "params", None), dict) and hasattr(value, "kind"))
+
+
+def _is_dataset(value: Any) -> bool:
+    return isinstance(getattr(value, "X", None), np.ndarray) and hasattr(value, "feature_names")
+
+
+def _is_split(value: Any) -> bool:
+    return _is_dataset(getattr(value, "train", None)) and _is_dataset(getattr(value, "test", None))
+
+
+def _describe_model(value: Any) -> str:
+    rows = [("kind", value.kind)]
+    rows += [(f"setting {k}", v) for k, v in list(getattr(value, "settings", {}).items())[:20]]
+    rows += [(f"learned {k}", f"{getattr(v, 'dtype', '')} {getattr(v, 'shape', '')}")
+             for k, v in value.params.items()]
+    rows += [(f"final {k}", f"{v[-1]:.6g} after {len(v)} steps")
+             for k, v in value.history.items() if v]
+    body = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(_short(v))}</td></tr>"
+                   for k, v in rows)
+    return f"<code>{html.escape(_short(value, 160))}</code><table class='pylearn-table'>{body}</table>"
+
+
 def describe(value: Any) -> str:
     """HTML text summarising ``value`` (escaped, bounded in size)."""
+    if _is_model(value):
+        return _describe_model(value)
     if isinstance(value, np.ndarray):
         text = f"array, shape {value.shape}, dtype {value.dtype}"
         if value.size and value.dtype.kind in "biuf":
@@ -88,6 +119,19 @@ def plot_png(value: Any) -> bytes | None:
 
     if isinstance(value, Figure):
         fig = value
+    elif _is_model(value) and any(value.history.values()):
+        fig = Figure(figsize=(3.4, 2.3), dpi=90)
+        ax = fig.add_subplot()
+        for name, series in value.history.items():
+            if series:
+                ax.plot(np.arange(1, len(series) + 1), series, lw=1.2, label=str(name))
+        ax.set_xlabel("step", fontsize=8)
+        ax.set_title(f"training of {value.kind}", fontsize=8)
+        ax.legend(fontsize=7)
+        ax.tick_params(labelsize=7)
+        fig.tight_layout()
+    elif (_is_split(value) or _is_dataset(value)) and _scatterable(value):
+        fig = _scatter(value)
     else:
         arr = _first_array(value)
         if arr is None:
@@ -121,6 +165,50 @@ def plot_png(value: Any) -> bytes | None:
     return buf.getvalue()
 
 
+def _scatterable(value: Any) -> bool:
+    part = value.train if _is_split(value) else value
+    return part.X.ndim == 2 and part.X.shape[1] >= 1 and len(part.X) > 0
+
+
+def _scatter(value: Any) -> Any:
+    """First two features, coloured by class, named axes; a Split's test part hollow."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.4, 2.5), dpi=90)
+    ax = fig.add_subplot()
+    parts = [("train", value.train), ("test", value.test)] if _is_split(value) else [("", value)]
+    first = parts[0][1]
+    names = list(first.feature_names) + ["(none)"] * 2
+    classes = list(getattr(first, "target_names", ()) or ())
+    colours = [f"C{i % 10}" for i in range(max(1, len(classes)))]
+    for part_name, ds in parts:
+        X = ds.X[:2000]
+        xs = X[:, 0]
+        ys = X[:, 1] if X.shape[1] > 1 else np.zeros(len(X))
+        y = getattr(ds, "y", None)
+        hollow = part_name == "test"
+        if y is None or not classes:
+            ax.scatter(xs, ys, s=9, label=part_name or None,
+                       facecolors="none" if hollow else "C0", edgecolors="C0")
+            continue
+        y = np.asarray(y)[:2000]
+        for code, cname in enumerate(classes):
+            m = y == code
+            if m.any():
+                label = cname if not hollow else None
+                ax.scatter(xs[m], ys[m], s=9, label=label, edgecolors=colours[code],
+                           facecolors="none" if hollow else colours[code], linewidths=0.8)
+    ax.set_xlabel(str(names[0]), fontsize=8)
+    ax.set_ylabel(str(names[1]) if first.X.shape[1] > 1 else "", fontsize=8)
+    if parts[0][0]:
+        ax.set_title("train (filled) · test (hollow)", fontsize=8)
+    if classes or parts[0][0]:
+        ax.legend(fontsize=6.5, markerscale=1.2, loc="best")
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
 class Preview(W.VBox):
     """Shows one node's value (or its error) under the inspector."""
 
@@ -148,7 +236,14 @@ class Preview(W.VBox):
         else:
             self.image.layout.display = "none"
 
-    def show_error(self, label: str, error: str) -> None:
-        self.text.value = (f"<b>{html.escape(label)} failed</b>"
-                           f"<pre class='pylearn-error-pre'>{html.escape(error)}</pre>")
+    def show_error(self, label: str, error: str, traceback: str = "", where: str = "") -> None:
+        """The error in full, where it ran, and the traceback folded (click to expand)."""
+        ran = f" on {html.escape(where)}" if where else ""
+        first = error.split("\n--- traceback where it ran ---")[0]
+        tb = traceback or (error.split("--- traceback where it ran ---\n", 1)[1]
+                           if "--- traceback where it ran ---\n" in error else "")
+        fold = (f"<details class='pylearn-traceback'><summary>traceback</summary>"
+                f"<pre class='pylearn-error-pre'>{html.escape(tb)}</pre></details>") if tb else ""
+        self.text.value = (f"<b>{html.escape(label)} failed{ran}</b>"
+                           f"<pre class='pylearn-error-pre'>{html.escape(first)}</pre>{fold}")
         self.image.layout.display = "none"

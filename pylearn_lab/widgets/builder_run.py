@@ -37,9 +37,10 @@ from ..errors import Status
 __all__ = ["STATES", "RunTracker"]
 
 #: Run states of a node, in the order the legend shows them (``str`` enum members, equal to
-#: the strings the canvas colours by).
+#: the strings the canvas colours by). ``stopped``: the node was running when the run was
+#: cancelled; its worker may still finish (and cache) it.
 STATES = (Status.QUEUED, Status.RUNNING, Status.DONE, Status.CACHED, Status.FAILED,
-          Status.SKIPPED)
+          Status.SKIPPED, Status.STOPPED)
 
 # event kind -> drawn state; the two differ only for "started", drawn as "running"
 _KIND_TO_STATE = {Status.QUEUED: Status.QUEUED, Status.STARTED: Status.RUNNING,
@@ -47,8 +48,9 @@ _KIND_TO_STATE = {Status.QUEUED: Status.QUEUED, Status.STARTED: Status.RUNNING,
                   Status.FAILED: Status.FAILED, Status.SKIPPED: Status.SKIPPED}
 
 
-def _state(state: str, note: str = "", error: str = "") -> dict[str, str]:
-    return {"state": state, "note": note, "error": error}
+def _state(state: str, note: str = "", error: str = "", traceback: str = "",
+           where: str = "") -> dict[str, str]:
+    return {"state": state, "note": note, "error": error, "traceback": traceback, "where": where}
 
 
 class RunTracker:
@@ -94,19 +96,21 @@ class RunTracker:
         if state is None or not key:
             return
         info = getattr(event, "info", None) or {}
-        note, error = "", ""
+        note, error, tb = "", "", ""
+        where = str(info.get("engine") or "")
         if state == "done" and isinstance(info.get("duration"), (int, float)):
             note = f"{info['duration']:.2f} s"
         elif state == "running" and info.get("engine") is not None:
             note = f"on {info['engine']}"
         elif state == "failed":
             error = str(info.get("error") or "failed (no message)")
+            tb = str(info.get("traceback") or "")
         elif state == "skipped":
             note = str(info.get("reason") or "")
         with self.lock:
             if state == "queued" and self.states.get(key, {}).get("state") in ("cached", "done"):
                 return  # never step back from a final state
-            self.states[key] = _state(state, note, error)
+            self.states[key] = _state(state, note, error, tb, where)
         self.on_change()
 
     def finish(self, future: cf.Future, outputs: list[str],
@@ -124,11 +128,21 @@ class RunTracker:
             for err in [exc, *getattr(exc, "others", [])] if exc is not None else []:
                 key = getattr(err, "key", None)
                 if key in self.states and self.states[key]["state"] != "failed":
-                    self.states[key] = _state("failed", error=str(err))
+                    self.states[key] = _state(
+                        "failed", error=str(err), traceback=str(getattr(err, "remote_traceback", "") or ""),
+                        where=str(getattr(err, "engine", "") or ""))
             for k in self._keys:
-                if self.states.get(k, {}).get("state") in ("queued", "running"):
+                st = self.states.get(k, {})
+                if st.get("state") in ("queued", "running"):
                     in_cache = bool(contains and _safe(contains, k))
-                    self.states[k] = _state("cached") if in_cache else _state("skipped", "not run")
+                    if in_cache:
+                        self.states[k] = _state("cached")
+                    elif st["state"] == "running":
+                        # a thread cannot be killed: it may still finish, so "skipped" would lie
+                        self.states[k] = _state(Status.STOPPED, "may still finish in its worker",
+                                                where=st.get("where", ""))
+                    else:
+                        self.states[k] = _state("skipped", "not run")
             counts = self.counts = {s: 0 for s in STATES}
             for k in self._keys:
                 counts[self.states[k]["state"]] += 1

@@ -22,6 +22,8 @@ Examples
 >>> nodes, edges = draw_lists(m, cached=set())
 >>> [(n["label"], n["inputs"], n["required"], bool(n["problem"])) for n in nodes]
 [('source', [], [], False), ('sink', ['x'], ['x'], True)]
+>>> m.connect(a, b, "x").id, draw_lists(m, set())[0][1]["call"]
+('n1>n2.x.0', 'sink(x=source (n1))')
 >>> drawn_state(nodes[0], None), drawn_state(nodes[1], None)
 ('idle', 'invalid')
 """
@@ -32,6 +34,7 @@ import inspect
 import zlib
 from typing import Any
 
+from ..graph.nodes import iter_refs, map_refs
 from .builder_model import BuilderModel
 
 __all__ = ["category_colour", "draw_lists", "drawn_state"]
@@ -46,6 +49,42 @@ _CATEGORY_COLOURS = ("#7048e8", "#0c8599", "#d6336c", "#e67700", "#1864ab", "#5f
 def category_colour(category: str) -> str:
     """A stable, readable band colour for a palette category."""
     return _CATEGORY_COLOURS[zlib.crc32(category.encode()) % len(_CATEGORY_COLOURS)]
+
+
+def _short(value: Any, limit: int = 18) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Shown:
+    """Prints as the given text: an upstream node inside a call string."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def values_line(model: BuilderModel, node_id: str, limit: int = 30) -> str:
+    """The node's literal arguments, ``"n_components=3 · seed=7"``, shortened to fit a node."""
+    node = model.nodes[node_id]
+    parts = [f"{k}={_short(v)}" for k, v in node.params.items() if not any(iter_refs(v))]
+    text = " · ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def call_text(model: BuilderModel, node_id: str) -> str:
+    """The call the node makes, written as code would: ``pca(standardize (n2), n_components=3)``."""
+    node = model.nodes[node_id]
+    name = node.component.rsplit(".", 1)[-1]
+    shown = map_refs(node.params, lambda r: _Shown(model.label(r.key) if r.key in model.nodes
+                                                   else r.key))
+    comp = model.component(node_id)
+    order = list(comp.signature.parameters) if comp is not None and comp.signature else []
+    names = sorted(shown, key=lambda k: order.index(k) if k in order else len(order))
+    args = ", ".join(f"{k}={shown[k]!r}" for k in names)
+    return f"{name}({args})"
 
 
 def draw_lists(model: BuilderModel, cached: set[str]) -> tuple[list[dict[str, Any]],
@@ -77,7 +116,10 @@ def draw_lists(model: BuilderModel, cached: set[str]) -> tuple[list[dict[str, An
             "key": key[:10],
             "cached": key in cached,
             "problem": problem,
+            "problems": {p.param or "": p.message for p in problems},
             "blocked": node.id in result.blocked,
+            "values": values_line(model, node.id),
+            "call": call_text(model, node.id),
         })
     edges = [{"id": e.id, "src": e.src, "dst": e.dst, "param": e.param} for e in model.edges]
     return nodes, edges

@@ -153,14 +153,28 @@ def browser(lab: Lab) -> Iterator[Any]:
             chromium.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.browser_failed = report.failed  # the page fixture screenshots a failure
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1800, "height": 1050},
                                   device_scale_factor=1)
     page = context.new_page()
     try:
         yield page
     finally:
+        if getattr(request.node, "browser_failed", False):  # what the page showed, to look at
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            try:
+                page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}.png"))
+            except Exception:  # a crashed page has no picture; the failure itself is reported
+                pass
         context.close()
 
 

@@ -59,7 +59,8 @@ def test_build_connect_run_and_rerun_in_the_browser(run_notebook: Any, tmp_path:
             "from pylearn_lab.widgets import GraphBuilder\n"
             f"builder = GraphBuilder(cache=pl.Cache({str(cache_dir)!r}), backend='serial')\n"
             "builder")
-    page = run_notebook("builder.ipynb", [cell])
+    below = "print('\\n'.join(f'line {i}' for i in range(150)))  # a page tall enough to scroll"
+    page = run_notebook("builder.ipynb", [cell, below])
     canvas = page.get_by_test_id("builder-canvas")
     canvas.wait_for(state="visible", timeout=120_000)
     assert page.get_by_test_id("empty-hint").is_visible()
@@ -132,10 +133,18 @@ def test_build_connect_run_and_rerun_in_the_browser(run_notebook: Any, tmp_path:
         "old => document.querySelector('[data-testid=node-n5]').getAttribute('transform') "
         "!== old", arg=before)
 
-    # 9. the wheel zooms
+    # 9. the plain wheel scrolls the notebook and leaves the zoom alone; Ctrl+wheel zooms
     zoom = page.locator(".pylearn-builder .pl-viewport").get_attribute("transform")
     page.mouse.move(*centre(page, "builder-canvas"))
+    scroller = ".jp-WindowedPanel-outer"  # the notebook's scrolling box in JupyterLab 4
+    top = page.locator(scroller).first.evaluate("e => e.scrollTop")
+    page.mouse.wheel(0, 300)
+    page.wait_for_function(f"old => document.querySelector({scroller!r}).scrollTop !== old", arg=top)
+    assert page.locator(".pylearn-builder .pl-viewport").get_attribute("transform") == zoom
+    page.mouse.move(*centre(page, "builder-canvas"))
+    page.keyboard.down("Control")
     page.mouse.wheel(0, -300)
+    page.keyboard.up("Control")
     page.wait_for_function(
         "old => document.querySelector('.pylearn-builder .pl-viewport').getAttribute('transform')"
         " !== old", arg=zoom)

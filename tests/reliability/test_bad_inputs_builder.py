@@ -78,6 +78,18 @@ def _no_free_input(ctx: Any) -> Any:
     return b.connect(b.add(rel_pick), n2)  # rel_scale's only input is already linked
 
 
+def _edge_type(ctx: Any) -> Any:
+    import pylearn_lab.components as lib
+
+    b = GraphBuilder(cache=False)
+    return b.connect(b.add(lib.logistic_regression), b.add(lib.pca), "data")
+
+
+def _occupied_input(ctx: Any) -> Any:
+    b, _, n2 = _two_chained()
+    return b.connect(b.add(rel_scale, x=3), n2, "x")  # x is already fed by n1
+
+
 BUILDER_CASES = [
     Case("builder-loop", "builder", "connecting a node to one upstream of it", E.CycleError,
          r"connect a node further upstream instead", _loop),
@@ -107,6 +119,11 @@ BUILDER_CASES = [
          TypeError, r"use connect\(src, dst, param\) for edges", _link_as_value),
     Case("builder-duplicate-id", "builder", "`model.add(comp, id=...)` with an id in use",
          ValueError, r"pick another id or omit it", _duplicate_id),
+    Case("builder-edge-type", "builder", "an edge from a `Model` into `data: Dataset | Split`",
+         E.EdgeTypeError, r"Connect a node that returns Dataset \| Split instead", _edge_type),
+    Case("builder-occupied-input", "builder", "a second edge into an input already connected",
+         E.GraphError, r"delete that edge first .* or connect\(\.\.\., replace=True\)",
+         _occupied_input),
 ]
 
 

@@ -61,11 +61,14 @@ def test_add_connect_and_derived_edges() -> None:
     assert m.expr.key == combine(const(v=2), const(v=3)).key
 
 
-def test_connect_replaces_a_plain_input_and_appends_to_varargs() -> None:
+def test_connect_never_replaces_an_occupied_input_silently_and_appends_to_varargs() -> None:
     m = BuilderModel()
     a, b, c = m.add(const), m.add(const, {"v": 5}), m.add(combine)
     m.connect(a, c, "a")
-    m.connect(b, c, "a")  # the second edge into the same plain input replaces the first
+    with pytest.raises(GraphError, match="already fed by const \\(n1\\); delete that edge"):
+        m.connect(b, c, "a")  # a second edge into the same plain input is refused...
+    assert m.nodes[c].params["a"] == Ref(a)
+    m.connect(b, c, "a", replace=True)  # ...unless replacing is asked for
     assert m.nodes[c].params["a"] == Ref(b)
     g = m.add(gather)
     m.connect(a, g, "parts")
