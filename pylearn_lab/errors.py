@@ -24,6 +24,10 @@ in user code keeps working::
     ├── NodeError(RuntimeError)           a node's function raised
     └── RunCancelledError(RuntimeError)   a run was cancelled before it finished
 
+    CacheWarning(UserWarning)             a cache problem that was handled (entry dropped,
+                                          result not stored, directory untrusted); shown
+                                          once per cause per cache and run
+
 Messages follow one rule: say what was expected, what was received, and what
 to do next.
 
@@ -58,6 +62,7 @@ __all__ = [
     "DataError",
     "NodeError",
     "RunCancelledError",
+    "CacheWarning",
 ]
 
 
@@ -219,3 +224,9 @@ class NodeError(PylearnError, RuntimeError):
 
 class RunCancelledError(PylearnError, RuntimeError):
     """A run was cancelled before it finished."""
+
+
+class CacheWarning(UserWarning):
+    """A cache problem that was handled: an entry dropped and recomputed, a result not
+    stored, a directory not trusted. Issued once per cause per cache (see
+    :func:`pylearn_lab.cache.warn.warn_once`); a warning, not an error: the run goes on."""

@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import CacheError, IntegrityError, PylearnError
+from ..errors import CacheError, CacheWarning, IntegrityError, PylearnError
 from .disk import DiskStore
 from .records import Record, summarise_value
 from .serialize import encode, unpack
 from .store import MemoryStore, Store, VerifyReport
+from .warn import warn_once
 
 __all__ = [
     "Cache",
@@ -47,10 +48,6 @@ __all__ = [
 ]
 
 ENV_VAR = "PYLEARN_CACHE"
-
-
-class CacheWarning(UserWarning):
-    """A cache problem that was handled (entry dropped, result not stored)."""
 
 
 @dataclass
@@ -138,18 +135,32 @@ class Cache:
         A custom storage back end (overrides ``path``).
     durable : bool
         fsync blobs before they become visible (survives power loss).
+    trust : None, True, "reset" or a key file path
+        How to treat a directory made under another key (copied, cloned, shared):
+        ``None`` (default) leaves it untrusted -- misses, nothing stored, one
+        warning; ``True`` adopts it (you vouch for its entries; they are re-signed
+        with your key); ``"reset"`` drops its entries and makes it yours; a path
+        names a team key file shared on purpose (see docs/security.md).
+    force : bool
+        Allow a system directory (``/``, ``/etc``, the home directory itself).
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None,
                  max_bytes: int | str | None = None, *, store: Store | None = None,
-                 durable: bool = False) -> None:
+                 durable: bool = False, trust: Any = None, force: bool = False) -> None:
         self.max_bytes = parse_size(max_bytes)
+        if trust is not None and trust is not True and trust != "reset" and not isinstance(
+                trust, (str, os.PathLike)):
+            raise TypeError(
+                f"trust= expected None, True, 'reset' or the path of a team key file, received "
+                f"{type(trust).__name__}.")
         if store is not None:
             self.store = store
         elif str(path) == ":memory:":
             self.store = MemoryStore()
         else:
-            self.store = DiskStore(default_cache_path() if path is None else path, durable=durable)
+            self.store = DiskStore(default_cache_path() if path is None else path,
+                                   durable=durable, trust=trust, force=force)
         self.hits = 0
         self.misses = 0
         self.time_saved = 0.0
@@ -167,17 +178,29 @@ class Cache:
         """True when other processes can open the same cache (a directory)."""
         return isinstance(self.store, DiskStore)
 
-    def spec(self) -> tuple[str, str, int | None] | None:
-        """A picklable description a worker uses to open this cache (None if not shareable)."""
-        return ("disk", self.location, self.max_bytes) if self.shareable else None
+    @property
+    def trusted(self) -> bool:
+        """False when the directory was made under another key (see ``trust=``)."""
+        return not getattr(self.store, "untrusted", "")
+
+    def spec(self) -> tuple[str, str, int | None, str | None] | None:
+        """A picklable description a worker uses to open this cache (None if not shareable).
+
+        It names the team key *file* when there is one, never a key: workers of the
+        same user find the personal key where the client does.
+        """
+        if not self.shareable:
+            return None
+        return ("disk", self.location, self.max_bytes, getattr(self.store, "key_file", None))
 
     @classmethod
-    def from_spec(cls, spec: tuple[str, str, int | None]) -> "Cache":
+    def from_spec(cls, spec: tuple[Any, ...]) -> "Cache":
         """Open (once per process) the cache described by :meth:`spec`."""
         with _OPEN_LOCK:
             cache = _OPEN.get(spec)
             if cache is None:
-                cache = _OPEN[spec] = cls(spec[1], max_bytes=spec[2])
+                key_file = spec[3] if len(spec) > 3 else None
+                cache = _OPEN[spec] = cls(spec[1], max_bytes=spec[2], trust=key_file)
         return cache
 
     # -- values -----------------------------------------------------------------------
@@ -197,12 +220,12 @@ class Cache:
                     self.time_saved += float((head.get("meta") or {}).get("duration") or 0.0)
                 return True, value
         except IntegrityError as exc:
-            self._warn(str(exc))
+            self._warn(str(exc), "refused entry")
         except Exception as exc:  # unreadable pickle, vanished file: recompute, never crash
             if isinstance(exc, PylearnError) and not isinstance(exc, CacheError):
                 raise
             self._warn(f"cache entry {key[:12]} could not be read ({type(exc).__name__}: {exc}); "
-                       "it will be recomputed")
+                       "it will be recomputed", f"unreadable {type(exc).__name__}")
             self._forget(key)
         if count_miss:
             with self._lock:
@@ -228,22 +251,35 @@ class Cache:
             When ``value`` cannot be serialised at all (the call produced
             something that cannot be cached: say so at once).
         """
-        head, payload, checksum = encode(value)
+        head, payload, checksum = encode(value, getattr(self.store, "payload_hasher", None))
+        if self.max_bytes is not None:
+            size = sum(p.nbytes for p in payload)
+            if size > self.max_bytes:
+                # storing it would evict it (and everything else) at once: keep the cache as
+                # it is and hand the value back uncached
+                self._warn(f"a result of {format_size(size)} is bigger than the cache's "
+                           f"max_bytes ({format_size(self.max_bytes)}): it is returned but not "
+                           "cached. Raise max_bytes to cache results this big.", "too big")
+                return False
         rec = dict(record or {})
         rec.setdefault("summary", summarise_value(value))
         try:
             stored = self.store.put(key, head, payload, checksum, rec)
         except (OSError, CacheError) as exc:
-            self._warn(f"result {key[:12]} was not cached: {exc}. The run goes on without caching it.")
+            cause = getattr(exc, "strerror", None) or type(exc).__name__
+            self._warn(f"result {key[:12]} was not cached: {exc}. The run goes on without "
+                       "caching it (further results hitting the same problem are not reported "
+                       "again in this run).", f"not stored: {cause}")
             return False
         except Exception as exc:  # sqlite3 errors and friends
-            self._warn(f"result {key[:12]} was not cached ({type(exc).__name__}: {exc}).")
+            self._warn(f"result {key[:12]} was not cached ({type(exc).__name__}: {exc}).",
+                       f"not stored: {type(exc).__name__}")
             return False
         if stored and self.max_bytes is not None:
             try:
                 self.store.evict_to(self.max_bytes)
             except Exception as exc:
-                self._warn(f"could not enforce max_bytes: {exc}")
+                self._warn(f"could not enforce max_bytes: {exc}", "eviction")
         return stored
 
     # -- membership and maintenance -----------------------------------------------------
@@ -257,7 +293,7 @@ class Cache:
         try:
             return self.store.contains(keys)
         except Exception as exc:
-            self._warn(f"cache lookups failed ({exc}); everything will be computed")
+            self._warn(f"cache lookups failed ({exc}); everything will be computed", "lookups")
             return set()
 
     def invalidate(self, target: Any) -> int:
@@ -389,8 +425,8 @@ class Cache:
         except Exception:
             pass
 
-    def _warn(self, msg: str) -> None:
-        warnings.warn(msg, CacheWarning, stacklevel=3)
+    def _warn(self, msg: str, cause: str) -> None:
+        warn_once(self.location, cause, msg, stacklevel=4)
 
     def __repr__(self) -> str:
         return f"Cache({self.location!r})"
@@ -462,7 +498,13 @@ def resolve_cache(cache: Any) -> Cache | None:
     if isinstance(cache, Cache):
         return cache
     if isinstance(cache, (str, os.PathLike)):
-        return Cache(cache)
+        try:
+            return Cache(cache)
+        except CacheError as exc:
+            # e.g. a full disk at creation: the run goes on, uncached, and says so once
+            warn_once(str(cache), "unusable", f"the cache {cache} cannot be used ({exc}); this "
+                      "run goes on uncached.")
+            return None
     raise TypeError(
         f"cache= expected a Cache, a directory path, None (the session default) or False "
         f"(no caching), received {type(cache).__name__}."

@@ -64,6 +64,9 @@ class VerifyReport:
         Rows whose blob file is gone (dropped when repairing).
     rebuilt : bool
         The index itself was damaged and was rebuilt from the blob files.
+    untrusted : str
+        Why the directory is not trusted (made under another key, deletion log
+        altered); nothing was checked or repaired then.
     """
 
     checked: int = 0
@@ -72,15 +75,19 @@ class VerifyReport:
     missing: int = 0
     repaired: bool = False
     rebuilt: bool = False
+    untrusted: str = ""
 
     @property
     def ok(self) -> bool:
         """True when nothing was wrong."""
-        return not self.bad and not self.orphans and not self.missing and not self.rebuilt
+        return (not self.bad and not self.orphans and not self.missing and not self.rebuilt
+                and not self.untrusted)
 
     def __str__(self) -> str:
         state = "ok" if self.ok else ("repaired" if self.repaired else "PROBLEMS FOUND")
         rebuilt = "; the damaged index was rebuilt from the blob files" if self.rebuilt else ""
+        if self.untrusted:
+            return f"cache verify: NOT TRUSTED — {self.untrusted}; nothing was checked or changed"
         return (f"cache verify: {state} — {self.checked} entries checked, "
                 f"{len(self.bad or [])} bad, {self.missing} missing blobs, {self.orphans} orphan files"
                 f"{rebuilt}")

@@ -119,7 +119,12 @@ def test_directory_and_secret_are_private(tmp_path):
     c = Cache(root)
     c.save(K1, np.zeros(INLINE_MAX))
     assert (root.stat().st_mode & 0o777) == 0o700
-    assert ((root / "secret.key").stat().st_mode & 0o777) == 0o600
+    assert not (root / "secret.key").exists()  # the key lives with the user, not the cache
+    from pylearn_lab.cache.keyring import user_key_path
+
+    key = user_key_path()
+    assert (key.stat().st_mode & 0o777) == 0o600 and (key.parent.stat().st_mode & 0o777) == 0o700
+    assert ((root / "pylearn-cache.json").stat().st_mode & 0o777) == 0o600
     assert ((root / "index.sqlite").stat().st_mode & 0o777) == 0o600
     blob = next((root / "blobs").glob("*/*"))
     assert (blob.stat().st_mode & 0o777) == 0o600
