@@ -44,19 +44,37 @@ _THREADED = 8 << 20  # payloads from this size hash on all cores
 
 
 class _PayloadHasher:
-    """A keyed BLAKE3 that switches to all threads once the data is large."""
+    """A keyed BLAKE3 on one thread for small data, on all cores once a large part comes.
 
-    __slots__ = ("_h", "_n")
+    (Threads cost more than they save on small inputs, and the machine is shared:
+    a small hit must not wake a thread pool.)
+    """
+
+    __slots__ = ("_h", "_key", "_pending")
 
     def __init__(self, key: bytes) -> None:
-        self._h = blake3.blake3(_PAYLOAD, key=key, max_threads=blake3.blake3.AUTO)
-        self._n = 0
+        self._key = key
+        self._h: Any = None
+        self._pending: list[Any] = []
 
     def update(self, data: Any) -> None:
+        if self._h is None:
+            if memoryview(data).nbytes < _THREADED:
+                self._pending.append(data)
+                return
+            self._start(blake3.blake3.AUTO)
         self._h.update(data)
 
+    def _start(self, threads: int) -> None:
+        self._h = blake3.blake3(_PAYLOAD, key=self._key, max_threads=threads)
+        for part in self._pending:
+            self._h.update(part)
+        self._pending = []
+
     def hexdigest(self) -> str:
-        return self._h.hexdigest()
+        if self._h is None:
+            self._start(1)
+        return str(self._h.hexdigest())
 
 
 class Signer:
@@ -74,8 +92,9 @@ class Signer:
 
     def row_mac(self, fields: list[Any]) -> str:
         """The MAC of an index row given as a list of JSON-able fields."""
-        msg = json.dumps(fields, separators=(",", ":"), ensure_ascii=False,
-                         allow_nan=True).encode("utf-8", "surrogatepass")
+        # the default encoder is the C one (keyword arguments would build a slow one per
+        # call); ASCII output escapes every odd character, lone surrogates included
+        msg = json.dumps(fields).encode()
         return blake3.blake3(_ROW + msg, key=self._secret).hexdigest()
 
     def row_ok(self, mac: str | None, fields: list[Any]) -> bool:

@@ -101,11 +101,21 @@ def classify(root: str | os.PathLike[str], signer: Signer) -> tuple[str, str, st
     root = os.fspath(root)
     try:
         names = os.listdir(root)
-    except FileNotFoundError:
-        return "new", "", ""
+    except (FileNotFoundError, NotADirectoryError):
+        return "new", "", ""  # creating it says what is wrong, if anything
+    except OSError as exc:
+        raise CacheError(
+            f"cannot list the cache directory {root}: {exc.strerror}. Expected a directory you "
+            "can read; pass another path (Cache(path), %pylearn cache DIR, PYLEARN_CACHE)."
+        ) from None
     marker = read_marker(root)
     if marker is None:
-        if not names:
+        # a concurrent creator's temporary marker, or the empty subdirectories of a
+        # creation that was killed before its marker was linked: still a new cache
+        names = [n for n in names if not n.startswith(f".{MARKER}.")]
+        if set(names) <= {"blobs", "tmp"} and all(
+                not os.listdir(os.path.join(root, n)) for n in names
+                if os.path.isdir(os.path.join(root, n)) and not os.path.islink(os.path.join(root, n))):
             return "new", "", ""
         if "index.sqlite" in names and (LEGACY_SECRET in names or "blobs" in names):
             return "legacy", "", (

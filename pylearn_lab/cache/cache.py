@@ -34,7 +34,7 @@ from .disk import DiskStore
 from .records import Record, summarise_value
 from .serialize import encode, unpack
 from .store import MemoryStore, Store, VerifyReport
-from .warn import warn_once
+from .warn import new_run, warn_once
 
 __all__ = [
     "Cache",
@@ -490,7 +490,12 @@ def set_default_cache(cache: "Cache | str | os.PathLike[str] | None") -> Cache |
 
 
 def resolve_cache(cache: Any) -> Cache | None:
-    """``run``'s ``cache=`` argument: None -> default, False -> no cache, path -> Cache."""
+    """``run``'s ``cache=`` argument: None -> default, False -> no cache, path -> Cache.
+
+    ``run`` calls it once at its start, which also opens a new window for cache
+    warnings (each cause is reported once per run, :mod:`~pylearn_lab.cache.warn`).
+    """
+    new_run()
     if cache is None or cache is True:
         return get_default_cache()
     if cache is False:
@@ -501,7 +506,9 @@ def resolve_cache(cache: Any) -> Cache | None:
         try:
             return Cache(cache)
         except CacheError as exc:
-            # e.g. a full disk at creation: the run goes on, uncached, and says so once
+            if not getattr(exc, "disk_full", False):
+                raise  # a wrong path: say so at the call
+            # a full disk at creation: the run goes on, uncached, and says so once
             warn_once(str(cache), "unusable", f"the cache {cache} cannot be used ({exc}); this "
                       "run goes on uncached.")
             return None

@@ -37,6 +37,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import logging
 import mmap
 import os
@@ -71,6 +72,7 @@ _VERIFIED_LOCK = threading.Lock()
 _NSIGNED = len(SIGNED_COLS)
 _PLACEHOLDER = "0" * 64
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+_FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
 class DiskStore:
@@ -144,7 +146,8 @@ class DiskStore:
                 self._distrust(cause)
         if self.untrusted:
             return
-        self.files.ensure_dirs()
+        if not self.read_only:
+            self.files.ensure_dirs()
         self._open_index()
         self._log_checked = False
 
@@ -170,7 +173,10 @@ class DiskStore:
 
     def _bind_new(self, created: list[Path]) -> None:
         if not os.access(self.root, os.W_OK):
-            self._distrust("it is a read-only directory that holds no cache")
+            # A read-only directory that never held a cache: nothing there could be
+            # authenticated, so it serves no entry (an empty index) and stores none
+            # (put() refuses, with a warning) -- runs go on uncached.
+            self.read_only = True
             return
         try:
             self.cache_id = write_marker(self.root, self._signer)
@@ -184,10 +190,11 @@ class DiskStore:
                 (self.root / MARKER).unlink(missing_ok=True)
             for p in reversed(created):
                 _rmdir_quiet(p)
-            raise CacheError(
+            err = CacheError(
                 f"cannot create a cache in {self.root}: {exc.strerror or exc}. Free some space "
-                "or pass another directory; runs go on uncached meanwhile."
-            ) from None
+                "or pass another directory; runs go on uncached meanwhile.")
+            err.disk_full = exc.errno in _FULL  # type: ignore[attr-defined]
+            raise err from None
         state, self.cache_id, cause = classify(self.root, self._signer)
         if state != "ours":  # a concurrent creator bound it to another key
             self._distrust(cause)

@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
@@ -166,10 +167,11 @@ def _create(path: Path) -> None:
         except FileExistsError:
             pass
     except OSError as exc:
-        raise CacheError(
+        err = CacheError(
             f"cannot create the key file {path}: {exc.strerror}. Free some space or set "
-            "XDG_DATA_HOME to a writable directory; runs go on uncached meanwhile."
-        ) from None
+            "XDG_DATA_HOME to a writable directory; runs go on uncached meanwhile.")
+        err.disk_full = exc.errno in (errno.ENOSPC, errno.EDQUOT)  # type: ignore[attr-defined]
+        raise err from None
     finally:
         try:
             os.unlink(tmp)

@@ -72,28 +72,48 @@ def _sign_deletions(store: "DiskStore", c: sqlite3.Connection, keys: list[str]) 
 def delete(store: "DiskStore", keys: Iterable[str]) -> int:
     """Remove entries for good: rows, blobs, and a tombstone each (one transaction)."""
     seen: list[tombs.Summary] = []
+    with_blobs: list[str] = []
 
     def on_delete(c: sqlite3.Connection, rows: list[tuple[str, str | None]]) -> None:
         seen.append(_sign_deletions(store, c, [k for k, _ in rows]))
-        for key, blob in rows:
-            if blob:
-                store.files.unlink_blob(key)
+        with_blobs.extend(k for k, b in rows if b)
 
     n, _ = store.index.take(keys, on_delete)
+    _unlink_unindexed(store, with_blobs)
     if seen:
         tombs.record_seen(store.cache_id, seen[-1])
     return n
 
 
+def _unlink_unindexed(store: "DiskStore", keys: list[str]) -> None:
+    """Remove the blobs of ``keys`` whose rows are gone, after the deleting commit.
+
+    In a transaction of its own: writers publish a blob and insert its row under
+    the same write lock, so a key without a row here has no blob being written;
+    a kill before this point leaves an orphan file (removed by verify), never a
+    row whose blob is missing.
+    """
+    if not keys:
+        return
+
+    def txn(c: sqlite3.Connection) -> None:
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            alive = {k for (k,) in c.execute(
+                f"SELECT key FROM entries WHERE key IN ({','.join('?' * len(chunk))})", chunk)}
+            for key in chunk:
+                if key not in alive:
+                    store.files.unlink_blob(key)
+
+    store.index._txn(txn)
+
+
 def drop_row(store: "DiskStore", key: str, mac: str, has_blob: bool) -> bool:
     """Remove one bad row (only if it is still the one examined) and its blob file."""
-    def txn(c: sqlite3.Connection) -> bool:
-        gone = bool(c.execute("DELETE FROM entries WHERE key = ? AND mac = ?", (key, mac)).rowcount)
-        if gone and has_blob:
-            store.files.unlink_blob(key)
-        return gone
-
-    return store.index._txn(txn)
+    gone = store.index.delete_row(key, mac)
+    if gone and has_blob:
+        _unlink_unindexed(store, [key])
+    return gone
 
 
 def _row_valid(store: "DiskStore", row: tuple[Any, ...]) -> bool:

@@ -5,7 +5,7 @@ reported as :class:`~pylearn_lab.errors.CacheWarning`. The message of each
 names the entry, so Python's own once-per-location filter never merges them;
 :func:`warn_once` does, by an explicit *cause* (``"disk full"``,
 ``"untrusted"``, ...) per cache location. :func:`new_run` starts a new window
-(the run loop calls it at the start of each run), so every run still says
+(``run`` does, through :func:`~pylearn_lab.cache.cache.resolve_cache`), so every run still says
 once what went wrong; :func:`suppressed` tells how many repeats were dropped.
 
 Examples

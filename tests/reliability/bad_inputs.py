@@ -90,9 +90,13 @@ def _no_cluster_run(ctx: Any) -> Any:
 
 
 def _altered_secret(ctx: Any) -> Any:
+    from pylearn_lab.cache.keyring import user_key_path
+
+    # a data directory of this test's own: the session's real key stays untouched
+    ctx.monkeypatch.setenv("XDG_DATA_HOME", str(ctx.tmp_path / "data"))
     path = ctx.tmp_path / "cache"
     pl.Cache(path).close()
-    (path / "secret.key").write_bytes(b"12345")
+    user_key_path().write_bytes(b"12345")
     return pl.Cache(path)
 
 
@@ -197,8 +201,8 @@ API_CASES = [
     Case("api-node-raises", "API", "a component handed data it cannot use",
          E.NodeError, r"fix the cause and run again",
          lambda ctx: pl.run(rel_fails([1, 2]), cache=False, progress=False)),
-    Case("api-altered-secret", "API", "a cache whose `secret.key` was altered",
-         E.CacheError, r"Delete secret.key \(a new secret is made", _altered_secret),
+    Case("api-altered-secret", "API", "a personal key file (`secret.key` in the user's data dir) that was altered",
+         E.CacheError, r"Delete secret.key \(a new key is made", _altered_secret),
     Case("api-planted-entry", "API", "an index row not signed by this cache (planted/altered)",
          E.IntegrityError, r"refused unread and removed; it will be recomputed", _planted_row),
 ]
