@@ -37,7 +37,8 @@ from pathlib import Path
 
 from ..errors import CacheError
 
-__all__ = ["user_key_path", "load_key", "load_user_key", "load_team_key", "KEY_NAME"]
+__all__ = ["user_key_path", "load_key", "load_user_key", "load_team_key", "create_team_key",
+           "KEY_NAME"]
 
 KEY_NAME = "secret.key"
 _KEY_LEN = 32
@@ -187,3 +188,36 @@ def load_user_key(create: bool = True) -> bytes:
 def load_team_key(path: str | os.PathLike[str]) -> bytes:
     """A shared key file, checked as a team key (group-readable, owner-writable only)."""
     return load_key(Path(path).expanduser(), create=False, team=True)
+
+
+def create_team_key(path: str | os.PathLike[str], group: str | int | None = None) -> Path:
+    """Make a new team key file (0640) at ``path``, optionally handing it to ``group``.
+
+    The team model (docs/security.md): one member makes the key in a directory
+    only they can write, gives it to the team's Unix group (``chgrp``), and every
+    member opens the shared cache with ``Cache(path, trust=KEY_FILE)``. Whoever
+    can read the key can write entries every member trusts; nobody else can.
+    """
+    path = Path(path).expanduser().absolute()
+    _check_dir(path.parent, team=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, secrets.token_bytes(_KEY_LEN))
+        os.fsync(fd)
+        if group is not None:
+            import grp
+
+            gid = group if isinstance(group, int) else grp.getgrnam(group).gr_gid
+            os.fchown(fd, -1, gid)
+        os.fchmod(fd, 0o640)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise CacheError(f"{path} exists already: expected a new path for a team key; "
+                         "use the existing key or remove it first") from None
+    finally:
+        os.unlink(tmp)
+    return path
