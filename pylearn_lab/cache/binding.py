@@ -45,7 +45,7 @@ from pathlib import Path
 from ..errors import CacheError
 from .auth import Signer
 
-__all__ = ["MARKER", "classify", "write_marker", "check_not_system", "LEGACY_SECRET"]
+__all__ = ["MARKER", "classify", "write_marker", "check_not_system", "checked_root", "LEGACY_SECRET"]
 
 MARKER = "pylearn-cache.json"
 LEGACY_SECRET = "secret.key"
@@ -53,6 +53,40 @@ _FORMAT = 2
 _SYSTEM = ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/opt", "/proc", "/root",
            "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/home", "/Users",
            "/System", "/Library", "/private", "/Applications")
+
+
+def checked_root(path: str | os.PathLike[str]) -> Path:
+    """``path`` as an absolute directory path, or a CacheError saying why it cannot be one
+    (a NUL byte, text that is not valid Unicode, ``~nosuchuser``, too long)."""
+    try:
+        text = os.fspath(path)
+    except TypeError:
+        raise CacheError(f"expected a cache directory path (str or Path), received "
+                         f"{type(path).__name__}.") from None
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    problem = ""
+    if "\0" in text:
+        problem = "it contains a NUL character"
+    else:
+        try:
+            os.fsencode(text)
+        except UnicodeError:
+            problem = "it contains characters that cannot be a file name (a lone surrogate)"
+    if not problem:
+        try:
+            root = Path(text).expanduser().absolute()
+        except RuntimeError as exc:  # "~nosuchuser": no such home directory
+            problem = str(exc)
+        else:
+            if len(os.fsencode(str(root))) >= 4000 or any(
+                    len(os.fsencode(part)) > 255 for part in root.parts):
+                problem = "it is longer than a path or a file name can be"
+            else:
+                return root
+    raise CacheError(f"cannot use {text!r:.120} as a cache directory: {problem}. Expected a plain "
+                     "directory path; pass another one (Cache(path), %pylearn cache DIR, "
+                     "PYLEARN_CACHE).")
 
 
 def check_not_system(root: Path, force: bool = False) -> None:

@@ -52,7 +52,7 @@ from typing import Any
 from ..errors import CacheError, CacheWarning, IntegrityError
 from . import maintenance, tombs
 from .auth import Signer
-from .binding import MARKER, check_not_system, classify, write_marker
+from .binding import MARKER, check_not_system, checked_root, classify, write_marker
 from .confine import Confined, blob_name, check_key
 from .keyring import load_team_key, load_user_key
 from .serialize import checksum_with_header, layout, read_header
@@ -97,7 +97,7 @@ class DiskStore:
 
     def __init__(self, path: str | os.PathLike[str], durable: bool = False,
                  trust: Any = None, force: bool = False) -> None:
-        self.root = Path(path).expanduser().absolute()
+        self.root = checked_root(path)
         self.location = str(self.root)
         self.durable = durable
         self.read_only = False

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from IPython.core.error import UsageError
+from pylearn_lab.magics.session import MagicUsageError as UsageError  # a UsageError and a PylearnError
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
