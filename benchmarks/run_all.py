@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 from _harness import Config, Row, format_table
 
 IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
+IDS += ("S1",)
 MEASURES = {
     "P1": "hashing a 100 MiB array",
     "P2": "cache hit, small args",
@@ -46,6 +47,7 @@ MEASURES = {
     "P8": "re-running a cached 1,000-node graph",
     "P9": "planning a 100,000-node graph",
 }
+MEASURES["S1"] = "a save under max_bytes at 100,000 entries (eviction)"
 
 
 def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable[[], None]]]:
@@ -55,6 +57,9 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
     import bench_planning
 
     modules: list[Any] = [bench_hashing, bench_cache, bench_planning]
+    import bench_eviction
+
+    modules.append(bench_eviction)
     try:
         import bench_cluster
 
