@@ -4,7 +4,7 @@ Every save checks the cap; over it, least recently used entries go, each
 leaving a signed tombstone. The old store selected every row on each
 over-cap save (152 ms per save at 100,000 entries); the anchor here is that
 same query timed on the same index, side by side. Ours: eviction reads only the
-rows it drops and frees 10 % below the cap at once, so most saves do nothing.
+rows it drops and frees 2 % below the cap at once, so most saves do nothing.
 Reported: mean and worst time per save over a series of saves that all push
 the cache over its cap.
 """

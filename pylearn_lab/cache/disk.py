@@ -410,8 +410,9 @@ class DiskStore:
     def evict_to(self, max_bytes: int) -> int:
         if self.untrusted or self.read_only:
             return 0
-        # down to 90 %: eviction then runs once per many saves, not on each one
-        victims = self.index.lru_victims(max_bytes, int(max_bytes * 0.9))
+        # down to 98 %: eviction runs once per several saves, in batches short enough not
+        # to stall the one save that triggers them
+        victims = self.index.lru_victims(max_bytes, int(max_bytes * 0.98))
         return self.delete(victims) if victims else 0
 
     # -- single flight ----------------------------------------------------------------
