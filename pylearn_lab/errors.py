@@ -62,8 +62,9 @@ __all__ = [
     "DataError",
     "NodeError",
     "RunCancelledError",
-    "CacheWarning",
 ]
+# CacheWarning (below) is a warning, not an error: importable from here and from
+# pylearn_lab.cache, kept out of __all__, which lists the error tree
 
 
 class PylearnError(Exception):

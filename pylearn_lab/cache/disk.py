@@ -103,6 +103,8 @@ class DiskStore:
         self.read_only = False
         self.untrusted = ""
         self.key_file: str | None = None
+        self.index: SqliteIndex = None  # type: ignore[assignment]  # set once trusted
+        self._log_checked = False
         check_not_system(self.root, force)
         if self.root.exists() and not self.root.is_dir():
             raise CacheError(
@@ -212,7 +214,6 @@ class DiskStore:
     def _distrust(self, cause: str) -> None:
         self.untrusted = cause
         self.read_only = True
-        self.index = None  # type: ignore[assignment]
         warn_once(self.location, "untrusted",
                   f"the cache {self.root} is not trusted: {cause}. Its entries are treated as "
                   "misses (recomputed) and nothing is stored there. If you know who wrote it, "

@@ -100,7 +100,7 @@ def lookup(ns: dict[str, Any], text: str) -> Any:
 # descriptors whose __get__ is the interpreter's own (binding a method runs no user code)
 _SAFE_DESCRIPTORS = (types.FunctionType, classmethod, staticmethod, types.MethodDescriptorType,
                      types.ClassMethodDescriptorType, types.WrapperDescriptorType,
-                     types.MemberDescriptorType, types.BuiltinFunctionType)
+                     types.MemberDescriptorType)
 
 
 def _static_attr(obj: Any, attr: str, path: str) -> Any:
