@@ -15,7 +15,7 @@ Examples
 >>> with warnings.catch_warnings(record=True) as w:
 ...     warnings.simplefilter("always")
 ...     for i in range(5):
-...         warn_once("/c", "disk full", f"result {i} not cached: disk full")
+...         _ = warn_once("/c", "disk full", f"result {i} not cached: disk full")
 >>> len(w), suppressed("/c", "disk full")
 (1, 4)
 """
