@@ -406,7 +406,7 @@ class DiskStore:
     def clear(self) -> int:
         if self.untrusted or self.read_only:
             return 0
-        return self.delete([r[0] for r in self.index.all_rows()])
+        return self.delete(self.index.keys())
 
     def evict_to(self, max_bytes: int) -> int:
         if self.untrusted or self.read_only:

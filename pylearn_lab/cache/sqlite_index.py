@@ -265,6 +265,10 @@ class SqliteIndex:
                 rec[col] = json.loads(rec[col]) if rec[col] else {}
             yield rec
 
+    def keys(self) -> list[str]:
+        """Every stored key."""
+        return [r[0] for r in self._retry(lambda c: c.execute("SELECT key FROM entries").fetchall())]
+
     def blob_names(self) -> list[str]:
         return [r[0] for r in self._retry(lambda c: c.execute(
             "SELECT blob FROM entries WHERE blob IS NOT NULL").fetchall())]

@@ -683,3 +683,48 @@ def test_magic_arguments_are_never_evaluated(tmp_path, line, figures):
         set_default_backend("serial")
     assert not mark.exists(), f"%pylearn {line} evaluated its argument"
     figures["injections_refused"] = figures.get("injections_refused", 0) + 1
+
+
+# -- the same through %pylearn ------------------------------------------------------------------
+@pytest.fixture
+def shell(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    from pylearn_lab.cache import set_default_cache
+
+    cfg = Config()
+    cfg.HistoryManager.enabled = False
+    sh = InteractiveShell.instance(config=cfg)
+    sh.run_line_magic("load_ext", "pylearn_lab")
+    yield sh
+    sh.run_line_magic("unload_ext", "pylearn_lab")
+    InteractiveShell.clear_instance()
+    set_default_cache(None)
+
+
+def test_pylearn_cache_refuses_a_folder_that_is_not_a_cache(shell, victim, capsys):
+    from pylearn_lab.magics.session import MagicUsageError
+
+    with pytest.raises(MagicUsageError, match="not a pylearn_lab cache"):
+        shell.run_line_magic("pylearn", f"cache {victim}")
+    with pytest.raises(MagicUsageError, match="system directory"):
+        shell.run_line_magic("pylearn", "cache /")
+
+
+def test_pylearn_cache_trust_adopts_a_directory_on_purpose(shell, tmp_path, other_user_key, capsys):
+    other_user_key("colleague")
+    c = pl.Cache(tmp_path / "shared")
+    c.save(wl.key_for(1), wl.value_for(1))
+    c.close()
+    other_user_key("me")
+    with pytest.warns(CacheWarning, match="not trusted"):
+        shell.run_line_magic("pylearn", f"cache {tmp_path / 'shared'}")
+    assert not pl.get_default_cache().trusted
+    shell.run_line_magic("pylearn", f"cache trust {tmp_path / 'shared'}")
+    cache = pl.get_default_cache()
+    assert cache.trusted and wl.same_value(1, cache.load(wl.key_for(1)))
+    from pylearn_lab.magics.session import MagicUsageError
+
+    with pytest.raises(MagicUsageError, match="--key or --reset, not both"):
+        shell.run_line_magic("pylearn", f"cache trust {tmp_path / 'shared'} --key k --reset")
