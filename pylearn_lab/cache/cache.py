@@ -33,7 +33,7 @@ from ..errors import CacheError, CacheWarning, IntegrityError, PylearnError
 from .disk import DiskStore
 from .records import Record, summarise_value
 from .serialize import encode, unpack
-from .store import MemoryStore, Store, VerifyReport
+from .store import MemoryStore, Store, VerifyReport, open_store
 from .warn import new_run, warn_once
 
 __all__ = [
@@ -175,15 +175,17 @@ class Cache:
 
     @property
     def shareable(self) -> bool:
-        """True when other processes can open the same cache (a directory)."""
-        return isinstance(self.store, DiskStore)
+        """True when other processes can open the same cache (its store's ``scope`` is
+        not ``"process"``: a directory, a server)."""
+        return getattr(self.store, "scope", "process") != "process" and callable(
+            getattr(self.store, "spec", None))
 
     @property
     def trusted(self) -> bool:
         """False when the directory was made under another key (see ``trust=``)."""
         return not getattr(self.store, "untrusted", "")
 
-    def spec(self) -> tuple[str, str, int | None, str | None] | None:
+    def spec(self) -> tuple[Any, ...] | None:
         """A picklable description a worker uses to open this cache (None if not shareable).
 
         It names the team key *file* when there is one, never a key: workers of the
@@ -191,7 +193,9 @@ class Cache:
         """
         if not self.shareable:
             return None
-        return ("disk", self.location, self.max_bytes, getattr(self.store, "key_file", None))
+        if isinstance(self.store, DiskStore):  # the historical form, kept for old workers
+            return ("disk", self.location, self.max_bytes, self.store.key_file)
+        return ("store", self.store.spec(), self.max_bytes)
 
     @classmethod
     def from_spec(cls, spec: tuple[Any, ...]) -> "Cache":
@@ -199,8 +203,12 @@ class Cache:
         with _OPEN_LOCK:
             cache = _OPEN.get(spec)
             if cache is None:
-                key_file = spec[3] if len(spec) > 3 else None
-                cache = _OPEN[spec] = cls(spec[1], max_bytes=spec[2], trust=key_file)
+                if spec[0] == "store":
+                    cache = cls(store=open_store(spec[1]), max_bytes=spec[2])
+                else:
+                    key_file = spec[3] if len(spec) > 3 else None
+                    cache = cls(spec[1], max_bytes=spec[2], trust=key_file)
+                _OPEN[spec] = cache
         return cache
 
     # -- values -----------------------------------------------------------------------

@@ -57,7 +57,7 @@ from .confine import Confined, blob_name, check_key
 from .keyring import load_team_key, load_user_key
 from .serialize import checksum_with_header, layout, read_header
 from .sqlite_index import INDEX_NAME, SIGNED_COLS, SqliteIndex, record_values
-from .store import StoredEntry, VerifyReport
+from .store import StoredEntry, VerifyReport, register_store
 from .warn import warn_once
 
 __all__ = ["DiskStore", "INLINE_MAX"]
@@ -94,6 +94,9 @@ class DiskStore:
     force : bool
         Allow a system directory (``/``, ``/etc``, your home directory itself).
     """
+
+    #: a directory: processes of this host open it; hosts that mount it at some path too
+    scope = "host"
 
     def __init__(self, path: str | os.PathLike[str], durable: bool = False,
                  trust: Any = None, force: bool = False) -> None:
@@ -448,6 +451,10 @@ class DiskStore:
         if self.index is not None:
             self.index.close()
 
+    def spec(self) -> tuple[Any, ...]:
+        """``("disk", path, key file or None)``: workers reopen it with the same key file."""
+        return ("disk", self.location, self.key_file)
+
     def __repr__(self) -> str:
         return f"DiskStore({self.location!r})"
 
@@ -468,3 +475,9 @@ def _index_lost(store: DiskStore, index_path: Path) -> bool:
         pass
     return any(sub for sub, _, _ in store.files.scan("blobs"))
 
+
+def _open_disk(path: str, key_file: str | None = None) -> DiskStore:
+    return DiskStore(path, trust=key_file)
+
+
+register_store("disk", _open_disk)

@@ -27,7 +27,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Store", "StoredEntry", "MemoryStore", "VerifyReport"]
+__all__ = ["Store", "StoredEntry", "MemoryStore", "VerifyReport", "register_store", "open_store",
+           "SCOPES"]
+
+#: Who can open the same store: this process only, processes of this host (a local
+#: directory), or processes on other hosts too (a shared file system, a server).
+SCOPES = ("process", "host", "shared")
 
 
 @dataclass
@@ -98,6 +103,12 @@ class Store(Protocol):
     """Storage back end of the cache (see the module docstring for the promises)."""
 
     location: str
+    #: one of :data:`SCOPES`; a worker may open the store itself unless ``"process"``
+    scope: str
+
+    def spec(self) -> tuple[Any, ...] | None:
+        """A picklable description :func:`open_store` reopens in another process (None
+        when the store cannot be shared: ``scope == "process"``)."""
 
     def get(self, key: str) -> StoredEntry | None:
         """The entry, or None. Raises IntegrityError (after dropping it) when it is bad."""
@@ -144,8 +155,47 @@ class Store(Protocol):
         """Flush pending bookkeeping and release resources."""
 
 
+_OPENERS: dict[str, Any] = {}
+_OPENERS_LOCK = threading.Lock()
+
+
+def register_store(kind: str, opener: Any) -> None:
+    """Make ``open_store((kind, *args))`` call ``opener(*args)`` (a store class or factory).
+
+    Examples
+    --------
+    >>> register_store("memory-demo", lambda: MemoryStore())
+    >>> open_store(("memory-demo",)).location
+    ':memory:'
+    """
+    with _OPENERS_LOCK:
+        _OPENERS[kind] = opener
+
+
+def open_store(spec: tuple[Any, ...]) -> "Store":
+    """Reopen the store a :meth:`Store.spec` describes (e.g. in a worker process).
+
+    Raises
+    ------
+    ValueError
+        When no store kind of that name is registered.
+    """
+    with _OPENERS_LOCK:
+        opener = _OPENERS.get(spec[0]) if spec else None
+        known = sorted(_OPENERS)
+    if opener is None:
+        raise ValueError(f"open_store expected a spec whose first item is one of {known}, "
+                         f"received {spec!r:.80}; register the store kind with register_store().")
+    return opener(*spec[1:])  # type: ignore[no-any-return]
+
+
 class MemoryStore:
     """A dict-backed :class:`Store` (process-local; nothing survives the process)."""
+
+    scope = "process"
+
+    def spec(self) -> None:
+        return None
 
     def __init__(self) -> None:
         self.location = ":memory:"
