@@ -36,6 +36,7 @@ from _harness import Config, Row, format_table
 
 IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
 IDS += ("P15a", "P15b", "P15c")
+IDS += ("S1",)
 MEASURES = {
     "P1": "hashing a 100 MiB array",
     "P2": "cache hit, small args",
@@ -53,6 +54,7 @@ MEASURES["P15c"] = "QueueBackend jobs/s with 2 workers"
 
 IDS += ("P14",)
 MEASURES["P14"] = "extending a 100-epoch training to 200; checkpoint overhead"
+MEASURES["S1"] = "a save under max_bytes at 100,000 entries (eviction)"
 
 
 def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable[[], None]]]:
@@ -62,6 +64,9 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
     import bench_planning
 
     modules: list[Any] = [bench_hashing, bench_cache, bench_planning]
+    import bench_eviction
+
+    modules.append(bench_eviction)
     try:
         import bench_cluster
 

@@ -28,6 +28,10 @@ in user code keeps working::
     │   └── TrainingStopped               a training was stopped remotely (checkpoint kept)
     └── TrainingError(ValueError)         a training loop, schedule or plugin is misused
 
+    CacheWarning(UserWarning)             a cache problem that was handled (entry dropped,
+                                          result not stored, directory untrusted); shown
+                                          once per cause per cache and run
+
 Messages follow one rule: say what was expected, what was received, and what
 to do next.
 
@@ -73,6 +77,8 @@ __all__ = [
     "TrainingStopped",
     "EdgeTypeError",
 ]
+# CacheWarning (below) is a warning, not an error: importable from here and from
+# pylearn_lab.cache, kept out of __all__, which lists the error tree
 
 
 class Status(enum.StrEnum):
@@ -355,3 +361,9 @@ class TrainingStopped(RunCancelledError):
     Nothing is cached under the training's key (a stopped training is not the
     result its arguments ask for); running it again resumes from the checkpoint.
     """
+
+
+class CacheWarning(UserWarning):
+    """A cache problem that was handled: an entry dropped and recomputed, a result not
+    stored, a directory not trusted. Issued once per cause per cache (see
+    :func:`pylearn_lab.cache.warn.warn_once`); a warning, not an error: the run goes on."""

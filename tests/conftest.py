@@ -23,3 +23,15 @@ Other fixtures may be appended below by other parts of the suite.
 
 from cluster_fixtures import ipp_cluster  # noqa: F401  (the shared cluster fixture)
 from pg_fixtures import pg_server  # noqa: F401  (a PostgreSQL server, for the team-cache tests)
+
+
+import pytest as _pytest  # noqa: E402
+
+
+@_pytest.fixture(autouse=True)
+def _fresh_cache_warnings():
+    """Each test is its own run for cache warnings (one warning per cause per run)."""
+    from pylearn_lab.cache.warn import new_run
+
+    new_run()
+    yield

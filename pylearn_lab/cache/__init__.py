@@ -23,7 +23,7 @@ from .cache import (
 )
 from .disk import DiskStore
 from .records import Record
-from .store import MemoryStore, Store, StoredEntry, VerifyReport
+from .store import MemoryStore, Store, StoredEntry, VerifyReport, open_store, register_store
 
 __all__ = [
     "Cache",
@@ -38,6 +38,8 @@ __all__ = [
     "default_cache_path",
     "format_size",
     "get_default_cache",
+    "open_store",
+    "register_store",
     "parse_size",
     "resolve_cache",
     "set_default_cache",

@@ -1,92 +1,112 @@
-"""Entry authentication: a keyed digest over every index row.
+"""Entry authentication: keyed BLAKE3 over every byte a reader relies on.
 
-Each cache directory has a 32-byte secret in a private file (mode 0600, in a
-0700 directory). Every entry's row carries ``mac = blake2b(secret, row fields
-incl. the blob checksum)``; a row whose MAC does not verify -- planted or
-altered by someone without the secret -- is refused *before* anything is
-unpickled. The blob itself is tied to the row through its checksum.
+Two MACs protect an entry, both keyed with a secret that lives outside the
+cache directory (:mod:`~pylearn_lab.cache.keyring`):
+
+* the **payload MAC** (the blob's ``checksum``) covers every byte of the
+  stored value -- the pickle stream or the raw array frame, its out-of-band
+  buffers, padding -- and the header fields that say how to decode them
+  (kind, dtype, shape, frame sizes). It replaces a fast non-cryptographic
+  checksum: without the key nobody can make other bytes match it;
+* the **row MAC** covers the whole index row: key, kind, sizes, the payload
+  MAC, whether the bytes are inline or in a file, the generation, the cache's
+  identity and every record column (function, parameters, inputs, summary,
+  times, host). An edited summary, a row moved to another key or another
+  cache, or a row from an older generation fails it.
 
 Examples
 --------
 >>> s = Signer(b"k" * 32)
->>> m = s.sign("key", "pickle", "abc", "blobname")
->>> s.verify(m, "key", "pickle", "abc", "blobname")
-True
->>> s.verify(m, "key", "pickle", "abd", "blobname")
-False
+>>> h = s.payload_hasher(); h.update(b"data")
+>>> len(h.hexdigest())
+64
+>>> m = s.row_mac(["key", "pickle", 10])
+>>> s.row_ok(m, ["key", "pickle", 10]), s.row_ok(m, ["key", "pickle", 11])
+(True, False)
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import os
-import secrets
-from pathlib import Path
+import json
+from typing import Any
 
-from ..errors import CacheError
+import blake3
 
-__all__ = ["Signer", "load_or_create_secret", "SECRET_NAME"]
+__all__ = ["Signer"]
 
-SECRET_NAME = "secret.key"
+# Domain separation: the same key signs payloads, rows, markers and key ids; a MAC made
+# for one purpose must never verify as another.
+_PAYLOAD = b"pylearn-lab payload v2\0"
+_ROW = b"pylearn-lab row v2\0"
+_TAG = b"pylearn-lab tag v2\0"
+_THREADED = 8 << 20  # payloads from this size hash on all cores
+
+
+class _PayloadHasher:
+    """A keyed BLAKE3 on one thread for small data, on all cores once a large part comes.
+
+    (Threads cost more than they save on small inputs, and the machine is shared:
+    a small hit must not wake a thread pool.)
+    """
+
+    __slots__ = ("_h", "_key", "_pending")
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._h: Any = None
+        self._pending: list[Any] = []
+
+    def update(self, data: Any) -> None:
+        if self._h is None:
+            if memoryview(data).nbytes < _THREADED:
+                self._pending.append(data)
+                return
+            self._start(blake3.blake3.AUTO)
+        self._h.update(data)
+
+    def _start(self, threads: int) -> None:
+        self._h = blake3.blake3(_PAYLOAD, key=self._key, max_threads=threads)
+        for part in self._pending:
+            self._h.update(part)
+        self._pending = []
+
+    def hexdigest(self) -> str:
+        if self._h is None:
+            self._start(1)
+        return str(self._h.hexdigest())
 
 
 class Signer:
-    """Signs and verifies index rows with a per-cache secret."""
+    """Makes and checks the MACs of one key (see the module docstring)."""
 
     def __init__(self, secret: bytes) -> None:
+        if len(secret) != 32:
+            raise ValueError("a cache key has 32 bytes")
         self._secret = secret
+        self.key_id = self.tag("key-id")[:16]
 
-    def sign(self, key: str, kind: str, checksum: str, blob: str | None) -> str:
-        """The MAC of one entry's identifying fields (the checksum covers its bytes)."""
-        msg = f"{key}\0{kind}\0{checksum}\0{blob or ''}".encode()
-        return hashlib.blake2b(msg, key=self._secret, digest_size=16).hexdigest()
+    def payload_hasher(self) -> _PayloadHasher:
+        """A fresh hasher for a payload MAC (``update`` then ``hexdigest``)."""
+        return _PayloadHasher(self._secret)
 
-    def verify(self, mac: str | None, key: str, kind: str, checksum: str,
-               blob: str | None) -> bool:
-        """True when ``mac`` was made with this cache's secret for these fields."""
-        if not mac:
+    def row_mac(self, fields: list[Any]) -> str:
+        """The MAC of an index row given as a list of JSON-able fields."""
+        # the default encoder is the C one (keyword arguments would build a slow one per
+        # call); ASCII output escapes every odd character, lone surrogates included
+        msg = json.dumps(fields).encode()
+        return blake3.blake3(_ROW + msg, key=self._secret).hexdigest()
+
+    def row_ok(self, mac: str | None, fields: list[Any]) -> bool:
+        """True when ``mac`` was made with this key for exactly these fields."""
+        if not isinstance(mac, str) or not mac:
             return False
-        return hmac.compare_digest(mac, self.sign(key, kind, checksum, blob))
+        return hmac.compare_digest(mac, self.row_mac(fields))
 
+    def tag(self, text: str) -> str:
+        """A MAC over a short text (cache markers, deletion log, key ids)."""
+        return blake3.blake3(_TAG + text.encode("utf-8", "surrogatepass"),
+                             key=self._secret).hexdigest()
 
-def load_or_create_secret(root: Path) -> bytes:
-    """Read ``root/secret.key``, creating it (0600) on first use.
-
-    Two processes creating it at once agree: the file is created exclusively
-    and the loser reads the winner's secret.
-    """
-    path = root / SECRET_NAME
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        data = b""
-    except PermissionError as exc:
-        raise CacheError(
-            f"cannot read the cache secret {path.name} in the cache directory: {exc}. "
-            "The cache belongs to another user; use your own cache directory (PYLEARN_CACHE)."
-        ) from None
-    if len(data) == 32:
-        return data
-    fresh = secrets.token_bytes(32)
-    tmp = root / f".{SECRET_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, fresh)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # atomic create-if-absent; loses cleanly to a concurrent creator
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    data = path.read_bytes()
-    if len(data) != 32:
-        raise CacheError(
-            f"the cache secret {path} has {len(data)} bytes, expected 32: it was altered. "
-            f"Delete {path.name} (a new secret is made; entries signed with the old one are "
-            "then refused and recomputed), or delete the cache directory."
-        )
-    return data
+    def tag_ok(self, mac: Any, text: str) -> bool:
+        return isinstance(mac, str) and hmac.compare_digest(mac, self.tag(text))

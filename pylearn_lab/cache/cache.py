@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import CacheError, IntegrityError, PylearnError
+from ..errors import CacheError, CacheWarning, IntegrityError, PylearnError
 from .disk import DiskStore
 from .postgres_index import is_database_url, masked_url
 from .records import Record, summarise_value
 from .serialize import encode, unpack
-from .store import MemoryStore, Store, VerifyReport
+from .store import MemoryStore, Store, VerifyReport, open_store
+from .warn import new_run, warn_once
 
 __all__ = [
     "Cache",
@@ -48,10 +49,6 @@ __all__ = [
 ]
 
 ENV_VAR = "PYLEARN_CACHE"
-
-
-class CacheWarning(UserWarning):
-    """A cache problem that was handled (entry dropped, result not stored)."""
 
 
 @dataclass
@@ -143,15 +140,29 @@ class Cache:
         With a ``postgresql://`` URL as ``path`` (a team cache): the shared
         directory for blobs and the cache secret (default ``$PYLEARN_BLOBS``).
         The database holds the index rows; see ``docs/team.md``.
+    trust : None, True, "reset" or a key file path
+        How to treat a directory made under another key (copied, cloned, shared):
+        ``None`` (default) leaves it untrusted -- misses, nothing stored, one
+        warning; ``True`` adopts it (you vouch for its entries; they are re-signed
+        with your key); ``"reset"`` drops its entries and makes it yours; a path
+        names a team key file shared on purpose (see docs/security.md).
+    force : bool
+        Allow a system directory (``/``, ``/etc``, the home directory itself).
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None,
                  max_bytes: int | str | None = None, *, store: Store | None = None,
-                 durable: bool = False, blobs: str | os.PathLike[str] | None = None) -> None:
+                 durable: bool = False, blobs: str | os.PathLike[str] | None = None,
+                 trust: Any = None, force: bool = False) -> None:
         self.max_bytes = parse_size(max_bytes)
         self.index_url: str | None = None
         if path is None and store is None and is_database_url(os.environ.get(ENV_VAR)):
             path = os.environ[ENV_VAR]  # PYLEARN_CACHE=postgresql://...
+        if trust is not None and trust is not True and trust != "reset" and not isinstance(
+                trust, (str, os.PathLike)):
+            raise TypeError(
+                f"trust= expected None, True, 'reset' or the path of a team key file, received "
+                f"{type(trust).__name__}.")
         if store is not None:
             self.store = store
         elif is_database_url(path):
@@ -160,7 +171,8 @@ class Cache:
         elif str(path) == ":memory:":
             self.store = MemoryStore()
         else:
-            self.store = DiskStore(default_cache_path() if path is None else path, durable=durable)
+            self.store = DiskStore(default_cache_path() if path is None else path,
+                                   durable=durable, trust=trust, force=force)
         self.hits = 0
         self.misses = 0
         self.time_saved = 0.0
@@ -175,26 +187,44 @@ class Cache:
 
     @property
     def shareable(self) -> bool:
-        """True when other processes can open the same cache (a directory)."""
-        return isinstance(self.store, DiskStore)
+        """True when other processes can open the same cache (its store's ``scope`` is
+        not ``"process"``: a directory, a server)."""
+        return getattr(self.store, "scope", "process") != "process" and callable(
+            getattr(self.store, "spec", None))
 
-    def spec(self) -> tuple[str, str, int | None] | None:
-        """A picklable description a worker uses to open this cache (None if not shareable)."""
+    @property
+    def trusted(self) -> bool:
+        """False when the directory was made under another key (see ``trust=``)."""
+        return not getattr(self.store, "untrusted", "")
+
+    def spec(self) -> tuple[Any, ...] | None:
+        """A picklable description a worker uses to open this cache (None if not shareable).
+
+        It names the team key *file* when there is one, never a key: workers of the
+        same user find the personal key where the client does.
+        """
+        if not self.shareable:
+            return None
         if self.index_url is not None:  # a team cache: workers open the same database
-            return ("postgresql", self.location, self.max_bytes, self.index_url)  # type: ignore[return-value]
-        return ("disk", self.location, self.max_bytes) if self.shareable else None
+            return ("postgresql", self.location, self.max_bytes, self.index_url)
+        if isinstance(self.store, DiskStore):  # the historical form, kept for old workers
+            return ("disk", self.location, self.max_bytes, self.store.key_file)
+        return ("store", self.store.spec(), self.max_bytes)
 
     @classmethod
-    def from_spec(cls, spec: tuple[str, str, int | None]) -> "Cache":
+    def from_spec(cls, spec: tuple[Any, ...]) -> "Cache":
         """Open (once per process) the cache described by :meth:`spec`."""
         with _OPEN_LOCK:
             cache = _OPEN.get(spec)
             if cache is None:
                 if spec[0] == "postgresql":
-                    url = spec[3]  # type: ignore[misc]
-                    cache = _OPEN[spec] = cls(url, max_bytes=spec[2], blobs=spec[1])
+                    cache = cls(spec[3], max_bytes=spec[2], blobs=spec[1])
+                elif spec[0] == "store":
+                    cache = cls(store=open_store(spec[1]), max_bytes=spec[2])
                 else:
-                    cache = _OPEN[spec] = cls(spec[1], max_bytes=spec[2])
+                    key_file = spec[3] if len(spec) > 3 else None
+                    cache = cls(spec[1], max_bytes=spec[2], trust=key_file)
+                _OPEN[spec] = cache
         return cache
 
     # -- values -----------------------------------------------------------------------
@@ -214,12 +244,12 @@ class Cache:
                     self.time_saved += float((head.get("meta") or {}).get("duration") or 0.0)
                 return True, value
         except IntegrityError as exc:
-            self._warn(str(exc))
+            self._warn(str(exc), "refused entry")
         except Exception as exc:  # unreadable pickle, vanished file: recompute, never crash
             if isinstance(exc, PylearnError) and not isinstance(exc, CacheError):
                 raise
             self._warn(f"cache entry {key[:12]} could not be read ({type(exc).__name__}: {exc}); "
-                       "it will be recomputed")
+                       "it will be recomputed", f"unreadable {type(exc).__name__}")
             self._forget(key)
         if count_miss:
             with self._lock:
@@ -245,22 +275,35 @@ class Cache:
             When ``value`` cannot be serialised at all (the call produced
             something that cannot be cached: say so at once).
         """
-        head, payload, checksum = encode(value)
+        head, payload, checksum = encode(value, getattr(self.store, "payload_hasher", None))
+        if self.max_bytes is not None:
+            size = sum(p.nbytes for p in payload)
+            if size > self.max_bytes:
+                # storing it would evict it (and everything else) at once: keep the cache as
+                # it is and hand the value back uncached
+                self._warn(f"a result of {format_size(size)} is bigger than the cache's "
+                           f"max_bytes ({format_size(self.max_bytes)}): it is returned but not "
+                           "cached. Raise max_bytes to cache results this big.", "too big")
+                return False
         rec = dict(record or {})
         rec.setdefault("summary", summarise_value(value))
         try:
             stored = self.store.put(key, head, payload, checksum, rec)
         except (OSError, CacheError) as exc:
-            self._warn(f"result {key[:12]} was not cached: {exc}. The run goes on without caching it.")
+            cause = getattr(exc, "strerror", None) or type(exc).__name__
+            self._warn(f"result {key[:12]} was not cached: {exc}. The run goes on without "
+                       "caching it (further results hitting the same problem are not reported "
+                       "again in this run).", f"not stored: {cause}")
             return False
         except Exception as exc:  # sqlite3 errors and friends
-            self._warn(f"result {key[:12]} was not cached ({type(exc).__name__}: {exc}).")
+            self._warn(f"result {key[:12]} was not cached ({type(exc).__name__}: {exc}).",
+                       f"not stored: {type(exc).__name__}")
             return False
         if stored and self.max_bytes is not None:
             try:
                 self.store.evict_to(self.max_bytes)
             except Exception as exc:
-                self._warn(f"could not enforce max_bytes: {exc}")
+                self._warn(f"could not enforce max_bytes: {exc}", "eviction")
         return stored
 
     # -- membership and maintenance -----------------------------------------------------
@@ -274,7 +317,7 @@ class Cache:
         try:
             return self.store.contains(keys)
         except Exception as exc:
-            self._warn(f"cache lookups failed ({exc}); everything will be computed")
+            self._warn(f"cache lookups failed ({exc}); everything will be computed", "lookups")
             return set()
 
     def invalidate(self, target: Any) -> int:
@@ -406,8 +449,8 @@ class Cache:
         except Exception:
             pass
 
-    def _warn(self, msg: str) -> None:
-        warnings.warn(msg, CacheWarning, stacklevel=3)
+    def _warn(self, msg: str, cause: str) -> None:
+        warn_once(self.location, cause, msg, stacklevel=4)
 
     def __repr__(self) -> str:
         if self.index_url is not None:
@@ -426,7 +469,9 @@ def _team_store(url: str, blobs: Any, durable: bool) -> DiskStore:
             "blobs in a directory every process can reach, and none was given. Pass "
             "Cache(url, blobs='/shared/dir') or set PYLEARN_BLOBS=/shared/dir."
         )
-    return DiskStore(blobs, durable=durable, index=PostgresIndex(url))
+    store = DiskStore(blobs, durable=durable, index=PostgresIndex(url))
+    store.scope = "shared"  # type: ignore[misc]  # hosts share the database and the blob dir
+    return store
 
 
 def _owner_is_dead(owner: str) -> bool:
@@ -487,7 +532,12 @@ def set_default_cache(cache: "Cache | str | os.PathLike[str] | None") -> Cache |
 
 
 def resolve_cache(cache: Any) -> Cache | None:
-    """``run``'s ``cache=`` argument: None -> default, False -> no cache, path -> Cache."""
+    """``run``'s ``cache=`` argument: None -> default, False -> no cache, path -> Cache.
+
+    ``run`` calls it once at its start, which also opens a new window for cache
+    warnings (each cause is reported once per run, :mod:`~pylearn_lab.cache.warn`).
+    """
+    new_run()
     if cache is None or cache is True:
         return get_default_cache()
     if cache is False:
@@ -495,7 +545,15 @@ def resolve_cache(cache: Any) -> Cache | None:
     if isinstance(cache, Cache):
         return cache
     if isinstance(cache, (str, os.PathLike)):
-        return Cache(cache)
+        try:
+            return Cache(cache)
+        except CacheError as exc:
+            if not getattr(exc, "disk_full", False):
+                raise  # a wrong path: say so at the call
+            # a full disk at creation: the run goes on, uncached, and says so once
+            warn_once(str(cache), "unusable", f"the cache {cache} cannot be used ({exc}); this "
+                      "run goes on uncached.")
+            return None
     raise TypeError(
         f"cache= expected a Cache, a directory path, None (the session default) or False "
         f"(no caching), received {type(cache).__name__}."

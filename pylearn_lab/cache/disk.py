@@ -2,23 +2,28 @@
 
 Layout of a cache directory (mode 0700)::
 
-    index.sqlite        one row per entry: the experiment record, checksum, MAC,
-                        and the bytes themselves when small (no file open on a hit)
-    blobs/ab/<key>-<c>-<r>  large values, written once, never modified
+    pylearn-cache.json  the marker: the cache's identity, bound (MAC) to the key
+    index.sqlite        one row per entry: the experiment record, payload MAC, row
+                        MAC, generation, and the bytes themselves when small
+    blobs/ab/<key>      large values, written once, never modified
     tmp/                blobs being written (temp file, then rename)
-    secret.key          32 random bytes (0600) that sign every row
 
-Write protocol: blob to ``tmp/`` -> ``os.replace`` into ``blobs/`` -> row
-inserted (``INSERT OR IGNORE``). A process killed at any point leaves either
-nothing visible or a whole entry; stray files are invisible and removed by
-:meth:`DiskStore.verify`. Concurrent writers of one key: the first row wins,
-the others remove their own blob. Blob names are unique per write (checksum
-plus a random tag), so two writers never touch each other's file, and a delete
-never removes the blob a concurrent writer of the same key just made.
+The key that signs everything is *not* in the directory: it lives with the user
+(:mod:`~pylearn_lab.cache.keyring`), so a copied, cloned or shared directory is
+untrusted until its user says otherwise (:mod:`~pylearn_lab.cache.binding`).
 
-Read protocol: one indexed ``SELECT``; the row's MAC is checked before
-anything else; inline bytes are checksummed on every read, blob files once
-per process per (inode, mtime, ctime, size) and then memory-mapped (zero copy).
+Write protocol: blob to ``tmp/`` -> in one index write transaction: check that
+the key is absent and not deleted since the write began, rename the blob into
+``blobs/``, insert the row. A process killed at any point leaves either nothing
+visible or a whole entry; stray files are invisible and removed by
+:meth:`DiskStore.verify`. Paths come from the key alone and every file call
+refuses links (:mod:`~pylearn_lab.cache.confine`).
+
+Read protocol: one indexed ``SELECT``; the row MAC (every column but the access
+time) and the deletion log are checked before anything else; inline bytes are
+MAC-checked on every read, blob files once per process per (inode, mtime,
+ctime, size) -- after checking the file has exactly the signed size -- and then
+memory-mapped (zero copy).
 
 Examples
 --------
@@ -32,23 +37,28 @@ True
 
 from __future__ import annotations
 
+import errno
 import logging
 import mmap
 import os
 import secrets
+import stat
 import threading
 import time
-import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import CacheCorruptError, CacheError, IntegrityError
-from .auth import SECRET_NAME, Signer, load_or_create_secret
-from .serialize import checksum_with_header, read_header
-from .serialize import payload_checksum as _payload_checksum
-from .sqlite_index import INDEX_NAME, SqliteIndex
-from .store import StoredEntry, VerifyReport
+from ..errors import CacheError, CacheWarning, IntegrityError
+from . import maintenance, tombs
+from .auth import Signer
+from .binding import MARKER, check_not_system, checked_root, classify, write_marker
+from .confine import Confined, blob_name, check_key
+from .keyring import load_team_key, load_user_key
+from .serialize import checksum_with_header, layout, read_header
+from .sqlite_index import INDEX_NAME, SIGNED_COLS, SqliteIndex, record_values
+from .store import StoredEntry, VerifyReport, register_store
+from .warn import warn_once
 
 __all__ = ["DiskStore", "INLINE_MAX"]
 
@@ -57,9 +67,12 @@ log = logging.getLogger(__name__)
 #: Values up to this many bytes live in the index row (a hit opens no file).
 INLINE_MAX = 64 * 1024
 
-_VERIFIED: dict[str, tuple[int, int, int, int]] = {}  # blob path -> (ino, mtime, ctime, size)
+_VERIFIED: dict[tuple[str, str], tuple[int, int, int, int, str]] = {}
 _VERIFIED_LOCK = threading.Lock()
-_COMMITTING: set[str | None] = set()  # blob names this process is writing (not yet indexed)
+_NSIGNED = len(SIGNED_COLS)
+_PLACEHOLDER = "0" * 64
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
+_FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
 class DiskStore:
@@ -68,92 +81,234 @@ class DiskStore:
     Parameters
     ----------
     path : str or Path
-        The cache directory (created 0700 if missing).
+        The cache directory (created 0700 if missing). An existing non-empty
+        directory must already be a cache.
     durable : bool
         ``fsync`` blobs before they become visible (survives power loss, slower).
-        A killed process never needs it.
+    trust : None, True, "reset" or a key file path
+        ``None``: sign with your personal key; a directory made under another key
+        is untrusted (misses, nothing written, one warning). ``True``: adopt such
+        a directory -- you vouch for every entry in it and they are re-signed with
+        your key. ``"reset"``: drop its entries and make it yours. A path: sign
+        with that team key file (see docs/security.md).
+    force : bool
+        Allow a system directory (``/``, ``/etc``, your home directory itself).
     index : object, optional
         An index with :class:`SqliteIndex`'s interface to use instead of the
         directory's own (a team cache's
         :class:`~pylearn_lab.cache.postgres_index.PostgresIndex`).
     """
 
-    def __init__(self, path: str | os.PathLike[str], durable: bool = False, *,
-                 index: Any = None) -> None:
-        self.root = Path(path).expanduser().absolute()
+    #: a directory: processes of this host open it; hosts that mount it at some path too
+    scope = "host"
+
+    def __init__(self, path: str | os.PathLike[str], durable: bool = False,
+                 trust: Any = None, force: bool = False, *, index: Any = None) -> None:
+        self.root = checked_root(path)
+        self._external_index = index
         self.location = str(self.root)
         self.durable = durable
         self.read_only = False
-        try:
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            (self.root / "blobs").mkdir(mode=0o700, exist_ok=True)
-            (self.root / "tmp").mkdir(mode=0o700, exist_ok=True)
-        except FileExistsError:
+        self.untrusted = ""
+        self.key_file: str | None = None
+        self.index: SqliteIndex = None  # type: ignore[assignment]  # set once trusted
+        self._log_checked = False
+        check_not_system(self.root, force)
+        if self.root.exists() and not self.root.is_dir():
             raise CacheError(
                 f"cache path {self.root} exists and is not a directory. Expected a directory "
                 "(or a path that can be created); pass another path or set PYLEARN_CACHE."
-            ) from None
+            )
+        if trust is not None and trust is not True and trust != "reset":
+            self.key_file = str(Path(trust).expanduser().absolute())
+            self._signer = Signer(load_team_key(self.key_file))
+        else:
+            self._signer = Signer(load_user_key())
+        state, self.cache_id, cause = classify(self.root, self._signer)
+        self.files = Confined(self.root)
+        created = self._create_dirs() if state == "new" else []
+        if not os.access(self.root, os.W_OK):
+            self.read_only = True
+        index_path = self.root / INDEX_NAME
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(f"{index_path}{suffix}")
+            if p.is_symlink():
+                raise CacheError(
+                    f"{p} is a symlink: a cache never follows links. Remove it (the index is "
+                    "rebuilt from the blob files) or use another cache directory.")
+        if not self.read_only and index_path.exists() and not os.access(index_path, os.W_OK):
+            self.read_only = True
+            warn_once(self.location, "read-only index",
+                      f"the cache index {index_path} is read-only: the cache {self.root} "
+                      "serves hits but stores nothing new. Make the file writable to store.")
+        if state == "new":
+            self._bind_new(created)
+        elif state == "legacy":
+            self._legacy(cause)
+        elif state == "foreign":
+            if trust is True and not self.read_only:
+                self._open_index()
+                maintenance.adopt(self)
+                return
+            if trust == "reset" and not self.read_only:
+                maintenance.reset(self)
+            else:
+                self._distrust(cause)
+        if self.untrusted:
+            return
+        if not self.read_only:
+            self.files.ensure_dirs()
+        self._open_index()
+        self._log_checked = False
+
+    # -- opening --------------------------------------------------------------------
+    def _create_dirs(self) -> list[Path]:
+        made: list[Path] = []
+        missing = [p for p in [self.root, *self.root.parents] if not p.exists()]
+        try:
+            for p in reversed(missing):
+                p.mkdir(mode=0o700)
+                made.append(p)
+        except FileExistsError:
+            pass
         except OSError as exc:
+            for p in reversed(made):
+                _rmdir_quiet(p)
             if not self.root.is_dir():
                 raise CacheError(
                     f"cannot create the cache directory {self.root}: {exc.strerror}. Pass a "
                     "writable path to Cache(path=...) or set PYLEARN_CACHE, or use cache=False."
                 ) from None
-            self.read_only = True
+        return made
+
+    def _bind_new(self, created: list[Path]) -> None:
         if not os.access(self.root, os.W_OK):
+            # A read-only directory that never held a cache: nothing there could be
+            # authenticated, so it serves no entry (an empty index) and stores none
+            # (put() refuses, with a warning) -- runs go on uncached.
             self.read_only = True
+            return
         try:
-            self._signer = Signer(load_or_create_secret(self.root))
-        except CacheError:
-            raise  # altered, or another user's: its message says what to do
+            self.cache_id = write_marker(self.root, self._signer)
+            self.files.ensure_dirs()
         except OSError as exc:
-            if self.read_only and not (self.root / SECRET_NAME).exists():
-                # A read-only directory that never held a cache: nothing there could be
-                # authenticated, so it serves no entry (a throwaway secret verifies none)
-                # and stores none (put() refuses) -- runs go on uncached.
-                self._signer = Signer(secrets.token_bytes(32))
-            else:
-                raise CacheError(
-                    f"cannot read or create the secret of the cache directory {self.root}: {exc}. "
-                    "Use a cache directory you own (PYLEARN_CACHE)."
-                ) from None
-        if index is not None:  # a server index: nothing of it lives in the directory
-            self.index = index
+            # e.g. a full disk: leave nothing behind, not even the directories we made (a
+            # marker in a directory we did not create may be a concurrent creator's)
+            for name in ("tmp", "blobs"):
+                _rmdir_quiet(self.root / name)
+            if created:
+                (self.root / MARKER).unlink(missing_ok=True)
+            for p in reversed(created):
+                _rmdir_quiet(p)
+            err = CacheError(
+                f"cannot create a cache in {self.root}: {exc.strerror or exc}. Free some space "
+                "or pass another directory; runs go on uncached meanwhile.")
+            err.disk_full = exc.errno in _FULL  # type: ignore[attr-defined]
+            raise err from None
+        state, self.cache_id, cause = classify(self.root, self._signer)
+        if state != "ours":  # a concurrent creator bound it to another key
+            self._distrust(cause)
+
+    def _legacy(self, cause: str) -> None:
+        st = os.lstat(self.root)
+        if self.read_only or st.st_uid != os.geteuid():
+            self._distrust(cause)
+            return
+        n = maintenance.reset(self)
+        warn_once(self.location, "legacy",
+                  f"the cache {self.root} was not trusted: {cause}. Its {n} entries were dropped "
+                  "and will be recomputed; the cache is now bound to your own key.")
+
+    def _distrust(self, cause: str) -> None:
+        self.untrusted = cause
+        self.read_only = True
+        warn_once(self.location, "untrusted",
+                  f"the cache {self.root} is not trusted: {cause}. Its entries are treated as "
+                  "misses (recomputed) and nothing is stored there. If you know who wrote it, "
+                  f"trust it: pl.Cache({str(self.root)!r}, trust=True) or `%pylearn cache trust "
+                  f"{self.root}`; to start it afresh use trust='reset'; for a team cache pass "
+                  "the team key file as trust=... (docs/security.md).")
+
+    def _open_index(self) -> None:
+        if self._external_index is not None:  # a server index: nothing of it lives here
+            self.index = self._external_index
+            self._log_checked = False
             return
         index_path = self.root / INDEX_NAME
-        if not self.read_only and _index_lost(index_path):
+        if not self.read_only and _index_lost(self, index_path):
             # deleted or cut to less than SQLite's header (which SQLite would take for a
             # new empty database): every blob would be orphaned -- rebuild from them instead
-            self._rebuild_index(index_path)
+            maintenance.rebuild_index(self, index_path)
         self.index = SqliteIndex(index_path, read_only=self.read_only,
-                                 on_corrupt=self._rebuild_index)
+                                 on_corrupt=lambda p: maintenance.rebuild_index(self, p))
+        self._log_checked = False
+
+    # -- signing ----------------------------------------------------------------------
+    def row_fields(self, signed: Iterable[Any]) -> list[Any]:
+        """What the row MAC covers: the cache's identity plus the signed columns."""
+        return [self.cache_id, *signed]
+
+    @property
+    def payload_hasher(self) -> Callable[[], Any]:
+        """Factory of the keyed hasher that makes payload checksums (a MAC)."""
+        return self._signer.payload_hasher
+
+    def _check_log(self) -> None:
+        """Once per process: the deletion log is the one this key signed, not rolled back."""
+        if self._log_checked or self.untrusted:
+            return
+        summary = tombs.Summary.loads(self.index.meta_get("tombs"), self._signer, self.cache_id)
+        seen, _ = tombs.seen_count(self.cache_id)
+        if summary is None or not summary.matches(self._signer, self.index.tombstones()):
+            self._distrust("its deletion log was altered (entries deleted earlier could be put back)")
+        elif summary.c < seen:
+            self._distrust(f"its index was rolled back to an older copy ({summary.c} deletions "
+                           f"recorded, {seen} seen before)")
+        self._log_checked = True
 
     # -- reading --------------------------------------------------------------------
     def get(self, key: str) -> StoredEntry | None:
+        if self.untrusted:
+            return None
+        try:
+            check_key(key)
+        except IntegrityError:
+            return None
+        self._check_log()
+        if self.untrusted:
+            return None
         row = self.index.fetch(key)
         if row is None:
             return None
-        kind, size, checksum, blob, inline, mac = row
-        if not self._signer.verify(mac, key, kind, checksum, blob):
+        signed, (inline, mac, tomb) = row[:_NSIGNED], row[_NSIGNED:]
+        kind, size, checksum, blob, gen = signed[1], signed[2], signed[3], signed[4], signed[5]
+        if not self._signer.row_ok(mac, self.row_fields(signed)):
             self._drop(key, mac, blob)
             raise IntegrityError(
-                f"cache entry {key[:12]} has no valid signature: it was not written by this "
-                "cache (planted or altered). It was refused unread and removed; it will be "
+                f"cache entry {key[:12]} has no valid signature: it was not written with your "
+                "key (planted or altered). It was refused unread and removed; it will be "
                 "recomputed."
+            )
+        if tomb is not None and tomb >= gen:
+            self._drop(key, mac, blob)
+            raise IntegrityError(
+                f"cache entry {key[:12]} was deleted earlier and put back (replayed). It was "
+                "refused unread and removed; it will be recomputed."
             )
         header = None
         if inline is not None:
             data = memoryview(inline)
-            # _payload_checksum(data), keeping the parsed header for unpack (a small hit
-            # then parses its JSON header once, not twice)
-            header = read_header(data)
-            if checksum_with_header(data, header) != checksum:
+            if data.nbytes != size:
                 self._drop(key, mac, blob)
-                raise IntegrityError(f"cache entry {key[:12]} failed its checksum; it will be recomputed")
+                raise IntegrityError(f"cache entry {key[:12]} has the wrong size; it will be recomputed")
+            header = read_header(data)
+            if checksum_with_header(data, header, self._signer.payload_hasher) != checksum:
+                self._drop(key, mac, blob)
+                raise IntegrityError(f"cache entry {key[:12]} failed its checksum (MAC); "
+                                     "it will be recomputed")
         else:
-            path = self._blob_path(blob)
             try:
-                data = self._map_verified(path, checksum)
+                data = self._map_verified(key, size, checksum)
             except FileNotFoundError:
                 if self._drop(key, mac, None):  # else: deleted meanwhile, a plain miss
                     log.warning("cache entry %s lost its blob file; it will be recomputed", key[:12])
@@ -164,79 +319,77 @@ class DiskStore:
         self.index.touch(key)
         return StoredEntry(key, kind, size, data, {}, header)
 
-    def _map_verified(self, path: Path, checksum: str) -> memoryview:
-        with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
-            if st.st_size == 0:
-                raise IntegrityError(f"empty blob {path.name}; it will be recomputed")
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        data = memoryview(mm)
-        # ctime too: an in-place rewrite can restore mtime (os.utime) but never ctime,
-        # so altered bytes are always checksummed again before anything unpickles them.
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
-        with _VERIFIED_LOCK:
-            known = _VERIFIED.get(str(path)) == stamp
-        if not known:
-            if _payload_checksum(data) != checksum:
+    def _map_verified(self, key: str, size: int, checksum: str) -> memoryview:
+        fd = self.files.open_blob(key)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+                # checked before mapping: a shorter file would fault (SIGBUS) when read
                 raise IntegrityError(
-                    f"blob {path.name} failed its checksum (corrupted on disk); it was dropped "
-                    "and will be recomputed"
-                )
+                    f"blob of {key[:12]} has {st.st_size} bytes, its signed row says {size} "
+                    "(truncated or replaced); it was dropped and will be recomputed")
+            # ctime too: an in-place rewrite can restore mtime (os.utime) but never ctime,
+            # so altered bytes are always checked again before anything unpickles them.
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, checksum)
             with _VERIFIED_LOCK:
-                _VERIFIED[str(path)] = stamp
+                known = _VERIFIED.get((self.location, key)) == stamp
+            flags = mmap.MAP_SHARED | (0 if known else _POPULATE)
+            mm = mmap.mmap(fd, 0, flags=flags, prot=mmap.PROT_READ)
+        finally:
+            os.close(fd)
+        data = memoryview(mm)
+        if not known:
+            if checksum_with_header(data, read_header(data), self._signer.payload_hasher) != checksum:
+                raise IntegrityError(
+                    f"blob of {key[:12]} failed its checksum (MAC: altered or corrupted on disk); it was "
+                    "refused unread, dropped and will be recomputed")
+            with _VERIFIED_LOCK:
+                _VERIFIED[(self.location, key)] = stamp
         return data
 
     def contains(self, keys: Iterable[str]) -> set[str]:
+        if self.untrusted:
+            return set()
         return self.index.present(keys)
 
     def records(self, func: str | None = None, keys: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
-        return self.index.records(func, keys)
+        """Rows whose MAC verifies (others are skipped with one warning)."""
+        if self.untrusted:
+            return iter(())
+        self._check_log()
+        if self.untrusted:
+            return iter(())
+        return maintenance.signed_records(self, func, keys)
 
     def stats(self) -> tuple[int, int]:
-        return self.index.stats()
+        return (0, 0) if self.untrusted else self.index.stats()
 
     # -- writing --------------------------------------------------------------------
     def put(self, key: str, head: dict[str, Any], payload: list[memoryview], checksum: str,
             record: dict[str, Any]) -> bool:
+        if self.untrusted:
+            return False
         if self.read_only:
             raise CacheError(f"the cache directory {self.root} is read-only; results are not stored")
-        from .serialize import layout
-
+        check_key(key)
+        gen = time.time_ns()
+        rec = {**record, "created": record.get("created") or time.time()}
         kind = head["kind"]
         payload_size = sum(p.nbytes for p in payload)
-        # pid in the name: verify() leaves the blobs of live writers alone
-        blob = (None if payload_size <= INLINE_MAX else
-                f"{key[:2]}/{key}-{checksum[:12]}-{os.getpid()}-{secrets.token_hex(4)}")
-        mac = self._signer.sign(key, kind, checksum, blob)
-        # The header carries the MAC and the record, so the index can be rebuilt from blobs.
-        parts, size = layout({**head, "checksum": checksum, "mac": mac,
-                              "meta": {**record, "key": key}}, payload)
-        inline: bytes | None = None
+        blob = None if payload_size <= INLINE_MAX else blob_name(key)
+        tail = record_values(rec, 0.0)
+        # The header repeats the signed row, so the index can be rebuilt from the blobs;
+        # the row MAC (over the total size, header included) fills a same-length placeholder.
+        parts, size = layout({**head, "checksum": checksum, "gen": gen, "blob": blob,
+                              "row": list(tail), "rowmac": _PLACEHOLDER}, payload)
+        mac = self._signer.row_mac(self.row_fields([key, kind, size, checksum, blob, gen, *tail]))
+        first = bytes(parts[0]).replace(f'"rowmac":"{_PLACEHOLDER}"'.encode(),
+                                        f'"rowmac":"{mac}"'.encode(), 1)
+        parts = [memoryview(first), *parts[1:]]
         if blob is None:
-            inline = b"".join(parts)
-        else:
-            _COMMITTING.add(blob)
-        try:
-            if blob is not None:
-                self._write_blob(blob, parts)
-            inserted = self.index.insert(key, kind, size, checksum, blob, inline, mac, record)
-        except Exception:
-            # e.g. the disk filled up under the index: free the blob's space now rather
-            # than leave an orphan for verify() (the name is ours alone)
-            if blob is not None:
-                self._blob_path(blob).unlink(missing_ok=True)
-            raise
-        finally:
-            _COMMITTING.discard(blob)
-        if not inserted and blob is not None:
-            self._blob_path(blob).unlink(missing_ok=True)  # the first writer won
-        return inserted
-
-    def _write_blob(self, name: str, parts: list[memoryview]) -> None:
-        final = self._blob_path(name)
-        final.parent.mkdir(mode=0o700, exist_ok=True)
-        tmp = self.root / "tmp" / f"{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            return self.index.insert(key, kind, size, checksum, None, b"".join(parts), mac,
+                                     rec, gen)
+        tmp, fd = self.files.write_tmp(key, secrets.token_hex(4))
         try:
             with os.fdopen(fd, "wb", closefd=True) as f:
                 for p in parts:
@@ -244,196 +397,96 @@ class DiskStore:
                 if self.durable:
                     f.flush()
                     os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-
-    def _blob_path(self, name: str | None) -> Path:
-        return self.root / "blobs" / str(name)
+            return self.index.insert(key, kind, size, checksum, blob, None, mac, rec, gen,
+                                     publish=lambda: self.files.publish(tmp, key))
+        finally:
+            self.files.unlink_tmp(tmp)  # gone already when published
 
     def _drop(self, key: str, mac: str, blob: str | None) -> bool:
         # Only the row that was examined: the key may have been stored again meanwhile.
         if self.read_only:
             return False
-        dropped = self.index.delete_row(key, mac)
-        if blob:
-            self._blob_path(blob).unlink(missing_ok=True)
-        return dropped
+        return maintenance.drop_row(self, key, mac, bool(blob))
 
     def delete(self, keys: Iterable[str]) -> int:
-        n, blobs = self.index.take(keys)
-        for b in blobs:
-            self._blob_path(b).unlink(missing_ok=True)
-        return n
+        if not self.untrusted:
+            self._check_log()
+        if self.untrusted or self.read_only:
+            return 0
+        return maintenance.delete(self, keys)
 
     def clear(self) -> int:
-        return self.delete([r["key"] for r in self.index.records()])
+        if self.untrusted or self.read_only:
+            return 0
+        return self.delete(self.index.keys())
 
     def evict_to(self, max_bytes: int) -> int:
-        victims = self.index.lru_victims(max_bytes)
+        if self.untrusted or self.read_only:
+            return 0
+        # down to 98 %: eviction runs once per several saves, in batches short enough not
+        # to stall the one save that triggers them
+        victims = self.index.lru_victims(max_bytes, int(max_bytes * 0.98))
         return self.delete(victims) if victims else 0
 
     # -- single flight ----------------------------------------------------------------
     def try_claim(self, key: str, owner: str, ttl: float) -> bool:
-        return self.index.try_claim(key, owner, ttl)
+        return True if self.untrusted else self.index.try_claim(key, owner, ttl)
 
     def take_over_claim(self, key: str, owner: str, ttl: float, stale: str) -> bool:
-        return self.index.take_over(key, owner, ttl, stale)
+        return True if self.untrusted else self.index.take_over(key, owner, ttl, stale)
 
     def try_claim_many(self, keys: list[str], owner: str, ttl: float) -> set[str]:
-        return self.index.try_claim_many(keys, owner, ttl)
+        return set(keys) if self.untrusted else self.index.try_claim_many(keys, owner, ttl)
 
     def release_many(self, keys: list[str], owner: str) -> None:
-        self.index.release_many(keys, owner)
+        if not self.untrusted:
+            self.index.release_many(keys, owner)
 
     def release(self, key: str, owner: str) -> None:
-        self.index.release(key, owner)
+        if not self.untrusted:
+            self.index.release(key, owner)
 
     def claim_owner(self, key: str) -> str | None:
-        return self.index.claim_owner(key)
+        return None if self.untrusted else self.index.claim_owner(key)
 
     # -- maintenance ------------------------------------------------------------------
     def verify(self, repair: bool = True) -> VerifyReport:
-        """Checksum every entry; find rows without blobs and files without rows."""
-        report = VerifyReport(bad=[])
-        known_blobs: set[str] = set()
-        try:
-            rows = self.index.all_rows()
-        except CacheCorruptError:
-            if not repair:
-                raise
-            # Damage past the header (a bad page): open found nothing wrong, a full scan did.
-            self.index.close()
-            self._rebuild_index(self.index.path)
-            self.index = SqliteIndex(self.index.path, on_corrupt=self._rebuild_index)
-            report.rebuilt = True
-            rows = self.index.all_rows()
-        for key, kind, size, checksum, blob, inline, mac in rows:
-            report.checked += 1
-            ok = self._signer.verify(mac, key, kind, checksum, blob)
-            if ok and inline is not None:
-                ok = _payload_checksum(memoryview(inline)) == checksum
-            elif ok:
-                path = self._blob_path(blob)
-                known_blobs.add(str(blob))
-                try:
-                    with open(path, "rb") as f:
-                        ok = _payload_checksum(memoryview(f.read())) == checksum
-                except FileNotFoundError:
-                    report.missing += 1
-                    if repair:
-                        self.index.delete_row(key, mac)
-                    continue
-                except IntegrityError:
-                    ok = False
-            if not ok:
-                report.bad.append(key)
-                if repair:
-                    self._drop(key, mac, blob)
-        candidates = {f"{p.parent.name}/{p.name}": p for p in (self.root / "blobs").glob("*/*")}
-        strays = set(candidates) - known_blobs
-        if strays:  # rows committed since the first read are not strays
-            strays -= set(self.index.blob_names())
-        for rel in sorted(strays):
-            if _blob_writer_alive(rel):
-                continue  # renamed into place, row about to be inserted
-            report.orphans += 1
-            if repair:
-                candidates[rel].unlink(missing_ok=True)
-        for path in (self.root / "tmp").glob("*.tmp"):
-            if _writer_alive(path):
-                continue
-            report.orphans += 1
-            if repair:
-                path.unlink(missing_ok=True)
-        report.repaired = repair and not report.ok
-        return report
-
-    def _rebuild_index(self, index_path: Path) -> None:
-        """Move a corrupt index aside and rebuild it from blob headers."""
-        from .serialize import read_header
-
-        aside = index_path.with_name(f"{index_path.name}.corrupt-{int(time.time())}")
-        moved = False
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(str(index_path) + suffix)
-            if p.exists():
-                os.replace(p, str(aside) + suffix)
-                moved = True
-        from .cache import CacheWarning  # (cache.py imports this module)
-
-        what = f"was corrupt; it was moved to {aside.name} and" if moved else "was missing; it was"
-        warnings.warn(
-            f"the cache index in {self.root} {what} rebuilt from the blob files (small inline "
-            "entries are recomputed when needed).",
-            CacheWarning, stacklevel=3,
-        )
-        fresh = SqliteIndex(index_path, read_only=False, on_corrupt=None)
-        for path in (self.root / "blobs").glob("*/*"):
-            try:
-                data = memoryview(path.read_bytes())
-                head, _ = read_header(data)
-                meta = head.get("meta") or {}
-                key = meta.get("key") or path.name.split("-")[0]
-                checksum = head.get("checksum", "")
-                rel = f"{path.parent.name}/{path.name}"
-                if _payload_checksum(data) != checksum or not self._signer.verify(
-                    head.get("mac"), key, head["kind"], checksum, rel
-                ):
-                    path.unlink(missing_ok=True)
-                    continue
-                fresh.insert(key, head["kind"], len(data), checksum, rel, None,
-                             head["mac"], {k: v for k, v in meta.items() if k != "key"})
-            except (OSError, IntegrityError, KeyError, ValueError):
-                path.unlink(missing_ok=True)
-        fresh.close()
+        """Check every entry's MACs and size; find rows without blobs and files without rows."""
+        if self.untrusted:
+            return VerifyReport(bad=[], untrusted=self.untrusted)
+        return maintenance.verify(self, repair)
 
     def close(self) -> None:
-        self.index.close()
+        if self.index is not None:
+            self.index.close()
+
+    def spec(self) -> tuple[Any, ...]:
+        """``("disk", path, key file or None)``: workers reopen it with the same key file."""
+        return ("disk", self.location, self.key_file)
 
     def __repr__(self) -> str:
         return f"DiskStore({self.location!r})"
 
 
-def _index_lost(index_path: Path) -> bool:
+def _rmdir_quiet(p: Path) -> None:
+    try:
+        p.rmdir()
+    except OSError:
+        pass
+
+
+def _index_lost(store: DiskStore, index_path: Path) -> bool:
     """The index file is gone or shorter than a SQLite header while blob files exist."""
     try:
         if index_path.stat().st_size >= 100:
             return False
     except FileNotFoundError:
         pass
-    return next(index_path.parent.joinpath("blobs").glob("*/*"), None) is not None
+    return any(sub for sub, _, _ in store.files.scan("blobs"))
 
 
-def _blob_writer_alive(rel: str) -> bool:
-    """A blob (``ab/<key>-<c>-<pid>-<r>``) whose writer may still insert its row."""
-    if rel in _COMMITTING:
-        return True
-    try:
-        pid = int(rel.split("-")[-2])
-    except (ValueError, IndexError):
-        return False
-    return pid != os.getpid() and _pid_alive(pid)
+def _open_disk(path: str, key_file: str | None = None) -> DiskStore:
+    return DiskStore(path, trust=key_file)
 
 
-def _writer_alive(tmp: Path) -> bool:
-    """A temp file whose writer process still runs is being written, not stray."""
-    try:
-        pid = int(tmp.name.split(".")[-3])
-    except (ValueError, IndexError):
-        return False
-    if pid == os.getpid():
-        return True
-    return _pid_alive(pid)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
+register_store("disk", _open_disk)

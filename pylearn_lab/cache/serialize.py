@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import pickle
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import cloudpickle
@@ -65,17 +65,21 @@ def _frames_of(value: Any) -> tuple[dict[str, Any], list[memoryview]]:
     return {"kind": "pickle"}, frames
 
 
-def encode(value: Any) -> tuple[dict[str, Any], list[memoryview], str]:
+def encode(value: Any, hasher: Callable[[], Any] | None = None
+           ) -> tuple[dict[str, Any], list[memoryview], str]:
     """Serialise ``value`` into ``(header, payload parts, payload checksum)``.
 
     The payload parts are the frames with their alignment padding, in blob
     order; the checksum covers them and the header fields that say how to
     decode them, so it can be written into the header that precedes them.
+    ``hasher`` makes the digest object; a disk store passes its keyed MAC
+    (:meth:`~pylearn_lab.cache.auth.Signer.payload_hasher`), so the checksum
+    is a MAC nobody without the key can match.
     """
     head, frames = _frames_of(value)
     head["frames"] = [f.nbytes for f in frames]
     parts: list[memoryview] = []
-    d = new_digest()
+    d = (hasher or new_digest)()
     d.update(_layout_fields(head))
     for f in frames:
         parts.append(f)
@@ -112,16 +116,17 @@ def _layout_fields(head: dict[str, Any]) -> bytes:
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
-def payload_checksum(buf: memoryview) -> str:
+def payload_checksum(buf: memoryview, hasher: Callable[[], Any] | None = None) -> str:
     """Digest of the blob in ``buf`` as ``header["checksum"]`` claims it: the payload
     plus the header fields that say how to decode it."""
-    return checksum_with_header(buf, read_header(buf))
+    return checksum_with_header(buf, read_header(buf), hasher)
 
 
-def checksum_with_header(buf: memoryview, header: tuple[dict[str, Any], int]) -> str:
+def checksum_with_header(buf: memoryview, header: tuple[dict[str, Any], int],
+                         hasher: Callable[[], Any] | None = None) -> str:
     """:func:`payload_checksum` for a blob whose header was already parsed."""
     head, offset = header
-    d = new_digest()
+    d = (hasher or new_digest)()
     d.update(_layout_fields(head))
     d.update(buf[offset:])
     return d.hexdigest()
@@ -143,6 +148,8 @@ def read_header(buf: memoryview) -> tuple[dict[str, Any], int]:
     if bytes(buf[:4]) != MAGIC or len(buf) < 8:
         raise IntegrityError("not a pylearn_lab blob (bad magic): the entry will be recomputed")
     (hlen,) = _LEN.unpack(buf[4:8])
+    if 8 + hlen > len(buf):
+        raise IntegrityError("truncated blob header: the entry will be recomputed")
     raw = bytes(buf[8 : 8 + hlen])
     head = _HEADERS.get(raw)
     if head is None:
@@ -150,6 +157,8 @@ def read_header(buf: memoryview) -> tuple[dict[str, Any], int]:
             head = json.loads(raw)
         except ValueError:
             raise IntegrityError("unreadable blob header: the entry will be recomputed") from None
+        if not isinstance(head, dict):
+            raise IntegrityError("unreadable blob header: the entry will be recomputed")
         if len(raw) <= _HEADER_MEMO_BYTES:
             if len(_HEADERS) >= _HEADERS_MAX:
                 _HEADERS.clear()

@@ -39,16 +39,26 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 INDEX_NAME = "index.sqlite"
-_SCHEMA_VERSION = "1"
+_SCHEMA_VERSION = "2"
 _JSON_COLS = ("params", "inputs", "func_parts", "summary")
 _TEXT_COLS = ("func", "func_digest", "version", "label", "host", "engine")
 _REAL_COLS = ("created", "duration")
+def record_values(record: dict[str, Any], now: float) -> tuple[Any, ...]:
+    """The record columns of a row, as stored (and signed), in ``SIGNED_COLS`` order."""
+    return (
+        *(str(record.get(c, "") or "") for c in _TEXT_COLS[:4]),
+        *(dumps(record.get(c) or {}) for c in _JSON_COLS),
+        float(record.get("created") or now), float(record.get("duration") or 0.0),
+        str(record.get("host", "")), int(record.get("pid") or 0), str(record.get("engine", "")),
+    )
+
+
 _RECORD_COLS = ("key", "kind", "size", "last_access", "pid", *_TEXT_COLS, *_REAL_COLS, *_JSON_COLS)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     key TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, checksum TEXT NOT NULL,
-    blob TEXT, inline BLOB, mac TEXT NOT NULL,
+    blob TEXT, inline BLOB, mac TEXT NOT NULL, gen INTEGER NOT NULL DEFAULT 0,
     func TEXT, func_digest TEXT, version TEXT, label TEXT,
     params TEXT, inputs TEXT, func_parts TEXT, summary TEXT,
     created REAL, duration REAL, host TEXT, pid INTEGER, engine TEXT, last_access REAL
@@ -63,7 +73,18 @@ CREATE TRIGGER IF NOT EXISTS entries_del AFTER DELETE ON entries BEGIN
     UPDATE stats SET n = n - 1, bytes = bytes - OLD.size WHERE id = 0; END;
 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS tombstones (key TEXT PRIMARY KEY, gen INTEGER NOT NULL);
 """
+#: Columns the row MAC covers, in order (everything but ``last_access`` and the bytes).
+SIGNED_COLS = ("key", "kind", "size", "checksum", "blob", "gen", "func", "func_digest",
+               "version", "label", "params", "inputs", "func_parts", "summary", "created",
+               "duration", "host", "pid", "engine")
+
+_SIGNED = ", ".join(f"e.{c}" for c in SIGNED_COLS)
+_FETCH = (f"SELECT {_SIGNED}, e.inline, e.mac, "
+          "(SELECT gen FROM tombstones WHERE key = ?) FROM entries e WHERE e.key = ?")
+_ALL = (f"SELECT {_SIGNED}, e.inline, e.mac, t.gen FROM entries e "
+        "LEFT JOIN tombstones t ON t.key = e.key")
 
 _BUSY_TIMEOUT = 10.0  # seconds SQLite itself waits for a lock, per attempt
 _DEADLINE = 30.0  # seconds in all before giving up: the caller warns and the run goes on
@@ -185,15 +206,16 @@ class SqliteIndex:
             c.executescript(_SCHEMA)
             c.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (_SCHEMA_VERSION,))
             c.execute("SELECT count(*) FROM entries").fetchone()
+            row = c.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+            if row is None or row[0] != _SCHEMA_VERSION:
+                raise CacheCorruptError(f"index schema {row and row[0]!r}, expected {_SCHEMA_VERSION}")
 
         self._retry(init)
 
     # -- reads ----------------------------------------------------------------------
     def fetch(self, key: str) -> tuple[Any, ...] | None:
-        """``(kind, size, checksum, blob, inline, mac)`` of ``key``, or None."""
-        return self._retry(lambda c: c.execute(
-            "SELECT kind, size, checksum, blob, inline, mac FROM entries WHERE key = ?", (key,)
-        ).fetchone())
+        """``(signed columns..., inline, mac, tombstone gen or None)`` of ``key``, or None."""
+        return self._retry(lambda c: c.execute(_FETCH, (key, key)).fetchone())
 
     def present(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` have rows (batched, for planning big graphs)."""
@@ -243,32 +265,97 @@ class SqliteIndex:
                 rec[col] = json.loads(rec[col]) if rec[col] else {}
             yield rec
 
+    def keys(self) -> list[str]:
+        """Every stored key."""
+        return [r[0] for r in self._retry(lambda c: c.execute("SELECT key FROM entries").fetchall())]
+
     def blob_names(self) -> list[str]:
         return [r[0] for r in self._retry(lambda c: c.execute(
             "SELECT blob FROM entries WHERE blob IS NOT NULL").fetchall())]
 
     def all_rows(self) -> list[tuple[Any, ...]]:
+        """Every row as :meth:`fetch` gives it."""
+        return self._retry(lambda c: c.execute(_ALL).fetchall())
+
+    def signed_rows(self, where: str = "", args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """``(signed columns..., last_access, mac, tombstone gen)`` rows, oldest first."""
         return self._retry(lambda c: c.execute(
-            "SELECT key, kind, size, checksum, blob, inline, mac FROM entries").fetchall())
+            f"SELECT {_SIGNED}, e.last_access, e.mac, t.gen FROM entries e LEFT JOIN tombstones t "
+            f"ON t.key = e.key {where} ORDER BY e.created", args).fetchall())
+
+    # -- the deletion log (replay protection) --------------------------------------------
+    def tombstones(self) -> list[tuple[str, int]]:
+        return self._retry(lambda c: c.execute("SELECT key, gen FROM tombstones").fetchall())
+
+    def meta_get(self, name: str) -> str | None:
+        row = self._retry(lambda c: c.execute(
+            "SELECT value FROM meta WHERE name = ?", (name,)).fetchone())
+        return None if row is None else row[0]
+
+    def meta_set(self, name: str, value: str) -> None:
+        self._retry(lambda c: c.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            (name, value)))
 
     # -- writes ---------------------------------------------------------------------
+    def _txn(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one write transaction (retried whole when the index is busy)."""
+        def run(c: sqlite3.Connection) -> T:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                out = fn(c)
+                c.execute("COMMIT")
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+            return out
+
+        return self._retry(run)
+
     def insert(self, key: str, kind: str, size: int, checksum: str, blob: str | None,
-               inline: bytes | None, mac: str, record: dict[str, Any]) -> bool:
-        """Insert a row unless ``key`` exists; True when this call inserted it."""
+               inline: bytes | None, mac: str, record: dict[str, Any], gen: int = 0,
+               publish: Callable[[], None] | None = None) -> bool:
+        """Insert a row unless ``key`` exists; True when this call inserted it.
+
+        ``publish`` (renaming the blob into place) runs inside the write
+        transaction, after the checks: the file under a key's name is always the
+        one its committed row describes, and a key deleted after ``gen`` began
+        (its tombstone is newer) is not stored at all.
+        """
         now = time.time()
-        values = (
-            key, kind, size, checksum, blob, inline, mac,
-            *(str(record.get(c, "") or "") for c in _TEXT_COLS[:4]),
-            *(dumps(record.get(c) or {}) for c in _JSON_COLS),
-            float(record.get("created") or now), float(record.get("duration") or 0.0),
-            str(record.get("host", "")), int(record.get("pid") or 0), str(record.get("engine", "")),
-            now,
-        )
-        sql = ("INSERT OR IGNORE INTO entries (key, kind, size, checksum, blob, inline, mac, "
+        values = (key, kind, size, checksum, blob, inline, mac, gen, *record_values(record, now), now)
+        sql = ("INSERT INTO entries (key, kind, size, checksum, blob, inline, mac, gen, "
                "func, func_digest, version, label, params, inputs, func_parts, summary, "
                "created, duration, host, pid, engine, last_access) "
-               f"VALUES ({','.join('?' * 21)})")
+               f"VALUES ({','.join('?' * 22)})")
+
+        def txn(c: sqlite3.Connection) -> bool:
+            if c.execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone():
+                return False
+            tomb = c.execute("SELECT gen FROM tombstones WHERE key = ?", (key,)).fetchone()
+            if tomb is not None and tomb[0] >= gen:
+                return False
+            if publish is not None:
+                publish()
+            c.execute(sql, values)
+            return True
+
+        return self._txn(txn)
+
+    def insert_signed(self, signed: list[Any], inline: bytes | None, mac: str) -> bool:
+        """Insert a row given as its signed columns (``SIGNED_COLS`` order), e.g. rebuilt
+        from a blob header."""
+        cols = ", ".join(SIGNED_COLS)
+        sql = (f"INSERT OR IGNORE INTO entries ({cols}, inline, mac, last_access) "
+               f"VALUES ({','.join('?' * (len(SIGNED_COLS) + 3))})")
+        values = (*signed, inline, mac, time.time())
         return bool(self._retry(lambda c: c.execute(sql, values).rowcount))
+
+    def resign(self, key: str, checksum: str, mac: str) -> None:
+        """Replace one row's payload MAC and row MAC (adopting a directory)."""
+        self._retry(lambda c: c.execute(
+            "UPDATE entries SET checksum = ?, mac = ? WHERE key = ?", (checksum, mac, key)))
 
     def delete(self, keys: Iterable[str]) -> int:
         return self.take(keys)[0]
@@ -278,11 +365,14 @@ class SqliteIndex:
         return bool(self._retry(lambda c: c.execute(
             "DELETE FROM entries WHERE key = ? AND mac = ?", (key, mac)).rowcount))
 
-    def take(self, keys: Iterable[str]) -> tuple[int, list[str]]:
+    def take(self, keys: Iterable[str],
+             on_delete: Callable[[sqlite3.Connection, list[tuple[str, str | None]]], None]
+             | None = None) -> tuple[int, list[str]]:
         """Delete the rows of ``keys``; returns ``(rows deleted, their blob names)``.
 
-        Names and deletion come from one transaction: a blob whose row a concurrent
-        writer inserts meanwhile is neither listed nor orphaned.
+        ``on_delete(conn, [(key, blob), ...])`` runs inside the same transaction
+        (the store writes tombstones and removes the files there), so a blob a
+        concurrent writer publishes meanwhile is neither removed nor orphaned.
         """
         keys = list(keys)
         n, blobs = 0, []
@@ -292,37 +382,45 @@ class SqliteIndex:
 
             def txn(c: sqlite3.Connection, chunk: list[str] = chunk,
                     marks: str = marks) -> tuple[int, list[str]]:
-                c.execute("BEGIN IMMEDIATE")
-                try:
-                    names = [r[0] for r in c.execute(
-                        f"SELECT blob FROM entries WHERE blob IS NOT NULL AND key IN ({marks})",
-                        chunk).fetchall()]
-                    deleted = c.execute(f"DELETE FROM entries WHERE key IN ({marks})", chunk).rowcount
-                    c.execute("COMMIT")
-                except BaseException:
-                    if c.in_transaction:
-                        c.execute("ROLLBACK")
-                    raise
-                return deleted, names
+                rows = c.execute(f"SELECT key, blob FROM entries WHERE key IN ({marks})",
+                                 chunk).fetchall()
+                c.execute(f"DELETE FROM entries WHERE key IN ({marks})", chunk)
+                if on_delete is not None and rows:
+                    on_delete(c, rows)
+                return len(rows), [b for _, b in rows if b]
 
-            done, names = self._retry(txn)
+            done, names = self._txn(txn)
             n += done
             blobs += names
         return n, blobs
 
-    def lru_victims(self, max_bytes: int) -> list[str]:
-        """Least recently used keys to drop so that at most ``max_bytes`` remain."""
-        self.flush()
+    def lru_victims(self, max_bytes: int, target: int | None = None) -> list[str]:
+        """Least recently used keys to drop so that at most ``target`` (default
+        ``max_bytes``) remain, or nothing when ``max_bytes`` is not exceeded.
+
+        Reads only as many rows as it drops, in ``last_access`` order through its
+        index: a save under the cap never scans the table.
+        """
         _, total = self.stats()
         if total <= max_bytes:
             return []
+        self.flush()
+        goal = max_bytes if target is None else min(target, max_bytes)
         victims: list[str] = []
-        for key, size in self._retry(lambda c: c.execute(
-                "SELECT key, size FROM entries ORDER BY last_access, created").fetchall()):
-            if total <= max_bytes:
+        batch, offset = 64, 0
+        while total > goal:
+            rows = self._retry(lambda c: c.execute(
+                "SELECT key, size FROM entries ORDER BY last_access LIMIT ? OFFSET ?",
+                (batch, offset)).fetchall())
+            if not rows:
                 break
-            victims.append(key)
-            total -= size
+            for key, size in rows:
+                if total <= goal:
+                    break
+                victims.append(key)
+                total -= size
+            offset += len(rows)
+            batch *= 4
         return victims
 
     def touch(self, key: str) -> None:

@@ -27,7 +27,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Store", "StoredEntry", "MemoryStore", "VerifyReport"]
+__all__ = ["Store", "StoredEntry", "MemoryStore", "VerifyReport", "register_store", "open_store",
+           "SCOPES"]
+
+#: Who can open the same store: this process only, processes of this host (a local
+#: directory), or processes on other hosts too (a shared file system, a server).
+SCOPES = ("process", "host", "shared")
 
 
 @dataclass
@@ -64,6 +69,9 @@ class VerifyReport:
         Rows whose blob file is gone (dropped when repairing).
     rebuilt : bool
         The index itself was damaged and was rebuilt from the blob files.
+    untrusted : str
+        Why the directory is not trusted (made under another key, deletion log
+        altered); nothing was checked or repaired then.
     """
 
     checked: int = 0
@@ -72,15 +80,19 @@ class VerifyReport:
     missing: int = 0
     repaired: bool = False
     rebuilt: bool = False
+    untrusted: str = ""
 
     @property
     def ok(self) -> bool:
         """True when nothing was wrong."""
-        return not self.bad and not self.orphans and not self.missing and not self.rebuilt
+        return (not self.bad and not self.orphans and not self.missing and not self.rebuilt
+                and not self.untrusted)
 
     def __str__(self) -> str:
         state = "ok" if self.ok else ("repaired" if self.repaired else "PROBLEMS FOUND")
         rebuilt = "; the damaged index was rebuilt from the blob files" if self.rebuilt else ""
+        if self.untrusted:
+            return f"cache verify: NOT TRUSTED — {self.untrusted}; nothing was checked or changed"
         return (f"cache verify: {state} — {self.checked} entries checked, "
                 f"{len(self.bad or [])} bad, {self.missing} missing blobs, {self.orphans} orphan files"
                 f"{rebuilt}")
@@ -91,6 +103,12 @@ class Store(Protocol):
     """Storage back end of the cache (see the module docstring for the promises)."""
 
     location: str
+    #: one of :data:`SCOPES`; a worker may open the store itself unless ``"process"``
+    scope: str
+
+    def spec(self) -> tuple[Any, ...] | None:
+        """A picklable description :func:`open_store` reopens in another process (None
+        when the store cannot be shared: ``scope == "process"``)."""
 
     def get(self, key: str) -> StoredEntry | None:
         """The entry, or None. Raises IntegrityError (after dropping it) when it is bad."""
@@ -137,8 +155,47 @@ class Store(Protocol):
         """Flush pending bookkeeping and release resources."""
 
 
+_OPENERS: dict[str, Any] = {}
+_OPENERS_LOCK = threading.Lock()
+
+
+def register_store(kind: str, opener: Any) -> None:
+    """Make ``open_store((kind, *args))`` call ``opener(*args)`` (a store class or factory).
+
+    Examples
+    --------
+    >>> register_store("memory-demo", lambda: MemoryStore())
+    >>> open_store(("memory-demo",)).location
+    ':memory:'
+    """
+    with _OPENERS_LOCK:
+        _OPENERS[kind] = opener
+
+
+def open_store(spec: tuple[Any, ...]) -> "Store":
+    """Reopen the store a :meth:`Store.spec` describes (e.g. in a worker process).
+
+    Raises
+    ------
+    ValueError
+        When no store kind of that name is registered.
+    """
+    with _OPENERS_LOCK:
+        opener = _OPENERS.get(spec[0]) if spec else None
+        known = sorted(_OPENERS)
+    if opener is None:
+        raise ValueError(f"open_store expected a spec whose first item is one of {known}, "
+                         f"received {spec!r:.80}; register the store kind with register_store().")
+    return opener(*spec[1:])  # type: ignore[no-any-return]
+
+
 class MemoryStore:
     """A dict-backed :class:`Store` (process-local; nothing survives the process)."""
+
+    scope = "process"
+
+    def spec(self) -> None:
+        return None
 
     def __init__(self) -> None:
         self.location = ":memory:"

@@ -22,7 +22,7 @@ import json
 import struct
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CycleError, SpecError, UnknownComponentError
+from ..errors import CycleError, PylearnError, SpecError, UnknownComponentError
 from .nodes import Ref, iter_refs, map_refs
 from .registry import lookup
 
@@ -61,21 +61,45 @@ def encode_literal(value: Any, where: str) -> Any:
     )
 
 
-def decode_literal(value: Any) -> Any:
-    """Inverse of :func:`encode_literal`."""
+_MAX_DEPTH = 200  # literal nesting a spec may use (JSON itself stops near 1,000)
+_MAX_NAME = 400
+
+
+def decode_literal(value: Any, where: str = "the spec", _depth: int = 0) -> Any:
+    """Inverse of :func:`encode_literal`.
+
+    Raises
+    ------
+    SpecError
+        A ``$ref``/``$tuple``/``$float`` marker of the wrong shape, or nesting
+        deeper than 200 levels.
+    """
+    if _depth > _MAX_DEPTH:
+        raise SpecError(f"{where}: literals nested more than {_MAX_DEPTH} levels deep; expected "
+                        "a flatter value (build it in a component instead).")
     if isinstance(value, list):
-        return [decode_literal(v) for v in value]
+        return [decode_literal(v, where, _depth + 1) for v in value]
     if isinstance(value, dict):
         if set(value) == {"$ref"}:
+            if not isinstance(value["$ref"], str):
+                raise SpecError(f"{where}: a {{'$ref': ...}} must name a node id (a string), "
+                                f"received {value['$ref']!r:.60}.")
             return Ref(value["$ref"])
         if set(value) == {"$tuple"}:
-            return tuple(decode_literal(v) for v in value["$tuple"])
+            if not isinstance(value["$tuple"], list):
+                raise SpecError(f"{where}: a {{'$tuple': ...}} must hold a list, received "
+                                f"{type(value['$tuple']).__name__}.")
+            return tuple(decode_literal(v, where, _depth + 1) for v in value["$tuple"])
         if set(value) == {"$float"}:
             text = value["$float"]
-            if len(text) == 16 and all(c in "0123456789abcdef" for c in text):
+            if isinstance(text, str) and len(text) == 16 and all(c in "0123456789abcdef" for c in text):
                 return struct.unpack(">d", bytes.fromhex(text))[0]
-            return float(text)
-        return {k: decode_literal(v) for k, v in value.items()}
+            try:
+                return float(text)
+            except (TypeError, ValueError):
+                raise SpecError(f"{where}: a {{'$float': ...}} must hold 16 hex digits or a "
+                                f"number, received {text!r:.60}.") from None
+        return {k: decode_literal(v, where, _depth + 1) for k, v in value.items()}
     return value
 
 
@@ -106,11 +130,19 @@ def parse_spec(text: str | bytes) -> dict[str, Any]:
     SpecError
         The text is not JSON, or not a graph spec.
     """
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise SpecError(f"expected the text of a JSON graph spec (str or bytes), received "
+                        f"{type(text).__name__}. Read the file first, e.g. Path(p).read_text().")
     try:
         doc = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise SpecError(
             f"expected a JSON graph spec, received text that is not JSON ({exc}). "
+            "Load a file written by Graph.to_json() or GraphBuilder.save()."
+        ) from None
+    except RecursionError:
+        raise SpecError(
+            "expected a JSON graph spec, received JSON nested too deeply to read. "
             "Load a file written by Graph.to_json() or GraphBuilder.save()."
         ) from None
     if not isinstance(doc, dict) or doc.get("pylearn_graph") != SPEC_VERSION or not isinstance(
@@ -121,9 +153,29 @@ def parse_spec(text: str | bytes) -> dict[str, Any]:
             f"expected a graph spec with 'pylearn_graph': {SPEC_VERSION} and a 'nodes' list, "
             f"received {got!r}. Load a file written by Graph.to_json() or GraphBuilder.save()."
         )
+    seen: set[str] = set()
     for i, n in enumerate(doc["nodes"]):
         if not isinstance(n, dict) or not {"id", "component"} <= set(n):
             raise SpecError(f"node #{i} of the spec needs 'id' and 'component', received {n!r:.80}")
+        if not isinstance(n["id"], (str, int)) or isinstance(n["id"], bool):
+            raise SpecError(f"node #{i} of the spec: 'id' must be a string, received {n['id']!r:.60}")
+        if not isinstance(n["component"], str) or not 0 < len(n["component"]) <= _MAX_NAME:
+            raise SpecError(f"node #{i} of the spec: 'component' must be a component name (a "
+                            f"string of 1-{_MAX_NAME} characters), received {n['component']!r:.60}")
+        if not isinstance(n.get("args", []), list):
+            raise SpecError(f"node #{i} of the spec: 'args' must be a list, received "
+                            f"{type(n['args']).__name__}")
+        kwargs = n.get("kwargs", {})
+        if not isinstance(kwargs, dict) or not all(k.isidentifier() for k in kwargs):
+            raise SpecError(f"node #{i} of the spec: 'kwargs' must map argument names to values, "
+                            f"received {kwargs!r:.60}")
+        if str(n["id"]) in seen:
+            raise SpecError(f"node #{i} of the spec repeats the id {n['id']!r:.40}; ids must be unique")
+        seen.add(str(n["id"]))
+    outputs = doc.get("outputs")
+    if outputs is not None and (not isinstance(outputs, list) or not all(
+            isinstance(o, (str, int)) and not isinstance(o, bool) and str(o) in seen for o in outputs)):
+        raise SpecError(f"the spec's 'outputs' must list ids of its nodes, received {outputs!r:.80}")
     return doc
 
 
@@ -159,7 +211,9 @@ def graph_from_json(text: str | bytes) -> "Graph":
             raise CycleError(f"the graph spec has a cycle: {loop}. Remove one of these edges.")
         state[node_id] = 1
         n = raw[node_id]
-        args, kwargs = decode_literal(n.get("args", [])), decode_literal(n.get("kwargs", {}))
+        where = f"node {node_id[:12]!r} of the spec"
+        args = decode_literal(n.get("args", []), where)
+        kwargs = decode_literal(n.get("kwargs", {}), where)
         for ref in iter_refs((args, kwargs)):
             build(ref.key, path + [node_id])
         try:
@@ -167,12 +221,24 @@ def graph_from_json(text: str | bytes) -> "Graph":
         except UnknownComponentError as exc:
             raise UnknownComponentError(f"node {node_id[:12]} of the spec: {exc}") from None
         swap = lambda r: built[r.key]  # noqa: E731
-        expr = comp(*map_refs(args, swap), **map_refs(kwargs, swap))
+        try:
+            expr = comp(*map_refs(args, swap), **map_refs(kwargs, swap))
+        except PylearnError:
+            raise
+        except Exception as exc:  # a component's own checks, in its words
+            raise SpecError(f"{where}: calling {n['component']} with its arguments failed "
+                            f"({type(exc).__name__}: {exc}). Fix the arguments in the spec.") from None
         state[node_id] = 2
         built[node_id] = expr
         return expr
 
-    for node_id in raw:
-        build(node_id, [])
+    try:
+        for node_id in raw:
+            build(node_id, [])
+    except RecursionError:
+        raise SpecError(
+            "the graph spec chains its nodes too deeply to load (thousands of nodes in one line "
+            "of dependencies); expected a graph of moderate depth."
+        ) from None
     outputs = doc.get("outputs") or list(raw)
     return Graph.from_exprs([built[str(o)] for o in outputs])

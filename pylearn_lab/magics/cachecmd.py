@@ -28,8 +28,10 @@ from ..cache.cache import Cache, format_size, parse_size
 from ..errors import CacheError
 from ..hashing.functions import qualified_name
 from .cell import describe_seconds
+from .session import MagicUsageError
 
-__all__ = ["clear", "func_name", "info_text", "ls_text", "open_cache", "prune", "select", "verify"]
+__all__ = ["clear", "func_name", "info_text", "ls_text", "open_cache", "prune", "select", "trust",
+           "verify"]
 
 
 def open_cache(where: str, max_bytes: int | None = None) -> Cache:
@@ -48,15 +50,36 @@ def open_cache(where: str, max_bytes: int | None = None) -> Cache:
     """
     try:
         return Cache(where, max_bytes=max_bytes)
+    except (ValueError, RuntimeError, UnicodeError) as exc:  # odd text that is no path at all
+        raise MagicUsageError(
+            f"%pylearn cache expected a directory path, received {where!r:.80} ({exc}). "
+            "Pass a plain path, e.g. %pylearn cache ./pylearn-cache; the session cache is "
+            "unchanged.") from None
     except CacheError as exc:
         # the OSError behind it names the cause in a few words ("Not a directory")
         reason = getattr(exc.__context__, "strerror", None)
         detail = f"({reason})" if reason else "(" + " ".join(str(exc).split()) + ")"
-        raise UsageError(
+        raise MagicUsageError(
             f"%pylearn cache expected a directory that exists or can be created, received "
             f"{where!r} {detail}. Pass a writable path, e.g. %pylearn cache ./pylearn-cache; "
             "the session cache is unchanged."
         ) from None
+
+
+def trust(where: str, key: str | None = None, reset: bool = False) -> Cache:
+    """``%pylearn cache trust DIR [--key FILE | --reset]``: the cache at ``where``, trusted.
+
+    Without options the directory's entries are adopted: you vouch for them (they
+    may run code when loaded) and they are re-signed with your key.
+    """
+    if key and reset:
+        raise MagicUsageError("%pylearn cache trust: pass --key or --reset, not both.")
+    how: Any = key if key else ("reset" if reset else True)
+    try:
+        return Cache(where, trust=how)
+    except CacheError as exc:
+        raise MagicUsageError(f"%pylearn cache trust {where}: " + " ".join(str(exc).split())
+                              ) from None
 
 
 def func_name(func: Any) -> str:
@@ -120,7 +143,7 @@ def prune(cache: Cache, max_size: str) -> str:
     try:
         limit = parse_size(max_size)
     except ValueError as exc:
-        raise UsageError(f"--max-size: {exc}") from None
+        raise MagicUsageError(f"--max-size: {exc}") from None
     assert limit is not None
     n = cache.prune(limit)
     info = cache.info()

@@ -32,10 +32,11 @@ from ..backends.registry import (
     set_default_backend,
 )
 from ..cache.cache import get_default_cache, parse_size, set_default_cache
+from ..errors import PylearnError
 from . import cachecmd, cluster, views
 from .cell import run_cell
 from .runcmd import run_command
-from .session import MagicSession, substitute
+from .session import MagicSession, MagicUsageError, substitute
 from .status import status_text
 
 __all__ = ["PylearnMagics"]
@@ -84,6 +85,13 @@ def _cache_dir(line: str) -> None: ...
 def _cache_func(line: str) -> None: ...
 
 
+@magic_arguments(name="%pylearn cache trust")
+@argument("dir", help="the cache directory to trust")
+@argument("--key", help="a team key file shared on purpose (see docs/security.md)")
+@argument("--reset", action="store_true", help="drop its entries and make it yours")
+def _cache_trust(line: str) -> None: ...
+
+
 @magic_arguments(name="%pylearn cache prune")
 @argument("--max-size", required=True, help="keep at most this much, e.g. 2GB")
 def _cache_prune(line: str) -> None: ...
@@ -117,10 +125,32 @@ def _parse(parser_fn: Any, rest: str, sub: str) -> Any:
     try:
         return parse_argstring(parser_fn, rest)
     except UsageError as exc:
-        raise UsageError(f"{sub}: {exc} (see %pylearn? for usage)") from None
+        raise MagicUsageError(f"{sub}: {exc} (see %pylearn? for usage)") from None
+    except ValueError as exc:  # shlex: "No closing quotation", "No escaped character"
+        raise MagicUsageError(
+            f"{sub}: the arguments cannot be split into words ({exc}); expected balanced "
+            "quotes, e.g. %pylearn cache \"my dir\" (see %pylearn? for usage)") from None
 
 
-_CACHE_SUBS = ("info", "ls", "clear", "prune", "verify")
+_MAX_LINE = 16_384
+
+
+def _check_line(line: str) -> None:
+    """Refuse what no argument may contain, before anything looks at it."""
+    if len(line) > _MAX_LINE:
+        raise MagicUsageError(f"%pylearn: the line has {len(line)} characters, expected at most "
+                              f"{_MAX_LINE}; put long values in a variable and pass its name.")
+    if "\0" in line:
+        raise MagicUsageError("%pylearn: the line contains a NUL character, which no name or "
+                              "path can hold; remove it.")
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MagicUsageError("%pylearn: the line contains a lone surrogate character (text that "
+                              "is not valid Unicode); retype the name or path.") from None
+
+
+_CACHE_SUBS = ("info", "ls", "clear", "prune", "verify", "trust")
 _SUBCOMMANDS = ("cluster", "backend", "cache", "run", "results", "lineage", "why", "builder")
 
 
@@ -154,6 +184,10 @@ class PylearnMagics(Magics):
           %pylearn cache clear [FUNC]           remove entries (of one function)
           %pylearn cache prune --max-size 2GB   drop least recently used entries
           %pylearn cache verify                 checksum every entry, repair
+          %pylearn cache trust DIR [--key FILE | --reset]
+                                                trust a cache made under another key:
+                                                adopt its entries (you vouch for them),
+                                                use a team key file, or start it afresh
           %pylearn run EXPR [-o NAME] [--backend B] [--no-cache]
                                                 run the expression(s) held in EXPR
                                                 (a name, a.b, or a,b) with progress
@@ -176,6 +210,7 @@ class PylearnMagics(Magics):
         FUNC may also be a registered component's name, or %%pylearn for cells.
         Paths (DIR, --file, --profile-dir) may name a variable: {name} or $name.
         """
+        _check_line(line)
         if cell is not None:
             args = _parse(_cell, line, "%%pylearn")
             return run_cell(self.shell, self.session, args, cell)
@@ -184,11 +219,23 @@ class PylearnMagics(Magics):
             print(self._status())
             return None
         if word not in _SUBCOMMANDS:
-            raise UsageError(
+            raise MagicUsageError(
                 f"unknown %pylearn subcommand {word!r}: expected one of {', '.join(_SUBCOMMANDS)} "
                 "(see %pylearn? for usage)."
             )
-        return getattr(self, f"_do_{word}")(rest)
+        try:
+            return getattr(self, f"_do_{word}")(rest)
+        except MagicUsageError:
+            raise
+        except UsageError as exc:  # raised by a helper module: same line, one error tree
+            raise MagicUsageError(str(exc)) from None
+        except PylearnError:
+            raise
+        except (KeyError, TypeError, ValueError, RecursionError, UnicodeError, OSError) as exc:
+            # the line's arguments could not be used; say so in one line, not a traceback
+            raise MagicUsageError(
+                f"%pylearn {word}: these arguments cannot be used ({type(exc).__name__}: "
+                f"{exc}). See %pylearn? for what {word} expects.") from None
 
     # -- subcommands -----------------------------------------------------------------------
     @property
@@ -216,7 +263,7 @@ class PylearnMagics(Magics):
             _parse(_no_args, rest, f"%pylearn cluster {action}")
             print(cluster.status(self.session) if action == "status" else cluster.stop(self.session))
         else:
-            raise UsageError(
+            raise MagicUsageError(
                 f"%pylearn cluster expected start, connect, status or stop, received "
                 f"{action or 'nothing'!r} (see %pylearn? for usage)."
             )
@@ -227,7 +274,7 @@ class PylearnMagics(Magics):
             print(f"default backend: {get_default_backend()}")
             return
         if args.name == "ipyparallel" and current_cluster() is None:
-            raise UsageError(
+            raise MagicUsageError(
                 "backend ipyparallel needs a cluster: start one with %pylearn cluster start -n 2, "
                 "or connect with %pylearn cluster connect."
             )
@@ -242,10 +289,17 @@ class PylearnMagics(Magics):
                 try:
                     cap = parse_size(args.max_size)
                 except ValueError as exc:
-                    raise UsageError(f"%pylearn cache --max-size: {exc}") from None
+                    raise MagicUsageError(f"%pylearn cache --max-size: {exc}") from None
                 where = (substitute(self._ns, args.dir) if args.dir is not None
                          else get_default_cache().location)
                 set_default_cache(cachecmd.open_cache(where, cap))
+            print(cachecmd.info_text(get_default_cache()))
+            return
+        if sub == "trust":
+            args = _parse(_cache_trust, tail, "%pylearn cache trust")
+            where = substitute(self._ns, args.dir)
+            set_default_cache(cachecmd.trust(where, substitute(self._ns, args.key)
+                                             if args.key else None, args.reset))
             print(cachecmd.info_text(get_default_cache()))
             return
         cache = get_default_cache()

@@ -119,7 +119,12 @@ def test_directory_and_secret_are_private(tmp_path):
     c = Cache(root)
     c.save(K1, np.zeros(INLINE_MAX))
     assert (root.stat().st_mode & 0o777) == 0o700
-    assert ((root / "secret.key").stat().st_mode & 0o777) == 0o600
+    assert not (root / "secret.key").exists()  # the key lives with the user, not the cache
+    from pylearn_lab.cache.keyring import user_key_path
+
+    key = user_key_path()
+    assert (key.stat().st_mode & 0o777) == 0o600 and (key.parent.stat().st_mode & 0o777) == 0o700
+    assert ((root / "pylearn-cache.json").stat().st_mode & 0o777) == 0o600
     assert ((root / "index.sqlite").stat().st_mode & 0o777) == 0o600
     blob = next((root / "blobs").glob("*/*"))
     assert (blob.stat().st_mode & 0o777) == 0o600
@@ -211,3 +216,31 @@ def test_an_altered_header_over_an_intact_payload_is_refused(tmp_path):
     disk._VERIFIED.clear()
     with pytest.warns(CacheWarning, match="checksum"):
         assert Cache(tmp_path).lookup(K1) == (False, None)
+
+
+def test_stores_declare_their_scope_and_reopen_from_their_spec(tmp_path):
+    from pylearn_lab.cache import DiskStore, open_store, register_store
+
+    disk, mem = Cache(tmp_path / "d"), Cache(":memory:")
+    assert disk.store.scope == "host" and mem.store.scope == "process"
+    assert disk.shareable and not mem.shareable and mem.spec() is None
+    disk.save(K1, [1, 2])
+    again = open_store(disk.store.spec())
+    assert isinstance(again, DiskStore) and Cache(store=again).load(K1) == [1, 2]
+
+    class Shared(MemoryStore):
+        """A store other processes could open (as a server-backed one would)."""
+
+        scope = "shared"
+
+        def spec(self):
+            return ("shared-demo", "x")
+
+    shared = Shared()
+    register_store("shared-demo", lambda name: shared)
+    c = Cache(store=shared, max_bytes="1MB")
+    assert c.shareable and c.spec() == ("store", ("shared-demo", "x"), 1_000_000)
+    c.save(K2, 7)
+    assert Cache.from_spec(c.spec()).load(K2) == 7
+    with pytest.raises(ValueError, match="register the store kind"):
+        open_store(("nope",))

@@ -90,10 +90,25 @@ def _no_cluster_run(ctx: Any) -> Any:
 
 
 def _altered_secret(ctx: Any) -> Any:
+    from pylearn_lab.cache.keyring import user_key_path
+
+    # a data directory of this test's own: the session's real key stays untouched
+    ctx.monkeypatch.setenv("XDG_DATA_HOME", str(ctx.tmp_path / "data"))
     path = ctx.tmp_path / "cache"
     pl.Cache(path).close()
-    (path / "secret.key").write_bytes(b"12345")
+    user_key_path().write_bytes(b"12345")
     return pl.Cache(path)
+
+
+def _readable_key(ctx: Any) -> Any:
+    import os
+
+    from pylearn_lab.cache.keyring import user_key_path
+
+    ctx.monkeypatch.setenv("XDG_DATA_HOME", str(ctx.tmp_path / "data"))
+    pl.Cache(ctx.tmp_path / "cache").close()
+    os.chmod(user_key_path(), 0o644)
+    return pl.Cache(ctx.tmp_path / "cache")
 
 
 def _planted_row(ctx: Any) -> Any:
@@ -197,10 +212,31 @@ API_CASES = [
     Case("api-node-raises", "API", "a component handed data it cannot use",
          E.NodeError, r"fix the cause and run again",
          lambda ctx: pl.run(rel_fails([1, 2]), cache=False, progress=False)),
-    Case("api-altered-secret", "API", "a cache whose `secret.key` was altered",
-         E.CacheError, r"Delete secret.key \(a new secret is made", _altered_secret),
+    Case("api-altered-secret", "API", "a personal key file (`secret.key` in the user's data dir) that was altered",
+         E.CacheError, r"Delete secret.key \(a new key is made", _altered_secret),
     Case("api-planted-entry", "API", "an index row not signed by this cache (planted/altered)",
          E.IntegrityError, r"refused unread and removed; it will be recomputed", _planted_row),
+    Case("api-not-a-cache", "API", "`Cache(dir)` on a non-empty folder that is not a cache",
+         E.CacheError, r"is not a pylearn_lab cache .*Nothing in it was touched; pass another",
+         lambda ctx: pl.Cache(_file(ctx).parent)),
+    Case("api-system-dir", "API", "`Cache('/etc')` (a system directory)",
+         E.CacheError, r"system directory or your home directory itself.*force=True",
+         lambda ctx: pl.Cache("/etc")),
+    Case("api-key-readable", "API", "a personal key file others can read (mode 0644)",
+         E.CacheError, r"expected 0600 .*Run `chmod 600", _readable_key),
+    Case("api-bad-trust", "API", "`Cache(path, trust=3)`",
+         TypeError, r"trust= expected None, True, 'reset' or the path of a team key file",
+         lambda ctx: pl.Cache(ctx.tmp_path / "c", trust=3)),
+    Case("api-nul-path", "API", "a cache path with a NUL byte",
+         E.CacheError, r"it contains a NUL character\. Expected a plain directory path",
+         lambda ctx: pl.Cache("a\0b")),
+    Case("api-deep-spec", "API", "a graph file nested 100,000 levels deep",
+         E.SpecError, r"nested too deeply .*Load a file written by Graph.to_json",
+         lambda ctx: Graph.from_json('{"pylearn_graph": 1, "nodes": ' + "[" * 100_000 + "]" * 100_000 + "}")),
+    Case("api-spec-bad-ref", "API", "a graph file whose `$ref` is not a node id",
+         E.SpecError, r"must name a node id",
+         lambda ctx: Graph.from_json('{"pylearn_graph": 1, "nodes": [{"id": "a", "component": '
+                                     '"x", "args": [{"$ref": 3}]}]}')),
 ]
 
 #: Needs a cluster of its own (test_bad_inputs.py, marked ``cluster``).

@@ -90,14 +90,23 @@ def failing_writes(err: int, under: Path) -> Iterator[None]:
     writing = os.O_WRONLY | os.O_RDWR | os.O_CREAT
     root = str(under)
 
+    def full(path, dir_fd) -> str:
+        # the store works relative to directory fds (no link is ever followed)
+        path = os.fspath(path)
+        if dir_fd is None or os.path.isabs(path):
+            return path
+        return os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path)
+
     def fake_open(path, flags, *args, **kwargs):
-        if flags & writing and os.fspath(path).startswith(root):
-            raise OSError(err, os.strerror(err), os.fspath(path))
+        where = full(path, kwargs.get("dir_fd"))
+        if flags & writing and where.startswith(root):
+            raise OSError(err, os.strerror(err), where)
         return real_open(path, flags, *args, **kwargs)
 
     def fake_replace(src, dst, *args, **kwargs):
-        if os.fspath(dst).startswith(root):
-            raise OSError(err, os.strerror(err), os.fspath(dst))
+        where = full(dst, kwargs.get("dst_dir_fd"))
+        if where.startswith(root):
+            raise OSError(err, os.strerror(err), where)
         return real_replace(src, dst, *args, **kwargs)
 
     os.open, os.replace = fake_open, fake_replace

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from IPython.core.error import UsageError
+from pylearn_lab.magics.session import MagicUsageError as UsageError  # a UsageError and a PylearnError
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
@@ -79,6 +79,19 @@ MAGIC_CASES = [
     Case("magic-run-expression", "magic", "`%pylearn run f(1)` (an expression, not a name)",
          UsageError, r"assign the expression to a variable first, e\.g\. e = f\(1\), then "
          r"%pylearn run e", _line("run f(1)")),
+    Case("magic-unclosed-quote", "magic", "`%pylearn cache 'my dir` (an unclosed quote)", UsageError,
+         r"cannot be split into words \(No closing quotation\); expected balanced quotes",
+         _line("cache 'my dir")),
+    Case("magic-nul", "magic", "a NUL character in the line", UsageError,
+         r"contains a NUL character.*remove it", _line("cache a\x00b")),
+    Case("magic-surrogate", "magic", "a lone surrogate in the line", UsageError,
+         r"lone surrogate.*retype", _line("cache \udc80")),
+    Case("magic-property-path", "magic", "`%pylearn run x.prop` where `prop` is a property",
+         UsageError, r"never run code to look a name up. Assign it to a variable first",
+         _line("run x.imag")),
+    Case("magic-not-a-cache", "magic", "`%pylearn cache DIR` on a folder that is not a cache",
+         UsageError, r"not a pylearn_lab cache", lambda ctx: ctx.shell.run_line_magic(
+             "pylearn", f"cache {ctx.tmp_path}")),
 ]
 
 

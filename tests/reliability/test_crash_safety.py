@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import pylearn_lab as pl
+from pylearn_lab.cache.keyring import user_key_path
 from pylearn_lab.cache import CacheWarning
 
 from . import workloads as wl
@@ -103,7 +104,8 @@ def test_a_cache_killed_while_being_created_opens_cleanly(tmp_path, figures):
             os.kill(proc.pid, signal.SIGKILL)
         proc.join()
         c = pl.Cache(d)
-        assert len((d / "secret.key").read_bytes()) == 32
+        assert not (d / "secret.key").exists()  # the key lives with the user
+        assert len(user_key_path().read_bytes()) == 32 and (d / "pylearn-cache.json").is_file()
         hit, value = c.lookup(wl.key_for(1))
         assert not hit or wl.same_value(1, value)
         assert c.save(wl.key_for(2), wl.value_for(2)) and wl.same_value(2, c.load(wl.key_for(2)))

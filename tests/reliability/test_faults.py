@@ -377,3 +377,94 @@ def test_pylearn_cache_verify_repairs_what_crashes_and_damage_leave(tmp_path):
     assert "repaired — 8 entries checked, 1 bad, 1 missing blobs, 2 orphan files" in first.stdout
     assert "cache verify: ok — 6 entries checked" in second.stdout
     assert not orphan.exists() and not list((root / "tmp").iterdir())
+
+
+# -- issue 12 faults -------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["serial", "processes"])
+def test_a_result_bigger_than_max_bytes_is_returned_not_stored_with_one_warning(
+        tmp_path, calls, backend, figures):
+    cache = pl.Cache(tmp_path / "cache", max_bytes="100KB")
+    small = wl.big(str(calls), 1, 1_000)  # 8 kB: fits
+    graph = [wl.big(str(calls), i, 40_000) for i in range(2, 5)] + [small]  # 320 kB each
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        out = pl.run(graph, cache=cache, backend=backend, progress=False)
+    assert [float(v[0]) for v in out] == [2.0, 3.0, 4.0, 1.0]
+    assert [v.shape for v in out] == [(40_000,)] * 3 + [(1_000,)]
+    assert cache.contains(small) and not any(cache.contains(g) for g in graph[:3])
+    if backend == "serial":  # the processes backend's workers warn in their own process
+        msgs = [str(x.message) for x in w if issubclass(x.category, CacheWarning)]
+        assert len(msgs) == 1 and "bigger than the cache's max_bytes" in msgs[0], msgs
+    figures["faults_injected"] = figures.get("faults_injected", 0) + 1
+
+
+def test_a_full_disk_at_cache_creation_runs_uncached_with_one_warning_and_no_leftovers(
+        tmp_path, calls, figures):
+    where = tmp_path / "new"
+    with failing_writes(errno.ENOSPC, where), warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        out = pl.run(_graph(calls, SIZES[:4]), cache=str(where / "cache"), progress=False)
+    assert _values_right(out, SIZES[:4])
+    msgs = [str(x.message) for x in w if issubclass(x.category, CacheWarning)]
+    assert len(msgs) == 1 and "runs go on uncached" in msgs[0], msgs
+    assert not where.exists() or not list(where.rglob("*")), list(where.rglob("*"))
+
+
+def test_a_full_disk_while_making_the_user_key_leaves_no_temp_file(tmp_path, monkeypatch):
+    from pylearn_lab.cache.keyring import user_key_path
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    key_dir = user_key_path().parent
+    key_dir.mkdir(parents=True, mode=0o700)
+    with failing_writes(errno.ENOSPC, key_dir), pytest.raises(pl.errors.CacheError,
+                                                              match="Free some space"):
+        pl.Cache(tmp_path / "cache")
+    assert not list(key_dir.iterdir())
+
+
+def test_a_read_only_index_in_a_writable_folder_is_a_read_only_cache(
+        tmp_path, calls, monkeypatch, figures):
+    path = tmp_path / "cache"
+    _fill_half(path, calls)
+    os.chmod(path / "index.sqlite", 0o400)
+    if os.access(path / "index.sqlite", os.W_OK):  # root ignores modes: simulate the check
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, m, **kw: False if (
+            str(p).endswith("index.sqlite") and m & os.W_OK) else real(p, m, **kw))
+    with pytest.warns(CacheWarning, match="index .* is read-only"):
+        cache = pl.Cache(path)
+    assert cache.store.read_only
+    out = pl.run(_graph(calls), cache=cache, progress=False)
+    assert _values_right(out)
+    assert len(_computed(calls)) == 8 + len(SIZES) - 8  # the stored half was served
+    figures["faults_injected"] = figures.get("faults_injected", 0) + 1
+
+
+def test_repeated_failures_give_one_warning_per_cause_per_run(tmp_path, calls):
+    cache = pl.Cache(tmp_path / "cache")
+    for _ in range(2):  # and again in the next run
+        with failing_writes(errno.ENOSPC, tmp_path / "cache"), \
+                warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            pl.run(_graph(calls, SIZES * 4), cache=cache, progress=False, wait=True)
+        msgs = [str(x.message) for x in w if issubclass(x.category, CacheWarning)]
+        assert len(msgs) == 1 and "No space left" in msgs[0], msgs
+        cache.clear()
+
+
+def test_eviction_reads_only_what_it_drops(tmp_path):
+    """Under the cap a save scans nothing; over it, about as many rows as it drops."""
+    cache = pl.Cache(tmp_path / "cache", max_bytes=3_000_000)
+    for i in range(2_000):
+        cache.save(f"{i:032x}", i)
+    statements: list[str] = []
+    conn = cache.store.index._conn()
+    conn.set_trace_callback(statements.append)
+    cache.save("f" * 32, 1)
+    assert not any("ORDER BY last_access" in s for s in statements)  # under the cap
+    cache.max_bytes = cache.info().bytes - 1
+    statements.clear()
+    cache.save("e" * 32, 2)
+    scans = [s for s in statements if "ORDER BY last_access" in s]
+    assert scans and all("LIMIT" in s for s in scans)
+    assert cache.info().bytes <= cache.max_bytes
