@@ -204,6 +204,17 @@ def _feed_bytes(d: Any, obj: Any, path: str) -> None:
     d.update(obj)
 
 
+def _feed_bytearray(d: Any, obj: Any, path: str) -> None:
+    d.update(b"B" + _PACK_Q(len(obj)))
+    d.update(obj)
+
+
+def _feed_memoryview(d: Any, obj: memoryview, path: str) -> None:
+    # format and shape count: the same bytes read as 'd' or as 'B' are other values
+    _tag(d, b"M", f"{obj.format}|{obj.itemsize}|{obj.shape}")
+    d.update(obj.tobytes())
+
+
 def _sequence_feeder(tag: bytes) -> Feeder:
     def feed(d: Any, obj: Any, path: str) -> None:
         d.update(tag + _PACK_Q(len(obj)))
@@ -318,8 +329,8 @@ _HANDLERS.update(
         complex: _feed_complex,
         str: _feed_str,
         bytes: _feed_bytes,
-        bytearray: _feed_bytes,
-        memoryview: lambda d, o, p: _feed_bytes(d, o.tobytes(), p),
+        bytearray: _feed_bytearray,
+        memoryview: _feed_memoryview,
         tuple: _feed_namedtuple_or_tuple,
         list: _sequence_feeder(b"l"),
         dict: _feed_dict,
