@@ -53,11 +53,12 @@ class Digest:
     True
     """
 
-    __slots__ = ("_h", "update")
+    __slots__ = ("_h", "update", "active")
 
     def __init__(self) -> None:
         self._h = new_blake3(max_threads=_THREADS)
         self.update = self._h.update
+        self.active: dict[int, int] | None = None  # containers being hashed (cycle detection)
 
     def hexdigest(self) -> str:
         """The 128-bit digest as 32 hex characters."""
