@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import SignatureError
+from ..errors import SignatureError, UnhashableError
 from ..hashing.digest import new_digest
-from ..hashing.values import _tag, feed_value, register_hash
+from ..hashing.values import _HANDLERS, _tag, feed_argument, register_hash
 from .nodes import Call, Ref, map_refs
 from .params import check_literal
 
@@ -189,6 +189,15 @@ class Expr:
         )
 
 
+def _refuse_nested_expr(d: Any, obj: Expr, path: str) -> None:
+    raise UnhashableError(
+        path, obj, "an expression inside a container other than a plain list, tuple or dict "
+        "is not an edge of the graph; put it in a plain list/tuple/dict, or pass it directly")
+
+
+_HANDLERS[Expr] = _refuse_nested_expr
+
+
 def _swap_exprs(obj: Any, new: Mapping[str, Expr]) -> Any:
     if isinstance(obj, Expr):
         return new.get(obj.key, obj)
@@ -225,11 +234,15 @@ def _render(e: Expr, depth: int) -> str:
 
 
 def _extract(obj: Any, found: dict[str, Expr]) -> Any:
-    """Replace Exprs by Refs (also inside plain containers), collecting them."""
+    """Replace Exprs by Refs (also inside plain containers), collecting them.
+
+    Only exact lists, tuples and dicts are rebuilt: a subclass argument reaches the
+    function as itself (and is keyed with its class), never as a plain list.
+    """
     if isinstance(obj, Expr):
         found.setdefault(obj.key, obj)
         return Ref(obj.key)
-    if isinstance(obj, list):
+    if type(obj) is list:
         return [_extract(x, found) for x in obj]
     if type(obj) is tuple:
         return tuple(_extract(x, found) for x in obj)
@@ -355,8 +368,8 @@ def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]
     if comp.signature is None:  # some builtins have none: key the arguments as passed
         call_args = _extract(args, found)
         call_kwargs = _extract(kwargs, found)
-        feed_value(d, call_args, f"the positional arguments of {comp.name}()")
-        feed_value(d, call_kwargs, f"the keyword arguments of {comp.name}()")
+        feed_argument(d, call_args, f"the positional arguments of {comp.name}()")
+        feed_argument(d, call_kwargs, f"the keyword arguments of {comp.name}()")
     else:
         binder = _binder(comp)
         arguments = binder.bind(args, kwargs)
@@ -372,7 +385,7 @@ def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]
             if spec is not None and not isinstance(value, Expr):
                 check_literal(spec, value, path)
             d.update(tag)
-            feed_value(d, canonical[name], path)
+            feed_argument(d, canonical[name], path)
         if binder.fast:  # all positional first, then keyword-only: what BoundArguments does
             n = len(binder.positional)
             values = list(canonical.values())
