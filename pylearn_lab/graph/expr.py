@@ -381,7 +381,12 @@ def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]
         items = binder.items
         for name, value in arguments.items():
             tag, path, spec = items[name]
-            canonical[name] = _extract(value, found)
+            try:
+                canonical[name] = _extract(value, found)
+            except RecursionError:
+                raise UnhashableError(path, value, "it is nested too deeply to hash (more levels "
+                                      "than Python's recursion limit allows); flatten it, or pass "
+                                      "it as a numpy array") from None
             if spec is not None and not isinstance(value, Expr):
                 check_literal(spec, value, path)
             d.update(tag)
