@@ -304,13 +304,15 @@ class _Binder:
                                   if p.kind is kinds.KEYWORD_ONLY)
         self.positional_only = frozenset(p.name for p in sig.parameters.values()
                                          if p.kind is kinds.POSITIONAL_ONLY)
-        self.items: dict[str, tuple[bytes, str, Any]] = {}
+        self.items: dict[str, tuple[bytes | None, str, Any]] = {}
+        ignored = getattr(comp, "ignore", frozenset())
         for name in sig.parameters:
             tag = _Recorder()
             _tag(tag, b"=", name)
             spec = specs.get(name)
             check = spec if spec is not None and not spec.variadic else None
-            self.items[name] = (tag.data, f"argument {name!r} of {comp.name}()", check)
+            self.items[name] = (None if name in ignored else tag.data,
+                                f"argument {name!r} of {comp.name}()", check)
 
     def valid_for(self, comp: "Component") -> bool:
         return (self.sig is comp.signature and self.params is comp.params
@@ -381,14 +383,16 @@ def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]
         items = binder.items
         for name, value in arguments.items():
             tag, path, spec = items[name]
+            if spec is not None and not isinstance(value, Expr):
+                value = check_literal(spec, value, path)  # C: float -> 1 and 1.0 one key
             try:
                 canonical[name] = _extract(value, found)
             except RecursionError:
                 raise UnhashableError(path, value, "it is nested too deeply to hash (more levels "
                                       "than Python's recursion limit allows); flatten it, or pass "
                                       "it as a numpy array") from None
-            if spec is not None and not isinstance(value, Expr):
-                check_literal(spec, value, path)
+            if tag is None:  # @component(ignore=[...]): passed on, never keyed
+                continue
             d.update(tag)
             feed_argument(d, canonical[name], path)
         if binder.fast:  # all positional first, then keyword-only: what BoundArguments does
