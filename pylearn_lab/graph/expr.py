@@ -28,6 +28,7 @@ inc(inc(1))
 from __future__ import annotations
 
 import inspect
+import reprlib
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -216,7 +217,10 @@ def short_repr(value: Any, limit: int = 40) -> str:
         return f"array<{value.dtype}{list(value.shape)}>"
     if isinstance(value, Expr):
         return _render(value, 1)
-    text = repr(value)
+    try:
+        text = reprlib.repr(value)  # bounded: a deep or self-referencing literal cannot crash it
+    except Exception:  # noqa: BLE001 -- a broken __repr__ must not break the Expr's repr
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -35,6 +35,7 @@ import decimal
 import enum
 import fractions
 import pathlib
+import reprlib
 import struct
 import sys
 import uuid
@@ -186,7 +187,7 @@ def _probe_classes(module: str, classes: tuple[str, ...]) -> tuple[type, ...]:
 
 # Bases whose handlers already key the exact type; a subclass of any other handled type is
 # tagged with its class (a list subclass is not a list, an OrderedDict subclass not one).
-_UNTAGGED_BASES = (np.generic, np.dtype, pathlib.PurePath, enum.Enum)
+_UNTAGGED_BASES = (np.ndarray, np.generic, np.dtype, pathlib.PurePath, enum.Enum)
 
 
 def _find_handler(obj: Any, path: str) -> Feeder:
@@ -337,12 +338,19 @@ def _sub_digest(obj: Any, path: str, parent: Any = None) -> bytes:
     return d.digest()
 
 
+def _key_text(k: Any) -> str:
+    try:
+        return reprlib.repr(k)[:40]
+    except Exception:  # noqa: BLE001 -- only for naming the path in an error
+        return f"<{type(k).__name__}>"
+
+
 def _feed_dict(d: Any, obj: Any, path: str) -> None:
     if not _enter(d, obj):
         return
     try:
         items = sorted(
-            (_sub_digest(k, f"{path} key {k!r:.40}", d), _sub_digest(v, f"{path}[{k!r:.40}]", d))
+            (_sub_digest(k, f"{path} key {_key_text(k)}", d), _sub_digest(v, f"{path}[{_key_text(k)}]", d))
             for k, v in obj.items()
         )
     finally:
@@ -359,8 +367,8 @@ def _feed_ordered_dict(d: Any, obj: Any, path: str) -> None:
     try:
         d.update(b"o" + _PACK_Q(len(obj)))
         for k, v in obj.items():
-            feed_value(d, k, f"{path} key {k!r:.40}")
-            feed_value(d, v, f"{path}[{k!r:.40}]")
+            feed_value(d, k, f"{path} key {_key_text(k)}")
+            feed_value(d, v, f"{path}[{_key_text(k)}]")
     finally:
         _leave(d, obj)
 
