@@ -309,7 +309,7 @@ class _Binder:
         self.positional_only = frozenset(p.name for p in sig.parameters.values()
                                          if p.kind is kinds.POSITIONAL_ONLY)
         self.items: dict[str, tuple[bytes | None, str, Any]] = {}
-        ignored = getattr(comp, "ignore", frozenset())
+        ignored: frozenset[str] = getattr(comp, "ignore", frozenset())
         for name in sig.parameters:
             tag = _Recorder()
             _tag(tag, b"=", name)

@@ -406,7 +406,7 @@ def _dtype_text(dt: np.dtype) -> str:
             base, shape = dt.subdtype
             return f"({_dtype_text(base)}){shape}"
         return dt.str
-    return "{" + ",".join(f"{n!r}:{_dtype_text(dt.fields[n][0])}" for n in dt.names) + "}"
+    return "{" + ",".join(f"{n!r}:{_dtype_text(dt.fields[n][0])}" for n in dt.names or ()) + "}"
 
 
 def _feed_ndarray(d: Any, obj: np.ndarray, path: str) -> None:
@@ -418,7 +418,7 @@ def _feed_ndarray(d: Any, obj: np.ndarray, path: str) -> None:
     d.update(_PACK_Q(obj.ndim) + b"".join(_PACK_Q(n) for n in obj.shape))
     if dt.fields is not None:
         # Field by field: padding bytes between fields hold garbage, equal records must agree.
-        for name in dt.names:
+        for name in dt.names or ():
             _feed_ndarray(d, np.ascontiguousarray(obj[name]), f"{path}[{name!r}]")
         return
     if dt.hasobject:
