@@ -151,7 +151,11 @@ _CLASS_SKIP = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "_
                          "__match_args__", "__firstlineno__", "__static_attributes__",
                          "__orig_bases__", "__parameters__", "_member_map_", "_value2member_map_",
                          "_member_names_", "_unhashable_values_", "_new_member_", "_value_repr_",
-                         "__abstractmethods__", "_abc_impl"})
+                         "__abstractmethods__", "_abc_impl", "__slotnames__",
+                         "__protocol_attrs__", "_is_protocol", "_is_runtime_protocol",
+                         "__non_callable_proto_members__", "__callable_proto_members_only__"})
+# (``__slotnames__`` is added by copyreg the first time an instance is pickled, the
+# protocol and abc attributes by typing/abc caches: none changes what the class runs.)
 
 
 def _is_user_callable(obj: Any) -> bool:
@@ -259,14 +263,15 @@ def _local(obj: Any) -> _Local:
 
 
 def _dep_label(value: Any) -> str:
-    """How a referencing function names a user dependency: qualname plus its own code.
+    """How a referencing function names a user dependency: by qualified name.
 
-    The code fingerprint keeps two dependencies with one qualified name (two
-    module-level lambdas) apart, and swapping which global names them counts.
+    The dependency's own parts enter under ``function:<qualname>:`` (``#2``,
+    ``#3`` for further dependencies sharing that name, in the deterministic
+    order names are scanned), so which global names which same-named
+    dependency still counts, and a changed helper shows as the helper's
+    change, not also as the caller's.
     """
-    value = unwrap_component(value)
-    own = code_fingerprint(value.__code__) if isinstance(value, types.FunctionType) else "class"
-    return f"fn:{qualified_name(value)}:{own}"
+    return f"fn:{qualified_name(unwrap_component(value))}"
 
 
 def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[Any]) -> None:
