@@ -111,7 +111,7 @@ def _feed_pd_array(d: Any, arr: Any, path: str) -> None:
     if isinstance(arr, np.ndarray):
         _feed_np_or_objects(d, arr, path)
         return
-    if isinstance(arr, pd.arrays.NumpyExtensionArray):  # a plain numpy column
+    if isinstance(arr, _numpy_array_class(pd)):  # a plain numpy column
         _feed_np_or_objects(d, arr.to_numpy(), path)
         return
     _type_tag(d, arr, b"e")
@@ -145,6 +145,11 @@ def _feed_pd_array(d: Any, arr: Any, path: str) -> None:
         _feed_pd_array(d, arr.sp_values, f"{path}.sp_values")
     else:  # python-storage strings and other extension arrays: through Arrow, else by element
         _feed_np_or_objects(d, np.asarray(arr, dtype=object), path)
+
+
+def _numpy_array_class(pd: Any) -> type:
+    # pandas >= 2.1 calls it NumpyExtensionArray, 2.0 PandasArray
+    return getattr(pd.arrays, "NumpyExtensionArray", None) or pd.arrays.PandasArray
 
 
 def _feed_np_or_objects(d: Any, arr: np.ndarray, path: str) -> None:

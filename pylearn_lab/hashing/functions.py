@@ -593,15 +593,28 @@ def is_hashable_callable(obj: Any) -> bool:
     ) or hasattr(obj, "__pylearn_component_fn__"):
         return True
     # Library function-like objects (numpy's array-function dispatchers, Cython functions):
-    # callable, named, importable by module and qualname.
+    # no state of their own, importable by module and qualname as themselves.
     typ = type(obj)
+    if typ.__name__ in _FUNCTION_LIKE:
+        return True
     return (callable(obj) and is_library_module(typ.__module__)
-            and isinstance(getattr(obj, "__qualname__", None), str)
-            and isinstance(getattr(obj, "__module__", None), str)
-            and not hasattr(obj, "__dict__") or type(obj).__name__ in _FUNCTION_LIKE)
+            and not hasattr(obj, "__wrapped__") and _importable_as_itself(obj))
 
 
-_FUNCTION_LIKE = frozenset({"_ArrayFunctionDispatcher", "cython_function_or_method", "fused_cython_function"})
+_FUNCTION_LIKE = frozenset({"_ArrayFunctionDispatcher", "cython_function_or_method",
+                            "fused_cython_function"})
+
+
+def _importable_as_itself(obj: Any) -> bool:
+    import sys
+
+    mod, qual = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not isinstance(mod, str) or not isinstance(qual, str) or "<" in qual:
+        return False
+    target: Any = sys.modules.get(mod)
+    for part in qual.split("."):
+        target = getattr(target, part, None)
+    return target is obj and is_library_module(mod)
 
 
 def feed_callable(d: Any, obj: Any, path: str) -> None:
