@@ -25,6 +25,7 @@ True
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from blake3 import blake3 as new_blake3
@@ -38,6 +39,19 @@ DIGEST_NAME = "blake3-128"
 
 # blake3 splits one large update() over this many threads; small updates stay serial.
 _THREADS = new_blake3.AUTO
+
+
+def _after_fork_in_child() -> None:
+    # blake3's thread pool does not survive fork(): its worker threads are gone in the child,
+    # and a multi-threaded update there would wait for them forever. A forked child (a
+    # ProcessPoolExecutor worker, a crash-test writer) hashes on one thread; the digest is
+    # the same whatever the thread count.
+    global _THREADS
+    _THREADS = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Digest:
