@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import SignatureError, UnhashableError
 from ..hashing.digest import new_digest
-from ..hashing.values import _HANDLERS, _tag, feed_argument, register_hash
+from ..hashing.values import _HANDLERS, _tag, feed_argument, feed_value, register_hash
 from .nodes import Call, Ref, map_refs
 from .params import check_literal
 
@@ -385,20 +385,21 @@ def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]
             arguments = bound.arguments
         canonical: dict[str, Any] = {}
         items = binder.items
-        for name, value in arguments.items():
-            tag, path, spec = items[name]
-            if spec is not None and not isinstance(value, Expr):
-                value = check_literal(spec, value, path)  # C: float -> 1 and 1.0 one key
-            try:
+        path, value = "", None
+        try:
+            for name, value in arguments.items():
+                tag, path, spec = items[name]
+                if spec is not None and not isinstance(value, Expr):
+                    value = check_literal(spec, value, path)  # C: float -> 1 and 1.0 one key
                 canonical[name] = _extract(value, found)
-            except RecursionError:
-                raise UnhashableError(path, value, "it is nested too deeply to hash (more levels "
-                                      "than Python's recursion limit allows); flatten it, or pass "
-                                      "it as a numpy array") from None
-            if tag is None:  # @component(ignore=[...]): passed on, never keyed
-                continue
-            d.update(tag)
-            feed_argument(d, canonical[name], path)
+                if tag is None:  # @component(ignore=[...]): passed on, never keyed
+                    continue
+                d.update(tag)
+                feed_value(d, canonical[name], path)
+        except RecursionError:
+            raise UnhashableError(path, value, "it is nested too deeply to hash (more levels "
+                                  "than Python's recursion limit allows); flatten it, or pass "
+                                  "it as a numpy array") from None
         if binder.fast:  # all positional first, then keyword-only: what BoundArguments does
             n = len(binder.positional)
             values = list(canonical.values())

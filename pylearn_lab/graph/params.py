@@ -140,8 +140,14 @@ def check_literal(spec: ParamSpec, value: Any, where: str) -> Any:
     >>> check_literal(ParamSpec("depth", "int", False, 3), 6.0, "depth")
     6
     """
-    if spec.kind == "any" or (value is None and spec.optional):
+    kind = spec.kind
+    if kind == "any" or (value is None and spec.optional):
         return value
+    t = type(value)
+    if (t is int and kind == "int") or (t is float and kind == "float") or (t is str and kind == "str"):
+        b = spec.bounds  # the common case, without the conversions below (every key pays it)
+        if b is None or b.low <= value <= b.high:
+            return value
     ok = True
     if spec.kind == "bool":
         ok = isinstance(value, bool) or _is_np_bool(value)

@@ -114,6 +114,9 @@ def unwrap_component(obj: Any) -> Any:
     >>> unwrap_component(h) is h.__wrapped__
     True
     """
+    inner = getattr(obj, "__pylearn_component_fn__", None)
+    if inner is None and type(obj) is not functools._lru_cache_wrapper:
+        return obj  # the common case: a plain function
     for _ in range(32):  # a chain of wrappers, never a cycle
         inner = getattr(obj, "__pylearn_component_fn__", None)
         if inner is None and isinstance(obj, functools._lru_cache_wrapper):

@@ -253,7 +253,6 @@ def _feed_bool(d: Any, obj: Any, path: str) -> None:
 
 
 def _feed_int(d: Any, obj: Any, path: str) -> None:
-    obj = int(obj)
     if -(2**63) <= obj < 2**63:
         d.update(b"i" + _PACK_Q(obj))
     else:
