@@ -112,7 +112,7 @@ def _feed_pd_array(d: Any, arr: Any, path: str) -> None:
         _feed_np_or_objects(d, arr, path)
         return
     if isinstance(arr, _numpy_array_class(pd)):  # a plain numpy column
-        _feed_np_or_objects(d, arr.to_numpy(), path)
+        _feed_np_or_objects(d, np.asarray(arr), path)
         return
     _type_tag(d, arr, b"e")
     if isinstance(arr, pd.Categorical):

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnhashableError
+from .callables import is_hashable_callable, is_instance_callable
 from .code import code_fingerprint
 from .digest import new_digest
 from .versions import is_library_module, package_version
@@ -329,7 +330,7 @@ def _functions_in(value: Any) -> list[Any] | None:
 
 
 def _closure_or_global_part(value: Any, what: str) -> str:
-    if is_hashable_callable(value) and not _is_instance_callable(value):
+    if is_hashable_callable(value) and not is_instance_callable(value):
         return _describe_library(value) if not _is_user_callable(value) else _dep_label(value)
     if isinstance(value, types.ModuleType):
         return f"module:{value.__name__}"
@@ -369,7 +370,7 @@ def _scan_globals(fn: types.FunctionType, parts: dict[str, str], refs: list[Any]
             parts[f"global:{name}"] = _dep_label(value)
         else:
             parts[f"global:{name}"] = _closure_or_global_part(value, f"global {name!r} read by {label}")
-            if _is_instance_callable(value) and _is_user_callable(type(value)):
+            if is_instance_callable(value) and _is_user_callable(type(value)):
                 deps.append(type(value))
 
 
@@ -463,7 +464,7 @@ def function_identity(fn: Any, version: str | None = None) -> FunctionIdentity:
             return _finish(tname, "library", {
                 "library": _describe_library(type(owner)) + f".{fn.__name__}",
                 "method.self": _hash_part(owner, f"the object {fn.__name__} is bound to")})
-    if _is_instance_callable(fn):
+    if is_instance_callable(fn):
         return _instance_identity(fn, name)
     if not _is_user_callable(fn):
         return _finish(name, "library", {"library": _describe_library(fn)})
@@ -487,18 +488,6 @@ def _instance_identity(fn: Any, name: str) -> FunctionIdentity:
     cls_ident = function_identity(type(fn))
     parts = {"class": cls_ident.digest, "state": hash_value(fn, name=f"the callable {name}")}
     return _finish(name, "instance", parts)
-
-
-def _is_instance_callable(obj: Any) -> bool:
-    """A callable that is neither a function-like builtin nor a class: an object with __call__."""
-    if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-                        functools.partial, np.ufunc, types.MethodWrapperType,
-                        types.WrapperDescriptorType, types.MethodDescriptorType,
-                        types.ClassMethodDescriptorType, functools._lru_cache_wrapper)):
-        return False
-    if hasattr(obj, "__pylearn_component_fn__"):
-        return False
-    return callable(obj) and _is_user_callable(type(obj))
 
 
 def _user_identity(fn: Any, name: str) -> FunctionIdentity:
@@ -579,45 +568,6 @@ def _finish(name: str, kind: str, parts: dict[str, str]) -> FunctionIdentity:
     for k in sorted(parts):
         d.update(f"{k}\0{parts[k]}\0".encode("utf-8", "surrogatepass"))
     return FunctionIdentity(d.hexdigest(), name, kind, parts)
-
-
-def is_hashable_callable(obj: Any) -> bool:
-    """True for callables :func:`function_identity` identifies (not callable instances).
-
-    Callable instances of user classes are values: :mod:`~pylearn_lab.hashing.values`
-    walks their state, and :func:`function_identity` combines class and state.
-    """
-    if isinstance(
-        obj,
-        (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial,
-         type, np.ufunc, types.MethodWrapperType, types.WrapperDescriptorType,
-         types.MethodDescriptorType, types.ClassMethodDescriptorType,
-         functools._lru_cache_wrapper),
-    ) or hasattr(obj, "__pylearn_component_fn__"):
-        return True
-    # Library function-like objects (numpy's array-function dispatchers, Cython functions):
-    # no state of their own, importable by module and qualname as themselves.
-    typ = type(obj)
-    if typ.__name__ in _FUNCTION_LIKE:
-        return True
-    return (callable(obj) and is_library_module(typ.__module__)
-            and not hasattr(obj, "__wrapped__") and _importable_as_itself(obj))
-
-
-_FUNCTION_LIKE = frozenset({"_ArrayFunctionDispatcher", "cython_function_or_method",
-                            "fused_cython_function"})
-
-
-def _importable_as_itself(obj: Any) -> bool:
-    import sys
-
-    mod, qual = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
-    if not isinstance(mod, str) or not isinstance(qual, str) or "<" in qual:
-        return False
-    target: Any = sys.modules.get(mod)
-    for part in qual.split("."):
-        target = getattr(target, part, None)
-    return target is obj and is_library_module(mod)
 
 
 def feed_callable(d: Any, obj: Any, path: str) -> None:
