@@ -71,11 +71,12 @@ def code_fingerprint(code: types.CodeType) -> str:
     >>> def f(x):
     ...     '''One docstring.'''
     ...     return x in {"a", "b"}
-    >>> def g(x):
+    >>> first = f.__code__
+    >>> def f(x):
     ...     '''Another docstring.'''
     ...     return (x in
     ...             {"b", "a"})  # formatted otherwise
-    >>> code_fingerprint(f.__code__) == code_fingerprint(g.__code__)
+    >>> code_fingerprint(first) == code_fingerprint(f.__code__)
     True
     """
     hit = _MEMO.get(code)

@@ -15,7 +15,7 @@ full 256 bits.
 
 Examples
 --------
->>> d = new_digest(); d.update(b"abc"); len(d.hexdigest())
+>>> d = new_digest(); _ = d.update(b"abc"); len(d.hexdigest())
 32
 >>> digest_bytes(b"abc") == digest_bytes(b"abc")
 True
@@ -62,7 +62,7 @@ class Digest:
 
     Examples
     --------
-    >>> d = Digest(); d.update(b"a"); d.update(b"bc")
+    >>> d = Digest(); _ = d.update(b"a"); _ = d.update(b"bc")
     >>> d.hexdigest() == digest_bytes(b"abc")
     True
     """
