@@ -43,7 +43,7 @@ from .digest import new_digest
 
 __all__ = ["code_fingerprint", "const_text"]
 
-_MEMO: "weakref.WeakKeyDictionary[types.CodeType, str]" = weakref.WeakKeyDictionary()
+_MEMO: weakref.WeakKeyDictionary[types.CodeType, str] = weakref.WeakKeyDictionary()
 _PY = f"py{sys.version_info.major}.{sys.version_info.minor}"
 # Code objects whose first constant is the docstring slot (a def, not a lambda,
 # comprehension, module or class body): that slot holds the docstring or None.

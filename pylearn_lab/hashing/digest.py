@@ -30,7 +30,7 @@ from typing import Any
 
 from blake3 import blake3 as new_blake3
 
-__all__ = ["new_digest", "digest_bytes", "DIGEST_HEX_LEN", "DIGEST_NAME", "Digest", "new_blake3"]
+__all__ = ["DIGEST_HEX_LEN", "DIGEST_NAME", "Digest", "digest_bytes", "new_blake3", "new_digest"]
 
 #: Length of every key and checksum, in hex characters (128 bits).
 DIGEST_HEX_LEN = 32
@@ -67,7 +67,7 @@ class Digest:
     True
     """
 
-    __slots__ = ("_h", "update", "active")
+    __slots__ = ("_h", "active", "update")
 
     def __init__(self) -> None:
         self._h = new_blake3(max_threads=_THREADS)

@@ -48,7 +48,7 @@ import numpy as np
 from ..errors import UnhashableError
 from .values import _PACK_Q, _feed_ndarray, _tag, feed_value, register_probe
 
-__all__ = ["feed_pandas", "feed_arrow", "feed_polars", "feed_sparse", "feed_xarray"]
+__all__ = ["feed_arrow", "feed_pandas", "feed_polars", "feed_sparse", "feed_xarray"]
 
 
 def _type_tag(d: Any, obj: Any, tag: bytes) -> None:
@@ -122,10 +122,7 @@ def _feed_pd_array(d: Any, arr: Any, path: str) -> None:
     elif isinstance(arr, pd.arrays.DatetimeArray):
         _tag(d, b"z", f"{arr.dtype}|{_tz_key(getattr(arr, 'tz', None))}")
         _feed_ndarray(d, arr.asi8, path)
-    elif isinstance(arr, pd.arrays.TimedeltaArray):
-        _tag(d, b"z", str(arr.dtype))
-        _feed_ndarray(d, arr.asi8, path)
-    elif isinstance(arr, pd.arrays.PeriodArray):
+    elif isinstance(arr, pd.arrays.TimedeltaArray) or isinstance(arr, pd.arrays.PeriodArray):
         _tag(d, b"z", str(arr.dtype))
         _feed_ndarray(d, arr.asi8, path)
     elif isinstance(arr, pd.arrays.IntervalArray):

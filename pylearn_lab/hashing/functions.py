@@ -56,8 +56,8 @@ from .versions import is_library_module, package_version
 
 __all__ = [
     "FunctionIdentity",
-    "function_identity",
     "feed_callable",
+    "function_identity",
     "is_hashable_callable",
     "is_library_module",
     "qualified_name",
@@ -141,13 +141,13 @@ class _Local:
     checks: tuple[Any, ...]  # objects that must stay the same (code, defaults, cells)
 
 
-_LOCAL: "weakref.WeakKeyDictionary[Any, _Local]" = weakref.WeakKeyDictionary()
+_LOCAL: weakref.WeakKeyDictionary[Any, _Local] = weakref.WeakKeyDictionary()
 _MISSING = object()
 # fn -> (its identity, (member, its _Local memo, its qualified name) for every user callable
 # of its transitive closure). Members are weak references (the key itself is None), so the
 # memo never keeps a function alive.
 _Member = tuple["weakref.ref[Any] | None", _Local, str]
-_IDENTITY: "weakref.WeakKeyDictionary[Any, tuple[FunctionIdentity, tuple[_Member, ...]]]" = (
+_IDENTITY: weakref.WeakKeyDictionary[Any, tuple[FunctionIdentity, tuple[_Member, ...]]] = (
     weakref.WeakKeyDictionary())
 # Attributes of a class body that do not change what its instances compute.
 _CLASS_SKIP = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__",

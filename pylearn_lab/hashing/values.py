@@ -47,7 +47,7 @@ import numpy as np
 from ..errors import UnhashableError
 from .digest import new_digest
 
-__all__ = ["hash_value", "register_hash", "feed_value", "feed_argument", "Feeder", "class_digest"]
+__all__ = ["Feeder", "class_digest", "feed_argument", "feed_value", "hash_value", "register_hash"]
 
 Feeder = Callable[[Any, Any, str], None]
 """``feeder(digest, value, path)``: writes one value into a digest."""
@@ -566,4 +566,4 @@ _HANDLERS.update(
 
 # The everyday objects of the scientific stack register themselves here (imported last:
 # they use the feeders above).
-from . import estimators, frames, objects  # noqa: E402,F401
+from . import estimators, frames, objects  # noqa: F401

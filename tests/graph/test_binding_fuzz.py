@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -24,7 +24,7 @@ from pylearn_lab.graph.params import Bounds
 
 @pl.component
 def model(data, n: Annotated[int, Bounds(1, 50)] = 2, C: float = 1.0,
-          kind: Literal["a", "b"] = "a", flag: bool = False, *, opt: Optional[int] = None):
+          kind: Literal["a", "b"] = "a", flag: bool = False, *, opt: int | None = None):
     return data
 
 
