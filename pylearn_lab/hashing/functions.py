@@ -496,7 +496,7 @@ def _user_identity(fn: Any, name: str) -> FunctionIdentity:
     kind = "source"
     seen: dict[int, Any] = {}
     members: list[_Member] = []
-    used: dict[str, int] = {}
+    same_name: dict[str, list[dict[str, str]]] = {}
     stack = [fn]
     while stack:
         obj = stack.pop()
@@ -511,9 +511,16 @@ def _user_identity(fn: Any, name: str) -> FunctionIdentity:
                 kind = "code"
         else:
             # Dependencies that share a qualified name (two lambdas, two closures of one
-            # factory) each contribute under their own prefix, in traversal order.
-            n = used.get(qual, 0)
-            used[qual] = n + 1
+            # factory) each contribute under their own prefix, in traversal order -- unless
+            # they are copies with equal parts (cloudpickle, unpickling a by-value function,
+            # rebinds the module global to a copy of the very same code): those add nothing.
+            twins = same_name.setdefault(qual, [])
+            if any(p == local.parts for p in twins):
+                stack.extend(reversed(local.deps))
+                members.append((_weak(obj), local, qual))
+                continue
+            twins.append(local.parts)
+            n = len(twins) - 1
             prefix = f"function:{qual}:" if n == 0 else f"function:{qual}#{n + 1}:"
         for k, v in local.parts.items():
             parts[prefix + k] = v
