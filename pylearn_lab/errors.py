@@ -6,6 +6,7 @@ in user code keeps working::
 
     PylearnError
     ├── UnhashableError(TypeError)        a value has no canonical hash
+    ├── StaleKeyError(ValueError)         an argument or the code changed after the Expr was built
     ├── UnpicklableError(TypeError)       a value cannot travel to a worker
     ├── SignatureError(TypeError)         arguments do not bind to a component
     ├── ParameterTypeError(TypeError)     a literal argument violates its annotation
@@ -56,6 +57,7 @@ from typing import Any
 __all__ = [
     "PylearnError",
     "UnhashableError",
+    "StaleKeyError",
     "UnpicklableError",
     "SignatureError",
     "ParameterTypeError",
@@ -367,3 +369,9 @@ class CacheWarning(UserWarning):
     """A cache problem that was handled: an entry dropped and recomputed, a result not
     stored, a directory not trusted. Issued once per cause per cache (see
     :func:`pylearn_lab.cache.warn.warn_once`); a warning, not an error: the run goes on."""
+class StaleKeyError(PylearnError, ValueError):
+    """A node's arguments or code changed after its expression was built.
+
+    Raised just before the node would run: its result would be stored under a
+    key that describes other inputs. Build the expression again.
+    """

@@ -39,6 +39,7 @@ import concurrent.futures as cf
 import queue
 from typing import Any
 
+from ..graph.fresh import check_fresh
 from .recipe import recipe
 from .scheduler import Scheduler
 from .task import Task, execute, execute_batch, execute_pickled
@@ -118,6 +119,8 @@ class Submitter:
         call = graph[k]
         cache = self.cache
         store = bool(cache is not None and call.cache)
+        if store:  # never store under a key its live arguments or code no longer match
+            check_fresh(graph.expr(k))
         rec = recipe(graph.expr(k)) if store else {}
         if self.in_process:
             return Task(call, {d: self.value(d) for d in call.inputs}, cache, store, True, rec)
