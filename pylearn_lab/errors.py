@@ -22,7 +22,8 @@ in user code keeps working::
     │   └── IntegrityError                an entry fails its checksum or signature
     ├── DataError(ValueError)             a component received data it cannot use
     ├── NodeError(RuntimeError)           a node's function raised
-    └── RunCancelledError(RuntimeError)   a run was cancelled before it finished
+    ├── RunCancelledError(RuntimeError)   a run was cancelled before it finished
+    └── MissingDependencyError(ImportError)  an optional extra is not installed
 
 Messages follow one rule: say what was expected, what was received, and what
 to do next.
@@ -58,6 +59,7 @@ __all__ = [
     "DataError",
     "NodeError",
     "RunCancelledError",
+    "MissingDependencyError",
 ]
 
 
@@ -219,3 +221,14 @@ class NodeError(PylearnError, RuntimeError):
 
 class RunCancelledError(PylearnError, RuntimeError):
     """A run was cancelled before it finished."""
+
+
+class MissingDependencyError(PylearnError, ImportError):
+    """An optional part needs a library that is not installed (``pip install 'pylearn_lab[extra]'``)."""
+
+    def __init__(self, feature: str, module: str, extra: str) -> None:
+        self.feature, self.module, self.extra = feature, module, extra
+        super().__init__(
+            f"{feature} needs the '{module}' package, which is not installed. "
+            f"Install the '{extra}' extra: pip install 'pylearn_lab[{extra}]'."
+        )

@@ -24,6 +24,7 @@ ORDER = ["errors", "hashing", "graph", "cache", "backends", "vm", "lineage", "jo
 ALLOWED = {layer: set(ORDER[: i + 1]) for i, layer in enumerate(ORDER)}
 ALLOWED["components"] = {"errors", "hashing", "graph", "components"}
 ALLOWED["demo"] = set(ORDER) | {"components", "demo"}
+ALLOWED["sklearn"] = set(ORDER) | {"sklearn"}
 
 
 def _layer_of(module: str) -> str | None:
