@@ -25,8 +25,8 @@ scale(data(n=5), factor=2.0)
 True
 
 Replicas -- nodes of one component at the same distance from the output whose
-argument holds the very same value, like the folds of a cross-validation --
-are re-bound together. A name ``a__b`` (scikit-learn's nested naming) sets
+argument holds one shared object (not a scalar: equal numbers are a coincidence),
+like the estimator of the folds of a cross-validation -- are re-bound together. A name ``a__b`` (scikit-learn's nested naming) sets
 parameter ``b`` of the value held by argument ``a``: a copy of an estimator
 through its ``set_params``, or the parameter ``b`` of the node that feeds ``a``.
 """
@@ -79,6 +79,8 @@ def _levels(expr: Expr) -> list[list[Expr]]:
 
 
 def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float, complex, str, bytes, type(None))):
+        return False  # equal scalars are a coincidence, not one shared value: stay ambiguous
     if a is b:
         return True
     if isinstance(a, Expr) or isinstance(b, Expr):
