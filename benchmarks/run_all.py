@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 from _harness import Config, Row, format_table
 
 IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
+IDS += ("P13",)
 MEASURES = {
     "P1": "hashing a 100 MiB array",
     "P2": "cache hit, small args",
@@ -46,6 +47,7 @@ MEASURES = {
     "P8": "re-running a cached 1,000-node graph",
     "P9": "planning a 100,000-node graph",
 }
+MEASURES["P13"] = "scikit-learn model selection (4 families, 5-fold CV)"
 
 
 def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable[[], None]]]:
@@ -60,6 +62,12 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
 
         modules.append(bench_cluster)
     except ImportError:  # the cluster benchmarks need ipyparallel (and dask for P7)
+        pass
+    try:
+        import bench_sklearn
+
+        modules.append(bench_sklearn)
+    except ImportError:  # P13 needs scikit-learn
         pass
     table: dict[str, Callable[[Config], list[Row]]] = {}
     for m in modules:

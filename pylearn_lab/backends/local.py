@@ -141,9 +141,51 @@ def _unguarded_main_script() -> str | None:
     return path
 
 
+_SEEN: dict[str, tuple[int, int]] = {}
+_WATCHED: dict[str, str] = {}
+_LIBRARY_ROOTS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix,
+                                                      sys.exec_prefix)})
+
+
+def _refresh_user_modules(reload: bool = True) -> None:
+    """Re-import user modules whose file changed since this worker imported them.
+
+    The parent (a notebook that edited and reloaded a module) keys its nodes by
+    the new code; a long-lived worker would otherwise run the old import under
+    the new key. Installed libraries (under the interpreter's prefix) are not
+    watched: one ``stat`` per user module per task.
+    """
+    import importlib
+
+    for name, mod in list(sys.modules.items()):
+        if name not in _WATCHED:  # classify each module once: a user file, or not watched
+            path = getattr(mod, "__file__", None)
+            real = os.path.realpath(path) if isinstance(path, str) and path.endswith(".py") else ""
+            _WATCHED[name] = "" if not real or real.startswith(_LIBRARY_ROOTS) else real
+        real = _WATCHED[name]
+        if not real:
+            continue
+        try:
+            st = os.stat(real)
+        except OSError:
+            continue
+        stamp = (st.st_mtime_ns, st.st_size)
+        before = _SEEN.setdefault(name, stamp)
+        if reload and before != stamp:
+            _SEEN[name] = stamp
+            try:
+                importlib.reload(mod)
+            except Exception:  # the task itself will report what is wrong with the module
+                pass
+
+
 def _call_pickled(payload: bytes) -> bytes:
-    fn, args, kwargs = cloudpickle.loads(payload)
-    return cloudpickle.dumps(fn(*args, **kwargs), protocol=5)
+    _refresh_user_modules()
+    try:
+        fn, args, kwargs = cloudpickle.loads(payload)
+        return cloudpickle.dumps(fn(*args, **kwargs), protocol=5)
+    finally:  # stamp the modules this task imported, as they were when imported
+        _refresh_user_modules(reload=False)
 
 
 class ProcessBackend(Backend):

@@ -133,3 +133,27 @@ def test_workers_leave_sigint_to_the_parent():
     with ProcessBackend(2) as b:
         got = {b.submit(signal.getsignal, signal.SIGINT).result() for _ in range(4)}
     assert got == {signal.SIG_IGN}
+
+
+def test_a_module_edited_and_reloaded_runs_its_new_code_on_live_workers(tmp_path, monkeypatch):
+    import importlib
+
+    import pylearn_lab as pl
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    src = tmp_path / "pl_edit_me.py"
+    src.write_text("from pylearn_lab import component\n\ndef helper(x):\n    return x + 1\n\n"
+                   "@component\ndef answer(x: int) -> int:\n    return helper(x)\n")
+    mod = importlib.import_module("pl_edit_me")
+    try:
+        with ProcessBackend(1) as b:
+            assert pl.run(mod.answer(1), backend=b, cache=False) == 2
+            src.write_text(src.read_text().replace("x + 1", "x + 100"))
+            st = src.stat()
+            os.utime(src, (st.st_atime + 10, st.st_mtime + 10))
+            mod = importlib.reload(mod)
+            # same worker process, which imported the old module (the helper travels by
+            # reference): it must not run the old helper under the new key
+            assert pl.run(mod.answer(1), backend=b, cache=False) == 101
+    finally:
+        sys.modules.pop("pl_edit_me", None)
