@@ -1,22 +1,28 @@
 """Function identity: what a function *is*, for the purpose of cache keys.
 
-A user function is identified by its module, qualified name, its source
-normalised through the AST (docstrings, comments, blank lines and formatting
-do not count), its default values, its closure values, the module constants
-it reads and, transitively, the same for every user function or class it
-references. Library functions (stdlib, site-packages) count by package name
-and version only: their code changes when the package does. ``version=``
-replaces the source-based part by a label the user controls.
+A user function is identified by its module and qualified name, the live
+bytecode it runs (:mod:`pylearn_lab.hashing.code`: comments, formatting and
+docstrings do not count, a file edited on disk after import cannot mislead
+it), its default values, its closure values, the module constants it reads
+and, transitively, the same for every user function or class it references
+-- also through attribute chains (``pkg.sub.helper``), ``functools.wraps``
+wrappers (the wrapper's own body counts) and ``lru_cache`` wrappers (followed
+to the function they wrap). A user class counts by its bases, its methods
+(with what they reference) and its other attributes. Library functions
+(stdlib, site-packages) count by package name and version; a library callable
+bound to an object (``'-'.join``, ``d.get``, ``np.maximum.reduce``,
+``(2).__mul__``) counts with that object. A callable instance counts by its
+class and its state. ``version=`` replaces the code-based part by a label the
+user controls.
 
 The result is a :class:`FunctionIdentity` whose ``parts`` name what went into
-the digest, so that a cache miss can be explained part by part
-(:func:`pylearn_lab.lineage.why`).
+the digest, so that a cache miss can be explained part by part.
 
 Identities are memoised per function object and re-validated on every use by
 identity checks (``is``) on the code, defaults, closure cells and referenced
 globals, so redefining a helper in a notebook invalidates its callers at once.
-In-place mutation of a mutable module-level constant is not detected; pass
-such data as an argument instead.
+In-place mutation of a mutable module-level constant is not detected by the
+memo; pass such data as an argument instead.
 
 Examples
 --------
@@ -26,19 +32,15 @@ Examples
 True
 >>> function_identity(f).kind
 'source'
+>>> function_identity("-".join) == function_identity("+".join)
+False
 """
 
 from __future__ import annotations
 
-import ast
 import functools
-import importlib.metadata
-import inspect
+import gc
 import linecache
-import os
-import sys
-import sysconfig
-import textwrap
 import types
 import weakref
 from dataclasses import dataclass, field
@@ -47,7 +49,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnhashableError
+from .code import code_fingerprint
 from .digest import new_digest
+from .versions import is_library_module, package_version
 
 __all__ = [
     "FunctionIdentity",
@@ -71,10 +75,13 @@ class FunctionIdentity:
     name : str
         ``module.qualname``.
     kind : str
-        ``"source"`` (user code), ``"code"`` (user code without source),
-        ``"library"`` (by package version), ``"version"`` (user label).
+        ``"source"`` (user code whose source is on file), ``"code"`` (user code
+        without source: exec'd, rebuilt by cloudpickle), ``"library"`` (by
+        package version), ``"version"`` (user label), ``"instance"`` (a
+        callable object: its class and state). ``"source"`` and ``"code"`` give
+        the same digest for the same code.
     parts : dict
-        What went into the digest, e.g. ``{"source": ..., "function:m.helper": ...}``.
+        What went into the digest, e.g. ``{"code": ..., "function:m.helper:code": ...}``.
     """
 
     digest: str
@@ -88,137 +95,33 @@ def qualified_name(obj: Any) -> str:
     obj = unwrap_component(obj)
     mod = getattr(obj, "__module__", None) or type(obj).__module__
     qual = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-    if qual is None:
+    if not isinstance(qual, str):
         qual = type(obj).__qualname__
+    if not isinstance(mod, str):
+        mod = type(obj).__module__
     return f"{mod}.{qual}"
 
 
 def unwrap_component(obj: Any) -> Any:
-    """The plain function behind a :func:`~pylearn_lab.component` (or ``obj`` itself)."""
-    return getattr(obj, "__pylearn_component_fn__", obj)
-
-
-# --------------------------------------------------------------------------- library test
-
-_LIB_ROOTS: tuple[str, ...] = tuple(
-    sorted(
-        {
-            os.path.realpath(p)
-            for key in ("stdlib", "platstdlib", "purelib", "platlib")
-            if (p := sysconfig.get_paths().get(key))
-        }
-    )
-)
-_LIB_CACHE: dict[str, bool] = {}
-
-
-def is_library_module(module: str | None) -> bool:
-    """True when ``module`` is installed code (stdlib or site-packages), not user code.
+    """The plain function behind a component or an ``lru_cache``/``cache`` wrapper.
 
     Examples
     --------
-    >>> is_library_module("os"), is_library_module("__main__")
-    (True, False)
+    >>> import functools
+    >>> @functools.lru_cache
+    ... def h(x):
+    ...     return x
+    >>> unwrap_component(h) is h.__wrapped__
+    True
     """
-    if not module or module == "__main__":
-        return False
-    hit = _LIB_CACHE.get(module)
-    if hit is not None:
-        return hit
-    mod = sys.modules.get(module)
-    path = getattr(mod, "__file__", None) if mod is not None else None
-    if mod is None:
-        result = False
-    elif path is None:
-        result = module in sys.builtin_module_names or module.split(".")[0] in sys.builtin_module_names
-    else:
-        real = os.path.realpath(path)
-        result = any(real.startswith(root + os.sep) for root in _LIB_ROOTS)
-    _LIB_CACHE[module] = result
-    return result
-
-
-@functools.lru_cache(maxsize=None)
-def _package_version(module: str) -> str:
-    top = module.split(".")[0]
-    if top in sys.builtin_module_names or top in getattr(sys, "stdlib_module_names", ()):
-        return f"python=={sys.version_info.major}.{sys.version_info.minor}"
-    try:
-        dists = importlib.metadata.packages_distributions().get(top, [top])
-        return f"{dists[0]}=={importlib.metadata.version(dists[0])}"
-    except importlib.metadata.PackageNotFoundError:
-        version = getattr(sys.modules.get(top), "__version__", "unknown")
-        return f"{top}=={version}"
-
-
-# --------------------------------------------------------------------------- source
-
-
-class _StripDocstrings(ast.NodeTransformer):
-    def _strip(self, node: Any) -> Any:
-        self.generic_visit(node)
-        body = node.body
-        first = body[0] if body else None
-        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
-            first.value.value, str
-        ):
-            node.body = body[1:] or [ast.Pass()]
-        return node
-
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _strip
-
-
-def _normalised_source(obj: Any) -> str | None:
-    """AST dump of ``obj``'s definition without decorators or docstrings, or None."""
-    try:
-        filename = inspect.getsourcefile(obj) or inspect.getfile(obj)
-        if filename and not filename.startswith("<"):
-            linecache.checkcache(filename)  # a file edited on disk must not serve stale source
-        src = textwrap.dedent(inspect.getsource(obj))
-    except (OSError, TypeError):
-        return None
-    try:
-        tree = ast.parse(src)
-    except SyntaxError:
-        return None
-    wanted = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-    node: ast.AST | None = None
-    if getattr(obj, "__name__", None) == "<lambda>":
-        lambdas = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda)]
-        node = lambdas[0] if len(lambdas) == 1 else None
-    else:
-        for n in tree.body:
-            if isinstance(n, wanted) and n.name == getattr(obj, "__name__", None):
-                node = n
-                break
-    if node is None:
-        return None
-    if isinstance(node, wanted):
-        node.decorator_list = []
-    node = _StripDocstrings().visit(node)
-    return ast.dump(node, annotate_fields=False, include_attributes=False)
-
-
-def _code_fingerprint(code: types.CodeType, d: Any) -> None:
-    """Feed a code object without line numbers (fallback when no source exists)."""
-    d.update(code.co_code)
-    d.update(repr((code.co_names, code.co_varnames, code.co_argcount,
-                   code.co_kwonlyargcount, code.co_flags)).encode())
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _code_fingerprint(const, d)
-        elif isinstance(const, str) and const is code.co_consts[0]:
-            continue  # a docstring does not change behaviour
-        else:
-            d.update(repr(const).encode())
-
-
-def _all_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _all_names(const)
-    return names
+    for _ in range(32):  # a chain of wrappers, never a cycle
+        inner = getattr(obj, "__pylearn_component_fn__", None)
+        if inner is None and isinstance(obj, functools._lru_cache_wrapper):
+            inner = obj.__wrapped__
+        if inner is None or inner is obj:
+            return obj
+        obj = inner
+    return obj
 
 
 # --------------------------------------------------------------------------- local parts
@@ -226,10 +129,10 @@ def _all_names(code: types.CodeType) -> set[str]:
 
 @dataclass
 class _Local:
-    """What one user function contributes, and what to check to trust the memo."""
+    """What one user function or class contributes, and what to check to trust the memo."""
 
     parts: dict[str, str]
-    refs: list[tuple[dict[str, Any], str, Any]]  # (namespace, name, object seen)
+    refs: list[tuple[Any, str, Any]]  # (namespace, name, object seen)
     deps: list[Any]  # user functions / classes referenced
     checks: tuple[Any, ...]  # objects that must stay the same (code, defaults, cells)
 
@@ -242,6 +145,13 @@ _MISSING = object()
 _Member = tuple["weakref.ref[Any] | None", _Local, str]
 _IDENTITY: "weakref.WeakKeyDictionary[Any, tuple[FunctionIdentity, tuple[_Member, ...]]]" = (
     weakref.WeakKeyDictionary())
+# Attributes of a class body that do not change what its instances compute.
+_CLASS_SKIP = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__",
+                         "__annotations__", "__dataclass_fields__", "__dataclass_params__",
+                         "__match_args__", "__firstlineno__", "__static_attributes__",
+                         "__orig_bases__", "__parameters__", "_member_map_", "_value2member_map_",
+                         "_member_names_", "_unhashable_values_", "_new_member_", "_value_repr_",
+                         "__abstractmethods__", "_abc_impl"})
 
 
 def _is_user_callable(obj: Any) -> bool:
@@ -255,6 +165,8 @@ def _checks_of(obj: Any) -> tuple[Any, ...]:
     if isinstance(obj, types.FunctionType):
         cells = tuple(c.cell_contents if _cell_full(c) else _MISSING for c in obj.__closure__ or ())
         return (obj.__code__, obj.__defaults__, obj.__kwdefaults__, *cells)
+    if isinstance(obj, type):
+        return (len(vars(obj)), obj.__bases__)
     return ()
 
 
@@ -285,6 +197,9 @@ def _still_valid(obj: Any, memo: _Local) -> bool:
                 value = _MISSING
             if value is not checks[i]:
                 return False
+    elif isinstance(obj, type):
+        if len(checks) != 2 or checks[0] != len(vars(obj)) or checks[1] is not obj.__bases__:
+            return False
     elif checks:
         return False
     for ns, name, seen in memo.refs:
@@ -299,25 +214,24 @@ def _hash_part(value: Any, what: str) -> str:
     return hash_value(value, name=what)
 
 
+def _has_source(code: types.CodeType) -> bool:
+    name = code.co_filename
+    return bool(name) and (not name.startswith("<") or name in linecache.cache)
+
+
 def _local(obj: Any) -> _Local:
     """Compute (or fetch the still-valid memo of) one user callable's own parts."""
     memo = _LOCAL.get(obj)
     if memo is not None and _still_valid(obj, memo):
         return memo
     parts: dict[str, str] = {}
-    refs: list[tuple[dict[str, Any], str, Any]] = []
+    refs: list[tuple[Any, str, Any]] = []
     deps: list[Any] = []
-    src = _normalised_source(obj)
-    if src is not None:
-        parts["source"] = _hash_part(src, "source")
-    elif isinstance(obj, types.FunctionType):
-        d = new_digest()
-        _code_fingerprint(obj.__code__, d)
-        parts["code"] = d.hexdigest()
+    if isinstance(obj, type):
+        _class_parts(obj, parts, refs, deps)
     else:
-        parts["source"] = "unavailable"
-    if isinstance(obj, types.FunctionType):
         label = qualified_name(obj)
+        parts["code"] = code_fingerprint(obj.__code__)
         if obj.__defaults__:
             parts["defaults"] = _hash_part(obj.__defaults__, f"the defaults of {label}")
         if obj.__kwdefaults__:
@@ -328,8 +242,10 @@ def _local(obj: Any) -> _Local:
             value = cell.cell_contents
             if _is_user_callable(value):
                 deps.append(unwrap_component(value))
+                parts[f"closure:{name}"] = _dep_label(value)
             else:
-                parts[f"closure:{name}"] = _closure_or_global_part(value, f"closure variable {name!r} of {label}")
+                parts[f"closure:{name}"] = _closure_or_global_part(
+                    value, f"closure variable {name!r} of {label}")
         _scan_globals(obj, parts, refs, deps)
     memo = _Local(parts, refs, deps, _checks_of(obj))
     try:
@@ -339,13 +255,77 @@ def _local(obj: Any) -> _Local:
     return memo
 
 
+def _dep_label(value: Any) -> str:
+    """How a referencing function names a user dependency: qualname plus its own code.
+
+    The code fingerprint keeps two dependencies with one qualified name (two
+    module-level lambdas) apart, and swapping which global names them counts.
+    """
+    value = unwrap_component(value)
+    own = code_fingerprint(value.__code__) if isinstance(value, types.FunctionType) else "class"
+    return f"fn:{qualified_name(value)}:{own}"
+
+
+def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[Any]) -> None:
+    """A class by what its instances run: bases, methods (as deps) and other attributes."""
+    ns = vars(cls)
+    for i, base in enumerate(cls.__bases__):
+        if _is_user_callable(base):
+            deps.append(base)
+            parts[f"base:{i}"] = _dep_label(base)
+        else:
+            parts[f"base:{i}"] = _describe_library(base)
+    is_enum = any(b.__module__ == "enum" and b.__name__ == "Enum" for b in cls.__mro__)
+    for name in sorted(ns):
+        if name in _CLASS_SKIP:
+            continue
+        value = ns[name]
+        refs.append((ns, name, value))
+        funcs = _functions_in(value)
+        if funcs is not None:
+            labels = []
+            for fn in funcs:
+                if _is_user_callable(fn):
+                    deps.append(unwrap_component(fn))
+                    labels.append(_dep_label(fn))
+                else:
+                    labels.append(_describe_library(fn))
+            parts[f"attr:{name}"] = f"{type(value).__name__}[{','.join(labels)}]"
+        elif is_enum and type(value) is cls:
+            parts[f"member:{name}"] = _hash_part(getattr(value, "_value_", None),
+                                                 f"the value of {cls.__qualname__}.{name}")
+        elif isinstance(value, type) and value is not cls:
+            parts[f"attr:{name}"] = (_dep_label(value) if _is_user_callable(value)
+                                     else _describe_library(value))
+            if _is_user_callable(value):
+                deps.append(value)
+        else:
+            parts[f"attr:{name}"] = _closure_or_global_part(
+                value, f"attribute {name!r} of class {cls.__qualname__}")
+
+
+def _functions_in(value: Any) -> list[Any] | None:
+    """The functions a class attribute runs (methods, static/class methods, properties)."""
+    if isinstance(value, (types.FunctionType, functools._lru_cache_wrapper)):
+        return [unwrap_component(value)]
+    if isinstance(value, (staticmethod, classmethod)):
+        return [unwrap_component(value.__func__)]
+    if isinstance(value, property):
+        return [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+    if isinstance(value, functools.cached_property):
+        return [value.func]
+    return None
+
+
 def _closure_or_global_part(value: Any, what: str) -> str:
-    if is_hashable_callable(value) or isinstance(value, types.ModuleType):
-        return _describe_library(value)
+    if is_hashable_callable(value) and not _is_instance_callable(value):
+        return _describe_library(value) if not _is_user_callable(value) else _dep_label(value)
+    if isinstance(value, types.ModuleType):
+        return f"module:{value.__name__}"
     try:
         return _hash_part(value, what)
     except UnhashableError:
-        # An object we cannot hash (a model, a connection) is counted by its type only;
+        # An object we cannot hash (a connection, a lock) is counted by its type only;
         # pass it as an argument to have its content in the key.
         t = type(value)
         return f"unhashable:{t.__module__}.{t.__qualname__}"
@@ -353,10 +333,12 @@ def _closure_or_global_part(value: Any, what: str) -> str:
 
 def _describe_library(value: Any) -> str:
     if isinstance(value, types.ModuleType):
-        return f"module:{value.__name__}"
+        return f"module:{value.__name__}:{package_version(value.__name__)}"
     value = unwrap_component(value)
-    mod = getattr(value, "__module__", None) or type(value).__module__
-    return f"lib:{_package_version(mod)}:{qualified_name(value)}"
+    mod = getattr(value, "__module__", None)
+    if not isinstance(mod, str):
+        mod = type(value).__module__
+    return f"lib:{package_version(mod)}:{qualified_name(value)}"
 
 
 def _scan_globals(fn: types.FunctionType, parts: dict[str, str], refs: list[Any], deps: list[Any]) -> None:
@@ -369,25 +351,46 @@ def _scan_globals(fn: types.FunctionType, parts: dict[str, str], refs: list[Any]
             continue  # a builtin, an attribute name, or not defined yet
         refs.append((ns, name, value))
         if isinstance(value, types.ModuleType):
-            if is_library_module(value.__name__):
-                continue
-            for attr in sorted(names):
-                sub = getattr(value, attr, _MISSING)
-                if sub is _MISSING or isinstance(sub, types.ModuleType):
-                    continue
-                refs.append((vars(value), attr, sub))
-                if _is_user_callable(sub):
-                    deps.append(unwrap_component(sub))
-                elif not callable(sub):
-                    parts[f"global:{value.__name__}.{attr}"] = _closure_or_global_part(
-                        sub, f"global {value.__name__}.{attr} read by {label}")
+            _scan_module(value, names, parts, refs, deps, label, 0)
         elif _is_user_callable(value):
             if unwrap_component(value) is not fn:
                 deps.append(unwrap_component(value))
-        elif is_hashable_callable(value) or isinstance(value, type):
-            parts[f"global:{name}"] = _describe_library(value)
+            parts[f"global:{name}"] = _dep_label(value)
         else:
             parts[f"global:{name}"] = _closure_or_global_part(value, f"global {name!r} read by {label}")
+            if _is_instance_callable(value) and _is_user_callable(type(value)):
+                deps.append(type(value))
+
+
+def _scan_module(mod: types.ModuleType, names: set[str], parts: dict[str, str], refs: list[Any],
+                 deps: list[Any], label: str, depth: int) -> None:
+    """Follow attribute chains into a user module (``pkg.sub.helper``), a few levels deep."""
+    if is_library_module(mod.__name__):
+        parts[f"module:{mod.__name__}"] = _describe_library(mod)
+        return
+    if depth > 4:
+        return
+    for attr in sorted(names):
+        sub = getattr(mod, attr, _MISSING)
+        if sub is _MISSING:
+            continue
+        refs.append((vars(mod), attr, sub))
+        key = f"global:{mod.__name__}.{attr}"
+        if isinstance(sub, types.ModuleType):
+            _scan_module(sub, names, parts, refs, deps, label, depth + 1)
+        elif _is_user_callable(sub):
+            deps.append(unwrap_component(sub))
+            parts[key] = _dep_label(sub)
+        else:
+            parts[key] = _closure_or_global_part(sub, f"global {mod.__name__}.{attr} read by {label}")
+
+
+def _all_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _all_names(const)
+    return names
 
 
 # --------------------------------------------------------------------------- public
@@ -399,10 +402,16 @@ def function_identity(fn: Any, version: str | None = None) -> FunctionIdentity:
     Parameters
     ----------
     fn : callable
-        A function, component, class, ``functools.partial``, bound method or builtin.
+        A function, component, class, ``functools.partial``, bound method,
+        builtin, ufunc or callable instance.
     version : str, optional
-        A user label that replaces the source-based part: the key changes when
+        A user label that replaces the code-based part: the key changes when
         the label does, and only then.
+
+    Raises
+    ------
+    UnhashableError
+        When a bound object or a callable instance's state has no canonical hash.
 
     Examples
     --------
@@ -433,13 +442,61 @@ def function_identity(fn: Any, version: str | None = None) -> FunctionIdentity:
         method = {"method.func": inner.digest,
                   "method.self": _hash_part(fn.__self__, f"the object of bound method {name}")}
         return _finish(name, inner.kind, method)
+    if isinstance(fn, np.ufunc):
+        return _ufunc_identity(fn, name)
+    if isinstance(fn, (types.BuiltinMethodType, types.MethodWrapperType)):
+        owner = getattr(fn, "__self__", None)
+        if owner is not None and not isinstance(owner, types.ModuleType):
+            # '-'.join vs '+'.join, d1.get vs d2.get, (2).__mul__ vs (3).__mul__
+            tname = f"{type(owner).__module__}.{type(owner).__qualname__}.{fn.__name__}"
+            return _finish(tname, "library", {
+                "library": _describe_library(type(owner)) + f".{fn.__name__}",
+                "method.self": _hash_part(owner, f"the object {fn.__name__} is bound to")})
+    if _is_instance_callable(fn):
+        return _instance_identity(fn, name)
     if not _is_user_callable(fn):
         return _finish(name, "library", {"library": _describe_library(fn)})
+    return _user_identity(fn, name)
+
+
+def _ufunc_identity(fn: np.ufunc, name: str) -> FunctionIdentity:
+    parts = {"library": f"lib:{package_version('numpy')}:numpy.{fn.__name__}"}
+    # np.frompyfunc ufuncs hold the Python function they vectorise; key them by it.
+    wrapped = [r for r in gc.get_referents(fn) if callable(r) and not isinstance(r, type)]
+    if wrapped:
+        parts["wraps"] = function_identity(wrapped[0]).digest
+        parts["signature"] = f"{fn.nin}->{fn.nout}"
+    return _finish(name, "library", parts)
+
+
+def _instance_identity(fn: Any, name: str) -> FunctionIdentity:
+    """A callable object: its class (code, methods, transitively) and its state."""
+    from .values import hash_value
+
+    cls_ident = function_identity(type(fn))
+    parts = {"class": cls_ident.digest, "state": hash_value(fn, name=f"the callable {name}")}
+    return _finish(name, "instance", parts)
+
+
+def _is_instance_callable(obj: Any) -> bool:
+    """A callable that is neither a function-like builtin nor a class: an object with __call__."""
+    if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+                        functools.partial, np.ufunc, types.MethodWrapperType,
+                        types.WrapperDescriptorType, types.MethodDescriptorType,
+                        types.ClassMethodDescriptorType, functools._lru_cache_wrapper)):
+        return False
+    if hasattr(obj, "__pylearn_component_fn__"):
+        return False
+    return callable(obj) and _is_user_callable(type(obj))
+
+
+def _user_identity(fn: Any, name: str) -> FunctionIdentity:
     # Transitive closure over referenced user callables, order-independent and cycle-safe.
     parts: dict[str, str] = {}
     kind = "source"
     seen: dict[int, Any] = {}
     members: list[_Member] = []
+    used: dict[str, int] = {}
     stack = [fn]
     while stack:
         obj = stack.pop()
@@ -448,12 +505,19 @@ def function_identity(fn: Any, version: str | None = None) -> FunctionIdentity:
         seen[id(obj)] = obj
         local = _local(obj)
         qual = qualified_name(obj)
-        prefix = "" if obj is fn else f"function:{qual}:"
-        if obj is fn and "code" in local.parts:
-            kind = "code"
+        if obj is fn:
+            prefix = ""
+            if isinstance(obj, types.FunctionType) and not _has_source(obj.__code__):
+                kind = "code"
+        else:
+            # Dependencies that share a qualified name (two lambdas, two closures of one
+            # factory) each contribute under their own prefix, in traversal order.
+            n = used.get(qual, 0)
+            used[qual] = n + 1
+            prefix = f"function:{qual}:" if n == 0 else f"function:{qual}#{n + 1}:"
         for k, v in local.parts.items():
             parts[prefix + k] = v
-        stack.extend(local.deps)
+        stack.extend(reversed(local.deps))
         members.append((None if obj is fn else _weak(obj), local, qual))
     ident = _finish(name, kind, parts)
     if all(m[0] is not _NO_REF for m in members):
@@ -498,19 +562,38 @@ def _memoised(fn: Any) -> FunctionIdentity | None:
 
 def _finish(name: str, kind: str, parts: dict[str, str]) -> FunctionIdentity:
     d = new_digest()
-    d.update(f"{kind}\0{name}\0".encode())
+    # "source" and "code" are one kind for the digest: the same code has one identity
+    # whether or not its source file can be found.
+    d.update(f"{'code' if kind == 'source' else kind}\0{name}\0".encode("utf-8", "surrogatepass"))
     for k in sorted(parts):
-        d.update(f"{k}\0{parts[k]}\0".encode())
+        d.update(f"{k}\0{parts[k]}\0".encode("utf-8", "surrogatepass"))
     return FunctionIdentity(d.hexdigest(), name, kind, parts)
 
 
 def is_hashable_callable(obj: Any) -> bool:
-    """True for callables :func:`function_identity` can identify."""
-    return isinstance(
+    """True for callables :func:`function_identity` identifies (not callable instances).
+
+    Callable instances of user classes are values: :mod:`~pylearn_lab.hashing.values`
+    walks their state, and :func:`function_identity` combines class and state.
+    """
+    if isinstance(
         obj,
         (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial,
-         type, np.ufunc, types.MethodWrapperType, types.WrapperDescriptorType),
-    ) or hasattr(obj, "__pylearn_component_fn__")
+         type, np.ufunc, types.MethodWrapperType, types.WrapperDescriptorType,
+         types.MethodDescriptorType, types.ClassMethodDescriptorType,
+         functools._lru_cache_wrapper),
+    ) or hasattr(obj, "__pylearn_component_fn__"):
+        return True
+    # Library function-like objects (numpy's array-function dispatchers, Cython functions):
+    # callable, named, importable by module and qualname.
+    typ = type(obj)
+    return (callable(obj) and is_library_module(typ.__module__)
+            and isinstance(getattr(obj, "__qualname__", None), str)
+            and isinstance(getattr(obj, "__module__", None), str)
+            and not hasattr(obj, "__dict__") or type(obj).__name__ in _FUNCTION_LIKE)
+
+
+_FUNCTION_LIKE = frozenset({"_ArrayFunctionDispatcher", "cython_function_or_method", "fused_cython_function"})
 
 
 def feed_callable(d: Any, obj: Any, path: str) -> None:

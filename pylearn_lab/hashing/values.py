@@ -6,10 +6,14 @@ the value's content, so values of different types never collide by accident
 their items recursively; dicts and sets are order-independent. Numpy arrays
 hash by dtype, shape and logical (C-order) content, straight from their buffer.
 
-Unknown types are never hashed by accident (no ``id()``, no pickle bytes):
-a type is hashable through :func:`register_hash` or a ``__pylearn_hash__``
-method, otherwise :class:`~pylearn_lab.errors.UnhashableError` names the
-argument that holds it.
+Subclasses are tagged with their class (``OrderedDict`` is not ``dict``, a
+``list`` subclass is not a ``list``), recursive containers hash by structure
+with back-references, and everyday objects of the scientific stack are keyed
+by content (:mod:`~pylearn_lab.hashing.objects`,
+:mod:`~pylearn_lab.hashing.frames`, :mod:`~pylearn_lab.hashing.estimators`).
+Nothing is hashed by accident (no ``id()``, no pickle bytes): what cannot be
+made deterministic (open files, locks, sockets, generators) raises
+:class:`~pylearn_lab.errors.UnhashableError` naming the argument that holds it.
 
 Examples
 --------
@@ -25,13 +29,14 @@ True
 
 from __future__ import annotations
 
-import dataclasses
+import collections
 import datetime
 import decimal
 import enum
 import fractions
 import pathlib
 import struct
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -41,7 +46,7 @@ import numpy as np
 from ..errors import UnhashableError
 from .digest import new_digest
 
-__all__ = ["hash_value", "register_hash", "feed_value", "Feeder"]
+__all__ = ["hash_value", "register_hash", "feed_value", "feed_argument", "Feeder", "class_digest"]
 
 Feeder = Callable[[Any, Any, str], None]
 """``feeder(digest, value, path)``: writes one value into a digest."""
@@ -63,7 +68,8 @@ def hash_value(obj: Any, *, name: str = "value") -> str:
     ----------
     obj : object
         A value made of numbers, strings, bytes, None, numpy arrays, functions,
-        containers of those, or a type with a registered handler.
+        containers of those, dataframes, estimators, plain objects, or a type
+        with a registered handler.
     name : str
         How to name the value in an error message (e.g. ``"argument 'x'"``).
 
@@ -85,8 +91,18 @@ def hash_value(obj: Any, *, name: str = "value") -> str:
     False
     """
     d = new_digest()
-    feed_value(d, obj, name)
+    feed_argument(d, obj, name)
     return d.hexdigest()
+
+
+def feed_argument(d: Any, obj: Any, path: str) -> None:
+    """:func:`feed_value` for a whole argument: also turns too-deep nesting into an UnhashableError."""
+    try:
+        feed_value(d, obj, path)
+    except RecursionError:
+        raise UnhashableError(
+            path, obj, "it is nested too deeply to hash (more levels than Python's recursion "
+            "limit allows); flatten it, or pass it as a numpy array") from None
 
 
 def register_hash(typ: type | str, fn: Callable[[Any], Any]) -> None:
@@ -119,6 +135,8 @@ def register_hash(typ: type | str, fn: Callable[[Any], Any]) -> None:
         _LAZY[typ] = feeder
     else:
         _HANDLERS[typ] = feeder
+        for sub in [t for t in _HANDLERS if t is not typ and isinstance(t, type) and issubclass(t, typ)]:
+            del _HANDLERS[sub]  # a subclass cached before must pick the new handler up
 
 
 def _tag(d: Any, tag: bytes, text: str = "") -> None:
@@ -134,40 +152,95 @@ def feed_value(d: Any, obj: Any, path: str) -> None:
     handler(d, obj, path)
 
 
+def class_digest(typ: type) -> str:
+    """What a value's class contributes: its code for user classes, name and version for library ones."""
+    from .functions import function_identity
+
+    return function_identity(typ).digest
+
+
+# Probes for optional libraries: (module, class attribute paths, feeder). A probe runs only
+# when its module is already imported -- an object of its classes cannot exist otherwise.
+_PROBES: list[tuple[str, tuple[str, ...], Feeder]] = []
+
+
+def register_probe(module: str, classes: tuple[str, ...], feeder: Feeder) -> None:
+    """Handle instances of ``module``'s ``classes`` (and subclasses), checked by isinstance.
+
+    Unlike :func:`register_hash`, nothing is imported: the classes are looked
+    up only once ``module`` is in ``sys.modules``.
+    """
+    _PROBES.append((module, classes, feeder))
+
+
+def _probe_classes(module: str, classes: tuple[str, ...]) -> tuple[type, ...]:
+    out = []
+    for path in classes:
+        obj: Any = sys.modules.get(module)
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+        if isinstance(obj, type):
+            out.append(obj)
+    return tuple(out)
+
+
+# Bases whose handlers already key the exact type; a subclass of any other handled type is
+# tagged with its class (a list subclass is not a list, an OrderedDict subclass not one).
+_UNTAGGED_BASES = (np.generic, np.dtype, pathlib.PurePath, enum.Enum)
+
+
 def _find_handler(obj: Any, path: str) -> Feeder:
     typ = type(obj)
+    if hasattr(typ, "__pylearn_hash__"):
+        return _feed_custom
     if isinstance(obj, enum.Enum):  # before int/str: an IntEnum is not an int here
         _HANDLERS[typ] = _feed_enum
         return _feed_enum
+    for module, classes, feeder in _PROBES:
+        if module in sys.modules:
+            found = _probe_classes(module, classes)
+            if found and isinstance(obj, found):
+                _HANDLERS[typ] = feeder
+                return feeder
     for base in typ.__mro__:
         h = _HANDLERS.get(base) or _LAZY.get(f"{base.__module__}.{base.__qualname__}")
         if h is not None:
-            if base is not object:
-                _HANDLERS[typ] = h
+            if base is object:
+                break
+            if base is not typ and base not in _UNTAGGED_BASES and not _is_namedtuple(typ):
+                h = _subclass_feeder(typ, h)
+            _HANDLERS[typ] = h
             return h
-    if hasattr(typ, "__pylearn_hash__"):
-        return _feed_custom
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return _feed_dataclass
     from .functions import feed_callable, is_hashable_callable
 
     if is_hashable_callable(obj):
         return feed_callable
-    raise UnhashableError(path, obj)
+    from .objects import object_feeder
+
+    return object_feeder(obj, path)
+
+
+def _is_namedtuple(typ: type) -> bool:
+    return issubclass(typ, tuple) and hasattr(typ, "_fields")
+
+
+def _subclass_feeder(typ: type, base_feeder: Feeder) -> Feeder:
+    """A subclass of a builtin: its class (and instance attributes) then the base content."""
+    def feed(d: Any, obj: Any, path: str) -> None:
+        _tag(d, b"X", f"{typ.__module__}.{typ.__qualname__}")
+        d.update(class_digest(typ).encode())
+        extra = getattr(obj, "__dict__", None)
+        if extra:
+            _feed_dict(d, extra, f"{path}.__dict__")
+        base_feeder(d, obj, path)
+
+    return feed
 
 
 def _feed_custom(d: Any, obj: Any, path: str) -> None:
     typ = type(obj)
     _tag(d, b"C", f"{typ.__module__}.{typ.__qualname__}")
     feed_value(d, obj.__pylearn_hash__(), f"{path}.__pylearn_hash__()")
-
-
-def _feed_dataclass(d: Any, obj: Any, path: str) -> None:
-    typ = type(obj)
-    _tag(d, b"D", f"{typ.__module__}.{typ.__qualname__}")
-    for f in dataclasses.fields(obj):
-        _tag(d, b"f", f.name)
-        feed_value(d, getattr(obj, f.name), f"{path}.{f.name}")
 
 
 def _feed_none(d: Any, obj: Any, path: str) -> None:
@@ -179,6 +252,7 @@ def _feed_bool(d: Any, obj: Any, path: str) -> None:
 
 
 def _feed_int(d: Any, obj: Any, path: str) -> None:
+    obj = int(obj)
     if -(2**63) <= obj < 2**63:
         d.update(b"i" + _PACK_Q(obj))
     else:
@@ -204,34 +278,112 @@ def _feed_bytes(d: Any, obj: Any, path: str) -> None:
     d.update(obj)
 
 
+def _feed_bytearray(d: Any, obj: Any, path: str) -> None:
+    d.update(b"B" + _PACK_Q(len(obj)))
+    d.update(obj)
+
+
+def _feed_memoryview(d: Any, obj: memoryview, path: str) -> None:
+    # format and shape count: the same bytes read as 'd' or as 'B' are other values
+    _tag(d, b"M", f"{obj.format}|{obj.itemsize}|{obj.shape}")
+    d.update(obj.tobytes())
+
+
+def _enter(d: Any, obj: Any) -> bool:
+    """Mark a container as being hashed; False (and a back-reference fed) if it already is.
+
+    A recursive container (``a = []; a.append(a)``) so hashes by its structure:
+    the back-reference says how many levels up the repeated container sits.
+    """
+    active = getattr(d, "active", None)
+    if active is None:
+        try:
+            active = d.active = {}
+        except AttributeError:  # a foreign digest-like object: no cycle tracking
+            return True
+    depth = active.get(id(obj))
+    if depth is not None:
+        d.update(b"^" + _PACK_Q(len(active) - depth))
+        return False
+    active[id(obj)] = len(active)
+    return True
+
+
+def _leave(d: Any, obj: Any) -> None:
+    active = getattr(d, "active", None)
+    if active is not None:
+        active.pop(id(obj), None)
+
+
 def _sequence_feeder(tag: bytes) -> Feeder:
     def feed(d: Any, obj: Any, path: str) -> None:
-        d.update(tag + _PACK_Q(len(obj)))
-        for i, item in enumerate(obj):
-            feed_value(d, item, f"{path}[{i}]")
+        if not _enter(d, obj):
+            return
+        try:
+            d.update(tag + _PACK_Q(len(obj)))
+            for i, item in enumerate(obj):
+                feed_value(d, item, f"{path}[{i}]")
+        finally:
+            _leave(d, obj)
 
     return feed
 
 
-def _sub_digest(obj: Any, path: str) -> bytes:
+def _sub_digest(obj: Any, path: str, parent: Any = None) -> bytes:
     d = new_digest()
+    if parent is not None:
+        d.active = getattr(parent, "active", None)
     feed_value(d, obj, path)
     return d.digest()
 
 
 def _feed_dict(d: Any, obj: Any, path: str) -> None:
-    items = sorted(
-        (_sub_digest(k, f"{path} key {k!r}"), _sub_digest(v, f"{path}[{k!r}]"))
-        for k, v in obj.items()
-    )
+    if not _enter(d, obj):
+        return
+    try:
+        items = sorted(
+            (_sub_digest(k, f"{path} key {k!r:.40}", d), _sub_digest(v, f"{path}[{k!r:.40}]", d))
+            for k, v in obj.items()
+        )
+    finally:
+        _leave(d, obj)
     d.update(b"d" + _PACK_Q(len(items)))
     for kd, vd in items:
         d.update(kd + vd)
 
 
+def _feed_ordered_dict(d: Any, obj: Any, path: str) -> None:
+    # order counts: OrderedDict equality does, and so may the function reading it
+    if not _enter(d, obj):
+        return
+    try:
+        d.update(b"o" + _PACK_Q(len(obj)))
+        for k, v in obj.items():
+            feed_value(d, k, f"{path} key {k!r:.40}")
+            feed_value(d, v, f"{path}[{k!r:.40}]")
+    finally:
+        _leave(d, obj)
+
+
+def _feed_defaultdict(d: Any, obj: Any, path: str) -> None:
+    d.update(b"Y")
+    feed_value(d, obj.default_factory, f"{path}.default_factory")
+    _feed_dict(d, obj, path)
+
+
+def _feed_counter(d: Any, obj: Any, path: str) -> None:
+    d.update(b"K")
+    _feed_dict(d, obj, path)
+
+
 def _set_feeder(tag: bytes) -> Feeder:
     def feed(d: Any, obj: Any, path: str) -> None:
-        digests = sorted(_sub_digest(item, f"{path} item") for item in obj)
+        if not _enter(d, obj):
+            return
+        try:
+            digests = sorted(_sub_digest(item, f"{path} item", d) for item in obj)
+        finally:
+            _leave(d, obj)
         d.update(tag + _PACK_Q(len(digests)))
         for item in digests:
             d.update(item)
@@ -239,10 +391,28 @@ def _set_feeder(tag: bytes) -> Feeder:
     return feed
 
 
+def _dtype_text(dt: np.dtype) -> str:
+    """A dtype's canonical text: structured dtypes by field names and types, not offsets."""
+    if dt.fields is None:
+        if dt.subdtype is not None:
+            base, shape = dt.subdtype
+            return f"({_dtype_text(base)}){shape}"
+        return dt.str
+    return "{" + ",".join(f"{n!r}:{_dtype_text(dt.fields[n][0])}" for n in dt.names) + "}"
+
+
 def _feed_ndarray(d: Any, obj: np.ndarray, path: str) -> None:
+    if type(obj) is not np.ndarray:
+        _feed_array_subclass(d, obj, path)
+        return
     dt = obj.dtype
-    _tag(d, b"A", dt.str if dt.fields is None else repr(dt.descr))
+    _tag(d, b"A", dt.str if dt.fields is None else _dtype_text(dt))
     d.update(_PACK_Q(obj.ndim) + b"".join(_PACK_Q(n) for n in obj.shape))
+    if dt.fields is not None:
+        # Field by field: padding bytes between fields hold garbage, equal records must agree.
+        for name in dt.names:
+            _feed_ndarray(d, np.ascontiguousarray(obj[name]), f"{path}[{name!r}]")
+        return
     if dt.hasobject:
         for i, item in enumerate(obj.ravel(order="C")):
             feed_value(d, item, f"{path}.flat[{i}]")
@@ -251,11 +421,43 @@ def _feed_ndarray(d: Any, obj: np.ndarray, path: str) -> None:
         # Logical content, not memory layout: a view and its copy hash the same.
         obj = np.ascontiguousarray(obj)
     if obj.size:
-        d.update(obj.reshape(-1).view(np.uint8))
+        raw = obj.reshape(-1).view(np.uint8)
+        pad = _LONGDOUBLE_PAD.get(dt.char)
+        if pad is not None and dt.itemsize == pad[0]:
+            # x87 extended precision: 10 meaningful bytes per 16, the rest is padding
+            raw = np.ascontiguousarray(raw.reshape(-1, pad[0])[:, pad[1]])
+        d.update(raw)
+
+
+def _longdouble_layout() -> dict[str, tuple[int, Any]]:
+    ld = np.finfo(np.longdouble)
+    if np.dtype(np.longdouble).itemsize in (12, 16) and ld.nmant == 63:
+        size = np.dtype(np.longdouble).itemsize
+        cols = np.r_[0:10]
+        return {"g": (size, cols), "G": (2 * size, np.r_[cols, size + cols])}
+    return {}
+
+
+_LONGDOUBLE_PAD = _longdouble_layout()
+
+
+def _feed_array_subclass(d: Any, obj: np.ndarray, path: str) -> None:
+    """np.matrix, masked and record arrays, user subclasses: the class, extras, then the data."""
+    typ = type(obj)
+    _tag(d, b"U", f"{typ.__module__}.{typ.__qualname__}")
+    d.update(class_digest(typ).encode())
+    if isinstance(obj, np.ma.MaskedArray):
+        feed_value(d, np.ma.getmaskarray(obj), f"{path}.mask")
+        feed_value(d, obj.fill_value, f"{path}.fill_value")
+        obj = obj.filled() if obj.dtype.fields is None else obj.data
+    extra = {k: v for k, v in vars(obj).items() if not k.startswith("_")} if hasattr(obj, "__dict__") else {}
+    if extra:
+        _feed_dict(d, extra, f"{path}.__dict__")
+    _feed_ndarray(d, np.asarray(obj).view(np.ndarray), path)
 
 
 def _feed_npscalar(d: Any, obj: np.generic, path: str) -> None:
-    _feed_ndarray(d, np.asarray(obj), path)
+    _feed_ndarray(d, np.asarray(obj).view(np.ndarray), path)
     d.update(b"s")  # a numpy scalar differs from a 0-d array
 
 
@@ -268,11 +470,17 @@ def _feed_text_of(tag: bytes, to_text: Callable[[Any], str]) -> Feeder:
 
 def _feed_enum(d: Any, obj: enum.Enum, path: str) -> None:
     typ = type(obj)
+    # name and value (IntFlag pseudo-members have no single name), and the class's code:
+    # an Enum redefined under one name with other values or methods is another value
     _tag(d, b"E", f"{typ.__module__}.{typ.__qualname__}.{obj.name}")
+    d.update(class_digest(typ).encode())
+    feed_value(d, obj._value_, f"{path}.value")
 
 
 def _feed_range(d: Any, obj: range, path: str) -> None:
-    d.update(b"r" + _PACK_Q(obj.start) + _PACK_Q(obj.stop) + _PACK_Q(obj.step))
+    d.update(b"r")
+    for part in (obj.start, obj.stop, obj.step):
+        _feed_int(d, part, path)
 
 
 def _feed_slice(d: Any, obj: slice, path: str) -> None:
@@ -285,26 +493,29 @@ def _feed_namedtuple_or_tuple(d: Any, obj: tuple, path: str) -> None:
     typ = type(obj)
     if typ is not tuple:
         _tag(d, b"n", f"{typ.__module__}.{typ.__qualname__}")
+        d.update(class_digest(typ).encode())
     _feed_tuple(d, obj, path)
 
 
-def _feed_pandas(d: Any, obj: Any, path: str) -> None:
-    import pandas as pd
+def _tz_text(tz: Any) -> str:
+    """A time zone by identity (its key), not only by today's offset."""
+    if tz is None:
+        return ""
+    key = getattr(tz, "key", None) or getattr(tz, "zone", None)
+    return f"{type(tz).__module__}.{type(tz).__qualname__}:{key if key else repr(tz)}"
 
-    typ = type(obj)
-    _tag(d, b"P", f"{typ.__module__}.{typ.__qualname__}")
-    if isinstance(obj, pd.DataFrame):
-        feed_value(d, [str(c) for c in obj.columns], path)
-        feed_value(d, [str(t) for t in obj.dtypes], path)
-        _feed_pandas(d, obj.index, path)
-        for col in obj.columns:
-            feed_value(d, obj[col].to_numpy(), f"{path}[{col!r}]")
-    elif isinstance(obj, pd.Series):
-        feed_value(d, (str(obj.name), str(obj.dtype)), path)
-        _feed_pandas(d, obj.index, path)
-        feed_value(d, obj.to_numpy(), path)
-    else:  # Index
-        feed_value(d, obj.to_numpy(), path)
+
+def _feed_datetime(d: Any, obj: datetime.datetime, path: str) -> None:
+    _tag(d, b"w", f"{obj.replace(tzinfo=None).isoformat()}|{obj.utcoffset()}|{obj.fold}|{_tz_text(obj.tzinfo)}")
+
+
+def _feed_time(d: Any, obj: datetime.time, path: str) -> None:
+    _tag(d, b"h", f"{obj.replace(tzinfo=None).isoformat()}|{obj.fold}|{_tz_text(obj.tzinfo)}")
+
+
+def _feed_path(d: Any, obj: pathlib.PurePath, path: str) -> None:
+    # the flavour counts: PurePosixPath("a/b") and PureWindowsPath("a/b") are other paths
+    _tag(d, b"p", f"{type(obj).__name__}:{obj}")
 
 
 _feed_tuple = _sequence_feeder(b"t")
@@ -318,8 +529,8 @@ _HANDLERS.update(
         complex: _feed_complex,
         str: _feed_str,
         bytes: _feed_bytes,
-        bytearray: _feed_bytes,
-        memoryview: lambda d, o, p: _feed_bytes(d, o.tobytes(), p),
+        bytearray: _feed_bytearray,
+        memoryview: _feed_memoryview,
         tuple: _feed_namedtuple_or_tuple,
         list: _sequence_feeder(b"l"),
         dict: _feed_dict,
@@ -327,22 +538,25 @@ _HANDLERS.update(
         frozenset: _set_feeder(b"}"),
         np.ndarray: _feed_ndarray,
         np.generic: _feed_npscalar,
-        np.dtype: _feed_text_of(b"y", lambda t: t.str if t.fields is None else repr(t.descr)),
+        np.dtype: _feed_text_of(b"y", _dtype_text),
         enum.Enum: _feed_enum,
         range: _feed_range,
         slice: _feed_slice,
         type(Ellipsis): lambda d, o, p: d.update(b"."),
-        pathlib.PurePath: _feed_text_of(b"p", str),
-        datetime.datetime: _feed_text_of(b"w", lambda o: o.isoformat()),
+        pathlib.PurePath: _feed_path,
+        datetime.datetime: _feed_datetime,
         datetime.date: _feed_text_of(b"a", lambda o: o.isoformat()),
-        datetime.time: _feed_text_of(b"h", lambda o: o.isoformat()),
+        datetime.time: _feed_time,
         datetime.timedelta: _feed_text_of(b"j", repr),
         decimal.Decimal: _feed_text_of(b"x", str),
         fractions.Fraction: _feed_text_of(b"q", str),
         uuid.UUID: _feed_text_of(b"u", str),
+        collections.OrderedDict: _feed_ordered_dict,
+        collections.defaultdict: _feed_defaultdict,
+        collections.Counter: _feed_counter,
     }
 )
-for _name in ("DataFrame", "Series", "Index"):
-    _LAZY[f"pandas.core.frame.{_name}"] = _feed_pandas
-_LAZY["pandas.core.series.Series"] = _feed_pandas
-_LAZY["pandas.core.indexes.base.Index"] = _feed_pandas
+
+# The everyday objects of the scientific stack register themselves here (imported last:
+# they use the feeders above).
+from . import estimators, frames, objects  # noqa: E402,F401

@@ -87,8 +87,11 @@ def test_annotations_are_checked_for_literals():
 
 
 def test_unhashable_argument_names_the_argument():
-    class Opaque:
-        pass
+    class Opaque:  # plain instances are keyed by class and state; a lock has no content
+        def __init__(self):
+            import threading
+
+            self.lock = threading.Lock()
 
     with pytest.raises(UnhashableError, match="argument 'x' of scale"):
         scale(Opaque())

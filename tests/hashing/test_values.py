@@ -55,15 +55,15 @@ def test_numpy_scalar_is_not_a_python_float():
     assert hash_value(np.float64(1.5)) == hash_value(np.float64(1.5))
 
 
-def test_unknown_type_raises_naming_the_path_and_the_fix():
-    class Model:
-        pass
+def test_non_deterministic_value_raises_naming_the_path_and_the_fix():
+    # Plain instances are keyed by class and state (issue 11); a lock has no content.
+    import threading
 
     with pytest.raises(UnhashableError) as info:
-        hash_value({"cfg": [Model()]}, name="argument 'params'")
+        hash_value({"cfg": [threading.Lock()]}, name="argument 'params'")
     msg = str(info.value)
     assert "argument 'params'['cfg'][0]" in msg
-    assert "Model" in msg
+    assert "lock" in msg
     assert "__pylearn_hash__" in msg and "register_hash" in msg
     assert isinstance(info.value, TypeError)
 

@@ -55,8 +55,9 @@ def test_lambdas_and_arrays(tmp_path):
 
 
 def test_errors_name_the_argument_at_the_call(tmp_path):
-    class Opaque:
-        pass
+    class Opaque:  # plain instances are keyed by class and state; a bare object() has none
+        def __init__(self):
+            self.sentinel = object()
 
     with pytest.raises(UnhashableError, match="argument 'b' of add"):
         pl.call(add, (1,), {"b": Opaque()}, cache=False)

@@ -1,0 +1,1 @@
+"""Dataframes and friends (placeholder while the family is written)."""
