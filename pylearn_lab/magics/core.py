@@ -9,7 +9,7 @@ Nothing here computes anything: each subcommand is a call into the package
 Examples
 --------
 >>> _SUBCOMMANDS
-('cluster', 'backend', 'cache', 'run', 'results', 'lineage', 'why', 'builder')
+('cluster', 'backend', 'cache', 'run', 'results', 'lineage', 'why', 'builder', 'sweep')
 
 In IPython::
 
@@ -32,7 +32,7 @@ from ..backends.registry import (
     set_default_backend,
 )
 from ..cache.cache import get_default_cache, parse_size, set_default_cache
-from . import cachecmd, cluster, views
+from . import cachecmd, cluster, sweepcmd, views
 from .cell import run_cell
 from .runcmd import run_command
 from .session import MagicSession, substitute
@@ -122,6 +122,7 @@ def _parse(parser_fn: Any, rest: str, sub: str) -> Any:
 
 _CACHE_SUBS = ("info", "ls", "clear", "prune", "verify")
 _SUBCOMMANDS = ("cluster", "backend", "cache", "run", "results", "lineage", "why", "builder")
+_SUBCOMMANDS += ("sweep",)  # %pylearn sweep: magics/sweepcmd.py
 
 
 @magics_class
@@ -279,3 +280,6 @@ class PylearnMagics(Magics):
     def _do_builder(self, rest: str) -> Any:
         args = _parse(_optional_target, rest, "%pylearn builder")
         return views.builder_view(self._ns, args.target)
+
+
+PylearnMagics._do_sweep = lambda self, rest: sweepcmd.sweep_command(self.shell, rest)  # type: ignore[attr-defined]
