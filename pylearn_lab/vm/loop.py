@@ -404,7 +404,7 @@ class _RunState:
         if k in self.values:
             return self.values[k]
         try:
-            value = self.cache.load(k)
+            value = self.cache.load(k, count=False)  # counted per run in _account
         except KeyError:
             raise _InputLost(k) from None
         self.values[k] = value
@@ -511,8 +511,30 @@ class _RunState:
         self._flush_releases()
 
     # -- the end ----------------------------------------------------------------------
+    def _account(self) -> None:
+        """Tell the cache what this run did: nodes served are hits, nodes computed misses.
+
+        The time saved is the recorded compute time of the entries served (read
+        from their records: one index query).
+        """
+        cache = self.cache
+        if cache is None or not hasattr(cache, "count_outcomes"):
+            return
+        graph = self.plan.graph
+        served = [k for k in self.plan.cached if graph[k].cache]
+        computed = sum(1 for k in self.finished
+                       if k in self.needed and k not in self.plan.cached and graph[k].cache)
+        saved = 0.0
+        if served:
+            try:
+                saved = float(sum(r.duration or 0.0 for r in cache.records(keys=served)))
+            except Exception:  # the counters must never fail a run
+                saved = 0.0
+        cache.count_outcomes(len(served), computed, saved)
+
     def _finish_run(self, elapsed: float) -> None:
         assert self.handle is not None
+        self._account()
         results: list[Any] = []
         if not self.errors:
             results = [self.values[k] for k in self.plan.outputs]
