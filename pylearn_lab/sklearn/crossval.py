@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import DataError
@@ -92,7 +93,8 @@ def cv_summary(folds: list) -> dict:
 
 
 def cross_validate(estimator: Any, data: Any, cv: Any = 5, *, target: str = "target",
-                   scoring: str | None = None, train_score: bool = False) -> Expr:
+                   scoring: str | None = None, train_score: bool = False,
+                   folds: Sequence[int] | None = None) -> Expr:
     """The cross-validation graph of ``estimator`` on ``data`` (see the module doc).
 
     Parameters
@@ -108,15 +110,24 @@ def cross_validate(estimator: Any, data: Any, cv: Any = 5, *, target: str = "tar
     target, scoring, train_score :
         The label column, a scikit-learn scorer name (default: the estimator's
         ``score``), and whether to score the training part too.
+    folds : sequence of int, optional
+        Which folds of ``cv`` to compute (default: all). Asking for more later
+        computes only the new ones.
 
     Returns
     -------
     Expr
         A ``cv_summary`` node over one ``cv_fold`` node per fold.
     """
-    folds = [cv_fold(estimator, data, cv=cv, fold=i, target=target, scoring=scoring,
-                     train_score=train_score) for i in range(n_splits(cv))]
-    return cv_summary(folds)
+    n = n_splits(cv)
+    chosen = list(range(n)) if folds is None else [int(i) for i in folds]
+    bad = [i for i in chosen if not 0 <= i < n]
+    if bad or not chosen or len(set(chosen)) != len(chosen):
+        raise DataError(f"folds= expected distinct fold numbers in 0..{n - 1} for cv={cv!r}, "
+                        f"received {list(folds or [])!r}.")
+    nodes = [cv_fold(estimator, data, cv=cv, fold=i, target=target, scoring=scoring,
+                     train_score=train_score) for i in chosen]
+    return cv_summary(nodes)
 
 
 def _argument(expr: Expr, name: str) -> Any:

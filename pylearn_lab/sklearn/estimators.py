@@ -33,12 +33,13 @@ __all__ = ["fit", "predict", "score", "scorer_value"]
 @component(category="sklearn")
 def fit(estimator: Any, data: Any, target: str | None = "target") -> Any:
     """A fitted clone of ``estimator`` on ``data`` (a DataFrame with ``target``, or ``(X, y)``)."""
-    from sklearn.base import clone
+    from sklearn.base import clone, is_classifier, is_regressor
 
     if not hasattr(estimator, "fit"):
         raise DataError(f"fit() expected a scikit-learn estimator (with .fit), received "
                         f"{type(estimator).__name__}.")
-    X, y = split_xy(data, target, require_target=False)
+    supervised = is_classifier(estimator) or is_regressor(estimator)
+    X, y = split_xy(data, target, require_target=supervised and target is not None)
     model = clone(estimator)
     return model.fit(X) if y is None else model.fit(X, y)
 
