@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/run_all.py                 # P1-P9, full sizes
+    python benchmarks/run_all.py                 # P1-P10, full sizes
     python benchmarks/run_all.py --only P1,P2    # a subset
     python benchmarks/run_all.py --quick         # small sizes, few repeats (smoke run)
 
@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 
 from _harness import Config, Row, format_table
 
-IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
+IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10")
 IDS += ("P13",)
 MEASURES = {
     "P1": "hashing a 100 MiB array",
@@ -46,6 +46,7 @@ MEASURES = {
     "P7": "2,000 tiny nodes vs dask.distributed",
     "P8": "re-running a cached 1,000-node graph",
     "P9": "planning a 100,000-node graph",
+    "P10": "hashing a 1,000,000-row mixed DataFrame",
 }
 MEASURES["P13"] = "scikit-learn model selection (4 families, 5-fold CV)"
 

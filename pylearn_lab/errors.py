@@ -6,6 +6,7 @@ in user code keeps working::
 
     PylearnError
     ├── UnhashableError(TypeError)        a value has no canonical hash
+    ├── StaleKeyError(ValueError)         an argument or the code changed after the Expr was built
     ├── UnpicklableError(TypeError)       a value cannot travel to a worker
     ├── SignatureError(TypeError)         arguments do not bind to a component
     ├── ParameterTypeError(TypeError)     a literal argument violates its annotation
@@ -42,6 +43,7 @@ from typing import Any
 __all__ = [
     "PylearnError",
     "UnhashableError",
+    "StaleKeyError",
     "UnpicklableError",
     "SignatureError",
     "ParameterTypeError",
@@ -221,6 +223,14 @@ class NodeError(PylearnError, RuntimeError):
 
 class RunCancelledError(PylearnError, RuntimeError):
     """A run was cancelled before it finished."""
+
+
+class StaleKeyError(PylearnError, ValueError):
+    """A node's arguments or code changed after its expression was built.
+
+    Raised just before the node would run: its result would be stored under a
+    key that describes other inputs. Build the expression again.
+    """
 
 
 class MissingDependencyError(PylearnError, ImportError):

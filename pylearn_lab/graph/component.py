@@ -24,9 +24,10 @@ import functools
 import importlib
 import inspect
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, overload
 
+from ..errors import SignatureError
 from ..hashing.functions import FunctionIdentity, function_identity, qualified_name
 from . import registry
 from .params import ParamSpec, param_specs
@@ -51,6 +52,8 @@ class Component:
         Palette group in the graph builder.
     cache : bool
         Whether results of this component are stored in the cache.
+    ignore : frozenset of str
+        Parameters passed to the function but left out of the key (and of records).
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class Component:
         category: str | None = None,
         cache: bool = True,
         register: bool = True,
+        ignore: Iterable[str] = (),
     ) -> None:
         if isinstance(fn, Component):
             fn = getattr(fn, "__pylearn_component_fn__")
@@ -82,6 +86,7 @@ class Component:
             self.signature: inspect.Signature | None = inspect.signature(fn)
         except (TypeError, ValueError):  # some builtins have none: bind positionally
             self.signature = None
+        self.ignore: frozenset[str] = _check_ignore(self.name, self.signature, ignore)
         self._specs: list[ParamSpec] | None = None
         if register:
             registry.register(self)
@@ -126,7 +131,7 @@ class Component:
                 pass
         return (
             _rebuild,
-            (self.fn, self.name, self.version, self.category, self.cache),
+            (self.fn, self.name, self.version, self.category, self.cache, tuple(sorted(self.ignore))),
         )
 
 
@@ -137,8 +142,27 @@ def _import_attr(module: str, qual: str) -> Any:
     return obj
 
 
-def _rebuild(fn: Any, name: str, version: str | None, category: str, cache: bool) -> Component:
-    return Component(fn, name=name, version=version, category=category, cache=cache, register=False)
+def _rebuild(fn: Any, name: str, version: str | None, category: str, cache: bool,
+             ignore: tuple[str, ...] = ()) -> Component:
+    return Component(fn, name=name, version=version, category=category, cache=cache,
+                     register=False, ignore=ignore)
+
+
+def _check_ignore(name: str, sig: inspect.Signature | None, ignore: Iterable[str]) -> frozenset[str]:
+    if isinstance(ignore, str):
+        ignore = [ignore]  # ignore="verbose" means the one parameter, not its letters
+    names = frozenset(ignore)
+    if not names:
+        return names
+    params = [] if sig is None else [p.name for p in sig.parameters.values()
+                                     if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    unknown = sorted(n for n in names if n not in params)
+    if unknown:
+        raise SignatureError(
+            f"component {name}(ignore=...): expected names of its parameters {params}, received "
+            f"{unknown}. Fix the spelling, or drop the names from ignore=."
+        )
+    return names
 
 
 def _default_category(fn: Any) -> str:
@@ -153,7 +177,7 @@ def component(fn: Callable[..., Any], /) -> Component: ...
 @overload
 def component(
     *, name: str | None = None, version: str | int | None = None,
-    category: str | None = None, cache: bool = True,
+    category: str | None = None, cache: bool = True, ignore: Iterable[str] = (),
 ) -> Callable[[Callable[..., Any]], Component]: ...
 
 
@@ -165,6 +189,7 @@ def component(
     version: str | int | None = None,
     category: str | None = None,
     cache: bool = True,
+    ignore: Iterable[str] = (),
 ) -> Any:
     """Make ``fn`` a graph component: calling it builds an expression, runs nothing.
 
@@ -185,6 +210,11 @@ def component(
         Group shown in the graph builder's palette (default ``"user"``).
     cache : bool
         ``False`` never stores this component's results (cheap or huge outputs).
+    ignore : iterable of str
+        Parameters that do not change the result (``verbose``, ``n_jobs``, a
+        progress callback): passed to the function, left out of the key and of
+        the stored record, as ``joblib.Memory(ignore=...)`` offers. Two calls
+        that differ only there share one entry.
 
     Returns
     -------
@@ -199,10 +229,12 @@ def component(
     9
     """
     if fn is not None:
-        return Component(fn, name=name, version=version, category=category, cache=cache)
+        return Component(fn, name=name, version=version, category=category, cache=cache,
+                         ignore=ignore)
 
     def decorate(f: Callable[..., Any]) -> Component:
-        return Component(f, name=name, version=version, category=category, cache=cache)
+        return Component(f, name=name, version=version, category=category, cache=cache,
+                         ignore=ignore)
 
     return decorate
 

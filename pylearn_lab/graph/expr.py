@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import SignatureError
+from ..errors import SignatureError, UnhashableError
 from ..hashing.digest import new_digest
-from ..hashing.values import _tag, feed_value, register_hash
+from ..hashing.values import _HANDLERS, _tag, feed_argument, register_hash
 from .nodes import Call, Ref, map_refs
 from .params import check_literal
 
@@ -189,6 +189,15 @@ class Expr:
         )
 
 
+def _refuse_nested_expr(d: Any, obj: Expr, path: str) -> None:
+    raise UnhashableError(
+        path, obj, "an expression inside a container other than a plain list, tuple or dict "
+        "is not an edge of the graph; put it in a plain list/tuple/dict, or pass it directly")
+
+
+_HANDLERS[Expr] = _refuse_nested_expr
+
+
 def _swap_exprs(obj: Any, new: Mapping[str, Expr]) -> Any:
     if isinstance(obj, Expr):
         return new.get(obj.key, obj)
@@ -225,11 +234,15 @@ def _render(e: Expr, depth: int) -> str:
 
 
 def _extract(obj: Any, found: dict[str, Expr]) -> Any:
-    """Replace Exprs by Refs (also inside plain containers), collecting them."""
+    """Replace Exprs by Refs (also inside plain containers), collecting them.
+
+    Only exact lists, tuples and dicts are rebuilt: a subclass argument reaches the
+    function as itself (and is keyed with its class), never as a plain list.
+    """
     if isinstance(obj, Expr):
         found.setdefault(obj.key, obj)
         return Ref(obj.key)
-    if isinstance(obj, list):
+    if type(obj) is list:
         return [_extract(x, found) for x in obj]
     if type(obj) is tuple:
         return tuple(_extract(x, found) for x in obj)
@@ -291,13 +304,15 @@ class _Binder:
                                   if p.kind is kinds.KEYWORD_ONLY)
         self.positional_only = frozenset(p.name for p in sig.parameters.values()
                                          if p.kind is kinds.POSITIONAL_ONLY)
-        self.items: dict[str, tuple[bytes, str, Any]] = {}
+        self.items: dict[str, tuple[bytes | None, str, Any]] = {}
+        ignored = getattr(comp, "ignore", frozenset())
         for name in sig.parameters:
             tag = _Recorder()
             _tag(tag, b"=", name)
             spec = specs.get(name)
             check = spec if spec is not None and not spec.variadic else None
-            self.items[name] = (tag.data, f"argument {name!r} of {comp.name}()", check)
+            self.items[name] = (None if name in ignored else tag.data,
+                                f"argument {name!r} of {comp.name}()", check)
 
     def valid_for(self, comp: "Component") -> bool:
         return (self.sig is comp.signature and self.params is comp.params
@@ -355,8 +370,8 @@ def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]
     if comp.signature is None:  # some builtins have none: key the arguments as passed
         call_args = _extract(args, found)
         call_kwargs = _extract(kwargs, found)
-        feed_value(d, call_args, f"the positional arguments of {comp.name}()")
-        feed_value(d, call_kwargs, f"the keyword arguments of {comp.name}()")
+        feed_argument(d, call_args, f"the positional arguments of {comp.name}()")
+        feed_argument(d, call_kwargs, f"the keyword arguments of {comp.name}()")
     else:
         binder = _binder(comp)
         arguments = binder.bind(args, kwargs)
@@ -368,11 +383,18 @@ def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]
         items = binder.items
         for name, value in arguments.items():
             tag, path, spec = items[name]
-            canonical[name] = _extract(value, found)
             if spec is not None and not isinstance(value, Expr):
-                check_literal(spec, value, path)
+                value = check_literal(spec, value, path)  # C: float -> 1 and 1.0 one key
+            try:
+                canonical[name] = _extract(value, found)
+            except RecursionError:
+                raise UnhashableError(path, value, "it is nested too deeply to hash (more levels "
+                                      "than Python's recursion limit allows); flatten it, or pass "
+                                      "it as a numpy array") from None
+            if tag is None:  # @component(ignore=[...]): passed on, never keyed
+                continue
             d.update(tag)
-            feed_value(d, canonical[name], path)
+            feed_argument(d, canonical[name], path)
         if binder.fast:  # all positional first, then keyword-only: what BoundArguments does
             n = len(binder.positional)
             values = list(canonical.values())

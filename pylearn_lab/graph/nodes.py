@@ -86,7 +86,7 @@ def map_refs(obj: Any, fn: Callable[[Ref], Any]) -> Any:
     """Return ``obj`` with every :class:`Ref` replaced by ``fn(ref)``."""
     if isinstance(obj, Ref):
         return fn(obj)
-    if isinstance(obj, list):
+    if type(obj) is list:  # a list subclass is a literal, passed as itself
         return [map_refs(x, fn) for x in obj]
     if isinstance(obj, tuple) and type(obj) is tuple:
         return tuple(map_refs(x, fn) for x in obj)

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..errors import ParameterTypeError
 
 __all__ = ["Bounds", "ParamSpec", "param_specs", "check_literal"]
@@ -114,34 +116,54 @@ def param_specs(fn: Callable[..., Any]) -> list[ParamSpec]:
     return specs
 
 
-def check_literal(spec: ParamSpec, value: Any, where: str) -> None:
-    """Raise :class:`ParameterTypeError` when ``value`` clearly violates ``spec``.
+def check_literal(spec: ParamSpec, value: Any, where: str) -> Any:
+    """Return ``value`` as the function will receive it, or raise :class:`ParameterTypeError`.
 
     Only simple annotations are checked (numbers, bool, str, choices, bounds);
     anything else is accepted, as Python itself would.
+
+    Numbers follow their annotation, and the function receives the converted
+    value (so the key always describes what runs):
+
+    * ``float``: an int or numpy number becomes the equal Python float, so
+      ``C=1`` and ``C=1.0`` are one call and one key (refused if the int has
+      no exact float, e.g. ``2**60 + 1``);
+    * ``int``: a numpy integer becomes a Python int; a float with an integral
+      value (``6.0``) becomes ``6``; ``6.5``, ``nan`` or ``inf`` are refused.
+
+    Examples
+    --------
+    >>> spec = ParamSpec("C", "float", False, 1.0)
+    >>> check_literal(spec, 1, "C"), type(check_literal(spec, 1, "C")).__name__
+    (1.0, 'float')
+    >>> check_literal(ParamSpec("depth", "int", False, 3), 6.0, "depth")
+    6
     """
     if spec.kind == "any" or (value is None and spec.optional):
-        return
+        return value
     ok = True
     if spec.kind == "bool":
-        ok = isinstance(value, bool)
+        ok = isinstance(value, bool) or _is_np_bool(value)
+        value = bool(value) if ok else value
     elif spec.kind == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool) or _is_np_int(value)
+        value, ok = _as_int(value)
     elif spec.kind == "float":
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)) or _is_np_real(value)
+        value, ok = _as_float(value, where)
     elif spec.kind == "str":
         ok = isinstance(value, str)
     elif spec.kind == "choice":
-        ok = value in spec.choices
+        ok = _in_choices(value, spec.choices)
         if not ok:
             raise ParameterTypeError(
-                f"{where}: expected one of {list(spec.choices)!r}, received {value!r}. "
+                f"{where}: expected one of {list(spec.choices)!r}, received {value!r:.60}. "
                 "Pick one of the listed values."
             )
     if not ok:
         raise ParameterTypeError(
             f"{where}: expected {spec.kind}, received {type(value).__name__} {value!r:.60}. "
             f"Pass a {spec.kind} (the parameter is annotated {spec.annotation!r})."
+            + (" A float is accepted for an int only when it is integral (6.0 -> 6)."
+               if spec.kind == "int" and isinstance(value, float) else "")
         )
     b = spec.bounds
     if b is not None and not (b.low <= value <= b.high):
@@ -149,15 +171,53 @@ def check_literal(spec: ParamSpec, value: Any, where: str) -> None:
             f"{where}: expected a value in [{b.low}, {b.high}], received {value!r}. "
             "Pass a value inside the annotated bounds."
         )
+    return value
+
+
+def _in_choices(value: Any, choices: tuple[Any, ...]) -> bool:
+    try:
+        return any(value is c or (type(value) is type(c) and value == c) for c in choices) or (
+            value in choices and not isinstance(value, bool))
+    except Exception:  # noqa: BLE001 -- an array compared element-wise, an odd __eq__
+        return False
+
+
+def _as_int(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, bool) or isinstance(value, np.bool_):
+        return value, False
+    if isinstance(value, int):
+        return value, True
+    if isinstance(value, np.integer):
+        return int(value), True
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return int(value), True
+    return value, False
+
+
+def _as_float(value: Any, where: str) -> tuple[Any, bool]:
+    if isinstance(value, (bool, np.bool_)):
+        return value, False
+    if isinstance(value, float) and type(value) is float:
+        return value, True
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        out = float(value)
+        if isinstance(value, (int, np.integer)) and int(out) != int(value):
+            raise ParameterTypeError(
+                f"{where}: expected a float, received the int {value!r}, which no float equals "
+                "exactly. Pass a float (or an int below 2**53).")
+        if isinstance(value, np.floating) and np.dtype(type(value)).itemsize > 8:
+            return value, True  # a longdouble would lose precision as a Python float
+        return out, True
+    return value, False
+
+
+def _is_np_bool(value: Any) -> bool:
+    return isinstance(value, np.bool_)
 
 
 def _is_np_int(value: Any) -> bool:
-    import numpy as np
-
     return isinstance(value, np.integer)
 
 
 def _is_np_real(value: Any) -> bool:
-    import numpy as np
-
     return isinstance(value, (np.integer, np.floating))

@@ -48,6 +48,9 @@ _PY = f"py{sys.version_info.major}.{sys.version_info.minor}"
 # Code objects whose first constant is the docstring slot (a def, not a lambda,
 # comprehension, module or class body): that slot holds the docstring or None.
 _FUNCTION_FLAGS = 0x0002  # CO_NEWLOCALS
+# __future__ compiler flags only matter through the bytecode they produce (fed anyway);
+# an exec'd string inherits its caller's, a file does not.
+_RUNTIME_FLAGS = 0xFFFF
 
 
 def code_fingerprint(code: types.CodeType) -> str:
@@ -81,7 +84,7 @@ def code_fingerprint(code: types.CodeType) -> str:
     d = new_digest()
     d.update(_PY.encode())
     d.update(repr((code.co_name, code.co_argcount, code.co_posonlyargcount,
-                   code.co_kwonlyargcount, code.co_flags, code.co_varnames,
+                   code.co_kwonlyargcount, code.co_flags & _RUNTIME_FLAGS, code.co_varnames,
                    code.co_freevars, code.co_cellvars, code.co_names)).encode())
     d.update(code.co_exceptiontable if hasattr(code, "co_exceptiontable") else b"")
     doc_slot = (code.co_flags & _FUNCTION_FLAGS and not code.co_name.startswith("<")

@@ -240,7 +240,10 @@ def _local(obj: Any) -> _Local:
             if not _cell_full(cell):
                 continue
             value = cell.cell_contents
-            if _is_user_callable(value):
+            if isinstance(value, types.ModuleType):  # pkg.sub.helper through a closure
+                parts[f"closure:{name}"] = f"module:{value.__name__}"
+                _scan_module(value, _all_names(obj.__code__), parts, refs, deps, label, 0)
+            elif _is_user_callable(value):
                 deps.append(unwrap_component(value))
                 parts[f"closure:{name}"] = _dep_label(value)
             else:

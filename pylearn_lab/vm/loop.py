@@ -42,6 +42,7 @@ from ..backends.registry import resolve_backend
 from ..cache.cache import resolve_cache
 from ..errors import BackendError, CacheError, NodeError, RunCancelledError
 from ..graph.expr import Expr
+from ..graph.fresh import check_fresh
 from .events import Callback, Event, emit
 from .handle import RunHandle
 from .plan import make_plan
@@ -389,6 +390,8 @@ class _RunState:
         call = self.plan.graph[k]
         cache = self.cache
         store = bool(cache is not None and call.cache)
+        if store:  # never store under a key its live arguments or code no longer match
+            check_fresh(self.plan.graph.expr(k))
         rec = recipe(self.plan.graph.expr(k)) if store else {}
         if self.in_process:
             inputs = {d: self._value(d) for d in call.inputs}

@@ -41,7 +41,10 @@ def recipe(expr: "Expr") -> dict[str, Any]:
             named = {f"arg{i}": a for i, a in enumerate(call.args)} | dict(call.kwargs)
     else:
         named = {f"arg{i}": a for i, a in enumerate(call.args)} | dict(call.kwargs)
+    ignored = getattr(comp, "ignore", ())
     for name, value in named.items():
+        if name in ignored:  # @component(ignore=...): not part of the key, not of the record
+            continue
         refs = list(iter_refs(value))
         if isinstance(value, Ref):
             inputs[name] = value.key
