@@ -114,6 +114,9 @@ def _code_diffs(label: str, old: Record, rec: Mapping[str, Any]) -> list[Differe
     by_owner: dict[str, list[tuple[str, Any, Any]]] = {}
     for part in sorted(set(new_parts) | set(old_parts)):
         a, b = old_parts.get(part), new_parts.get(part)
+        if (part.startswith("global:") and str(a).startswith("fn:") and str(b).startswith("fn:")
+                and str(a).split(":")[1] == str(b).split(":")[1]):
+            continue  # a reference to a helper: its change is told under the helper's own parts
         if a != b:
             owner, sub = _owner(part, label)
             by_owner.setdefault(owner, []).append((sub, a, b))

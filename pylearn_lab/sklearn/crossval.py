@@ -16,12 +16,12 @@ Examples
 --------
 >>> import pandas as pd
 >>> from sklearn.tree import DecisionTreeClassifier
->>> df = pd.DataFrame({"a": list(range(12)), "target": [0, 1] * 6})
+>>> df = pd.DataFrame({"a": list(range(12)), "target": [0] * 6 + [1] * 6})
 >>> e = cross_validate(DecisionTreeClassifier(random_state=0), df, cv=3)
 >>> e.label, [f.label for f in e.inputs][:2], len(e.inputs)
 ('cv_summary', ['cv_fold', 'cv_fold'], 3)
 >>> round(e.compute(cache=False)["mean_test_score"], 3)
-0.0
+0.833
 """
 
 from __future__ import annotations
