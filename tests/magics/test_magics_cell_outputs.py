@@ -158,3 +158,20 @@ def test_pylearn_sweep_bad_lines_are_one_line_errors(ip, line, message):
                 "    return lr\n")
     with pytest.raises(UsageError, match=message):
         ip.run_line_magic("pylearn", line)
+
+
+def test_an_expression_is_an_input_by_its_key(ip, log):
+    import pylearn_lab as pl
+
+    @pl.component
+    def base(n: int) -> int:
+        return n
+
+    ip.user_ns["e"] = base(2)
+    body = "open(log, 'a').write('.')\nk = e.key[:4]\n"
+    run(ip, "", body)
+    run(ip, "", body)
+    assert runs(log) == 1
+    ip.user_ns["e"] = base(3)  # another expression: another key
+    run(ip, "", body)
+    assert runs(log) == 2
