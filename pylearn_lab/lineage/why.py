@@ -215,8 +215,9 @@ def _upstream_mismatch(old: Record, expr: Expr, look: _Lookups) -> int:
         wanted[p] = [by_key[k].component.qualname if k in by_key else "" for k in keys]
     mismatch = 0
     for p, funcs in wanted.items():
-        old_keys = old.inputs.get(p)
-        old_keys = [] if old_keys is None else old_keys if isinstance(old_keys, list) else [old_keys]
+        stored: Any = old.inputs.get(p)
+        old_keys: list[str] = ([] if stored is None else stored if isinstance(stored, list)
+                               else [stored])
         had = []
         for k in old_keys:
             r = look.record(k)
