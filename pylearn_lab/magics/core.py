@@ -162,6 +162,9 @@ class PylearnMagics(Magics):
           %pylearn lineage EXPR                 where a result came from
           %pylearn why EXPR                     why EXPR misses the cache
           %pylearn builder [EXPR]               the graph builder widget
+          %pylearn sweep TARGET a=1,2 b=[3, 4] [--backend B] [--no-cache]
+                                                a grid sweep of a component or an
+                                                expression (names as in pl.sweep)
 
         Cell magic: the cell becomes a cached node::
 
@@ -170,8 +173,9 @@ class PylearnMagics(Magics):
         Its key is the cell's code (comments and formatting ignored) plus the
         values of the names it reads from the namespace (functions by their
         code). On a hit, the names it assigns (or -o names) are restored without
-        running it, and what it printed is printed again. With --backend the cell
-        runs on a worker as a function of its inputs.
+        running it, and what it printed and displayed (figures included) is shown
+        again; an input it changes in place is stored and restored too. With
+        --backend the cell runs on a worker as a function of its inputs.
 
         EXPR and FUNC are variable names or attribute paths, never evaluated.
         FUNC may also be a registered component's name, or %%pylearn for cells.
