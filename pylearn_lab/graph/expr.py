@@ -28,6 +28,7 @@ inc(inc(1))
 from __future__ import annotations
 
 import inspect
+import reprlib
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,7 @@ import numpy as np
 
 from ..errors import SignatureError, UnhashableError
 from ..hashing.digest import new_digest
-from ..hashing.values import _HANDLERS, _tag, feed_argument, register_hash
+from ..hashing.values import _HANDLERS, _tag, feed_argument, feed_value, register_hash
 from .nodes import Call, Ref, map_refs
 from .params import check_literal
 
@@ -216,7 +217,10 @@ def short_repr(value: Any, limit: int = 40) -> str:
         return f"array<{value.dtype}{list(value.shape)}>"
     if isinstance(value, Expr):
         return _render(value, 1)
-    text = repr(value)
+    try:
+        text = reprlib.repr(value)  # bounded: a deep or self-referencing literal cannot crash it
+    except Exception:  # noqa: BLE001 -- a broken __repr__ must not break the Expr's repr
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -305,7 +309,7 @@ class _Binder:
         self.positional_only = frozenset(p.name for p in sig.parameters.values()
                                          if p.kind is kinds.POSITIONAL_ONLY)
         self.items: dict[str, tuple[bytes | None, str, Any]] = {}
-        ignored = getattr(comp, "ignore", frozenset())
+        ignored: frozenset[str] = getattr(comp, "ignore", frozenset())
         for name in sig.parameters:
             tag = _Recorder()
             _tag(tag, b"=", name)
@@ -381,20 +385,21 @@ def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]
             arguments = bound.arguments
         canonical: dict[str, Any] = {}
         items = binder.items
-        for name, value in arguments.items():
-            tag, path, spec = items[name]
-            if spec is not None and not isinstance(value, Expr):
-                value = check_literal(spec, value, path)  # C: float -> 1 and 1.0 one key
-            try:
+        path, value = "", None
+        try:
+            for name, value in arguments.items():
+                tag, path, spec = items[name]
+                if spec is not None and not isinstance(value, Expr):
+                    value = check_literal(spec, value, path)  # C: float -> 1 and 1.0 one key
                 canonical[name] = _extract(value, found)
-            except RecursionError:
-                raise UnhashableError(path, value, "it is nested too deeply to hash (more levels "
-                                      "than Python's recursion limit allows); flatten it, or pass "
-                                      "it as a numpy array") from None
-            if tag is None:  # @component(ignore=[...]): passed on, never keyed
-                continue
-            d.update(tag)
-            feed_argument(d, canonical[name], path)
+                if tag is None:  # @component(ignore=[...]): passed on, never keyed
+                    continue
+                d.update(tag)
+                feed_value(d, canonical[name], path)
+        except RecursionError:
+            raise UnhashableError(path, value, "it is nested too deeply to hash (more levels "
+                                  "than Python's recursion limit allows); flatten it, or pass "
+                                  "it as a numpy array") from None
         if binder.fast:  # all positional first, then keyword-only: what BoundArguments does
             n = len(binder.positional)
             values = list(canonical.values())

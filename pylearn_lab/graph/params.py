@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import reprlib
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,8 +140,14 @@ def check_literal(spec: ParamSpec, value: Any, where: str) -> Any:
     >>> check_literal(ParamSpec("depth", "int", False, 3), 6.0, "depth")
     6
     """
-    if spec.kind == "any" or (value is None and spec.optional):
+    kind = spec.kind
+    if kind == "any" or (value is None and spec.optional):
         return value
+    t = type(value)
+    if (t is int and kind == "int") or (t is float and kind == "float") or (t is str and kind == "str"):
+        b = spec.bounds  # the common case, without the conversions below (every key pays it)
+        if b is None or b.low <= value <= b.high:
+            return value
     ok = True
     if spec.kind == "bool":
         ok = isinstance(value, bool) or _is_np_bool(value)
@@ -155,12 +162,12 @@ def check_literal(spec: ParamSpec, value: Any, where: str) -> Any:
         ok = _in_choices(value, spec.choices)
         if not ok:
             raise ParameterTypeError(
-                f"{where}: expected one of {list(spec.choices)!r}, received {value!r:.60}. "
+                f"{where}: expected one of {list(spec.choices)!r}, received {_short(value)}. "
                 "Pick one of the listed values."
             )
     if not ok:
         raise ParameterTypeError(
-            f"{where}: expected {spec.kind}, received {type(value).__name__} {value!r:.60}. "
+            f"{where}: expected {spec.kind}, received {type(value).__name__} {_short(value)}. "
             f"Pass a {spec.kind} (the parameter is annotated {spec.annotation!r})."
             + (" A float is accepted for an int only when it is integral (6.0 -> 6)."
                if spec.kind == "int" and isinstance(value, float) else "")
@@ -168,10 +175,18 @@ def check_literal(spec: ParamSpec, value: Any, where: str) -> Any:
     b = spec.bounds
     if b is not None and not (b.low <= value <= b.high):
         raise ParameterTypeError(
-            f"{where}: expected a value in [{b.low}, {b.high}], received {value!r}. "
+            f"{where}: expected a value in [{b.low}, {b.high}], received {_short(value)}. "
             "Pass a value inside the annotated bounds."
         )
     return value
+
+
+def _short(value: Any) -> str:
+    """A bounded repr for messages: deep, huge or self-referencing values never crash it."""
+    try:
+        return reprlib.repr(value)[:80]
+    except Exception:  # noqa: BLE001 -- a broken __repr__ must not hide the real error
+        return f"<{type(value).__name__}>"
 
 
 def _in_choices(value: Any, choices: tuple[Any, ...]) -> bool:
@@ -203,7 +218,7 @@ def _as_float(value: Any, where: str) -> tuple[Any, bool]:
         out = float(value)
         if isinstance(value, (int, np.integer)) and int(out) != int(value):
             raise ParameterTypeError(
-                f"{where}: expected a float, received the int {value!r}, which no float equals "
+                f"{where}: expected a float, received the int {_short(value)}, which no float equals "
                 "exactly. Pass a float (or an int below 2**53).")
         if isinstance(value, np.floating) and np.dtype(type(value)).itemsize > 8:
             return value, True  # a longdouble would lose precision as a Python float

@@ -43,7 +43,7 @@ from .digest import new_digest
 
 __all__ = ["code_fingerprint", "const_text"]
 
-_MEMO: "weakref.WeakKeyDictionary[types.CodeType, str]" = weakref.WeakKeyDictionary()
+_MEMO: weakref.WeakKeyDictionary[types.CodeType, str] = weakref.WeakKeyDictionary()
 _PY = f"py{sys.version_info.major}.{sys.version_info.minor}"
 # Code objects whose first constant is the docstring slot (a def, not a lambda,
 # comprehension, module or class body): that slot holds the docstring or None.
@@ -71,11 +71,12 @@ def code_fingerprint(code: types.CodeType) -> str:
     >>> def f(x):
     ...     '''One docstring.'''
     ...     return x in {"a", "b"}
-    >>> def g(x):
+    >>> first = f.__code__
+    >>> def f(x):
     ...     '''Another docstring.'''
     ...     return (x in
     ...             {"b", "a"})  # formatted otherwise
-    >>> code_fingerprint(f.__code__) == code_fingerprint(g.__code__)
+    >>> code_fingerprint(first) == code_fingerprint(f.__code__)
     True
     """
     hit = _MEMO.get(code)

@@ -15,7 +15,7 @@ full 256 bits.
 
 Examples
 --------
->>> d = new_digest(); d.update(b"abc"); len(d.hexdigest())
+>>> d = new_digest(); _ = d.update(b"abc"); len(d.hexdigest())
 32
 >>> digest_bytes(b"abc") == digest_bytes(b"abc")
 True
@@ -25,11 +25,12 @@ True
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from blake3 import blake3 as new_blake3
 
-__all__ = ["new_digest", "digest_bytes", "DIGEST_HEX_LEN", "DIGEST_NAME", "Digest", "new_blake3"]
+__all__ = ["DIGEST_HEX_LEN", "DIGEST_NAME", "Digest", "digest_bytes", "new_blake3", "new_digest"]
 
 #: Length of every key and checksum, in hex characters (128 bits).
 DIGEST_HEX_LEN = 32
@@ -40,6 +41,19 @@ DIGEST_NAME = "blake3-128"
 _THREADS = new_blake3.AUTO
 
 
+def _after_fork_in_child() -> None:
+    # blake3's thread pool does not survive fork(): its worker threads are gone in the child,
+    # and a multi-threaded update there would wait for them forever. A forked child (a
+    # ProcessPoolExecutor worker, a crash-test writer) hashes on one thread; the digest is
+    # the same whatever the thread count.
+    global _THREADS
+    _THREADS = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Digest:
     """A streaming BLAKE3 digest: ``update(buffer)``, ``hexdigest()``, ``digest()``.
 
@@ -48,12 +62,12 @@ class Digest:
 
     Examples
     --------
-    >>> d = Digest(); d.update(b"a"); d.update(b"bc")
+    >>> d = Digest(); _ = d.update(b"a"); _ = d.update(b"bc")
     >>> d.hexdigest() == digest_bytes(b"abc")
     True
     """
 
-    __slots__ = ("_h", "update", "active")
+    __slots__ = ("_h", "active", "update")
 
     def __init__(self) -> None:
         self._h = new_blake3(max_threads=_THREADS)

@@ -48,7 +48,7 @@ import numpy as np
 from ..errors import UnhashableError
 from .values import _PACK_Q, _feed_ndarray, _tag, feed_value, register_probe
 
-__all__ = ["feed_pandas", "feed_arrow", "feed_polars", "feed_sparse", "feed_xarray"]
+__all__ = ["feed_arrow", "feed_pandas", "feed_polars", "feed_sparse", "feed_xarray"]
 
 
 def _type_tag(d: Any, obj: Any, tag: bytes) -> None:
@@ -111,8 +111,8 @@ def _feed_pd_array(d: Any, arr: Any, path: str) -> None:
     if isinstance(arr, np.ndarray):
         _feed_np_or_objects(d, arr, path)
         return
-    if isinstance(arr, pd.arrays.NumpyExtensionArray):  # a plain numpy column
-        _feed_np_or_objects(d, arr.to_numpy(), path)
+    if isinstance(arr, _numpy_array_class(pd)):  # a plain numpy column
+        _feed_np_or_objects(d, np.asarray(arr), path)
         return
     _type_tag(d, arr, b"e")
     if isinstance(arr, pd.Categorical):
@@ -122,10 +122,7 @@ def _feed_pd_array(d: Any, arr: Any, path: str) -> None:
     elif isinstance(arr, pd.arrays.DatetimeArray):
         _tag(d, b"z", f"{arr.dtype}|{_tz_key(getattr(arr, 'tz', None))}")
         _feed_ndarray(d, arr.asi8, path)
-    elif isinstance(arr, pd.arrays.TimedeltaArray):
-        _tag(d, b"z", str(arr.dtype))
-        _feed_ndarray(d, arr.asi8, path)
-    elif isinstance(arr, pd.arrays.PeriodArray):
+    elif isinstance(arr, pd.arrays.TimedeltaArray) or isinstance(arr, pd.arrays.PeriodArray):
         _tag(d, b"z", str(arr.dtype))
         _feed_ndarray(d, arr.asi8, path)
     elif isinstance(arr, pd.arrays.IntervalArray):
@@ -145,6 +142,11 @@ def _feed_pd_array(d: Any, arr: Any, path: str) -> None:
         _feed_pd_array(d, arr.sp_values, f"{path}.sp_values")
     else:  # python-storage strings and other extension arrays: through Arrow, else by element
         _feed_np_or_objects(d, np.asarray(arr, dtype=object), path)
+
+
+def _numpy_array_class(pd: Any) -> type:
+    # pandas >= 2.1 calls it NumpyExtensionArray, 2.0 PandasArray
+    return getattr(pd.arrays, "NumpyExtensionArray", None) or pd.arrays.PandasArray
 
 
 def _feed_np_or_objects(d: Any, arr: np.ndarray, path: str) -> None:

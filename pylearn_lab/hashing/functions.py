@@ -30,8 +30,8 @@ Examples
 ...     return x + 1
 >>> function_identity(f).digest == function_identity(f).digest
 True
->>> function_identity(f).kind
-'source'
+>>> function_identity(f).kind in ("source", "code")  # "code" where no source file exists
+True
 >>> function_identity("-".join) == function_identity("+".join)
 False
 """
@@ -49,14 +49,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnhashableError
+from .callables import is_hashable_callable, is_instance_callable
 from .code import code_fingerprint
 from .digest import new_digest
 from .versions import is_library_module, package_version
 
 __all__ = [
     "FunctionIdentity",
-    "function_identity",
     "feed_callable",
+    "function_identity",
     "is_hashable_callable",
     "is_library_module",
     "qualified_name",
@@ -114,6 +115,9 @@ def unwrap_component(obj: Any) -> Any:
     >>> unwrap_component(h) is h.__wrapped__
     True
     """
+    inner = getattr(obj, "__pylearn_component_fn__", None)
+    if inner is None and type(obj) is not functools._lru_cache_wrapper:
+        return obj  # the common case: a plain function
     for _ in range(32):  # a chain of wrappers, never a cycle
         inner = getattr(obj, "__pylearn_component_fn__", None)
         if inner is None and isinstance(obj, functools._lru_cache_wrapper):
@@ -137,13 +141,13 @@ class _Local:
     checks: tuple[Any, ...]  # objects that must stay the same (code, defaults, cells)
 
 
-_LOCAL: "weakref.WeakKeyDictionary[Any, _Local]" = weakref.WeakKeyDictionary()
+_LOCAL: weakref.WeakKeyDictionary[Any, _Local] = weakref.WeakKeyDictionary()
 _MISSING = object()
 # fn -> (its identity, (member, its _Local memo, its qualified name) for every user callable
 # of its transitive closure). Members are weak references (the key itself is None), so the
 # memo never keeps a function alive.
 _Member = tuple["weakref.ref[Any] | None", _Local, str]
-_IDENTITY: "weakref.WeakKeyDictionary[Any, tuple[FunctionIdentity, tuple[_Member, ...]]]" = (
+_IDENTITY: weakref.WeakKeyDictionary[Any, tuple[FunctionIdentity, tuple[_Member, ...]]] = (
     weakref.WeakKeyDictionary())
 # Attributes of a class body that do not change what its instances compute.
 _CLASS_SKIP = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__",
@@ -151,7 +155,11 @@ _CLASS_SKIP = frozenset({"__module__", "__qualname__", "__doc__", "__dict__", "_
                          "__match_args__", "__firstlineno__", "__static_attributes__",
                          "__orig_bases__", "__parameters__", "_member_map_", "_value2member_map_",
                          "_member_names_", "_unhashable_values_", "_new_member_", "_value_repr_",
-                         "__abstractmethods__", "_abc_impl"})
+                         "__abstractmethods__", "_abc_impl", "__slotnames__",
+                         "__protocol_attrs__", "_is_protocol", "_is_runtime_protocol",
+                         "__non_callable_proto_members__", "__callable_proto_members_only__"})
+# (``__slotnames__`` is added by copyreg the first time an instance is pickled, the
+# protocol and abc attributes by typing/abc caches: none changes what the class runs.)
 
 
 def _is_user_callable(obj: Any) -> bool:
@@ -259,14 +267,15 @@ def _local(obj: Any) -> _Local:
 
 
 def _dep_label(value: Any) -> str:
-    """How a referencing function names a user dependency: qualname plus its own code.
+    """How a referencing function names a user dependency: by qualified name.
 
-    The code fingerprint keeps two dependencies with one qualified name (two
-    module-level lambdas) apart, and swapping which global names them counts.
+    The dependency's own parts enter under ``function:<qualname>:`` (``#2``,
+    ``#3`` for further dependencies sharing that name, in the deterministic
+    order names are scanned), so which global names which same-named
+    dependency still counts, and a changed helper shows as the helper's
+    change, not also as the caller's.
     """
-    value = unwrap_component(value)
-    own = code_fingerprint(value.__code__) if isinstance(value, types.FunctionType) else "class"
-    return f"fn:{qualified_name(value)}:{own}"
+    return f"fn:{qualified_name(unwrap_component(value))}"
 
 
 def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[Any]) -> None:
@@ -321,7 +330,7 @@ def _functions_in(value: Any) -> list[Any] | None:
 
 
 def _closure_or_global_part(value: Any, what: str) -> str:
-    if is_hashable_callable(value) and not _is_instance_callable(value):
+    if is_hashable_callable(value) and not is_instance_callable(value):
         return _describe_library(value) if not _is_user_callable(value) else _dep_label(value)
     if isinstance(value, types.ModuleType):
         return f"module:{value.__name__}"
@@ -361,7 +370,7 @@ def _scan_globals(fn: types.FunctionType, parts: dict[str, str], refs: list[Any]
             parts[f"global:{name}"] = _dep_label(value)
         else:
             parts[f"global:{name}"] = _closure_or_global_part(value, f"global {name!r} read by {label}")
-            if _is_instance_callable(value) and _is_user_callable(type(value)):
+            if is_instance_callable(value) and _is_user_callable(type(value)):
                 deps.append(type(value))
 
 
@@ -455,7 +464,7 @@ def function_identity(fn: Any, version: str | None = None) -> FunctionIdentity:
             return _finish(tname, "library", {
                 "library": _describe_library(type(owner)) + f".{fn.__name__}",
                 "method.self": _hash_part(owner, f"the object {fn.__name__} is bound to")})
-    if _is_instance_callable(fn):
+    if is_instance_callable(fn):
         return _instance_identity(fn, name)
     if not _is_user_callable(fn):
         return _finish(name, "library", {"library": _describe_library(fn)})
@@ -481,25 +490,13 @@ def _instance_identity(fn: Any, name: str) -> FunctionIdentity:
     return _finish(name, "instance", parts)
 
 
-def _is_instance_callable(obj: Any) -> bool:
-    """A callable that is neither a function-like builtin nor a class: an object with __call__."""
-    if isinstance(obj, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-                        functools.partial, np.ufunc, types.MethodWrapperType,
-                        types.WrapperDescriptorType, types.MethodDescriptorType,
-                        types.ClassMethodDescriptorType, functools._lru_cache_wrapper)):
-        return False
-    if hasattr(obj, "__pylearn_component_fn__"):
-        return False
-    return callable(obj) and _is_user_callable(type(obj))
-
-
 def _user_identity(fn: Any, name: str) -> FunctionIdentity:
     # Transitive closure over referenced user callables, order-independent and cycle-safe.
     parts: dict[str, str] = {}
     kind = "source"
     seen: dict[int, Any] = {}
     members: list[_Member] = []
-    used: dict[str, int] = {}
+    same_name: dict[str, list[dict[str, str]]] = {}
     stack = [fn]
     while stack:
         obj = stack.pop()
@@ -514,9 +511,16 @@ def _user_identity(fn: Any, name: str) -> FunctionIdentity:
                 kind = "code"
         else:
             # Dependencies that share a qualified name (two lambdas, two closures of one
-            # factory) each contribute under their own prefix, in traversal order.
-            n = used.get(qual, 0)
-            used[qual] = n + 1
+            # factory) each contribute under their own prefix, in traversal order -- unless
+            # they are copies with equal parts (cloudpickle, unpickling a by-value function,
+            # rebinds the module global to a copy of the very same code): those add nothing.
+            twins = same_name.setdefault(qual, [])
+            if any(p == local.parts for p in twins):
+                stack.extend(reversed(local.deps))
+                members.append((_weak(obj), local, qual))
+                continue
+            twins.append(local.parts)
+            n = len(twins) - 1
             prefix = f"function:{qual}:" if n == 0 else f"function:{qual}#{n + 1}:"
         for k, v in local.parts.items():
             parts[prefix + k] = v
@@ -571,32 +575,6 @@ def _finish(name: str, kind: str, parts: dict[str, str]) -> FunctionIdentity:
     for k in sorted(parts):
         d.update(f"{k}\0{parts[k]}\0".encode("utf-8", "surrogatepass"))
     return FunctionIdentity(d.hexdigest(), name, kind, parts)
-
-
-def is_hashable_callable(obj: Any) -> bool:
-    """True for callables :func:`function_identity` identifies (not callable instances).
-
-    Callable instances of user classes are values: :mod:`~pylearn_lab.hashing.values`
-    walks their state, and :func:`function_identity` combines class and state.
-    """
-    if isinstance(
-        obj,
-        (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial,
-         type, np.ufunc, types.MethodWrapperType, types.WrapperDescriptorType,
-         types.MethodDescriptorType, types.ClassMethodDescriptorType,
-         functools._lru_cache_wrapper),
-    ) or hasattr(obj, "__pylearn_component_fn__"):
-        return True
-    # Library function-like objects (numpy's array-function dispatchers, Cython functions):
-    # callable, named, importable by module and qualname.
-    typ = type(obj)
-    return (callable(obj) and is_library_module(typ.__module__)
-            and isinstance(getattr(obj, "__qualname__", None), str)
-            and isinstance(getattr(obj, "__module__", None), str)
-            and not hasattr(obj, "__dict__") or type(obj).__name__ in _FUNCTION_LIKE)
-
-
-_FUNCTION_LIKE = frozenset({"_ArrayFunctionDispatcher", "cython_function_or_method", "fused_cython_function"})
 
 
 def feed_callable(d: Any, obj: Any, path: str) -> None:

@@ -53,7 +53,7 @@ import numpy as np
 from ..errors import UnhashableError
 from .values import _HANDLERS, Feeder, _tag, class_digest, feed_value
 
-__all__ = ["object_feeder", "REFUSED"]
+__all__ = ["REFUSED", "object_feeder"]
 
 _MISSING_TAG = b"~"
 

@@ -35,6 +35,7 @@ import decimal
 import enum
 import fractions
 import pathlib
+import reprlib
 import struct
 import sys
 import uuid
@@ -46,7 +47,7 @@ import numpy as np
 from ..errors import UnhashableError
 from .digest import new_digest
 
-__all__ = ["hash_value", "register_hash", "feed_value", "feed_argument", "Feeder", "class_digest"]
+__all__ = ["Feeder", "class_digest", "feed_argument", "feed_value", "hash_value", "register_hash"]
 
 Feeder = Callable[[Any, Any, str], None]
 """``feeder(digest, value, path)``: writes one value into a digest."""
@@ -186,7 +187,7 @@ def _probe_classes(module: str, classes: tuple[str, ...]) -> tuple[type, ...]:
 
 # Bases whose handlers already key the exact type; a subclass of any other handled type is
 # tagged with its class (a list subclass is not a list, an OrderedDict subclass not one).
-_UNTAGGED_BASES = (np.generic, np.dtype, pathlib.PurePath, enum.Enum)
+_UNTAGGED_BASES = (np.ndarray, np.generic, np.dtype, pathlib.PurePath, enum.Enum)
 
 
 def _find_handler(obj: Any, path: str) -> Feeder:
@@ -252,7 +253,6 @@ def _feed_bool(d: Any, obj: Any, path: str) -> None:
 
 
 def _feed_int(d: Any, obj: Any, path: str) -> None:
-    obj = int(obj)
     if -(2**63) <= obj < 2**63:
         d.update(b"i" + _PACK_Q(obj))
     else:
@@ -337,12 +337,19 @@ def _sub_digest(obj: Any, path: str, parent: Any = None) -> bytes:
     return d.digest()
 
 
+def _key_text(k: Any) -> str:
+    try:
+        return reprlib.repr(k)[:40]
+    except Exception:  # noqa: BLE001 -- only for naming the path in an error
+        return f"<{type(k).__name__}>"
+
+
 def _feed_dict(d: Any, obj: Any, path: str) -> None:
     if not _enter(d, obj):
         return
     try:
         items = sorted(
-            (_sub_digest(k, f"{path} key {k!r:.40}", d), _sub_digest(v, f"{path}[{k!r:.40}]", d))
+            (_sub_digest(k, f"{path} key {_key_text(k)}", d), _sub_digest(v, f"{path}[{_key_text(k)}]", d))
             for k, v in obj.items()
         )
     finally:
@@ -359,8 +366,8 @@ def _feed_ordered_dict(d: Any, obj: Any, path: str) -> None:
     try:
         d.update(b"o" + _PACK_Q(len(obj)))
         for k, v in obj.items():
-            feed_value(d, k, f"{path} key {k!r:.40}")
-            feed_value(d, v, f"{path}[{k!r:.40}]")
+            feed_value(d, k, f"{path} key {_key_text(k)}")
+            feed_value(d, v, f"{path}[{_key_text(k)}]")
     finally:
         _leave(d, obj)
 
@@ -398,7 +405,7 @@ def _dtype_text(dt: np.dtype) -> str:
             base, shape = dt.subdtype
             return f"({_dtype_text(base)}){shape}"
         return dt.str
-    return "{" + ",".join(f"{n!r}:{_dtype_text(dt.fields[n][0])}" for n in dt.names) + "}"
+    return "{" + ",".join(f"{n!r}:{_dtype_text(dt.fields[n][0])}" for n in dt.names or ()) + "}"
 
 
 def _feed_ndarray(d: Any, obj: np.ndarray, path: str) -> None:
@@ -410,7 +417,7 @@ def _feed_ndarray(d: Any, obj: np.ndarray, path: str) -> None:
     d.update(_PACK_Q(obj.ndim) + b"".join(_PACK_Q(n) for n in obj.shape))
     if dt.fields is not None:
         # Field by field: padding bytes between fields hold garbage, equal records must agree.
-        for name in dt.names:
+        for name in dt.names or ():
             _feed_ndarray(d, np.ascontiguousarray(obj[name]), f"{path}[{name!r}]")
         return
     if dt.hasobject:
@@ -559,4 +566,4 @@ _HANDLERS.update(
 
 # The everyday objects of the scientific stack register themselves here (imported last:
 # they use the feeders above).
-from . import estimators, frames, objects  # noqa: E402,F401
+from . import estimators, frames, objects  # noqa: F401

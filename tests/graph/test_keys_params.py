@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hashing"))
-from keyed import TALLY, through_cache  # noqa: E402
+from keyed import TALLY, through_cache
 
-import pylearn_lab as pl  # noqa: E402
-from pylearn_lab.errors import ParameterTypeError, SignatureError  # noqa: E402
+import pylearn_lab as pl
+from pylearn_lab.errors import ParameterTypeError, SignatureError
 
 
 @pl.component(ignore=["verbose", "n_jobs", "progress"])

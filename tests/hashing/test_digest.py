@@ -57,3 +57,25 @@ def test_xxh3_style_lane_swap_pair_differs() -> None:
     base = hash_value(a.view(np.float64))
     for other in pairs:
         assert hash_value(other.view(np.float64)) != base
+
+
+def test_a_forked_child_hashes_large_buffers_without_hanging():
+    import multiprocessing as mp
+
+    big = np.zeros(32 * 2**20, dtype=np.uint8)
+    expected = digest_bytes(big)  # the parent's thread pool is now in use
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_child_hash, args=(q,))
+    proc.start()
+    proc.join(60)
+    alive = proc.is_alive()
+    if alive:
+        proc.kill()
+        proc.join()
+    assert not alive, "a forked child hung in a multi-threaded blake3 update"
+    assert q.get(timeout=5) == expected
+
+
+def _child_hash(q) -> None:
+    q.put(digest_bytes(np.zeros(32 * 2**20, dtype=np.uint8)))

@@ -149,7 +149,11 @@ def test_scipy_sparse_every_format_shape_counts():
 def test_xarray_when_installed():
     xr = pytest.importorskip("xarray")
     a = xr.DataArray(np.arange(3), dims=["x"], coords={"x": [1, 2, 3]}, name="v")
-    assert H(a) == H(a.copy()) and distinct(a, a.rename("w"), a.assign_coords(x=[4, 5, 6]))
+    assert H(a) == H(a.copy()) and distinct(a, a.rename("w"), a.assign_coords(x=[4, 5, 6]),
+                                            a.assign_attrs(units="m"), a + 1, a.values)
+    ds = xr.Dataset({"v": a, "w": a * 2})
+    assert H(ds) == H(ds.copy(deep=True))
+    assert distinct(ds, xr.Dataset({"v": a}), ds.assign_attrs(run=1), ds.rename({"w": "z"}))
 
 
 # --------------------------------------------------------------------------- random state

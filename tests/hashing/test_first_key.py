@@ -44,9 +44,9 @@ def test_first_key_of_a_fresh_session_is_fast_and_scans_nothing():
 
 
 def test_version_lookup_covers_dist_names_that_differ_from_the_module():
-    from pylearn_lab.hashing.versions import package_version
-
     import sklearn
+
+    from pylearn_lab.hashing.versions import package_version
 
     assert package_version("sklearn.linear_model") == f"scikit-learn=={sklearn.__version__}" or \
         package_version("sklearn.linear_model") == f"sklearn=={sklearn.__version__}"

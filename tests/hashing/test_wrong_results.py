@@ -14,7 +14,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from keyed import TALLY, assert_kept_apart, same_as_fresh, through_cache
+from keyed import TALLY, assert_kept_apart, through_cache
 
 import pylearn_lab as pl
 from pylearn_lab import function_identity
