@@ -38,6 +38,7 @@ IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
 IDS += ("P15a", "P15b", "P15c")
 IDS += ("S1",)
 IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10")
+IDS += ("P13",)
 MEASURES = {
     "P1": "hashing a 100 MiB array",
     "P2": "cache hit, small args",
@@ -57,6 +58,7 @@ MEASURES["P15c"] = "QueueBackend jobs/s with 2 workers"
 IDS += ("P14",)
 MEASURES["P14"] = "extending a 100-epoch training to 200; checkpoint overhead"
 MEASURES["S1"] = "a save under max_bytes at 100,000 entries (eviction)"
+MEASURES["P13"] = "scikit-learn model selection (4 families, 5-fold CV)"
 
 
 def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable[[], None]]]:
@@ -86,6 +88,11 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
             modules.append(__import__(name))
         except ImportError:
             pass
+        import bench_sklearn
+
+        modules.append(bench_sklearn)
+    except ImportError:  # P13 needs scikit-learn
+        pass
     table: dict[str, Callable[[Config], list[Row]]] = {}
     for m in modules:
         table.update(m.BENCHMARKS)

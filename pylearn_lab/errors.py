@@ -27,7 +27,8 @@ in user code keeps working::
     │                                     the original type (``except ValueError`` catches it)
     ├── RunCancelledError(RuntimeError)   a run was cancelled before it finished
     │   └── TrainingStopped               a training was stopped remotely (checkpoint kept)
-    └── TrainingError(ValueError)         a training loop, schedule or plugin is misused
+    ├── TrainingError(ValueError)         a training loop, schedule or plugin is misused
+    └── MissingDependencyError(ImportError)  an optional extra is not installed
 
     CacheWarning(UserWarning)             a cache problem that was handled (entry dropped,
                                           result not stored, directory untrusted); shown
@@ -78,6 +79,7 @@ __all__ = [
     "TrainingError",
     "TrainingStopped",
     "EdgeTypeError",
+    "MissingDependencyError",
 ]
 # CacheWarning (below) is a warning, not an error: importable from here and from
 # pylearn_lab.cache, kept out of __all__, which lists the error tree
@@ -375,3 +377,14 @@ class StaleKeyError(PylearnError, ValueError):
     Raised just before the node would run: its result would be stored under a
     key that describes other inputs. Build the expression again.
     """
+
+
+class MissingDependencyError(PylearnError, ImportError):
+    """An optional part needs a library that is not installed (``pip install 'pylearn_lab[extra]'``)."""
+
+    def __init__(self, feature: str, module: str, extra: str) -> None:
+        self.feature, self.module, self.extra = feature, module, extra
+        super().__init__(
+            f"{feature} needs the '{module}' package, which is not installed. "
+            f"Install the '{extra}' extra: pip install 'pylearn_lab[{extra}]'."
+        )

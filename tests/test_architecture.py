@@ -27,6 +27,7 @@ ALLOWED["demo"] = set(ORDER) | {"components", "demo"}
 # training loops sit on graph (cache and VM reached lazily), so the shipped models can use them
 ALLOWED["training"] = {"errors", "hashing", "graph", "training"}
 ALLOWED["components"] = ALLOWED["components"] | {"training"}
+ALLOWED["sklearn"] = set(ORDER) | {"sklearn"}
 
 
 def _layer_of(module: str) -> str | None:

@@ -60,3 +60,9 @@ def test_quick_run_prints_every_local_benchmark():
 def test_quick_run_prints_every_cluster_benchmark():
     ids = ["P5", "P6", "P7", "P8"]
     _check(_table(ids), ids)
+
+
+def test_quick_run_prints_the_sklearn_benchmark():
+    rows = _table(["P13"])
+    _check(rows, ["P13"])
+    assert len(rows["P13"]) == 6  # first run, helper edit, one more grid point; two anchors each

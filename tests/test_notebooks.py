@@ -24,6 +24,7 @@ DEDICATED = {
 NOTEBOOKS = [p for p in ALL if p.stem not in DEDICATED]
 WITH_PLOTS = {"01_quickstart", "04_experiments", "05_bring_your_own"}
 WITH_PLOTS |= {"08_training"}
+WITH_PLOTS |= {"07_sklearn_pandas"}
 
 
 def test_every_notebook_is_executed_by_some_test() -> None:

@@ -18,13 +18,19 @@ Examples
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import cloudpickle
+
+from ..errors import BackendError
+from .threadlimits import limit_threads, thread_budget
 
 __all__ = ["Backend", "SerialBackend", "ThreadBackend", "ProcessBackend"]
 
@@ -102,9 +108,84 @@ class ThreadBackend(Backend):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _init_worker(threads: int | None) -> None:
+    """Start of each worker process: the thread budget, and no SIGINT of its own.
+
+    Ctrl-C, or a kernel interrupted or shut down, signals the whole process
+    group; the parent decides what happens to the run (and shuts the pool down),
+    so a worker printing its own KeyboardInterrupt traceback is only noise.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limit_threads(threads)
+
+
+def _unguarded_main_script() -> str | None:
+    """The path of ``__main__`` when it is a script with no ``if __name__ == "__main__":``.
+
+    Spawned workers re-import ``__main__``: such a script would start pools again in
+    every worker, and each worker would die with a bootstrapping error.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or getattr(main, "__spec__", None) is not None:
+        return None  # interactive, -c, a kernel, or `python -m pkg` (guarded by convention)
+    if multiprocessing.parent_process() is not None:
+        return None  # we are a worker ourselves
+    try:
+        tree = ast.parse(open(path, encoding="utf-8").read())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.If) and "__name__" in ast.dump(node.test):
+            return None
+    return path
+
+
+_SEEN: dict[str, tuple[int, int]] = {}
+_WATCHED: dict[str, str] = {}
+_LIBRARY_ROOTS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix,
+                                                      sys.exec_prefix)})
+
+
+def _refresh_user_modules(reload: bool = True) -> None:
+    """Re-import user modules whose file changed since this worker imported them.
+
+    The parent (a notebook that edited and reloaded a module) keys its nodes by
+    the new code; a long-lived worker would otherwise run the old import under
+    the new key. Installed libraries (under the interpreter's prefix) are not
+    watched: one ``stat`` per user module per task.
+    """
+    import importlib
+
+    for name, mod in list(sys.modules.items()):
+        if name not in _WATCHED:  # classify each module once: a user file, or not watched
+            path = getattr(mod, "__file__", None)
+            real = os.path.realpath(path) if isinstance(path, str) and path.endswith(".py") else ""
+            _WATCHED[name] = "" if not real or real.startswith(_LIBRARY_ROOTS) else real
+        real = _WATCHED[name]
+        if not real:
+            continue
+        try:
+            st = os.stat(real)
+        except OSError:
+            continue
+        stamp = (st.st_mtime_ns, st.st_size)
+        before = _SEEN.setdefault(name, stamp)
+        if reload and before != stamp:
+            _SEEN[name] = stamp
+            try:
+                importlib.reload(mod)
+            except Exception:  # the task itself will report what is wrong with the module
+                pass
+
+
 def _call_pickled(payload: bytes) -> bytes:
-    fn, args, kwargs = cloudpickle.loads(payload)
-    return cloudpickle.dumps(fn(*args, **kwargs), protocol=5)
+    _refresh_user_modules()
+    try:
+        fn, args, kwargs = cloudpickle.loads(payload)
+        return cloudpickle.dumps(fn(*args, **kwargs), protocol=5)
+    finally:  # stamp the modules this task imported, as they were when imported
+        _refresh_user_modules(reload=False)
 
 
 class ProcessBackend(Backend):
@@ -113,14 +194,36 @@ class ProcessBackend(Backend):
     Workers are started with ``spawn`` (safe with threads in the parent, e.g. a
     Jupyter kernel). Functions defined in a notebook or in ``__main__`` are
     pickled by value, so they work here too; scripts need the usual
-    ``if __name__ == "__main__":`` guard.
+    ``if __name__ == "__main__":`` guard (a script without one is refused at
+    once, with that advice, instead of failing in every worker).
+
+    Parameters
+    ----------
+    max_workers : int, optional
+        Worker processes (default: the number of cores).
+    threads_per_worker : int or False, optional
+        BLAS/OpenMP threads each worker may use: by default cores ÷ workers (as
+        joblib's loky does), so the workers together never oversubscribe the
+        cores; an int sets it; ``False`` leaves the libraries' own defaults.
+        See :mod:`pylearn_lab.backends.threadlimits`.
     """
 
     name = "processes"
 
-    def __init__(self, max_workers: int | None = None) -> None:
+    def __init__(self, max_workers: int | None = None,
+                 threads_per_worker: int | bool | None = None) -> None:
+        script = _unguarded_main_script()
+        if script is not None:
+            raise BackendError(
+                f"the 'processes' backend starts workers that re-import the main script "
+                f"{os.path.basename(script)}, which has no `if __name__ == \"__main__\":` guard, "
+                "so every worker would run the whole script again. Put the script's top-level "
+                "code under `if __name__ == \"__main__\":`, or use backend='threads'.")
         self._n = max_workers or (os.cpu_count() or 1)
-        self._pool = ProcessPoolExecutor(self._n, mp_context=multiprocessing.get_context("spawn"))
+        self.threads_per_worker = thread_budget(self._n, threads=threads_per_worker)
+        self._pool = ProcessPoolExecutor(self._n, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=_init_worker,
+                                         initargs=(self.threads_per_worker,))
 
     @property
     def workers(self) -> int:

@@ -73,7 +73,12 @@ class CacheInfo:
         cap = f" of {format_size(self.max_bytes)}" if self.max_bytes else ""
         return (f"cache {self.location}: {self.entries} entries, {format_size(self.bytes)}{cap}; "
                 f"this session {self.hits} hits / {self.misses} misses "
-                f"({self.hit_rate:.0%}), {self.time_saved:.1f} s saved")
+                f"({self.hit_rate:.0%}), {_seconds(self.time_saved)} saved")
+
+
+def _seconds(t: float) -> str:
+    """``0.0123 -> '12.3 ms'``, ``4.56 -> '4.6 s'``: small savings are not shown as 0.0 s."""
+    return f"{t * 1000:.3g} ms" if 0 < t < 1 else f"{t:.1f} s"
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
@@ -228,20 +233,23 @@ class Cache:
         return cache
 
     # -- values -----------------------------------------------------------------------
-    def lookup(self, key: str, *, count_miss: bool = True) -> tuple[bool, Any]:
+    def lookup(self, key: str, *, count_miss: bool = True,
+               count_hit: bool = True) -> tuple[bool, Any]:
         """``(True, value)`` on a hit, ``(False, None)`` on a miss.
 
         A broken entry (bad checksum or signature, unreadable) is dropped with a
         :class:`CacheWarning` and reported as a miss. ``count_miss=False`` keeps a
-        probe (the run loop's all-cached fast path) out of the session's miss count.
+        probe (the run loop's all-cached fast path) out of the session's miss count;
+        ``count_hit=False`` keeps a load the run loop accounts for itself out of the hits.
         """
         try:
             entry = self.store.get(key)
             if entry is not None:
                 value, head = unpack(entry.data, entry.header)
-                with self._lock:
-                    self.hits += 1
-                    self.time_saved += float((head.get("meta") or {}).get("duration") or 0.0)
+                if count_hit:
+                    with self._lock:
+                        self.hits += 1
+                        self.time_saved += float((head.get("meta") or {}).get("duration") or 0.0)
                 return True, value
         except IntegrityError as exc:
             self._warn(str(exc), "refused entry")
@@ -256,9 +264,12 @@ class Cache:
                 self.misses += 1
         return False, None
 
-    def load(self, key: str) -> Any:
-        """The stored value of ``key``; ``KeyError`` when it is not (validly) stored."""
-        hit, value = self.lookup(key)
+    def load(self, key: str, *, count: bool = True) -> Any:
+        """The stored value of ``key``; ``KeyError`` when it is not (validly) stored.
+
+        ``count=False``: the caller (the run loop) counts hits and misses itself.
+        """
+        hit, value = self.lookup(key, count_miss=count, count_hit=count)
         if not hit:
             raise KeyError(f"no valid cache entry for key {key[:12]}… in {self.location}")
         return value
@@ -350,6 +361,18 @@ class Cache:
     def verify(self, repair: bool = True) -> VerifyReport:
         """Checksum every entry; with ``repair`` drop bad ones and stray files."""
         return self.store.verify(repair=repair)
+
+    def count_outcomes(self, hits: int, misses: int, saved: float) -> None:
+        """Add a run's outcome to the session counters (what :meth:`info` reports).
+
+        The run loop calls it once per run: ``hits`` nodes served from the cache,
+        ``misses`` nodes computed (and stored), ``saved`` the recorded compute
+        time of the entries served.
+        """
+        with self._lock:
+            self.hits += hits
+            self.misses += misses
+            self.time_saved += saved
 
     def info(self) -> CacheInfo:
         """Location, size, entries and this session's hit rate."""

@@ -22,7 +22,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Record", "summarise_value", "summarise_param", "RECORD_FIELDS"]
+__all__ = ["Record", "summarise_value", "summarise_param", "RECORD_FIELDS", "ESTIMATOR_TAG"]
+
+# The key under which an estimator-like argument's summary names its class; the
+# results table shows it as column ``p`` and its parameters as ``p__name``.
+ESTIMATOR_TAG = "__estimator__"
 
 
 @dataclass
@@ -107,8 +111,39 @@ def summarise_param(value: Any) -> Any:
         return [summarise_param(v) for v in value]
     if isinstance(value, dict) and len(value) <= 20:
         return {str(k): summarise_param(v) for k, v in value.items()}
+    estimator = _summarise_estimator(value)
+    if estimator is not None:
+        return estimator
     text = repr(value)
     return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _summarise_estimator(value: Any) -> dict[str, Any] | None:
+    """A scikit-learn-style estimator: its class name and flat ``get_params(deep=True)``.
+
+    Nested estimators appear by class name under their own key (``svc``) and
+    through their parameters (``svc__C``); lists of them (a Pipeline's ``steps``)
+    are left out, their content being in those keys already.
+    """
+    get = getattr(value, "get_params", None)
+    if isinstance(value, type) or not callable(get):
+        return None
+    try:
+        params = get(deep=True)
+    except Exception:  # a half-built or exotic object: fall back to its repr
+        return None
+    if not isinstance(params, dict) or len(params) > 200:
+        return None
+    out: dict[str, Any] = {ESTIMATOR_TAG: type(value).__qualname__}
+    for k, v in params.items():
+        if callable(getattr(v, "get_params", None)) and not isinstance(v, type):
+            out[str(k)] = type(v).__qualname__
+        elif isinstance(v, (list, tuple)) and any(hasattr(x, "get_params") or (
+                isinstance(x, tuple) and any(hasattr(y, "get_params") for y in x)) for x in v):
+            continue
+        else:
+            out[str(k)] = summarise_param(v)
+    return out
 
 
 def summarise_value(value: Any) -> dict[str, Any]:

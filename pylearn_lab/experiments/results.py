@@ -7,10 +7,25 @@ as ``value``, a dict of scalars as one column each), and where, when, how
 long and with which version of the code it ran. Nothing is loaded from the
 blob files: the table is built from the index alone.
 
-Upstream parameters keep their bare name (``lr``) unless two components
-share it; then they are prefixed with the component label (``mlp.seed``,
-``train_test_split.seed``). Results of code that has changed since are kept,
-labelled by ``version`` and ``current=False``.
+The column rule -- one rule, fixed by the components' signatures, never by
+what else is in the cache:
+
+- the component's own parameters by bare name (``lr``; defaults included);
+- each Expr-valued input by its parameter name, holding the label of the
+  component that made it (``data`` -> ``"standardize"``);
+- every parameter or input of a node upstream as ``label.param``
+  (``mlp.seed``, ``train_test_split.seed``) -- always prefixed; nodes of one
+  label that disagree (the folds of a cross-validation) give a list;
+- an estimator argument ``p`` (anything with ``get_params``) as its class name,
+  plus ``p__name`` for each of its parameters (scikit-learn's naming);
+- the metrics: a scalar result as ``value``, a dict of scalars one column per key
+  (a key that clashes with a parameter column is left out).
+
+Values keep their types (None stays None, ints stay ints). ``current`` is
+False when the component's code, or any code upstream (helpers included),
+changed since the row was computed; None when that code is not defined in this
+session. Such stale rows are left out unless ``include_stale=True``, and
+``best()`` never returns one unless asked.
 
 Examples
 --------
@@ -37,7 +52,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..cache.cache import resolve_cache
-from ..cache.records import Record, summarise_value
+from ..cache.records import ESTIMATOR_TAG, Record, summarise_value
 from ..errors import PylearnError, UnknownComponentError
 from ..graph import registry
 from ..hashing.functions import qualified_name
@@ -78,9 +93,38 @@ def _fetch_upstream(store: Any, recs: list[Record]) -> dict[str, Record]:
     return known
 
 
-def _ancestor_params(rec: Record, known: Mapping[str, Record]) -> dict[tuple[str, str], Any]:
-    """``(label, param) -> value`` upstream of ``rec``, the nearest node winning."""
-    out: dict[tuple[str, str], Any] = {}
+def _expand(col: str, value: Any) -> list[tuple[str, Any]]:
+    """A parameter as cells: an estimator is its class name plus ``col__param`` cells."""
+    if isinstance(value, dict) and ESTIMATOR_TAG in value:
+        return [(col, value[ESTIMATOR_TAG])] + [
+            (f"{col}__{k}", v) for k, v in value.items() if k != ESTIMATOR_TAG]
+    return [(col, value)]
+
+
+def _producers(keys: Any, known: Mapping[str, Record]) -> Any:
+    """The label of the component that made an input (labels, joined, for a list)."""
+    labels = [known[k].label if k in known else None
+              for k in (keys if isinstance(keys, list) else [keys])]
+    distinct = list(dict.fromkeys(lb for lb in labels if lb is not None))
+    return ", ".join(distinct) if distinct else None
+
+
+def _own_cells(rec: Record, known: Mapping[str, Record]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for p, v in rec.params.items():
+        row.update(_expand(p, v))
+    for p, keys in rec.inputs.items():
+        row[p] = _producers(keys, known)
+    return row
+
+
+def _upstream_cells(rec: Record, known: Mapping[str, Record]) -> dict[str, Any]:
+    """``label.param -> value`` over every node upstream of ``rec``.
+
+    Nodes of one label that disagree (the folds of a cross-validation) give the
+    list of their distinct values, in graph order.
+    """
+    values: dict[str, list[Any]] = {}
     seen = {rec.key}
     level = [rec]
     while level:
@@ -92,10 +136,12 @@ def _ancestor_params(rec: Record, known: Mapping[str, Record]) -> dict[tuple[str
                     continue
                 seen.add(k)
                 nxt.append(up)
-                for p, v in up.params.items():
-                    out.setdefault((up.label, p), v)
+                for col, v in _own_cells(up, known).items():
+                    got = values.setdefault(f"{up.label}.{col}", [])
+                    if v not in got:
+                        got.append(v)
         level = nxt
-    return out
+    return {c: v[0] if len(v) == 1 else v for c, v in values.items()}
 
 
 def _current_digests(funcs: Iterable[str]) -> dict[str, str | None]:
@@ -106,6 +152,47 @@ def _current_digests(funcs: Iterable[str]) -> dict[str, str | None]:
         except PylearnError:  # not defined in this session: unknown, not "outdated"
             out[f] = None
     return out
+
+
+def _currency(known: Mapping[str, Record]) -> dict[str, bool | None]:
+    """Whether each record is what its call computes today: its code and all code upstream.
+
+    ``False`` when its component's code, or that of any node upstream (helpers
+    included: they are part of each function identity), changed; ``None`` when
+    some of it is not defined in this session (or an upstream entry is gone).
+    """
+    digests = _current_digests({r.func for r in known.values()})
+    memo: dict[str, bool | None] = {}
+
+    def cur(key: str, depth: int = 0) -> bool | None:
+        if key in memo:
+            return memo[key]
+        r = known.get(key)
+        if r is None or depth > 500:
+            return None
+        d = digests.get(r.func)
+        state: bool | None = None if d is None else d == r.func_digest
+        if state is not False:
+            for k in _input_keys(r):
+                up = cur(k, depth + 1)
+                if up is False:
+                    state = False
+                    break
+                if up is None:
+                    state = None
+        memo[key] = state
+        return state
+
+    return {k: cur(k) for k in known}
+
+
+def _signature_columns(func: str) -> list[str]:
+    try:
+        sig = registry.lookup(func).signature
+    except PylearnError:
+        return []
+    return [p for p, v in sig.parameters.items()
+            if v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)] if sig is not None else []
 
 
 def _select(store: Any, component: Any, keys: Sequence[str] | None) -> list[Record]:
@@ -127,32 +214,24 @@ def _select(store: Any, component: Any, keys: Sequence[str] | None) -> list[Reco
 
 def _rows(recs: list[Record], known: Mapping[str, Record], upstream: bool,
           with_label: bool) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    own_names = list(dict.fromkeys(p for r in recs for p in r.params))
-    anc = [_ancestor_params(r, known) if upstream else {} for r in recs]
-    labels_of: dict[str, set[str]] = {}
-    for a in anc:
-        for label, p in a:
-            labels_of.setdefault(p, set()).add(label)
-
-    def column(label: str, p: str) -> str:
-        clash = p in own_names or len(labels_of[p]) > 1
-        return f"{label}.{p}" if clash else p
-
-    up_names = list(dict.fromkeys(column(lb, p) for a in anc for lb, p in a))
+    own = [_own_cells(r, known) for r in recs]
+    anc = [_upstream_cells(r, known) if upstream else {} for r in recs]
+    own_names = list(dict.fromkeys(
+        [c for f in dict.fromkeys(r.func for r in recs) for c in _signature_columns(f)]
+        + [c for o in own for c in o]))
+    up_names = list(dict.fromkeys(c for a in anc for c in a))
     metric_names = list(dict.fromkeys(m for r in recs for m in metric_values(r.summary)))
     metric_names = [m for m in metric_names if m not in own_names and m not in up_names]
-    digests = _current_digests({r.func for r in recs})
+    currency = _currency(known)
     rows = []
-    for r, a in zip(recs, anc):
+    for r, o, a in zip(recs, own, anc):
         row: dict[str, Any] = {"component": r.label} if with_label else {}
-        row.update(r.params)
-        row.update({column(lb, p): v for (lb, p), v in a.items()})
+        row.update(o)
+        row.update(a)
         row.update({m: v for m, v in metric_values(r.summary).items() if m in metric_names})
-        current = digests.get(r.func)
         row.update(duration=r.duration, host=r.host, engine=r.engine,
                    created=_dt.datetime.fromtimestamp(r.created) if r.created else None,
-                   version=r.version, current=None if current is None else current == r.func_digest,
-                   key=r.key)
+                   version=r.version, current=currency.get(r.key), key=r.key)
         rows.append(row)
     return rows, own_names + up_names, metric_names
 
@@ -177,7 +256,8 @@ def _matches(row: Mapping[str, Any], where: Any) -> bool:
 
 def results(component: Any = None, where: Mapping[str, Any] | Callable[..., bool] | None = None,
             *, cache: Any = None, keys: Sequence[str] | None = None, upstream: bool = True,
-            pandas: bool | None = None, steps: bool = False) -> Any:
+            include_stale: bool = False, pandas: bool | None = None,
+            steps: bool = False) -> Any:
     """The experiment table of ``component`` (or of every stored result, or of ``keys``).
 
     Parameters
@@ -193,6 +273,9 @@ def results(component: Any = None, where: Mapping[str, Any] | Callable[..., bool
         Exactly these results, in this order (what a sweep uses).
     upstream : bool
         Include the parameters of the nodes upstream of each result.
+    include_stale : bool
+        Also show results whose code, or code upstream of them, has changed since
+        (``current=False``); left out by default.
     pandas : bool, optional
         Force (True) or avoid (False) a DataFrame; default: a DataFrame when pandas imports.
     steps : bool
@@ -215,7 +298,7 @@ def results(component: Any = None, where: Mapping[str, Any] | Callable[..., bool
     known = _fetch_upstream(store, recs) if upstream else {}
     with_label = component is None and len({r.func for r in recs}) > 1
     rows, params, metrics = _rows(recs, known, upstream, with_label)
-    rows = [r for r in rows if _matches(r, where)]
+    rows = [r for r in rows if _matches(r, where) and (include_stale or r["current"] is not False)]
     columns = (["component"] if with_label else []) + params + metrics + _META
     if pandas is False:
         return Table(rows, columns, params, metrics)

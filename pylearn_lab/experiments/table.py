@@ -34,11 +34,17 @@ def _numeric(v: Any) -> bool:
         isinstance(v, float) and math.isnan(v))
 
 
-def best_row(rows: Sequence[dict[str, Any]], metric: str, mode: str = "max") -> dict[str, Any]:
-    """The row with the largest (``"max"``) or smallest (``"min"``) numeric ``metric``."""
+def best_row(rows: Sequence[dict[str, Any]], metric: str, mode: str = "max",
+             include_stale: bool = False) -> dict[str, Any]:
+    """The row with the largest (``"max"``) or smallest (``"min"``) numeric ``metric``.
+
+    Rows with ``current=False`` (results of code that has changed since) never
+    win unless ``include_stale=True``.
+    """
     if mode not in ("max", "min"):
         raise ValueError(f"best() expected mode='max' or 'min', received {mode!r}.")
-    scored = [r for r in rows if _numeric(r.get(metric))]
+    scored = [r for r in rows if _numeric(r.get(metric))
+              and (include_stale or r.get("current") is not False)]
     if not scored:
         cols = sorted({k for r in rows for k in r})
         raise KeyError(
@@ -110,9 +116,9 @@ class Table:
         """A copy with the rows for which ``predicate(row)`` is true."""
         return self._like([r for r in self.rows if predicate(r)])
 
-    def best(self, metric: str, mode: str = "max") -> dict[str, Any]:
-        """The best row by ``metric`` (``mode="max"`` or ``"min"``)."""
-        return best_row(self.rows, metric, mode)
+    def best(self, metric: str, mode: str = "max", include_stale: bool = False) -> dict[str, Any]:
+        """The best row by ``metric`` (``mode="max"`` or ``"min"``), never a stale one unless asked."""
+        return best_row(self.rows, metric, mode, include_stale)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The rows as plain dicts."""
@@ -155,11 +161,14 @@ def _frame_class() -> Any:
             def _constructor(self) -> Any:  # keep the subclass through pandas operations
                 return ResultsFrame
 
-            def best(self, metric: str, mode: str = "max") -> Any:
-                """The row (a Series) with the best numeric ``metric``."""
+            def best(self, metric: str, mode: str = "max", include_stale: bool = False) -> Any:
+                """The row (a Series) with the best numeric ``metric``; never a stale one
+                (``current=False``) unless ``include_stale=True``."""
                 if metric not in self.columns:
                     raise KeyError(f"no column {metric!r}; columns are {', '.join(self.columns)}.")
                 col = pd.to_numeric(self[metric], errors="coerce")
+                if not include_stale and "current" in self.columns:
+                    col = col.where(self["current"].map(lambda v: v is not False))
                 if col.notna().sum() == 0:
                     raise KeyError(f"no row has a numeric {metric!r}.")
                 if mode not in ("max", "min"):
@@ -168,6 +177,30 @@ def _frame_class() -> Any:
 
         _FRAME = ResultsFrame
     return _FRAME
+
+
+def _column(values: list[Any]) -> Any:
+    """One column whose values keep their types: ``None`` stays None, ints stay ints.
+
+    A column of only ints (or only floats, bools) gets that dtype; anything mixed
+    or holding None is kept as Python objects, where pandas would turn None into
+    NaN and 10 into 10.0.
+    """
+    import numpy as np
+    import pandas as pd
+
+    kinds = {type(v) for v in values}
+    for kind, dtype in ((int, "int64"), (float, "float64"), (bool, "bool")):
+        if values and kinds == {kind}:
+            try:
+                return pd.Series(values, dtype=dtype)
+            except OverflowError:  # an int beyond int64: keep the Python int
+                break
+    if values and all(isinstance(v, _dt.datetime) for v in values):
+        return pd.Series(values)
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return pd.Series(arr, dtype=object)
 
 
 def make_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], params: Sequence[str],
@@ -179,7 +212,8 @@ def make_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], params: S
         if force_pandas:
             raise
         return Table(rows, columns, params, metrics)
-    frame = cls([{c: r.get(c) for c in columns} for r in rows], columns=list(columns))
+    frame = cls({c: _column([r.get(c) for r in rows]) for c in columns}, columns=list(columns),
+                index=range(len(rows)))
     frame.attrs["params"], frame.attrs["metrics"] = list(params), list(metrics)
     return frame
 

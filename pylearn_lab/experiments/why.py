@@ -3,7 +3,8 @@
 For a miss, every stored result of the same component is compared with the
 recipe of ``expr`` (its arguments, its input nodes, and the parts of its
 function identity: its own code, each helper function's code, defaults,
-globals, the version label). The nearest stored recipe -- fewest differences,
+globals, the version label). The nearest stored recipe -- fewest differences;
+on a tie, the one whose inputs were made by the same upstream components;
 then the most recent -- is described in one paragraph, following changed
 inputs upstream to say what changed there.
 
@@ -113,6 +114,9 @@ def _code_diffs(label: str, old: Record, rec: Mapping[str, Any]) -> list[Differe
     by_owner: dict[str, list[tuple[str, Any, Any]]] = {}
     for part in sorted(set(new_parts) | set(old_parts)):
         a, b = old_parts.get(part), new_parts.get(part)
+        if (part.startswith("global:") and str(a).startswith("fn:") and str(b).startswith("fn:")
+                and str(a).split(":")[1] == str(b).split(":")[1]):
+            continue  # a reference to a helper: its change is told under the helper's own parts
         if a != b:
             owner, sub = _owner(part, label)
             by_owner.setdefault(owner, []).append((sub, a, b))
@@ -203,6 +207,30 @@ def _diffs(old: Record, rec: Mapping[str, Any], expr: Expr | None, look: _Lookup
             + _input_diffs(old, rec, expr, look, depth))
 
 
+def _upstream_mismatch(old: Record, expr: Expr, look: _Lookups) -> int:
+    """How many inputs of ``old`` were made by another component than ``expr``'s are now."""
+    wanted: dict[str, list[str]] = {}
+    by_key = {e.key: e for e in expr.inputs}
+    for p, keys in recipe_inputs(look.recipe(expr)).items():
+        wanted[p] = [by_key[k].component.qualname if k in by_key else "" for k in keys]
+    mismatch = 0
+    for p, funcs in wanted.items():
+        stored: Any = old.inputs.get(p)
+        old_keys: list[str] = ([] if stored is None else stored if isinstance(stored, list)
+                               else [stored])
+        had = []
+        for k in old_keys:
+            r = look.record(k)
+            had.append(r.func if r is not None else "")
+        mismatch += funcs != had
+    return mismatch
+
+
+def recipe_inputs(rec: Mapping[str, Any]) -> dict[str, list[str]]:
+    """A recipe's inputs as ``param -> [keys]`` (single inputs as one-element lists)."""
+    return {p: v if isinstance(v, list) else [v] for p, v in rec["inputs"].items()}
+
+
 def _when(r: Record) -> str:
     when = _dt.datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M") if r.created else "?"
     where = r.engine or r.host
@@ -252,8 +280,11 @@ def why(expr: Expr, cache: Any = None, depth: int = 3) -> Explanation:
                            f"with this cache.{hint}")
     look = _Lookups(store)
     compared = [(_diffs(r, rec, expr, look, depth), r) for r in candidates]
-    # nearest: fewest elementary differences (counted upstream too), then the most recent
-    diffs, nearest = min(compared, key=lambda t: (sum(d.weight for d in t[0]), -t[1].created))
+    # nearest: fewest elementary differences (counted upstream too); on a tie, the one whose
+    # inputs come from the same upstream components; then the most recent
+    diffs, nearest = min(compared, key=lambda t: (sum(d.weight for d in t[0]),
+                                                  _upstream_mismatch(t[1], expr, look),
+                                                  -t[1].created))
     head = (f"{name} is not in the cache (key {expr.key[:8]}). The nearest stored result of "
             f"`{expr.label}` (key {nearest.key[:8]}, {_when(nearest)}, version {nearest.version}; "
             f"{len(candidates)} stored in all)")

@@ -23,17 +23,24 @@ scale(data(), factor=3.0)
 scale(data(n=5), factor=2.0)
 >>> rebind(e, {"data.n": 5}).inputs[0].key == data(5).key
 True
+
+Replicas -- nodes of one component at the same distance from the output whose
+argument holds one shared object (not a scalar: equal numbers are a coincidence),
+like the estimator of the folds of a cross-validation -- are re-bound together. A name ``a__b`` (scikit-learn's nested naming) sets
+parameter ``b`` of the value held by argument ``a``: a copy of an estimator
+through its ``set_params``, or the parameter ``b`` of the node that feeds ``a``.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from ..graph.expr import Expr, build_expr
 
-__all__ = ["rebind", "find_target", "bound_arguments"]
+__all__ = ["rebind", "find_target", "find_targets", "bound_arguments"]
 
 
 def _accepts(e: Expr, param: str) -> bool:
@@ -69,6 +76,50 @@ def _levels(expr: Expr) -> list[list[Expr]]:
         if not nxt:
             return levels
         levels.append(nxt)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float, complex, str, bytes, type(None))):
+        return False  # equal scalars are a coincidence, not one shared value: stay ambiguous
+    if a is b:
+        return True
+    if isinstance(a, Expr) or isinstance(b, Expr):
+        return isinstance(a, Expr) and isinstance(b, Expr) and a.key == b.key
+    from ..hashing.values import hash_value
+
+    try:
+        return hash_value(a) == hash_value(b)
+    except Exception:  # unhashable values cannot be shown equal: not replicas
+        return False
+
+
+def _replicas(hits: list[Expr], param: str) -> bool:
+    """Nodes of one component holding one value for ``param`` (the folds of a CV)."""
+    first = hits[0]
+    value = bound_arguments(first)[param]
+    return all(h.component.qualname == first.component.qualname
+               and _same_value(bound_arguments(h)[param], value) for h in hits[1:])
+
+
+def find_targets(expr: Expr, name: str) -> tuple[list[Expr], str]:
+    """The nodes and parameter that ``name`` refers to: one node, or replicas of one call.
+
+    Raises
+    ------
+    KeyError
+        No node has that parameter, or the bare name is ambiguous.
+    """
+    label, _, param = name.rpartition(".")
+    levels = _levels(expr)
+    candidates = ([[e for lvl in levels for e in lvl if e.label == label and _accepts(e, param)]]
+                  if label else [[e for e in lvl if _accepts(e, param)] for lvl in levels])
+    for hits in candidates:
+        if len(hits) > 1 and _replicas(hits, param):
+            return hits, param
+        if hits:
+            break
+    target, param = find_target(expr, name)
+    return [target], param
 
 
 def find_target(expr: Expr, name: str) -> tuple[Expr, str]:
@@ -134,8 +185,37 @@ def rebind(expr: Expr, values: Mapping[str, Any]) -> Expr:
             f"{type(expr).__name__}."
         )
     current = expr
-    for name, value in values.items():
-        target, param = find_target(current, name)
-        new = _with_value(target, param, value)
-        current = new if target.key == current.key else current.replace({target: new})
+    # an estimator is chosen before the names that tune it: "estimator" before "estimator__C"
+    for name in sorted(values, key=lambda n: n.count("__")):
+        value = values[name]
+        head, _, nested = name.partition("__")
+        targets, param = find_targets(current, head if nested else name)
+        if nested:
+            value = _nested_value(bound_arguments(targets[0])[param], nested, value, name)
+            if isinstance(value, tuple) and value[0] == "expr":  # the feeding node was re-bound
+                current = current.replace({value[1]: value[2]})
+                continue
+        swap = {t: _with_value(t, param, value) for t in targets}
+        if len(targets) == 1 and targets[0].key == current.key:
+            current = swap[targets[0]]
+        else:
+            current = current.replace(swap)
     return current
+
+
+def _nested_value(old: Any, nested: str, value: Any, name: str) -> Any:
+    """``old`` with its parameter ``nested`` set to ``value`` (an estimator or an Expr)."""
+    if isinstance(old, Expr):
+        return ("expr", old, rebind(old, {nested: value}))
+    if hasattr(old, "set_params") and hasattr(old, "get_params"):
+        new = copy.deepcopy(old)  # never mutate the estimator the user holds
+        try:
+            new.set_params(**{nested: value})
+        except ValueError as exc:
+            raise KeyError(f"cannot set {name!r}: {exc}") from None
+        return new
+    raise KeyError(
+        f"{name!r} names parameter {nested!r} of argument {name.partition('__')[0]!r}, but "
+        f"that argument holds a {type(old).__name__}, which has no set_params(). The "
+        "'a__b' form tunes scikit-learn estimators (or the node that feeds 'a')."
+    )

@@ -1,8 +1,15 @@
 """``%%pylearn``: a notebook cell as a cached node.
 
 On a hit the cell does not run: the names it assigns (or those given with
-``-o``) are put back into the namespace, what it printed is printed again, and
-one line says it came from the cache. On a miss it runs -- in the notebook
+``-o``) are put back into the namespace, what it printed is printed again,
+what it displayed (DataFrame HTML, matplotlib figures, widget fallbacks; see
+:mod:`.richout`) is displayed again, and one line says it came from the cache.
+
+An input the cell changes in place (``df["ratio"] = ...`` on a DataFrame it
+did not create) is found by hashing the inputs again after the cell: its new
+value is then stored as an output and restored on a hit, with a one-line
+note; when that value cannot be stored, the cell is not cached and one line
+says why. (Cost: every input is hashed twice per miss.) On a miss it runs -- in the notebook
 namespace, or with ``--backend`` on a worker as a function of its inputs --
 and its outputs, printed text and duration are stored with
 ``Cache.save(key, value, record)`` like any node's result, so ``%pylearn cache
@@ -34,8 +41,9 @@ from ..cache.cache import get_default_cache
 from ..cache.records import summarise_param, summarise_value
 from ..errors import UnpicklableError
 from ..jobs import check_picklable
-from .cellkey import CellPlan, plan_cell
+from .cellkey import CellPlan, input_digest, plan_cell
 from .execute import Tee, execute, has_result, run_cell_remote, write_captured
+from .richout import DisplayRecorder, formatted, replay
 from .session import MagicSession
 
 __all__ = ["describe_seconds", "run_cell"]
@@ -67,8 +75,43 @@ def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
             "list only names the cell assigns."
         )
     if cache is not None:
-        _store(cache, plan, reply, label)
+        changed = _changed_inputs(plan, shell.user_ns) if args.backend in _LOCAL else []
+        if changed and not _keep_changed(plan, reply, changed, shell.user_ns):
+            return reply["result"]
+        _store(cache, plan, reply, label, shell)
     return reply["result"]
+
+
+def _changed_inputs(plan: CellPlan, ns: dict[str, Any]) -> list[str]:
+    """Inputs the cell changed in place: same object, new content (hashed again)."""
+    changed = []
+    for name, before in plan.input_hashes.items():
+        value = plan.inputs.get(name)
+        if name in plan.outputs or ns.get(name) is not value or callable(value):
+            continue  # reassigned (already an output), gone, or code (keyed by identity)
+        try:
+            if input_digest(name, value) != before:
+                changed.append(name)
+        except UsageError:  # hashable before, not now: certainly changed
+            changed.append(name)
+    return changed
+
+
+def _keep_changed(plan: CellPlan, reply: dict[str, Any], changed: list[str],
+                  ns: dict[str, Any]) -> bool:
+    """Store changed inputs as outputs (True), or say in one line why the cell is not cached."""
+    names = ", ".join(map(repr, changed))
+    for name in changed:
+        try:
+            check_picklable(ns[name], f"variable {name!r}")
+        except UnpicklableError:
+            print(f"%%pylearn: not cached: the cell changed input {names} in place, and "
+                  f"{name!r} cannot be stored; copy it in the cell (x = x.copy()) to cache it.")
+            return False
+    reply["outputs"].update({n: ns[n] for n in changed})
+    print(f"%%pylearn: the cell changed input {names} in place; the new value is stored and "
+          "restored on a cache hit.")
+    return True
 
 
 def _output_names(text: str) -> list[str]:
@@ -85,6 +128,9 @@ def _output_names(text: str) -> list[str]:
 def _serve(shell: Any, session: MagicSession, stored: dict[str, Any], label: str) -> Any:
     shell.user_ns.update(stored["outputs"])
     write_captured(stored.get("stdout", ""), stored.get("stderr", ""))
+    replay(stored.get("displays") or [])
+    if stored.get("result") is None and stored.get("result_display"):
+        replay([stored["result_display"]])
     saved = float(stored.get("duration") or 0.0)
     session.cell_hits += 1
     session.cell_time_saved += saved
@@ -99,12 +145,12 @@ def _run_here(shell: Any, plan: CellPlan, raw: str) -> dict[str, Any]:
     tree = shell.compile.ast_parse(plan.source, filename=filename)
     out, err = Tee(sys.stdout), Tee(sys.stderr)
     start = time.perf_counter()
-    with redirect_stdout(out), redirect_stderr(err):
+    with redirect_stdout(out), redirect_stderr(err), DisplayRecorder(shell) as shown:
         value = execute(tree, shell.user_global_ns, filename, shell.compile, shell.user_ns)
     duration = time.perf_counter() - start
     ns = shell.user_ns
     return {"outputs": {n: ns[n] for n in plan.outputs if n in ns},
-            "result": value if has_result(value) else None,
+            "result": value if has_result(value) else None, "displays": shown.outputs,
             "stdout": out.getvalue(), "stderr": err.getvalue(), "duration": duration,
             "host": socket.gethostname(), "pid": os.getpid(), "engine": ""}
 
@@ -140,7 +186,8 @@ def _run_on(backend_name: str, plan: CellPlan) -> dict[str, Any]:
     return reply
 
 
-def _store(cache: Any, plan: CellPlan, reply: dict[str, Any], label: str) -> None:
+def _store(cache: Any, plan: CellPlan, reply: dict[str, Any], label: str,
+           shell: Any = None) -> None:
     outputs = reply["outputs"]
     for name, value in outputs.items():
         try:
@@ -155,12 +202,15 @@ def _store(cache: Any, plan: CellPlan, reply: dict[str, Any], label: str) -> Non
                 "or run the cell with --no-cache."
             ) from None
     result = reply["result"]
+    result_display = None
     try:
         check_picklable(result, "the cell's value")
-    except UnpicklableError:
-        result = None  # only shown, never an output: not storing it is not an error
+    except UnpicklableError:  # only shown, never an output: store how it looked instead
+        result_display = formatted(shell, result) if shell is not None else None
+        result = None
     value = {"outputs": outputs, "result": result, "stdout": reply["stdout"],
-             "stderr": reply["stderr"], "duration": reply["duration"]}
+             "stderr": reply["stderr"], "duration": reply["duration"],
+             "displays": reply.get("displays") or [], "result_display": result_display}
     record = {
         "func": "%%pylearn", "label": label, "func_digest": plan.source_digest,
         "version": plan.source_digest[:12],

@@ -37,6 +37,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..errors import UnhashableError
+from ..graph.expr import Expr
 from ..hashing import digest_bytes, hash_value
 from ..hashing.functions import is_library_module
 from .analysis import CellNames, analyse, normalise
@@ -149,6 +150,8 @@ def input_digest(name: str, value: Any) -> str:
     """
     if isinstance(value, types.ModuleType):
         return hash_value(("module", value.__name__, _module_version(value)))
+    if isinstance(value, Expr):  # an expression counts by its node key (what it would compute)
+        return hash_value(("expr", value.key))
     try:
         return hash_value(value, name=f"variable {name!r}")
     except UnhashableError as exc:

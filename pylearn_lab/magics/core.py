@@ -9,7 +9,7 @@ Nothing here computes anything: each subcommand is a call into the package
 Examples
 --------
 >>> _SUBCOMMANDS
-('cluster', 'backend', 'cache', 'run', 'results', 'lineage', 'why', 'builder')
+('cluster', 'backend', 'cache', 'run', 'results', 'lineage', 'why', 'builder', 'sweep')
 
 In IPython::
 
@@ -33,7 +33,7 @@ from ..backends.registry import (
 )
 from ..cache.cache import get_default_cache, parse_size, set_default_cache
 from ..errors import PylearnError
-from . import cachecmd, cluster, views
+from . import cachecmd, cluster, sweepcmd, views
 from .cell import run_cell
 from .runcmd import run_command
 from .session import MagicSession, MagicUsageError, substitute
@@ -152,6 +152,7 @@ def _check_line(line: str) -> None:
 
 _CACHE_SUBS = ("info", "ls", "clear", "prune", "verify", "trust")
 _SUBCOMMANDS = ("cluster", "backend", "cache", "run", "results", "lineage", "why", "builder")
+_SUBCOMMANDS += ("sweep",)  # %pylearn sweep: magics/sweepcmd.py
 
 
 @magics_class
@@ -195,6 +196,9 @@ class PylearnMagics(Magics):
           %pylearn lineage EXPR                 where a result came from
           %pylearn why EXPR                     why EXPR misses the cache
           %pylearn builder [EXPR]               the graph builder widget
+          %pylearn sweep TARGET a=1,2 b=[3, 4] [--backend B] [--no-cache]
+                                                a grid sweep of a component or an
+                                                expression (names as in pl.sweep)
 
         Cell magic: the cell becomes a cached node::
 
@@ -203,8 +207,9 @@ class PylearnMagics(Magics):
         Its key is the cell's code (comments and formatting ignored) plus the
         values of the names it reads from the namespace (functions by their
         code). On a hit, the names it assigns (or -o names) are restored without
-        running it, and what it printed is printed again. With --backend the cell
-        runs on a worker as a function of its inputs.
+        running it, and what it printed and displayed (figures included) is shown
+        again; an input it changes in place is stored and restored too. With
+        --backend the cell runs on a worker as a function of its inputs.
 
         EXPR and FUNC are variable names or attribute paths, never evaluated.
         FUNC may also be a registered component's name, or %%pylearn for cells.
@@ -333,3 +338,6 @@ class PylearnMagics(Magics):
     def _do_builder(self, rest: str) -> Any:
         args = _parse(_optional_target, rest, "%pylearn builder")
         return views.builder_view(self._ns, args.target)
+
+
+PylearnMagics._do_sweep = lambda self, rest: sweepcmd.sweep_command(self.shell, rest)  # type: ignore[attr-defined]

@@ -34,7 +34,9 @@ def recipe(expr: "Expr") -> dict[str, Any]:
     named: dict[str, Any]
     if comp.signature is not None:
         try:
-            named = dict(comp.signature.bind(*call.args, **call.kwargs).arguments)
+            bound = comp.signature.bind(*call.args, **call.kwargs)
+            bound.apply_defaults()  # a table's columns follow the signature, defaults included
+            named = dict(bound.arguments)
         except TypeError:
             named = {f"arg{i}": a for i, a in enumerate(call.args)} | dict(call.kwargs)
     else:

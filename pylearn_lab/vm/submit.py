@@ -139,7 +139,7 @@ class Submitter:
         if self.cache is None:
             raise InputLost(k)
         try:
-            value = self.cache.load(k)
+            value = self.cache.load(k, count=False)  # counted per run in _account
         except KeyError:
             raise InputLost(k) from None
         values[k] = value

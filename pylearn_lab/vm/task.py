@@ -130,7 +130,7 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
                 values[k] = local[k]
             elif cache is not None:
                 try:
-                    values[k] = cache.load(k)
+                    values[k] = cache.load(k, count=False)  # the run loop counts hits
                 except KeyError:
                     receipt.missing_input = k  # evicted or broken since planning: recompute it
                     raise

@@ -47,13 +47,13 @@ def test_table_matches_what_ran(tmp_path):
     for p, v, k in zip(sw.points, sw.values, sw.keys):
         row = got[(p["lr"], p["l2"])]
         assert row["acc"] == v["acc"] and row["loss"] == v["loss"] and row["key"] == k
-        assert row["make.seed"] == 0 and row["n"] == 12  # upstream parameters, joined
-        assert row["seed"] == 0  # fit's own seed keeps the bare name
+        assert row["make.seed"] == 0 and row["make.n"] == 12  # upstream: label.param, always
+        assert row["seed"] == 0 and row["data"] == "make"  # own: bare; an input names its maker
         assert row["duration"] >= 0 and row["host"] and row["engine"]
         assert isinstance(row["created"], dt.datetime)
         assert start <= row["created"] <= end
         assert row["version"] and bool(row["current"]) is True
-    assert {"lr", "l2", "n", "make.seed"} <= set(t.attrs["params"])
+    assert {"lr", "l2", "make.n", "make.seed"} <= set(t.attrs["params"])
     assert t.attrs["metrics"] == ["acc", "loss"]
 
 
@@ -101,9 +101,9 @@ def test_downstream_results_show_the_parameters_upstream(swept):
     sw, cache = swept
     pl.run([report(e) for e in sw.exprs], cache=cache)
     t = pl.results(report, cache=cache, pandas=False)
-    assert sorted((r["lr"], r["l2"], r["value"]) for r in t) == sorted(
+    assert sorted((r["fit.lr"], r["fit.l2"], r["value"]) for r in t) == sorted(
         (p["lr"], p["l2"], v["acc"]) for p, v in zip(sw.points, sw.values))
-    # two upstream seeds (fit's and make's): both prefixed
+    # upstream parameters are always prefixed by their component's label
     assert "fit.seed" in t.columns and "make.seed" in t.columns and "seed" not in t.columns
 
 
@@ -121,8 +121,12 @@ def test_results_of_changed_code_are_kept_and_labelled(modules, tmp_path):
     mod = modules.rewrite(mod, src.replace("x * 2", "x * 3 + 0"))
     pl.run(mod.score(1.0), cache=cache)
     t = pl.results(mod.score, cache=cache, pandas=False)
+    assert [r["value"] for r in t] == [3.0]  # stale rows are left out by default
+    t = pl.results(mod.score, cache=cache, pandas=False, include_stale=True)
     assert [r["value"] for r in t] == [2.0, 3.0]
     assert len(set(t["version"])) == 2 and t["current"] == [False, True]
+    assert t.best("value")["value"] == 3.0 and t.best("value", mode="min")["value"] == 3.0
+    assert t.best("value", mode="min", include_stale=True)["value"] == 2.0
 
 
 def test_sweep_without_cache_tabulates_values():

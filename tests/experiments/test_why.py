@@ -118,3 +118,35 @@ def test_differences_upstream_count_when_choosing_the_nearest(tmp_path):
     assert cache.record(w.nearest.inputs["value"]).params["epochs"] == 10
     assert [(d.kind, d.weight) for d in w.differences] == [("input", 1)]
     assert "whose argument `epochs` was 10, now 11" in str(w)
+
+
+@pl.component
+def svc(C: float = 1.0) -> dict:
+    return {"kind": "svc", "C": C}
+
+
+@pl.component
+def random_forest(n_estimators: int = 10) -> dict:
+    return {"kind": "rf", "n": n_estimators}
+
+
+@pl.component
+def fit_model(estimator: dict, xs: list) -> float:
+    return float(len(xs)) + len(estimator)
+
+
+def test_ties_go_to_the_same_upstream_components_then_to_recency(tmp_path):
+    import time
+
+    cache = pl.Cache(tmp_path / "c")
+    pl.run(fit_model(svc(C=1.0), load()), cache=cache)
+    time.sleep(0.01)
+    pl.run(fit_model(random_forest(), load()), cache=cache)  # the most recent: a tie on weight
+    w = why(fit_model(svc(C=2.0), load()), cache=cache)
+    assert w.nearest is not None and w.nearest.key == fit_model(svc(C=1.0), load()).key
+    assert "argument `C` was 1.0, now 2.0" in str(w) and "random_forest" not in str(w)
+    # among candidates with the same upstream components, the most recent wins
+    time.sleep(0.01)
+    pl.run(fit_model(svc(C=3.0), load()), cache=cache)
+    w = why(fit_model(svc(C=2.0), load()), cache=cache)
+    assert w.nearest.key == fit_model(svc(C=3.0), load()).key and "was 3.0" in str(w)
