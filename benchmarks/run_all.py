@@ -88,6 +88,7 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
             modules.append(__import__(name))
         except ImportError:
             pass
+    try:
         import bench_sklearn
 
         modules.append(bench_sklearn)
