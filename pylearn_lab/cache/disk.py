@@ -233,6 +233,7 @@ class DiskStore:
         if self._external_index is not None:  # a server index: nothing of it lives here
             self.index = self._external_index
             self._log_checked = False
+            self._check_bound_database()
             return
         index_path = self.root / INDEX_NAME
         if not self.read_only and _index_lost(self, index_path):
@@ -242,6 +243,18 @@ class DiskStore:
         self.index = SqliteIndex(index_path, read_only=self.read_only,
                                  on_corrupt=lambda p: maintenance.rebuild_index(self, p))
         self._log_checked = False
+
+    def _check_bound_database(self) -> None:
+        """A database serves one blob directory (one marker): another one is refused
+        with a clear cause (its rows could not verify here anyway)."""
+        bound = self.index.meta_get("cache_id")
+        if bound is None and not self.read_only:
+            self.index.meta_set("cache_id", self.cache_id)
+        elif bound is not None and bound != self.cache_id:
+            self._distrust(
+                f"the database {self.index.path} holds the index of another cache (id "
+                f"{bound[:12]}, this blob directory is {self.cache_id[:12]}): give each team "
+                "cache its own database, or pass the blob directory that database was made with")
 
     # -- signing ----------------------------------------------------------------------
     def row_fields(self, signed: Iterable[Any]) -> list[Any]:
