@@ -1,0 +1,179 @@
+"""A team cache's trust model on PostgreSQL: signed rows, the deletion log, the team key.
+
+The same attacks as ``tests/reliability/test_security.py`` makes on SQLite, made on the
+database: someone who can write the rows (every team member can) but does not hold the
+team key tries to put deleted entries back, to remove the tombstones that keep them
+dead, to roll the whole index back, or to forge rows. Each is refused. And several
+users -- processes with different personal keys -- share entries through the team key
+file, while a process without it neither reads nor writes them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pylearn_lab as pl
+from pylearn_lab.cache import CacheWarning
+from pylearn_lab.cache.keyring import create_team_key
+from pylearn_lab.cache.warn import new_run
+
+psycopg = pytest.importorskip("psycopg")
+
+K = "7" * 32
+
+
+@pytest.fixture
+def team(pg_server, tmp_path):
+    """``team()`` opens the team cache (a database, a blob directory, a team key file)."""
+    db = pg_server.new_database()
+    (tmp_path / "keys").mkdir(mode=0o750)
+    key = create_team_key(tmp_path / "keys" / "team.key")
+    blobs = tmp_path / "blobs"
+
+    def open_(**kw):
+        return pl.Cache(db, blobs=blobs, trust=kw.pop("trust", key), **kw)
+
+    open_.db, open_.key, open_.blobs = db, key, blobs  # type: ignore[attr-defined]
+    return open_
+
+
+def _sql(db: str, statement: str, *args):
+    with psycopg.connect(db, autocommit=True) as conn:
+        cur = conn.execute(statement, args)
+        return cur.fetchall() if cur.description else None
+
+
+def _snapshot(team, key: str):
+    row = _sql(team.db, "SELECT * FROM pylearn_entries WHERE key = %s", key)[0]
+    blob = team.blobs / "blobs" / key[:2] / key
+    return row, (blob.read_bytes() if blob.exists() else None)
+
+
+def _put_back(team, key: str, snap) -> None:
+    row, data = snap
+    _sql(team.db, "DELETE FROM pylearn_entries WHERE key = %s", key)
+    _sql(team.db, f"INSERT INTO pylearn_entries VALUES ({', '.join(['%s'] * len(row))})", *row)
+    if data is not None:
+        (team.blobs / "blobs" / key[:2]).mkdir(exist_ok=True)
+        (team.blobs / "blobs" / key[:2] / key).write_bytes(data)
+
+
+@pytest.mark.parametrize("how", ["invalidate", "clear", "evict"])
+@pytest.mark.parametrize("size", [10, 100_000])  # an inline row, a blob file
+def test_an_entry_deleted_and_put_back_is_refused(team, how, size) -> None:
+    cache = team()
+    value = np.arange(size, dtype=np.float64)
+    assert cache.save(K, value)
+    snap = _snapshot(team, K)
+    if how == "invalidate":
+        assert cache.invalidate(K) == 1
+    elif how == "clear":
+        assert cache.clear() == 1
+    else:
+        cache.save("8" * 32, np.ones(10))
+        cache.lookup("8" * 32)
+        assert cache.prune(1) >= 1
+    assert _sql(team.db, "SELECT count(*) FROM pylearn_tombstones WHERE key = %s", K) == [(1,)]
+    _put_back(team, K, snap)
+    assert team().verify(repair=False).bad == [K]
+    for c in (cache, team()):
+        new_run()  # a new run: the cause is reported again
+        with pytest.warns(CacheWarning, match="deleted earlier and put back"):
+            assert c.lookup(K) == (False, None)
+        _put_back(team, K, snap)
+
+
+def test_removing_the_tombstones_too_makes_the_team_cache_untrusted(team) -> None:
+    cache = team()
+    cache.save(K, 1)
+    snap = _snapshot(team, K)
+    cache.invalidate(K)
+    _put_back(team, K, snap)
+    _sql(team.db, "DELETE FROM pylearn_tombstones")
+    with pytest.warns(CacheWarning, match="deletion log was altered"):
+        fresh = team()
+        assert fresh.lookup(K) == (False, None)
+    assert not fresh.trusted and not fresh.save("9" * 32, 2)  # nothing stored either
+
+
+def test_rolling_the_database_back_is_detected(team) -> None:
+    cache = team()
+    cache.save(K, 1)
+    tables = ("pylearn_entries", "pylearn_tombstones", "pylearn_meta")
+    old = {t: _sql(team.db, f"SELECT * FROM {t}") for t in tables}
+    cache.invalidate(K)
+    cache.close()
+    for t in tables:  # the whole index as it was: consistent, validly signed, but older
+        _sql(team.db, f"DELETE FROM {t}")
+        for row in old[t]:
+            _sql(team.db, f"INSERT INTO {t} VALUES ({', '.join(['%s'] * len(row))})", *row)
+    with pytest.warns(CacheWarning, match="rolled back"):
+        c = team()
+        assert c.lookup(K) == (False, None)
+
+
+@pytest.mark.parametrize("column, value", [("created", 1.0), ("func", "evil.f"),
+                                           ("gen", 2**62), ("mac", "0" * 64)])
+def test_an_edited_row_is_refused_unread(team, column, value) -> None:
+    cache = team()
+    cache.save(K, {"v": 1}, {"func": "m.f"})
+    _sql(team.db, f"UPDATE pylearn_entries SET {column} = %s", value)
+    with pytest.warns(CacheWarning, match="no valid signature"):
+        assert team().lookup(K) == (False, None)
+    assert _sql(team.db, "SELECT count(*) FROM pylearn_entries") == [(0,)]  # removed
+
+
+def test_a_database_of_another_blob_directory_is_refused_with_the_cause(team, tmp_path) -> None:
+    team().save(K, 1)
+    with pytest.warns(CacheWarning, match="holds the index of another cache"):
+        other = pl.Cache(team.db, blobs=tmp_path / "elsewhere", trust=team.key)
+    assert not other.trusted and other.lookup(K) == (False, None)
+    assert team().lookup(K) == (True, 1)  # the real one is untouched
+
+
+def test_a_reset_team_cache_drops_its_rows_in_the_database(team) -> None:
+    team().save(K, 1)
+    with pytest.warns(CacheWarning, match="another key"):
+        mine = pl.Cache(team.db, blobs=team.blobs)  # my personal key: untrusted
+    assert not mine.trusted and mine.lookup(K) == (False, None)
+    reset = pl.Cache(team.db, blobs=team.blobs, trust="reset")
+    assert reset.trusted and reset.lookup(K) == (False, None)
+    assert _sql(team.db, "SELECT count(*) FROM pylearn_entries") == [(0,)]
+    assert reset.save(K, 2) and pl.Cache(team.db, blobs=team.blobs).lookup(K) == (True, 2)
+
+
+_USER = textwrap.dedent("""
+    import sys, numpy as np, pylearn_lab as pl
+    db, blobs, key, action = sys.argv[1:5]
+    cache = pl.Cache(db, blobs=blobs, trust=None if key == "-" else key)
+    K = "7" * 32
+    if action == "write":
+        print(cache.save(K, np.arange(50_000.0)))
+    else:
+        hit, v = cache.lookup(K)
+        print(hit, cache.trusted, None if v is None else float(v.sum()))
+""")
+
+
+def test_two_users_share_entries_through_the_team_key_file(team, tmp_path) -> None:
+    """Processes with different personal keys (XDG_DATA_HOME: two users) share one team
+    cache through the team key file; one holding only its personal key is refused."""
+    def user(name: str, key: str, action: str) -> str:
+        env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / f"home-{name}")}
+        proc = subprocess.run([sys.executable, "-c", _USER, team.db, str(team.blobs), key,
+                               action], env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    team()  # the team's first member made the directory
+    assert user("ann", str(team.key), "write") == "True"
+    assert user("bob", str(team.key), "read") == f"True True {float(np.arange(50_000.0).sum())}"
+    assert user("eve", "-", "read") == "False False None"  # no team key: untrusted, a miss
+    assert team().lookup(K)[0]  # eve's visit removed nothing
