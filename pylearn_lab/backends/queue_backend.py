@@ -159,6 +159,15 @@ class QueueBackend(Backend):
             for t in a if isinstance(a, list) else [a]:
                 spec = getattr(t, "cache", None)
                 if hasattr(t, "call") and isinstance(spec, tuple) and spec[:1] == ("postgresql",):
+                    cache_key = spec[4] if len(spec) > 4 else None
+                    if cache_key != self.key_file:
+                        # workers open the team cache with the key that signs their jobs
+                        raise BackendError(
+                            f"the team cache signs with {cache_key or 'your personal key'} and "
+                            f"this QueueBackend with {self.key_file or 'your personal key'}: "
+                            "its workers could not store into the cache. Pass the cache's "
+                            "team key file to both: QueueBackend(url, key=KEYFILE) and "
+                            "Cache(url, blobs=..., trust=KEYFILE).")
                     t.cache = (*spec[:3], masked_url(spec[3]), *spec[4:])
         try:
             payload = pack(fn, args)

@@ -136,7 +136,8 @@ class DiskStore:
                 raise CacheError(
                     f"{p} is a symlink: a cache never follows links. Remove it (the index is "
                     "rebuilt from the blob files) or use another cache directory.")
-        if not self.read_only and index_path.exists() and not os.access(index_path, os.W_OK):
+        if (index is None and not self.read_only and index_path.exists()
+                and not os.access(index_path, os.W_OK)):
             self.read_only = True
             warn_once(self.location, "read-only index",
                       f"the cache index {index_path} is read-only: the cache {self.root} "

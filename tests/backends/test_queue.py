@@ -295,3 +295,11 @@ def test_a_job_that_kills_every_worker_fails_after_its_attempts(team) -> None:
     assert nodes.count(team.log, "fatal") == 6  # 3 attempts per job, and one retry by the run
     assert team.cache().contains(ok)  # the other branch finished
     q.close()
+
+
+def test_a_queue_and_a_team_cache_with_different_keys_is_a_clear_error(team) -> None:
+    q = QueueBackend(team.url)  # the personal key; the team cache signs with the team key
+    with pytest.raises(BackendError, match="QueueBackend\\(url, key=KEYFILE\\)"):
+        pl.run(nodes.tiny(2), backend=q, cache=team.cache(), progress=False, timeout=60)
+    assert q.status()["queued"] == 0  # nothing was queued
+    q.close()

@@ -177,3 +177,22 @@ def test_two_users_share_entries_through_the_team_key_file(team, tmp_path) -> No
     assert user("bob", str(team.key), "read") == f"True True {float(np.arange(50_000.0).sum())}"
     assert user("eve", "-", "read") == "False False None"  # no team key: untrusted, a miss
     assert team().lookup(K)[0]  # eve's visit removed nothing
+
+
+def test_a_database_of_the_old_schema_is_upgraded_and_its_unsigned_rows_never_hit(team) -> None:
+    """Schema 1 (before signed rows): no generation column, no tombstones. Opening it adds
+    them; its rows carry no valid MAC under the new model, so they miss and are removed."""
+    team().save(K, 1)
+    _sql(team.db, "ALTER TABLE pylearn_entries DROP COLUMN gen")
+    _sql(team.db, "DROP TABLE pylearn_tombstones")
+    _sql(team.db, "UPDATE pylearn_meta SET value = '1' WHERE name = 'schema'")
+    _sql(team.db, "UPDATE pylearn_entries SET mac = 'old-secret-mac'")
+    cache = team()
+    assert _sql(team.db, "SELECT value FROM pylearn_meta WHERE name = 'schema'") == [("2",)]
+    with pytest.warns(CacheWarning, match="no valid signature"):
+        assert cache.lookup(K) == (False, None)
+    assert cache.save(K, 2) and team().lookup(K) == (True, 2)
+    _sql(team.db, "UPDATE pylearn_meta SET value = '9' WHERE name = 'schema'")
+    from pylearn_lab.errors import CacheError
+    with pytest.raises(CacheError, match="has schema '9'.*upgrade pylearn_lab"):
+        team()
