@@ -125,7 +125,7 @@ class DiskStore:
         else:
             self._signer = Signer(load_user_key())
         state, self.cache_id, cause = classify(self.root, self._signer)
-        self.files = Confined(self.root)
+        self.files = Confined(self.root, group=self.key_file is not None)
         created = self._create_dirs() if state == "new" else []
         if not os.access(self.root, os.W_OK):
             self.read_only = True
@@ -170,6 +170,8 @@ class DiskStore:
             for p in reversed(missing):
                 p.mkdir(mode=0o700)
                 made.append(p)
+            if made and self.key_file is not None:
+                os.chmod(self.root, 0o2770)  # a team cache: the group's members write it
         except FileExistsError:
             pass
         except OSError as exc:
@@ -190,7 +192,7 @@ class DiskStore:
             self.read_only = True
             return
         try:
-            self.cache_id = write_marker(self.root, self._signer)
+            self.cache_id = write_marker(self.root, self._signer, group=self.files.group)
             self.files.ensure_dirs()
         except OSError as exc:
             # e.g. a full disk: leave nothing behind, not even the directories we made (a

@@ -319,7 +319,8 @@ def reset(store: "DiskStore") -> int:
         secret.unlink()
     store.files.ensure_dirs()
     n = _clear_files(store)
-    store.cache_id = write_marker(store.root, store._signer, replace=True)
+    store.cache_id = write_marker(store.root, store._signer, replace=True,
+                                  group=store.files.group)
     return n
 
 
@@ -327,7 +328,8 @@ def adopt(store: "DiskStore") -> int:
     """Trust a directory made under another key: re-sign every entry whose bytes are
     whole with our key (the caller vouches for what they contain). Returns how many."""
     rows = store.index.all_rows()
-    store.cache_id = write_marker(store.root, store._signer, cache_id=None, replace=True)
+    store.cache_id = write_marker(store.root, store._signer, cache_id=None, replace=True,
+                                  group=store.files.group)
     hasher = store._signer.payload_hasher
     n = 0
     for row in rows:

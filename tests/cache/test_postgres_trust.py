@@ -196,3 +196,116 @@ def test_a_database_of_the_old_schema_is_upgraded_and_its_unsigned_rows_never_hi
     from pylearn_lab.errors import CacheError
     with pytest.raises(CacheError, match="has schema '9'.*upgrade pylearn_lab"):
         team()
+
+
+# -- a real second Unix user of the team's group ------------------------------------------------
+_MEMBER = textwrap.dedent("""
+    import sys, numpy as np, pylearn_lab as pl
+    db, blobs, key, action = sys.argv[1:5]
+    cache = pl.Cache(db, blobs=blobs, trust=None if key == "-" else key)
+    if action == "read":
+        out = []
+        for k in ("7" * 32, "6" * 32):
+            hit, v = cache.lookup(k)
+            out.append(f"{hit}:{None if v is None else float(np.asarray(v).sum())}")
+        print(cache.trusted, *out)
+    else:
+        print(cache.save("5" * 32, np.full(30_000, 2.0)), cache.save("4" * 32, 3))
+""")
+
+
+def _member_why_not() -> str:
+    import shutil
+
+    if os.geteuid() != 0:
+        return "needs root to create a group member (useradd) and switch to it (setpriv)"
+    missing = [t for t in ("useradd", "userdel", "groupadd", "groupdel", "setpriv")
+               if shutil.which(t) is None]
+    if missing or not os.access("/usr/bin/python3", os.X_OK):
+        return f"missing {missing or '/usr/bin/python3'}"
+    if sys.version_info[:2] != tuple(int(x) for x in subprocess.run(
+            ["/usr/bin/python3", "-c", "import sys; print(sys.version_info[0], "
+             "sys.version_info[1])"], capture_output=True, text=True).stdout.split()):
+        return "the system Python is another minor version than the test venv's packages"
+    return ""
+
+
+@pytest.fixture
+def member(tmp_path):
+    """A throwaway Unix user in a throwaway group (removed at teardown); the tmp dirs get
+    search permission for it (pytest's are private to root) and their modes back after."""
+    import grp
+    import pwd
+    import secrets
+    import stat
+
+    why = _member_why_not()
+    if why:
+        pytest.skip(why)
+    name = f"plm{secrets.token_hex(3)}"
+    if subprocess.run(["groupadd", name], capture_output=True).returncode:
+        pytest.skip("groupadd failed")
+    if subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "-g", name,
+                       name], capture_output=True).returncode:
+        subprocess.run(["groupdel", name], capture_output=True)
+        pytest.skip("useradd failed")
+    changed = []
+    for p in [tmp_path, *tmp_path.parents]:
+        mode = stat.S_IMODE(p.stat().st_mode)
+        if not mode & 0o001:
+            changed.append((p, mode))
+            os.chmod(p, mode | 0o001)
+    try:
+        yield pwd.getpwnam(name), grp.getgrnam(name)
+    finally:
+        for p, mode in changed:
+            os.chmod(p, mode)
+        subprocess.run(["userdel", name], capture_output=True)
+        subprocess.run(["groupdel", name], capture_output=True)
+
+
+def test_two_unix_users_of_one_group_share_a_team_cache(pg_server, tmp_path, member) -> None:
+    """The team model for real: the team key file is 0640 to the group, the blob directory
+    2770 to the group (as docs/team.md sets them up); one member (this process) and
+    another Unix user each read what the other wrote; without the key file it is a miss."""
+    user, group = member
+    db = pg_server.new_database()
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    os.chown(keys, -1, group.gr_gid)
+    os.chmod(keys, 0o750)
+    key = create_team_key(keys / "team.key", group=group.gr_gid)
+    blobs = tmp_path / "blobs"
+    blobs.mkdir()
+    os.chown(blobs, -1, group.gr_gid)
+    os.chmod(blobs, 0o2770)
+    home = tmp_path / "home-b"
+    home.mkdir(mode=0o700)
+    os.chown(home, user.pw_uid, user.pw_gid)
+
+    ann = pl.Cache(db, blobs=blobs, trust=key)
+    assert ann.save("7" * 32, np.arange(50_000.0)) and ann.save("6" * 32, 1.5)
+
+    def bob(action: str, key_arg: str) -> str:
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "XDG_DATA_HOME": str(home),
+               "PYTHONPATH": os.pathsep.join(
+                   [str(Path(pl.__file__).parents[1]), *[p for p in sys.path if "site-packages" in p]])}
+        proc = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={group.gr_gid}",
+                               f"--groups={group.gr_gid}", "--", "/usr/bin/python3", "-c",
+                               _MEMBER, db, str(blobs), key_arg, action],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    total = float(np.arange(50_000.0).sum())
+    assert bob("read", str(key)) == f"True True:{total} True:1.5"
+    assert bob("write", str(key)) == "True True"
+    assert ann.lookup("4" * 32) == (True, 3)
+    hit, v = pl.Cache(db, blobs=blobs, trust=key).lookup("5" * 32)
+    assert hit and float(v.sum()) == 60_000.0
+    # files a member writes stay readable by the group, never by others
+    for p in (blobs / "blobs").rglob("*"):
+        mode = p.stat().st_mode & 0o7777
+        assert mode in (0o640, 0o2770), (p, oct(mode))
+    # bob without the team key: his personal key -- untrusted, misses, nothing written
+    assert bob("read", "-") == "False False:None False:None"
