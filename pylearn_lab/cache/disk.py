@@ -243,7 +243,7 @@ class DiskStore:
             # deleted or cut to less than SQLite's header (which SQLite would take for a
             # new empty database): every blob would be orphaned -- rebuild from them instead
             maintenance.rebuild_index(self, index_path)
-        self.index = SqliteIndex(index_path, read_only=self.read_only,
+        self.index = SqliteIndex(index_path, read_only=self.read_only, group=self.files.group,
                                  on_corrupt=lambda p: maintenance.rebuild_index(self, p))
         self._log_checked = False
 

@@ -151,7 +151,7 @@ def verify(store: "DiskStore", repair: bool) -> VerifyReport:
         # Damage past the header (a bad page): open found nothing wrong, a full scan did.
         store.index.close()
         rebuild_index(store, store.index.path)
-        store.index = SqliteIndex(store.index.path,
+        store.index = SqliteIndex(store.index.path, group=store.files.group,
                                   on_corrupt=lambda p: rebuild_index(store, p))
         report.rebuilt = True
         rows = store.index.all_rows()
@@ -261,7 +261,7 @@ def rebuild_index(store: "DiskStore", index_path: Path) -> None:
               "entries and entries older than the last deletion are recomputed when needed).",
               stacklevel=4)
     c_seen, last_deleted = tombs.seen_count(store.cache_id)
-    fresh = SqliteIndex(index_path, read_only=False, on_corrupt=None)
+    fresh = SqliteIndex(index_path, read_only=False, on_corrupt=None, group=store.files.group)
     summary = tombs.Summary(c_seen, 0, 0, last_deleted)
     fresh.meta_set("tombs", summary.dumps(store._signer, store.cache_id))
     hasher = store._signer.payload_hasher

@@ -145,12 +145,16 @@ class SqliteIndex:
     on_corrupt : callable, optional
         ``on_corrupt(path)`` rebuilds a corrupt index; without it a corrupt
         index raises :class:`~pylearn_lab.errors.CacheCorruptError`.
+    group : bool
+        A team cache of several Unix users: a new index file is ``0660`` (SQLite
+        gives its ``-wal``/``-shm`` files the same mode), not ``0600``.
     """
 
     def __init__(self, path: Path, read_only: bool = False,
-                 on_corrupt: Callable[[Path], None] | None = None) -> None:
+                 on_corrupt: Callable[[Path], None] | None = None, group: bool = False) -> None:
         self.path = path
         self.read_only = read_only
+        self.group = group
         self._local = threading.local()
         self._pending: dict[str, float] = {}
         self._pending_lock = threading.Lock()
@@ -182,7 +186,7 @@ class SqliteIndex:
             conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None,
                                    check_same_thread=False)
             if not existed:
-                os.chmod(self.path, 0o600)
+                os.chmod(self.path, 0o660 if self.group else 0o600)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         self._local.conn, self._local.pid = conn, os.getpid()

@@ -202,7 +202,8 @@ def test_a_database_of_the_old_schema_is_upgraded_and_its_unsigned_rows_never_hi
 _MEMBER = textwrap.dedent("""
     import sys, numpy as np, pylearn_lab as pl
     db, blobs, key, action = sys.argv[1:5]
-    cache = pl.Cache(db, blobs=blobs, trust=None if key == "-" else key)
+    trust = None if key == "-" else key
+    cache = pl.Cache(blobs, trust=trust) if db == "-" else pl.Cache(db, blobs=blobs, trust=trust)
     if action == "read":
         out = []
         for k in ("7" * 32, "6" * 32):
@@ -264,12 +265,19 @@ def member(tmp_path):
         subprocess.run(["groupdel", name], capture_output=True)
 
 
-def test_two_unix_users_of_one_group_share_a_team_cache(pg_server, tmp_path, member) -> None:
+@pytest.mark.parametrize("index", ["postgres", "sqlite"])
+def test_two_unix_users_of_one_group_share_a_team_cache(request, tmp_path, member,
+                                                         index) -> None:
     """The team model for real: the team key file is 0640 to the group, the blob directory
     2770 to the group (as docs/team.md sets them up); one member (this process) and
-    another Unix user each read what the other wrote; without the key file it is a miss."""
+    another Unix user each read what the other wrote; without the key file it is a miss.
+    With a PostgreSQL index, and with a directory cache's own SQLite index (one host)."""
     user, group = member
-    db = pg_server.new_database()
+    db = request.getfixturevalue("pg_server").new_database() if index == "postgres" else "-"
+
+    def open_cache(**kw):
+        return pl.Cache(blobs, **kw) if db == "-" else pl.Cache(db, blobs=blobs, **kw)
+
     keys = tmp_path / "keys"
     keys.mkdir()
     os.chown(keys, -1, group.gr_gid)
@@ -283,7 +291,7 @@ def test_two_unix_users_of_one_group_share_a_team_cache(pg_server, tmp_path, mem
     home.mkdir(mode=0o700)
     os.chown(home, user.pw_uid, user.pw_gid)
 
-    ann = pl.Cache(db, blobs=blobs, trust=key)
+    ann = open_cache(trust=key)
     assert ann.save("7" * 32, np.arange(50_000.0)) and ann.save("6" * 32, 1.5)
 
     def bob(action: str, key_arg: str) -> str:
@@ -301,11 +309,13 @@ def test_two_unix_users_of_one_group_share_a_team_cache(pg_server, tmp_path, mem
     assert bob("read", str(key)) == f"True True:{total} True:1.5"
     assert bob("write", str(key)) == "True True"
     assert ann.lookup("4" * 32) == (True, 3)
-    hit, v = pl.Cache(db, blobs=blobs, trust=key).lookup("5" * 32)
+    hit, v = open_cache(trust=key).lookup("5" * 32)
     assert hit and float(v.sum()) == 60_000.0
     # files a member writes stay readable by the group, never by others
     for p in (blobs / "blobs").rglob("*"):
         mode = p.stat().st_mode & 0o7777
         assert mode in (0o640, 0o2770), (p, oct(mode))
+    if db == "-":
+        assert (blobs / "index.sqlite").stat().st_mode & 0o777 == 0o660
     # bob without the team key: his personal key -- untrusted, misses, nothing written
     assert bob("read", "-") == "False False:None False:None"
