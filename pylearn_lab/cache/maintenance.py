@@ -355,6 +355,8 @@ def adopt(store: "DiskStore") -> int:
     for key, gen in tomb_rows:
         summary = summary.replaced(store._signer, key, None, gen)
     store.index.meta_set("tombs", summary.dumps(store._signer, store.cache_id))
+    if store._external_index is not None:  # the database now serves the new identity
+        store.index.meta_set("cache_id", store.cache_id)
     store.files.ensure_dirs()
     store._log_checked = False
     return n

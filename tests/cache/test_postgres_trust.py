@@ -319,3 +319,16 @@ def test_two_unix_users_of_one_group_share_a_team_cache(request, tmp_path, membe
         assert (blobs / "index.sqlite").stat().st_mode & 0o777 == 0o660
     # bob without the team key: his personal key -- untrusted, misses, nothing written
     assert bob("read", "-") == "False False:None False:None"
+
+
+def test_adopting_a_team_cache_resigns_its_rows_in_the_database(team) -> None:
+    """trust=True: I vouch for the entries of a cache made under another key; they are
+    re-signed with mine, in the database, and stay mine when it is opened again."""
+    team().save(K, 1)
+    team().save("6" * 32, np.arange(20_000.0))
+    adopted = pl.Cache(team.db, blobs=team.blobs, trust=True)  # my personal key
+    assert adopted.trusted and adopted.lookup(K) == (True, 1)
+    again = pl.Cache(team.db, blobs=team.blobs)
+    assert again.trusted and again.lookup(K) == (True, 1) and again.lookup("6" * 32)[0]
+    with pytest.warns(CacheWarning, match="another key"):
+        assert not team().trusted  # the old team key no longer signs this cache
