@@ -1,8 +1,8 @@
 """``python -m pylearn_lab``: command-line entry points.
 
-``python -m pylearn_lab worker URL --blobs DIR`` runs a queue worker (see
-:mod:`pylearn_lab.backends.queue_worker`): it takes jobs that a
-``QueueBackend(URL, blobs=...)`` queued, from any host, until it is stopped
+``python -m pylearn_lab worker URL --blobs DIR [--key FILE]`` runs a queue worker
+(see :mod:`pylearn_lab.backends.queue_worker`): it takes jobs that a
+``QueueBackend(URL, key=FILE)`` queued, from any host, until it is stopped
 (SIGTERM, Ctrl-C), has been idle ``--idle-exit`` seconds, or did ``--max-jobs``.
 """
 
@@ -21,7 +21,10 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("url", help="the queue's database, postgresql://user@host/db "
                                "(password from ~/.pgpass or PGPASSWORD)")
     w.add_argument("--blobs", required=True,
-                   help="this host's path to the shared directory (holds the trust key)")
+                   help="this host's path to the team cache's shared blob directory")
+    w.add_argument("--key", default=None, metavar="FILE",
+                   help="the team key file the clients sign with (their QueueBackend(key=...) "
+                        "and Cache(..., trust=...)); default: your personal key")
     w.add_argument("--lease", type=float, default=30.0,
                    help="seconds a job stays this worker's without renewal (default 30)")
     w.add_argument("--poll", type=float, default=0.1, help="seconds between looks for jobs")
@@ -43,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return worker_main(args.url, args.blobs, lease=args.lease, poll=args.poll,
-                           idle_exit=args.idle_exit, max_jobs=args.max_jobs, name=args.name)
+                           idle_exit=args.idle_exit, max_jobs=args.max_jobs, name=args.name,
+                           key_file=args.key)
     except PylearnError as exc:  # bad URL, unreachable server, no trust key: one clear line
         print(f"python -m pylearn_lab worker: error: {exc}", file=sys.stderr)
         return 2

@@ -268,7 +268,9 @@ class IPyParallelBackend(Backend):
             return False
         if self.data_plane != "auto":
             return self.data_plane == "store"
-        return self._store_probe.sees(cache.location)
+        # a team cache's index is a database server: engines on other hosts may write it too
+        return self._store_probe.sees(cache.location,
+                                      any_machine=getattr(cache, "index_url", None) is not None)
 
     # -- cluster state ----------------------------------------------------------------
     def status(self, timeout: float = 5.0) -> ClusterStatus:
