@@ -273,9 +273,10 @@ class DiskStore:
         """Once per process: the deletion log is the one this key signed, not rolled back."""
         if self._log_checked or self.untrusted:
             return
-        summary = tombs.Summary.loads(self.index.meta_get("tombs"), self._signer, self.cache_id)
+        text, tomb_rows = self.index.deletion_log()
+        summary = tombs.Summary.loads(text, self._signer, self.cache_id)
         seen, _ = tombs.seen_count(self.cache_id)
-        if summary is None or not summary.matches(self._signer, self.index.tombstones()):
+        if summary is None or not summary.matches(self._signer, tomb_rows):
             self._distrust("its deletion log was altered (entries deleted earlier could be put back)")
         elif summary.c < seen:
             self._distrust(f"its index was rolled back to an older copy ({summary.c} deletions "

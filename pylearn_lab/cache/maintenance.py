@@ -155,8 +155,9 @@ def verify(store: "DiskStore", repair: bool) -> VerifyReport:
                                   on_corrupt=lambda p: rebuild_index(store, p))
         report.rebuilt = True
         rows = store.index.all_rows()
-    summary = tombs.Summary.loads(store.index.meta_get("tombs"), store._signer, store.cache_id)
-    if summary is None or not summary.matches(store._signer, store.index.tombstones()):
+    text, tomb_rows = store.index.deletion_log()  # one snapshot (see SqliteIndex.deletion_log)
+    summary = tombs.Summary.loads(text, store._signer, store.cache_id)
+    if summary is None or not summary.matches(store._signer, tomb_rows):
         report.untrusted = "its deletion log was altered (entries deleted earlier could be put back)"
         return report
     hasher = store._signer.payload_hasher

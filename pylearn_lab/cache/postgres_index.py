@@ -376,6 +376,16 @@ class PostgresIndex:
         return [(k, int(g)) for k, g in self._retry(lambda c: c.execute(
             "SELECT key, gen FROM pylearn_tombstones").fetchall())]
 
+    def deletion_log(self) -> tuple[str | None, list[tuple[str, int]]]:
+        """The signed log summary and the tombstones, read under the team's write lock
+        (no deletion can land between the two reads)."""
+        def read(c: Any) -> tuple[str | None, list[tuple[str, int]]]:
+            row = c.execute("SELECT value FROM pylearn_meta WHERE name = 'tombs'").fetchone()
+            tombs = c.execute("SELECT key, gen FROM pylearn_tombstones").fetchall()
+            return (None if row is None else row[0]), [(k, int(g)) for k, g in tombs]
+
+        return self._txn(read)
+
     def meta_get(self, name: str) -> str | None:
         row = self._retry(lambda c: c.execute(
             "SELECT value FROM pylearn_meta WHERE name = %s", (name,)).fetchone())

@@ -346,6 +346,21 @@ class SqliteIndex:
     def tombstones(self) -> list[tuple[str, int]]:
         return self._retry(lambda c: c.execute("SELECT key, gen FROM tombstones").fetchall())
 
+    def deletion_log(self) -> tuple[str | None, list[tuple[str, int]]]:
+        """The signed log summary and the tombstones, read in one snapshot: a deletion
+        committed by another process between two separate reads would make them disagree,
+        and the cache look tampered with."""
+        def read(c: sqlite3.Connection) -> tuple[str | None, list[tuple[str, int]]]:
+            c.execute("BEGIN")  # deferred: a read transaction sees one WAL snapshot
+            try:
+                row = c.execute("SELECT value FROM meta WHERE name = 'tombs'").fetchone()
+                tombs = c.execute("SELECT key, gen FROM tombstones").fetchall()
+            finally:
+                c.execute("COMMIT")
+            return (None if row is None else row[0]), tombs
+
+        return self._retry(read)
+
     def meta_get(self, name: str) -> str | None:
         row = self._retry(lambda c: c.execute(
             "SELECT value FROM meta WHERE name = ?", (name,)).fetchone())

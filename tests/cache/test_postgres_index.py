@@ -186,7 +186,7 @@ def test_results_lineage_and_why_read_the_database(db, tmp_path) -> None:
     got = {(r["lr"], r["l2"]): r for r in t.to_dict("records")}
     for p, v, k in zip(sw.points, sw.values, sw.keys):
         row = got[(p["lr"], p["l2"])]
-        assert row["acc"] == v["acc"] and row["key"] == k and row["n"] == 12
+        assert row["acc"] == v["acc"] and row["key"] == k and row["make.n"] == 12  # upstream: label.param
     root = pl.lineage(sw.keys[0], cache=cache)
     assert root.label == "fit" and [n.label for n in root.walk()] == ["fit", "make"]
     w = pl.why(fit(make(n=12), lr=0.3), cache=cache)
