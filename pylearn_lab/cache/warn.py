@@ -41,7 +41,9 @@ def warn_once(location: str, cause: str, message: str, stacklevel: int = 3) -> b
         _SEEN[(location, cause)] = n + 1
     if n:
         return False
-    warnings.warn(message, CacheWarning, stacklevel=stacklevel)
+    w = CacheWarning(message)
+    w.cause = cause  # type: ignore[attr-defined]  # a worker hands it back with its receipt
+    warnings.warn(w, stacklevel=stacklevel)
     return True
 
 

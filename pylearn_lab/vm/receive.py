@@ -29,6 +29,7 @@ import logging
 import time
 from typing import Any
 
+from ..cache.warn import warn_once
 from ..errors import NodeError
 from .recipe import recipe
 from .scheduler import Scheduler
@@ -51,7 +52,9 @@ def receive(sched: Scheduler, r: Receipt, cache: Any, client_stores: bool) -> No
     if r.ok:
         if r.has_value and client_stores and cache is not None and sched.graph[k].cache:
             _save(sched, cache, r)
-        if r.warning:
+        if r.warning and r.warning_cause and cache is not None:
+            warn_once(cache.location, r.warning_cause, r.warning)  # from a worker process
+        elif r.warning:
             log.warning(r.warning)
         sched.on_done(k, r.value, r.has_value, duration=r.duration, engine=r.engine,
                       stored=r.stored)

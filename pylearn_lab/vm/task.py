@@ -22,10 +22,13 @@ import os
 import socket
 import time
 import traceback
+import warnings
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..cache.warn import new_run
+from ..errors import CacheWarning
 from ..graph.expr import resolve_args
 from ..graph.nodes import Call
 
@@ -88,6 +91,7 @@ class Receipt:
     error_msg: str = ""
     traceback: str = ""
     warning: str = ""
+    warning_cause: str = ""  # set for a cache warning the client should show (once per run)
     missing_input: str = ""  # an input the cache was expected to hold but could not serve
 
 
@@ -167,8 +171,12 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
                   "pid": receipt.pid, "engine": receipt.engine, "created": time.time()}
         try:
             # False also means "someone stored it first": then it is there to load
-            receipt.stored = cache.save(call.key, value, record) or bool(
-                cache.contains_many([call.key]))
+            if hasattr(task.cache, "lookup"):  # in process: its warnings reach the user as is
+                stored = cache.save(call.key, value, record)
+            else:
+                stored, receipt.warning, receipt.warning_cause = _save_in_worker(
+                    cache, call.key, value, record)
+            receipt.stored = stored or bool(cache.contains_many([call.key]))
         except Exception as exc:
             if not hasattr(task.cache, "lookup"):
                 # in another process the value can travel only pickled: this is the node's error
@@ -181,6 +189,21 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
                              and not hasattr(task.cache, "lookup")):
         receipt.value, receipt.has_value = value, True
     return receipt
+
+
+def _save_in_worker(cache: Any, key: str, value: Any, record: dict[str, Any]
+                    ) -> tuple[bool, str, str]:
+    """Save in a worker process, handing the cache's warnings back to the client: a
+    worker's stderr is nobody's screen (a result over ``max_bytes`` must still say so
+    in the notebook). Returns ``(stored, message, cause)``."""
+    new_run()  # here each task is its own window; the client shows each cause once per run
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CacheWarning)
+        stored = cache.save(key, value, record)
+    for w in caught:
+        if isinstance(w.message, CacheWarning):
+            return stored, str(w.message), getattr(w.message, "cause", "") or "worker"
+    return stored, "", ""
 
 
 def execute_batch(tasks: list[Task]) -> list[Receipt]:
