@@ -48,6 +48,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import CacheError
+from .lru import pick_victims
 from .sqlite_index import (_JSON_COLS, _REAL_COLS, _RECORD_COLS, _TEXT_COLS, SIGNED_COLS,
                            record_values)
 
@@ -501,22 +502,9 @@ class PostgresIndex:
             return []
         self.flush()
         goal = max_bytes if target is None else min(target, max_bytes)
-        victims: list[str] = []
-        batch, offset = 64, 0
-        while total > goal:
-            rows = self._retry(lambda c: c.execute(
-                "SELECT key, size FROM pylearn_entries ORDER BY last_access, key "
-                "LIMIT %s OFFSET %s", (batch, offset)).fetchall())
-            if not rows:
-                break
-            for key, size in rows:
-                if total <= goal:
-                    break
-                victims.append(key)
-                total -= size
-            offset += len(rows)
-            batch *= 4
-        return victims
+        return pick_victims(total, goal, lambda n, off: self._retry(lambda c: c.execute(
+            "SELECT key, size FROM pylearn_entries ORDER BY last_access, key "
+            "LIMIT %s OFFSET %s", (n, off)).fetchall()))
 
     def touch(self, key: str) -> None:
         """Note a hit; flushed in batches (a hit should not cost a write)."""

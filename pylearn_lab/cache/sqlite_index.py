@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from ..errors import CacheCorruptError, CacheError
+from .lru import pick_victims
 from .records import dumps
 
 __all__ = ["SqliteIndex", "IndexTxn", "INDEX_NAME"]
@@ -484,22 +485,8 @@ class SqliteIndex:
             return []
         self.flush()
         goal = max_bytes if target is None else min(target, max_bytes)
-        victims: list[str] = []
-        batch, offset = 64, 0
-        while total > goal:
-            rows = self._retry(lambda c: c.execute(
-                "SELECT key, size FROM entries ORDER BY last_access LIMIT ? OFFSET ?",
-                (batch, offset)).fetchall())
-            if not rows:
-                break
-            for key, size in rows:
-                if total <= goal:
-                    break
-                victims.append(key)
-                total -= size
-            offset += len(rows)
-            batch *= 4
-        return victims
+        return pick_victims(total, goal, lambda n, off: self._retry(lambda c: c.execute(
+            "SELECT key, size FROM entries ORDER BY last_access LIMIT ? OFFSET ?", (n, off)).fetchall()))
 
     def touch(self, key: str) -> None:
         """Note a hit; flushed in batches (a hit should not cost a write)."""
