@@ -233,8 +233,9 @@ def _member_why_not() -> str:
 
 @pytest.fixture
 def member(tmp_path):
-    """A throwaway Unix user in a throwaway group (removed at teardown); the tmp dirs get
-    search permission for it (pytest's are private to root) and their modes back after."""
+    """A throwaway Unix user in a throwaway group (removed at teardown); the tmp dirs and
+    the way to this checkout's packages get search permission for it (pytest's dirs are
+    private to root) and their modes back after."""
     import grp
     import pwd
     import secrets
@@ -251,7 +252,11 @@ def member(tmp_path):
         subprocess.run(["groupdel", name], capture_output=True)
         pytest.skip("useradd failed")
     changed = []
-    for p in [tmp_path, *tmp_path.parents]:
+    # the member imports this checkout and the venv's packages: the directories on the way
+    # to them (a CI clone may sit in a private temp dir) get search permission too
+    reach = [tmp_path, Path(pl.__file__).parents[1],
+             *[Path(p) for p in sys.path if "site-packages" in p]]
+    for p in dict.fromkeys(q for r in reach for q in [r, *r.parents]):
         mode = stat.S_IMODE(p.stat().st_mode)
         if not mode & 0o001:
             changed.append((p, mode))

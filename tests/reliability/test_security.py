@@ -171,7 +171,7 @@ def test_a_blob_forged_to_the_old_checksum_is_refused_unread_and_verify_reports_
     root = tmp_path / "cache"
     cache = pl.Cache(root)
     key = wl.key_for(2)
-    cache.save(key, {"w": np.zeros(INLINE_MAX), "i": 2})
+    cache.save(key, {"w": np.zeros(INLINE_MAX), "i": 2, "pad": "p" * 400})  # room to forge
     blob = _blob_of(root)
     head, offset = read_header(memoryview(blob.read_bytes()))
     # the forger's blob: same header fields, evil payload, its xxh3 checksum everywhere
@@ -197,7 +197,7 @@ def test_a_blob_forged_to_the_old_checksum_is_refused_unread_and_verify_reports_
 def test_a_blob_rewritten_in_place_is_refused_unread(tmp_path, marker, figures):
     cache = pl.Cache(tmp_path / "cache")
     key = wl.key_for(2)  # a pickle with an array: a blob file
-    cache.save(key, {"w": np.zeros(INLINE_MAX), "i": 2})
+    cache.save(key, {"w": np.zeros(INLINE_MAX), "i": 2, "pad": "p" * 400})  # room to forge
     assert cache.lookup(key)[0]  # read (and MAC-verified) once in this process
     blob = _blob_of(tmp_path / "cache")
     st = blob.stat()
