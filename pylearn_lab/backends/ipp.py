@@ -37,8 +37,9 @@ from typing import Any
 
 from ..errors import BackendError, ClusterGoneError, UnpicklableError
 from .ipp_batch import NodeTimes, gather, split_slow
+from .ipp_jobs import Dispatcher
 from .ipp_pickle import failed_receipts, pack, task_keys
-from .ipp_remote import call_pickled, engine_pid, set_engine_id
+from .ipp_remote import engine_pid, set_engine_id
 from .ipp_store import StoreProbe
 from .ipp_watch import Watchdog, call_with_timeout
 from .local import Backend
@@ -67,6 +68,8 @@ class ClusterStatus:
         Tasks this backend submitted that have not finished.
     per_engine : dict
         ``engine id -> {"queue": n, "tasks": n, "completed": n}`` from ipyparallel.
+    excluded : dict
+        ``engine id -> why`` for engines taken out of the current run (environment errors).
     """
 
     engines: int
@@ -74,6 +77,7 @@ class ClusterStatus:
     queued: int
     pending: int
     per_engine: dict[int, dict[str, int]] = field(default_factory=dict)
+    excluded: dict[int, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return (f"{self.engines} engines, {self.busy} busy, {self.queued} queued, "
@@ -120,10 +124,10 @@ class IPyParallelBackend(Backend):
         self.batch_cap = max(1, int(batch_cap))
         self._owns_client = owns_client
         self._profile_tmp = profile_tmp
-        self._view = client.load_balanced_view()
         self.times = NodeTimes()
         self._watch = Watchdog(client, engine_timeout, health_interval, health_timeout,
                                on_result=self.times.observe_result)
+        self._jobs = Dispatcher(client, self._watch)
         self._store_probe = StoreProbe(client)
         self._tagged: set[int] = set()
         self._tag_results: list[Any] = []
@@ -235,7 +239,10 @@ class IPyParallelBackend(Backend):
         from ..vm.task import execute, execute_batch
 
         if fn is execute_batch and len(args) == 1 and not kwargs:
-            groups = split_slow(args[0], self.times)
+            # a node with a timeout goes alone: the error must name it, not its group
+            groups = [[t] for t in args[0] if getattr(t, "timeout", None) is not None]
+            rest = [t for t in args[0] if getattr(t, "timeout", None) is None]
+            groups += split_slow(rest, self.times) if rest else []
             if len(groups) > 1:  # slow functions go one per task: combine their receipts
                 parts = [self._send(execute_batch, (g,)) if len(g) > 1 else
                          self._send(execute, (g[0],)) for g in groups]
@@ -254,8 +261,9 @@ class IPyParallelBackend(Backend):
             return failed_receipts(keys, exc)
         self.times.expect([t for a in args for t in (a if isinstance(a, list) else [a])
                            if hasattr(t, "call")])
-        ar = self._view.apply_async(call_pickled, payload, keys)
-        return self._watch.track(ar)
+        limits = [t.timeout for a in args for t in (a if isinstance(a, list) else [a])
+                  if getattr(t, "timeout", None) is not None]
+        return self._jobs.dispatch(payload, keys, timeout=max(limits) if limits else None)
 
     def sees_store(self, cache: Any) -> bool:
         """True when every engine can read and write the cache directory.
@@ -272,16 +280,23 @@ class IPyParallelBackend(Backend):
 
     # -- cluster state ----------------------------------------------------------------
     def status(self, timeout: float = 5.0) -> ClusterStatus:
-        """Engines, busy engines and queued tasks (asks the controller; ``timeout`` s)."""
+        """Live engines, busy engines and queued tasks (asks the controller; ``timeout`` s).
+
+        Only engines registered now count: one that died or stopped answering
+        heartbeats (frozen) is gone from ``engines`` as soon as the controller
+        unregisters it.
+        """
         try:
             qs = call_with_timeout(self.client.queue_status, timeout)
         except TimeoutError:
             raise ClusterGoneError(
                 f"the ipyparallel controller did not answer within {timeout:g} s. Is the cluster "
                 "still running? Connect again with IPyParallelBackend.connect(...).") from None
-        per = {k: dict(v) for k, v in qs.items() if isinstance(k, int)}
+        live = set(self.client.ids)  # the controller may still list an engine that died
+        per = {k: dict(v) for k, v in qs.items() if isinstance(k, int) and k in live}
         busy = sum(1 for v in per.values() if v.get("queue", 0) + v.get("tasks", 0) > 0)
-        return ClusterStatus(len(per), busy, int(qs.get("unassigned", 0)), self._watch.pending, per)
+        return ClusterStatus(len(per), busy, int(qs.get("unassigned", 0)), self._watch.pending, per,
+                             dict(self._jobs.excluded))
 
     def engine_pids(self, timeout: float = 10.0) -> dict[int, int]:
         """``engine id -> process id`` of every engine."""

@@ -51,6 +51,8 @@ class Component:
         Palette group in the graph builder.
     cache : bool
         Whether results of this component are stored in the cache.
+    timeout : float or None
+        Seconds one call may run on a backend that can stop it (ipyparallel).
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class Component:
         category: str | None = None,
         cache: bool = True,
         register: bool = True,
+        timeout: float | None = None,
     ) -> None:
         if isinstance(fn, Component):
             fn = getattr(fn, "__pylearn_component_fn__")
@@ -78,6 +81,11 @@ class Component:
         self.version = None if version is None else str(version)
         self.category = category or _default_category(fn)
         self.cache = cache
+        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ValueError(f"component(timeout=) expected seconds > 0 or None, received "
+                             f"{timeout!r}")
+        # not part of the key: how long a call may take does not change what it computes
+        self.timeout: float | None = None if timeout is None else float(timeout)
         try:
             self.signature: inspect.Signature | None = inspect.signature(fn)
         except (TypeError, ValueError):  # some builtins have none: bind positionally
@@ -126,7 +134,7 @@ class Component:
                 pass
         return (
             _rebuild,
-            (self.fn, self.name, self.version, self.category, self.cache),
+            (self.fn, self.name, self.version, self.category, self.cache, self.timeout),
         )
 
 
@@ -137,8 +145,10 @@ def _import_attr(module: str, qual: str) -> Any:
     return obj
 
 
-def _rebuild(fn: Any, name: str, version: str | None, category: str, cache: bool) -> Component:
-    return Component(fn, name=name, version=version, category=category, cache=cache, register=False)
+def _rebuild(fn: Any, name: str, version: str | None, category: str, cache: bool,
+             timeout: float | None = None) -> Component:
+    return Component(fn, name=name, version=version, category=category, cache=cache,
+                     register=False, timeout=timeout)
 
 
 def _default_category(fn: Any) -> str:
@@ -153,7 +163,7 @@ def component(fn: Callable[..., Any], /) -> Component: ...
 @overload
 def component(
     *, name: str | None = None, version: str | int | None = None,
-    category: str | None = None, cache: bool = True,
+    category: str | None = None, cache: bool = True, timeout: float | None = None,
 ) -> Callable[[Callable[..., Any]], Component]: ...
 
 
@@ -165,6 +175,7 @@ def component(
     version: str | int | None = None,
     category: str | None = None,
     cache: bool = True,
+    timeout: float | None = None,
 ) -> Any:
     """Make ``fn`` a graph component: calling it builds an expression, runs nothing.
 
@@ -185,6 +196,10 @@ def component(
         Group shown in the graph builder's palette (default ``"user"``).
     cache : bool
         ``False`` never stores this component's results (cheap or huge outputs).
+    timeout : float, optional
+        Seconds one call may run. The ipyparallel backend stops a call past it
+        on its engine and reports a NodeError naming the node; the key does not
+        depend on it. ``run(..., node_timeout=)`` sets one for every node.
 
     Returns
     -------
@@ -199,10 +214,12 @@ def component(
     9
     """
     if fn is not None:
-        return Component(fn, name=name, version=version, category=category, cache=cache)
+        return Component(fn, name=name, version=version, category=category, cache=cache,
+                         timeout=timeout)
 
     def decorate(f: Callable[..., Any]) -> Component:
-        return Component(f, name=name, version=version, category=category, cache=cache)
+        return Component(f, name=name, version=version, category=category, cache=cache,
+                         timeout=timeout)
 
     return decorate
 

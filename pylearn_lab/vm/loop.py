@@ -67,6 +67,7 @@ def run(
     progress: bool | None = None,
     retries: int = 1,
     timeout: float | None = None,
+    node_timeout: float | None = None,
 ) -> Any:
     """Evaluate one expression or a list of them.
 
@@ -89,6 +90,10 @@ def run(
         Times a node is resubmitted when its *worker* is lost (not when user code raises).
     timeout : float, optional
         Seconds for the whole run; then it is cancelled.
+    node_timeout : float, optional
+        Seconds any one node may run (a component's own ``timeout=`` may be
+        shorter). Backends that can stop a running node (ipyparallel) stop it
+        and report a :class:`NodeError` naming it; others ignore it.
 
     Returns
     -------
@@ -131,6 +136,7 @@ def run(
         cb.append(ProgressBar(delay=0.0 if progress else 1.0))
     state = _RunState(outs, single, resolve_backend(backend), store, cb,
                       max(0, int(retries)), timeout)
+    state.node_timeout = node_timeout
     handle = RunHandle(state)
     state.handle = handle
     if wait:
@@ -156,6 +162,7 @@ class _RunState:
         self.outs, self.single = outs, single
         self.backend, self.cache, self.callbacks = backend, cache, callbacks
         self.retries, self.timeout = retries, timeout
+        self.node_timeout: float | None = None
         self.handle: RunHandle | None = None
         self.cancelled = threading.Event()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -386,6 +393,16 @@ class _RunState:
             inflight[fut] = chunk
 
     def _task(self, k: str) -> Task:
+        task = self._make_task(k)
+        try:
+            own = getattr(self.plan.graph.expr(k).component, "timeout", None)
+        except KeyError:  # a graph of plain Calls: no component, no timeout of its own
+            own = None
+        limits = [t for t in (self.node_timeout, own) if t is not None]
+        task.timeout = min(limits) if limits else None
+        return task
+
+    def _make_task(self, k: str) -> Task:
         call = self.plan.graph[k]
         cache = self.cache
         store = bool(cache is not None and call.cache)
