@@ -40,7 +40,9 @@ from .ipp_batch import NodeTimes, gather, split_slow
 from .ipp_jobs import Dispatcher
 from .ipp_pickle import failed_receipts, pack, task_keys
 from .ipp_remote import engine_pid, set_engine_id
-from .ipp_store import StoreProbe
+from .ipp_adopt import Indexer, prepare
+from .ipp_blobs import run_with_blobs
+from .ipp_store import Visibility
 from .ipp_watch import Watchdog, call_with_timeout
 from .local import Backend
 from .registry import current_cluster, set_current_cluster
@@ -107,6 +109,14 @@ class IPyParallelBackend(Backend):
         Seconds with zero engines before pending tasks fail with ``NoEnginesError``.
     health_timeout : float
         Seconds without an answer from the controller before ``ClusterGoneError``.
+    path_map : dict, optional
+        ``{"/client/prefix": "/engine/prefix"}``: where engines see directories
+        the client sees elsewhere (e.g. ``{"/home/u": "/mnt/home/u"}`` when the
+        compute nodes mount home under ``/mnt``). The longest prefix wins.
+    probe_timeout : float
+        Seconds a run's start waits for the *first* engine to say whether it
+        sees a new cache directory; slower engines answer later, meanwhile
+        their tasks' large values travel through the client.
     """
 
     name = "ipyparallel"
@@ -115,7 +125,8 @@ class IPyParallelBackend(Backend):
     def __init__(self, client: Any, *, cluster: Any = None, owns_client: bool = True,
                  data_plane: str = "auto", batch_cap: int = 64, engine_timeout: float = 5.0,
                  health_interval: float = 1.0, health_timeout: float = 10.0,
-                 profile_tmp: str | None = None) -> None:
+                 profile_tmp: str | None = None, path_map: dict[str, str] | None = None,
+                 probe_timeout: float = 3.0) -> None:
         if data_plane not in DATA_PLANES:
             raise ValueError(f"data_plane= expected one of {DATA_PLANES}, received {data_plane!r}")
         self.client = client
@@ -128,7 +139,9 @@ class IPyParallelBackend(Backend):
         self._watch = Watchdog(client, engine_timeout, health_interval, health_timeout,
                                on_result=self.times.observe_result)
         self._jobs = Dispatcher(client, self._watch)
-        self._store_probe = StoreProbe(client)
+        self._visibility = Visibility(client, path_map, timeout=probe_timeout)
+        self._indexer = Indexer()
+        self._caches: dict[str, Any] = {}
         self._tagged: set[int] = set()
         self._tag_results: list[Any] = []
         self._closed = False
@@ -140,7 +153,8 @@ class IPyParallelBackend(Backend):
     def start(cls, n: int = 4, *, profile_dir: str | None = None, cluster_id: str | None = None,
               controller_args: Iterable[str] = (), start_timeout: float = 60.0,
               data_plane: str = "auto", batch_cap: int = 64, engine_timeout: float = 5.0,
-              health_timeout: float = 10.0, **cluster_kwargs: Any) -> IPyParallelBackend:
+              health_timeout: float = 10.0, path_map: dict[str, str] | None = None,
+              **cluster_kwargs: Any) -> IPyParallelBackend:
         """Start a controller and ``n`` engines on 127.0.0.1 and connect to them.
 
         The controller pings engines every 0.5 s (ipyparallel's default is 3 s),
@@ -178,7 +192,7 @@ class IPyParallelBackend(Backend):
             ) from exc
         backend = cls(client, cluster=cluster, data_plane=data_plane, batch_cap=batch_cap,
                       engine_timeout=engine_timeout, health_timeout=health_timeout,
-                      profile_tmp=tmp)
+                      profile_tmp=tmp, path_map=path_map)
         backend._await_tags(timeout=10.0)  # fresh engines are idle: leave them idle
         atexit.register(backend.stop)  # also removes the temporary profile directory
         return backend
@@ -238,11 +252,12 @@ class IPyParallelBackend(Backend):
         self._tag_engines()
         from ..vm.task import execute, execute_batch
 
+        if fn in (execute, execute_batch) and len(args) == 1 and not kwargs:
+            tasks = args[0] if fn is execute_batch else [args[0]]
+            if tasks and all(isinstance(getattr(t, "cache", None), tuple) for t in tasks):
+                return self._submit_via_store(tasks)
         if fn is execute_batch and len(args) == 1 and not kwargs:
-            # a node with a timeout goes alone: the error must name it, not its group
-            groups = [[t] for t in args[0] if getattr(t, "timeout", None) is not None]
-            rest = [t for t in args[0] if getattr(t, "timeout", None) is None]
-            groups += split_slow(rest, self.times) if rest else []
+            groups = self._groups(args[0])
             if len(groups) > 1:  # slow functions go one per task: combine their receipts
                 parts = [self._send(execute_batch, (g,)) if len(g) > 1 else
                          self._send(execute, (g[0],)) for g in groups]
@@ -251,7 +266,65 @@ class IPyParallelBackend(Backend):
             fn = functools.partial(fn, **kwargs)
         return self._send(fn, args)
 
-    def _send(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> cf.Future:
+    def _groups(self, tasks: list[Any]) -> list[list[Any]]:
+        # a node with a timeout goes alone: the error must name it, not its group
+        groups = [[t] for t in tasks if getattr(t, "timeout", None) is not None]
+        rest = [t for t in tasks if getattr(t, "timeout", None) is None]
+        return groups + (split_slow(rest, self.times) if len(rest) > 1 else [rest] if rest else [])
+
+    def _submit_via_store(self, tasks: list[Any]) -> cf.Future:
+        """Tasks whose data goes through the store: see :mod:`.ipp_blobs` and :mod:`.ipp_adopt`."""
+        spec = tasks[0].cache
+        cache = self._caches.get(spec[1])
+        if cache is None:
+            from ..cache.cache import Cache
+
+            cache = self._caches[spec[1]] = Cache.from_spec(spec)
+        parts = [self._send_via_store(g, cache) for g in self._groups(tasks)]
+        return parts[0] if len(parts) == 1 else gather(parts, _concat_receipts)
+
+    def _send_via_store(self, tasks: list[Any], cache: Any) -> cf.Future:
+        location = cache.location
+        seers = self.seeing_engines(cache) - set(self._jobs.excluded)
+        plan, targets = prepare(tasks, cache, self._visibility.engine_path(location), seers)
+        job = self._send(run_with_blobs, (tasks, plan, len(tasks) > 1), targets=targets)
+        out = _Adopted(job)
+
+        def adopt(f: cf.Future) -> None:
+            if f.cancelled():
+                out.cancel()
+                return
+            exc = f.exception()
+            if exc is not None:
+                out._settle(error=exc)
+                return
+            result = f.result()
+            receipts = result if isinstance(result, list) else [result]
+            self._check_missing(cache, plan, receipts)
+            self._indexer.submit(cache, receipts, getattr(result, "rows", [])).add_done_callback(
+                lambda g: out._settle(result=g.result()) if g.exception() is None
+                else out._settle(error=g.exception()))
+
+        job.add_done_callback(adopt)
+        return out
+
+    def _check_missing(self, cache: Any, plan: Any, receipts: list[Any]) -> None:
+        """An engine that could not read a blob the client reads is blind from now on."""
+        from .ipp_jobs import engine_of_receipts
+
+        for r in receipts:
+            k = getattr(r, "missing_input", "")
+            if not k or plan.refs.get(k, ("",))[0] != "blob":
+                continue
+            engine = engine_of_receipts([r])
+            hit, _ = cache.lookup(k, count_miss=False)  # drops the entry if it is broken
+            if hit and engine is not None:
+                self._visibility.revoke(cache.location, engine, f"could not read blob of {k[:12]}")
+                log.warning("engine %s could not read a blob the client reads; it is treated "
+                            "as blind to %s from now on", engine, cache.location)
+
+    def _send(self, fn: Callable[..., Any], args: tuple[Any, ...],
+              targets: list[int] | None = None) -> cf.Future:
         keys = task_keys(args)
         try:
             payload = pack(fn, args)
@@ -263,20 +336,43 @@ class IPyParallelBackend(Backend):
                            if hasattr(t, "call")])
         limits = [t.timeout for a in args for t in (a if isinstance(a, list) else [a])
                   if getattr(t, "timeout", None) is not None]
-        return self._jobs.dispatch(payload, keys, timeout=max(limits) if limits else None)
+        return self._jobs.dispatch(payload, keys, timeout=max(limits) if limits else None,
+                                   targets=targets)
 
     def sees_store(self, cache: Any) -> bool:
-        """True when every engine can read and write the cache directory.
+        """True when this run's data goes through the store (the default for a cache
+        directory): keys travel, values do not.
 
-        ``"auto"`` asks them (:class:`~pylearn_lab.backends.ipp_store.StoreProbe`):
-        a random token written into the directory must read back on every
-        engine. Otherwise values travel with the tasks, which is always correct.
+        Which engines read and write blob files themselves is decided per engine
+        (:meth:`seeing_engines`); for the others, small values travel as stored
+        bytes and large ones are read and written by the client -- never
+        unpickled there. ``data_plane="ship"`` makes values travel as Python
+        objects instead (the VM's ship mode), ``"store"`` trusts every engine to
+        see the directory without asking.
         """
-        if cache is None or not getattr(cache, "shareable", False):
+        if cache is None or not getattr(cache, "shareable", False) or self.data_plane == "ship":
             return False
-        if self.data_plane != "auto":
-            return self.data_plane == "store"
-        return self._store_probe.sees(cache.location)
+        self._caches[cache.location] = cache
+        if self.data_plane == "auto":
+            # the first run on a directory waits (up to probe_timeout) for one answer
+            self._visibility.ask(cache.location, wait=self._visibility.timeout)
+        return True
+
+    def seeing_engines(self, cache: Any) -> set[int]:
+        """Live engines that read and write ``cache``'s blob files themselves.
+
+        Asks engines without a verdict (non-blocking: they answer when free) and
+        returns those known to see it now. ``data_plane="store"``: every engine.
+        """
+        if cache is None or not getattr(cache, "shareable", False) or self.data_plane == "ship":
+            return set()
+        if self.data_plane == "store":
+            return set(self.client.ids)
+        return self._visibility.ask(cache.location)
+
+    def engine_views(self, cache: Any) -> dict[int, tuple[bool, str]]:
+        """``engine -> (sees the cache directory, why not)`` for engines that answered."""
+        return self._visibility.verdicts(cache.location)
 
     # -- cluster state ----------------------------------------------------------------
     def status(self, timeout: float = 5.0) -> ClusterStatus:
@@ -312,6 +408,8 @@ class IPyParallelBackend(Backend):
         atexit.unregister(self.stop)
         self._watch.stop()
         self._watch.fail_all(ClusterGoneError("the IPyParallelBackend was stopped"))
+        self._indexer.close()
+        self._visibility.close()
         if current_cluster() is self:
             set_current_cluster(None)
         if self._owns_client:
@@ -363,6 +461,27 @@ class IPyParallelBackend(Backend):
     def _tagged_or_not(self, engine: int, ar: Any) -> None:
         if ar.exception() is not None:  # a dying engine: try again on the next submit
             self._tagged.discard(engine)
+
+
+class _Adopted(cf.Future):
+    """The future the VM sees for a store-plane task: receipts once their rows are indexed."""
+
+    def __init__(self, job: cf.Future) -> None:
+        super().__init__()
+        self.job = job
+
+    def cancel(self) -> bool:
+        self.job.cancel()
+        return super().cancel()
+
+    def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        try:
+            if error is not None:
+                self.set_exception(error)
+            else:
+                self.set_result(result)
+        except cf.InvalidStateError:
+            pass
 
 
 def _concat_receipts(results: list[Any]) -> list[Any]:

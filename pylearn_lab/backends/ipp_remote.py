@@ -14,6 +14,8 @@ Examples
 32
 >>> read_probe("/no/such/dir/probe")[0]
 ''
+>>> probe_store("/no/such/dir", "tmp/probe", "token")
+(False, 'no directory /no/such/dir here')
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "code_files",
     "engine_pid",
     "machine_id",
+    "probe_store",
     "read_probe",
     "set_engine_id",
 ]
@@ -157,3 +160,28 @@ def read_probe(path: str) -> tuple[str, str]:
     if text and not os.access(os.path.dirname(path), os.W_OK):
         text = ""
     return text, machine_id()
+
+
+def probe_store(root: str, probe: str, token: str) -> tuple[bool, str]:
+    """``(sees, why not)``: does this engine see the cache directory ``root``?
+
+    Yes only if ``root/probe`` holds ``token`` (the very directory the client
+    wrote it into), ``blobs/`` and ``tmp/`` are writable here and the cache
+    secret is readable (so blob headers can be signed for index rebuilds).
+    Reads and checks only: nothing is created, even where ``root`` is missing.
+    """
+    if not os.path.isdir(root):
+        return False, f"no directory {root} here"
+    try:
+        with open(os.path.join(root, probe), encoding="ascii") as f:
+            text = f.read()
+    except OSError as exc:
+        return False, f"cannot read the probe in {root} ({exc.strerror}): another directory"
+    if text != token:
+        return False, f"{root} here is another directory (its probe differs)"
+    for sub in ("blobs", "tmp"):
+        if not os.access(os.path.join(root, sub), os.W_OK):
+            return False, f"{root}/{sub} is not writable here (read-only mount?)"
+    if not os.access(os.path.join(root, "secret.key"), os.R_OK):
+        return False, f"the cache secret in {root} is not readable here"
+    return True, ""

@@ -224,6 +224,67 @@ class DiskStore:
             self._blob_path(blob).unlink(missing_ok=True)  # the first writer won
         return inserted
 
+    def adopt(self, entries: list[dict[str, Any]]) -> set[str]:
+        """Index entries computed elsewhere (cluster engines), in one transaction.
+
+        Each entry has ``key``, ``checksum``, ``record`` and either ``blob``,
+        ``kind``, ``size`` (a blob file an engine already wrote into
+        ``blobs/``) or ``head`` and ``payload`` (encoded bytes: stored inline
+        or as a blob written here). This store signs every row itself: a
+        receipt names bytes, it cannot vouch for them -- a blob is checksummed
+        on its first read like any other. Returns the keys indexed now; for
+        keys already indexed the engine's blob is removed (the first writer won).
+        Also locates inputs for engines: see :meth:`locate`.
+        """
+        if self.read_only:
+            raise CacheError(f"the cache directory {self.root} is read-only; results are not stored")
+        from .serialize import layout
+
+        rows: list[tuple[Any, ...]] = []
+        written: list[str] = []
+        for e in entries:
+            key, checksum, rec = e["key"], e["checksum"], e["record"]
+            if "payload" in e:
+                kind, payload = e["head"]["kind"], [memoryview(e["payload"])]
+                blob = (None if len(e["payload"]) <= INLINE_MAX else
+                        f"{key[:2]}/{key}-{checksum[:12]}-{os.getpid()}-{secrets.token_hex(4)}")
+                mac = self._signer.sign(key, kind, checksum, blob)
+                parts, size = layout({**e["head"], "checksum": checksum, "mac": mac,
+                                      "meta": {**rec, "key": key}}, payload)
+                if blob is not None:
+                    self._write_blob(blob, parts)
+                    written.append(blob)
+                rows.append((key, kind, size, checksum, blob,
+                             b"".join(parts) if blob is None else None, mac, rec))
+            else:
+                blob, kind = e["blob"], e["kind"]
+                written.append(blob)
+                rows.append((key, kind, int(e["size"]), checksum, blob, None,
+                             self._signer.sign(key, kind, checksum, blob), rec))
+        try:
+            inserted = self.index.insert_many(rows)
+        except Exception:
+            for b in written:
+                self._blob_path(b).unlink(missing_ok=True)
+            raise
+        for key, _, _, _, blob, *_ in rows:
+            if blob is not None and key not in inserted:
+                self._blob_path(blob).unlink(missing_ok=True)
+        return inserted
+
+    def locate(self, keys: Iterable[str]) -> dict[str, tuple[str, str, str | None, bytes | None]]:
+        """``key -> (kind, checksum, blob name, inline bytes)`` of the validly signed entries
+        among ``keys``: what an engine needs to read them without the index."""
+        out = {}
+        for key in keys:
+            row = self.index.fetch(key)
+            if row is None:
+                continue
+            kind, _size, checksum, blob, inline, mac = row
+            if self._signer.verify(mac, key, kind, checksum, blob):
+                out[key] = (kind, checksum, blob, None if inline is None else bytes(inline))
+        return out
+
     def _write_blob(self, name: str, parts: list[memoryview]) -> None:
         final = self._blob_path(name)
         final.parent.mkdir(mode=0o700, exist_ok=True)

@@ -270,6 +270,45 @@ class SqliteIndex:
                f"VALUES ({','.join('?' * 21)})")
         return bool(self._retry(lambda c: c.execute(sql, values).rowcount))
 
+    def insert_many(self, rows: list[tuple[Any, ...]]) -> set[str]:
+        """:meth:`insert` for many ``(key, kind, size, checksum, blob, inline, mac, record)``
+        rows in one transaction; the keys inserted now (existing keys are left alone).
+
+        One transaction per batch is what lets a client index the receipts of
+        thousands of tiny nodes a second (one commit per row costs ~30x more).
+        """
+        now = time.time()
+        values = [(
+            key, kind, size, checksum, blob, inline, mac,
+            *(str(record.get(c, "") or "") for c in _TEXT_COLS[:4]),
+            *(dumps(record.get(c) or {}) for c in _JSON_COLS),
+            float(record.get("created") or now), float(record.get("duration") or 0.0),
+            str(record.get("host", "")), int(record.get("pid") or 0), str(record.get("engine", "")),
+            now,
+        ) for key, kind, size, checksum, blob, inline, mac, record in rows]
+        sql = ("INSERT OR IGNORE INTO entries (key, kind, size, checksum, blob, inline, mac, "
+               "func, func_digest, version, label, params, inputs, func_parts, summary, "
+               "created, duration, host, pid, engine, last_access) "
+               f"VALUES ({','.join('?' * 21)})")
+        if len(values) == 1:
+            return {values[0][0]} if self._retry(lambda c: c.execute(sql, values[0]).rowcount) \
+                else set()
+
+        def txn(c: sqlite3.Connection) -> set[str]:
+            done: set[str] = set()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for v in values:
+                    if c.execute(sql, v).rowcount:
+                        done.add(v[0])
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            return done
+
+        return self._retry(txn)
+
     def delete(self, keys: Iterable[str]) -> int:
         return self.take(keys)[0]
 

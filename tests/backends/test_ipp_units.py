@@ -152,31 +152,69 @@ def test_results_prove_a_busy_controller_alive_and_silence_means_gone() -> None:
         dog.stop()
 
 
-class _EnginesElsewhere:
-    """Engines that read the probe file fine, but run on ``machine`` (e.g. over NFS)."""
+class _Answer:
+    def __init__(self, value) -> None:
+        self.value = value
 
-    ids = [0, 1]
+    def add_done_callback(self, cb) -> None:
+        cb(self)
 
-    def __init__(self, machine: str | None) -> None:
-        self.machine = machine
+    def result(self):
+        return self.value
 
-    def __getitem__(self, ids):
+
+class _InProcessEngines:
+    """Engines that answer the probe at once, in this process, each with its own view:
+    ``views[e]`` rewrites the path engine ``e`` is asked about (None: answers nothing)."""
+
+    def __init__(self, views) -> None:
+        self.views = views
+        self.ids = list(views)
+        self._target = None
+
+    def __getitem__(self, e):
+        self._target = e
         return self
 
-    def apply_async(self, fn, path):
-        self._answer = fn(path)
-        return self
+    def apply_async(self, fn, root, probe, token):
+        view = self.views[self._target]
+        if view is None:
+            class Silent:
+                def add_done_callback(self, cb):
+                    pass
+            return Silent()
+        return _Answer(fn(view(root), probe, token))
 
-    def get(self, timeout):
-        text, here = self._answer
-        return [(text, self.machine or here)] * 2
+
+def test_visibility_is_decided_per_engine_and_a_silent_one_blocks_nobody(tmp_path) -> None:
+    from pylearn_lab.backends.ipp_store import Visibility
+    from pylearn_lab.cache import Cache
+
+    cache = Cache(tmp_path / "c")
+    elsewhere = tmp_path / "other"
+    Cache(elsewhere)  # a cache directory with the same layout, but another one
+    engines = _InProcessEngines({0: lambda r: r, 1: lambda r: str(elsewhere),
+                                 2: lambda r: r + "-missing", 3: None})
+    v = Visibility(engines, timeout=0.5)
+    assert v.ask(cache.location, wait=0.5) == {0}
+    verdicts = v.verdicts(cache.location)
+    assert verdicts[0] == (True, "")
+    assert not verdicts[1][0] and "another directory" in verdicts[1][1]
+    assert not verdicts[2][0] and "no directory" in verdicts[2][1]
+    assert 3 not in verdicts  # still busy: counted blind, asked again later
+    assert not (tmp_path / "c-missing").exists()  # the probe never creates a cache
+    v.revoke(cache.location, 0, "could not read a blob")
+    assert v.seers(cache.location) == set()
+    v.close()
+    assert list((tmp_path / "c" / "tmp").iterdir()) == []  # the token file is removed
 
 
-def test_store_probe_needs_the_token_and_the_same_machine(tmp_path) -> None:
-    from pylearn_lab.backends.ipp_store import StoreProbe
+def test_path_map_longest_prefix_and_bad_maps() -> None:
+    from pylearn_lab.backends.ipp_store import Visibility
 
-    assert StoreProbe(_EnginesElsewhere(None)).sees(str(tmp_path))
-    # the same directory seen from another machine: the SQLite-WAL index must not be shared
-    assert not StoreProbe(_EnginesElsewhere("another-boot-id")).sees(str(tmp_path))
-    assert not StoreProbe(_EnginesElsewhere(None)).sees(str(tmp_path / "missing"))
-    assert list(tmp_path.iterdir()) == []  # the probe file is removed
+    v = Visibility(_InProcessEngines({}), {"/home/u": "/mnt/u", "/home/u/proj": "/proj"})
+    assert v.engine_path("/home/u/proj/.pylearn") == "/proj/.pylearn"
+    assert v.engine_path("/home/u/x") == "/mnt/u/x"
+    assert v.engine_path("/home/uu/x") == "/home/uu/x"  # a prefix is a whole directory
+    with pytest.raises(ValueError, match="absolute paths"):
+        Visibility(_InProcessEngines({}), {"home/u": "/mnt/u"})
