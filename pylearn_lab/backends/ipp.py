@@ -123,7 +123,7 @@ class IPyParallelBackend(Backend):
     in_process = False
 
     def __init__(self, client: Any, *, cluster: Any = None, owns_client: bool = True,
-                 data_plane: str = "auto", batch_cap: int = 64, engine_timeout: float = 5.0,
+                 data_plane: str = "auto", batch_cap: int = 256, engine_timeout: float = 5.0,
                  health_interval: float = 1.0, health_timeout: float = 10.0,
                  profile_tmp: str | None = None, path_map: dict[str, str] | None = None,
                  probe_timeout: float = 3.0) -> None:
@@ -152,7 +152,7 @@ class IPyParallelBackend(Backend):
     @classmethod
     def start(cls, n: int = 4, *, profile_dir: str | None = None, cluster_id: str | None = None,
               controller_args: Iterable[str] = (), start_timeout: float = 60.0,
-              data_plane: str = "auto", batch_cap: int = 64, engine_timeout: float = 5.0,
+              data_plane: str = "auto", batch_cap: int = 256, engine_timeout: float = 5.0,
               health_timeout: float = 10.0, path_map: dict[str, str] | None = None,
               **cluster_kwargs: Any) -> IPyParallelBackend:
         """Start a controller and ``n`` engines on 127.0.0.1 and connect to them.
@@ -286,7 +286,8 @@ class IPyParallelBackend(Backend):
     def _send_via_store(self, tasks: list[Any], cache: Any) -> cf.Future:
         location = cache.location
         seers = self.seeing_engines(cache) - set(self._jobs.excluded)
-        plan, targets = prepare(tasks, cache, self._visibility.engine_path(location), seers)
+        plan, targets = prepare(tasks, cache, self._visibility.engine_path(location), seers,
+                                trusted=self.data_plane == "store")
         job = self._send(run_with_blobs, (tasks, plan, len(tasks) > 1), targets=targets)
         out = _Adopted(job)
 

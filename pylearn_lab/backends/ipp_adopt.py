@@ -39,6 +39,7 @@ import concurrent.futures as cf
 import logging
 import queue
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,10 @@ __all__ = ["Indexer", "prepare"]
 log = logging.getLogger(__name__)
 
 _BATCH = 4096  # rows per transaction at most
+_SMALL = 4096  # values up to this many bytes also go to the run decoded (see _index)
 
 
-def prepare(tasks: list[Any], cache: Any, root: str, seers: set[int]
+def prepare(tasks: list[Any], cache: Any, root: str, seers: set[int], trusted: bool = False
             ) -> tuple[BlobPlan, list[int] | None]:
     """The plan for ``tasks`` and the engines that may run them (None: any engine).
 
@@ -77,7 +79,8 @@ def prepare(tasks: list[Any], cache: Any, root: str, seers: set[int]
                 pass  # gone: the engine reports a missing input and the run recomputes it
     for t in tasks:
         t.cache = None  # the engine puts its own EngineCache here
-    plan = BlobPlan(root=root if seers else None, seers=frozenset(seers), refs=refs)
+    plan = BlobPlan(root=root if seers else None, seers=frozenset(seers), refs=refs,
+                    trusted=trusted)
     return plan, (sorted(seers) if blobs else None)
 
 
@@ -140,8 +143,13 @@ class Indexer:
                 stored = cache.contains_many([r["key"] for r in rows])
             except Exception as exc:
                 failed = exc
-                log.warning("could not index %d result(s) in %s (%s); they are kept in memory "
-                            "for this run and not cached", len(rows), cache.location, exc)
+                from ..cache.cache import CacheWarning
+
+                warnings.warn(
+                    f"could not store {len(rows)} result(s) in {cache.location} ({exc}); the "
+                    "run goes on with them in memory, not cached. Was the cache directory "
+                    "deleted? Open it again (pylearn_lab.Cache(path)) for the next run.",
+                    CacheWarning, stacklevel=2)
             if cache.max_bytes is not None and not failed:
                 try:
                     cache.store.evict_to(cache.max_bytes)
@@ -156,24 +164,31 @@ class Indexer:
                 rc.stored = rc.key in stored
                 if not rc.stored and not rc.has_value:
                     _hand_over(cache, rc, row, failed)
+                elif "payload" in row and not rc.has_value and len(row["payload"]) <= _SMALL:
+                    # a small value is decoded from the very bytes just stored: the run
+                    # then needs no index read per output (large ones stay in the store)
+                    rc.value, rc.has_value = _decode(row), True
             try:
                 fut.set_result(list(receipts))
             except cf.InvalidStateError:
                 pass
 
 
+def _decode(row: dict[str, Any]) -> Any:
+    from ..cache.serialize import layout
+
+    parts, _ = layout({**row["head"], "checksum": row["checksum"]}, [memoryview(row["payload"])])
+    return unpack(memoryview(b"".join(parts)))[0]
+
+
 def _hand_over(cache: Any, rc: Any, row: dict[str, Any], why: BaseException | None) -> None:
     """Give the run the value of a row that could not be indexed (it flows on uncached)."""
     try:
         if "payload" in row:
-            from ..cache.serialize import layout
-
-            parts, _ = layout({**row["head"], "checksum": row["checksum"]},
-                              [memoryview(row["payload"])])
-            data = memoryview(b"".join(parts))
+            rc.value = _decode(row)
         else:
-            data = memoryview(Path(cache.store.root, "blobs", row["blob"]).read_bytes())
-        rc.value, rc.has_value = unpack(data)[0], True
+            rc.value = unpack(memoryview(Path(cache.store.root, "blobs", row["blob"]).read_bytes()))[0]
+        rc.has_value = True
         rc.warning = f"result of node {rc.key[:12]} not cached: {why}"
     except Exception as exc:
         rc.ok = False

@@ -46,6 +46,7 @@ from ..cache.disk import INLINE_MAX
 from ..cache.records import summarise_value
 from ..cache.serialize import checksum_with_header, encode, layout, payload_checksum, read_header
 from ..cache.serialize import unpack as unpack_blob
+from .ipp_remote import SEEN_ROOTS
 
 __all__ = ["BlobPlan", "EngineCache", "Receipts", "run_with_blobs"]
 
@@ -62,7 +63,10 @@ class BlobPlan:
     root : str or None
         The cache directory at this engine's path (None: no engine writes blobs).
     seers : frozenset of int
-        Engine ids that see ``root``; only they read and write blob files.
+        Engine ids the client found to see ``root`` (tasks reading blobs go to them).
+    trusted : bool
+        Every engine sees ``root`` (``data_plane="store"``); otherwise an engine
+        reads and writes blob files only if its own probe succeeded there.
     refs : dict
         ``input key -> ("bytes", entry bytes)`` or ``("blob", name, checksum)``.
     """
@@ -70,6 +74,7 @@ class BlobPlan:
     root: str | None
     seers: frozenset[int] = frozenset()
     refs: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    trusted: bool = False
 
 
 class Receipts(list):  # type: ignore[type-arg]
@@ -78,18 +83,12 @@ class Receipts(list):  # type: ignore[type-arg]
     rows: list[dict[str, Any]]
 
 
-def _engine_id() -> int | None:
-    raw = os.environ.get("PYLEARN_ENGINE_ID", "")
-    return int(raw) if raw.isdigit() else None
-
-
 class EngineCache:
     """Duck-typed cache for :func:`~pylearn_lab.vm.task.execute` on an engine."""
 
     def __init__(self, plan: BlobPlan) -> None:
         self.plan = plan
-        me = _engine_id()
-        self.sees = plan.root is not None and me is not None and me in plan.seers
+        self.sees = plan.root is not None and (plan.trusted or plan.root in SEEN_ROOTS)
         self.rows: list[dict[str, Any]] = []
         self.saved: set[str] = set()
         self.errors: dict[str, BaseException] = {}

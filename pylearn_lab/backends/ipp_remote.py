@@ -41,6 +41,11 @@ __all__ = [
 
 _DYNAMIC = "<dynamic-code>"  # cloudpickle's file name for code it pickles by value
 
+#: Cache directories this engine process proved it sees (:func:`probe_store`). Tasks
+#: write blobs only into these: an engine decides from its own evidence, not from an id
+#: that may not have reached it yet.
+SEEN_ROOTS: set[str] = set()
+
 
 def user_functions(objs: list[Any]) -> Iterator[types.FunctionType]:
     """The functions of VM tasks among ``objs`` and the same-module functions they call."""
@@ -170,6 +175,7 @@ def probe_store(root: str, probe: str, token: str) -> tuple[bool, str]:
     secret is readable (so blob headers can be signed for index rebuilds).
     Reads and checks only: nothing is created, even where ``root`` is missing.
     """
+    SEEN_ROOTS.discard(root)
     if not os.path.isdir(root):
         return False, f"no directory {root} here"
     try:
@@ -184,4 +190,5 @@ def probe_store(root: str, probe: str, token: str) -> tuple[bool, str]:
             return False, f"{root}/{sub} is not writable here (read-only mount?)"
     if not os.access(os.path.join(root, "secret.key"), os.R_OK):
         return False, f"the cache secret in {root} is not readable here"
+    SEEN_ROOTS.add(root)
     return True, ""

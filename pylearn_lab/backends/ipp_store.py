@@ -78,6 +78,7 @@ class Visibility:
         self._verdicts: dict[tuple[str, int], tuple[bool, str]] = {}
         self._asked: dict[tuple[str, int], float] = {}
         self._tokens: dict[str, tuple[Path, str]] = {}
+        self._checked: dict[str, float] = {}
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
 
@@ -144,7 +145,13 @@ class Visibility:
     def _token(self, location: str) -> tuple[Path, str] | None:
         with self._lock:
             known = self._tokens.get(location)
+            checked = self._checked.get(location, 0.0)
+        now = time.monotonic()
+        if known is not None and now - checked < 1.0:
+            return known  # looked at less than a second ago (a stat per submit adds up)
         if known is not None and _exists(known[0]):
+            with self._lock:
+                self._checked[location] = now
             return known
         if known is not None:  # the directory was deleted or recreated: ask everyone again
             self.forget(location)

@@ -166,3 +166,21 @@ def hue(i: int) -> tuple:
 
     return (i, colorsys.rgb_to_hsv(0.2, 0.4, 0.4)[0], os.environ.get("PYLEARN_ENGINE_ID"))
 
+
+
+@pl.component
+def block(seed: int, mib: int) -> np.ndarray:
+    """``mib`` MiB of float64 (an intermediate far larger than an index row)."""
+    return np.random.default_rng(seed).random(mib * 2**17)
+
+
+@pl.component
+def total(*parts: np.ndarray) -> float:
+    return float(sum(float(p.sum()) for p in parts))
+
+
+@pl.component
+def host_of() -> tuple:
+    import socket
+
+    return socket.gethostname(), os.getpid()

@@ -164,7 +164,8 @@ def test_a_failing_node_names_its_engine_and_other_branches_finish(ipp_cluster, 
 
 def test_tiny_nodes_go_in_batches_and_are_cached_one_by_one(ipp_cluster, tmp_path,
                                                            monkeypatch) -> None:
-    assert ipp_cluster.batch_hint(2000) == ipp_cluster.batch_cap
+    assert ipp_cluster.batch_hint(20_000) == ipp_cluster.batch_cap
+    assert ipp_cluster.batch_hint(2000) == 2000 // 8  # four tasks per engine
     assert ipp_cluster.batch_hint(3) == 1
     sent: list = []
     real_submit = ipp_cluster.submit
