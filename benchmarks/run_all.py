@@ -46,6 +46,9 @@ MEASURES = {
     "P8": "re-running a cached 1,000-node graph",
     "P9": "planning a 100,000-node graph",
 }
+IDS = (*IDS, "P11", "P12")  # the multi-host data plane (bench_hosts.py)
+MEASURES["P11"] = "400 MiB of intermediates, 3 engines on other hosts"
+MEASURES["P12"] = "stored throughput of tiny nodes on 3 engines"
 
 
 def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable[[], None]]]:
@@ -60,6 +63,12 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
 
         modules.append(bench_cluster)
     except ImportError:  # the cluster benchmarks need ipyparallel (and dask for P7)
+        pass
+    try:
+        import bench_hosts
+
+        modules.append(bench_hosts)
+    except ImportError:  # P11-P12 need ipyparallel
         pass
     table: dict[str, Callable[[Config], list[Row]]] = {}
     for m in modules:
