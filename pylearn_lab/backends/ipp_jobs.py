@@ -11,7 +11,7 @@ it, a :class:`Job` may be attempted on several engines:
   same way, the last receipts are the node's error.
 * **timeouts** -- a job carrying ``timeout`` s (``run(node_timeout=)`` or a
   component's ``timeout=``) that runs longer on its engine than that is failed
-  at once with a receipt per node (``NodeTimeoutError``, a :class:`NodeError`
+  at once with a receipt per node (a ``TimeoutError``, a :class:`NodeError`
   naming the node at the end of the run); the engine is interrupted (SIGINT
   through its nanny, which ipyparallel forwards to the engine process) and,
   if it is still busy with the job ``grace`` s later, shut down. A late result
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 #: Error types that blame the engine's environment, not the node.
 ENV_ERRORS = ("builtins.ImportError", "builtins.ModuleNotFoundError")
 
-TIMEOUT_ERROR = "pylearn_lab.errors.NodeTimeoutError"
+TIMEOUT_ERROR = "builtins.TimeoutError"
 
 
 class EngineExcludedWarning(UserWarning):
