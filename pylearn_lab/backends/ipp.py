@@ -288,6 +288,11 @@ class IPyParallelBackend(Backend):
         seers = self.seeing_engines(cache) - set(self._jobs.excluded)
         plan, targets = prepare(tasks, cache, self._visibility.engine_path(location), seers,
                                 trusted=self.data_plane == "store")
+        # the recipe half of each record stays here (the engine adds how the call went):
+        # it would otherwise be pickled out and back for every node
+        recipes = {t.call.key: t.record for t in tasks}
+        for t in tasks:
+            t.record = {}
         job = self._send(run_with_blobs, (tasks, plan, len(tasks) > 1), targets=targets)
         out = _Adopted(job)
 
@@ -302,7 +307,10 @@ class IPyParallelBackend(Backend):
             result = f.result()
             receipts = result if isinstance(result, list) else [result]
             self._check_missing(cache, plan, receipts)
-            self._indexer.submit(cache, receipts, getattr(result, "rows", [])).add_done_callback(
+            rows = getattr(result, "rows", [])
+            for row in rows:
+                row["record"] = {**recipes.get(row["key"], {}), **row["record"]}
+            self._indexer.submit(cache, receipts, rows).add_done_callback(
                 lambda g: out._settle(result=g.result()) if g.exception() is None
                 else out._settle(error=g.exception()))
 
