@@ -95,6 +95,11 @@ def test_store_mode_engines_write_entries_and_the_client_never_holds_intermediat
     engine_pids = set(ipp_cluster.engine_pids().values())
     writers = {int(p.name.split("-")[-2]) for p in (tmp_path / "c" / "blobs").glob("*/*")}
     assert len(writers) >= 1 and writers <= engine_pids
+    # no engine ever opened the SQLite index: the client is its one writer
+    for pid in engine_pids:
+        opened = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()
+                  if not f.name.startswith(".")]
+        assert not [f for f in opened if "index.sqlite" in f], opened
 
 
 def test_ship_mode_gives_the_same_values_and_keys(ipp_cluster, log, tmp_path) -> None:
@@ -172,11 +177,13 @@ def test_tiny_nodes_go_in_batches_and_are_cached_one_by_one(ipp_cluster, tmp_pat
     monkeypatch.setattr(ipp_cluster, "submit",
                         lambda fn, *a, **k: sent.append(fn) or real_submit(fn, *a, **k))
     cache = pl.Cache(tmp_path / "c")
+    batches0 = ipp_cluster._indexer.batches
     exprs = [nodes.tiny(i) for i in range(400)]
     assert pl.run(exprs, backend=ipp_cluster, cache=cache, progress=False) == \
         [i * i + 1 for i in range(400)]
     assert execute_batch in sent and len(sent) <= 400 // 8
     assert cache.contains_many([e.key for e in exprs]) == {e.key for e in exprs}
+    assert ipp_cluster._indexer.batches - batches0 <= len(sent)  # index writes batched
     sent.clear()
     assert pl.run(exprs, backend=ipp_cluster, cache=cache, progress=False)[5] == 26
     assert sent == []  # fully cached: nothing goes to the engines

@@ -218,3 +218,39 @@ def test_path_map_longest_prefix_and_bad_maps() -> None:
     assert v.engine_path("/home/uu/x") == "/home/uu/x"  # a prefix is a whole directory
     with pytest.raises(ValueError, match="absolute paths"):
         Visibility(_InProcessEngines({}), {"home/u": "/mnt/u"})
+
+
+def test_adopt_indexes_engine_rows_in_one_batch_and_locate_refuses_forged_rows(tmp_path) -> None:
+    """The client half of the data plane against a real on-disk cache: rows an engine
+    sent back (small bytes; a blob it wrote) are indexed in one transaction and read
+    back; a second writer of a key loses cleanly; a forged row is never located."""
+    import numpy as np
+
+    from pylearn_lab.backends.ipp_blobs import BlobPlan, run_with_blobs
+    from pylearn_lab.backends.ipp_remote import SEEN_ROOTS, probe_store
+    from pylearn_lab.cache import Cache
+    from pylearn_lab.graph.nodes import Call
+    from pylearn_lab.vm.task import Task
+
+    cache = Cache(tmp_path / "c")
+    root = cache.location
+    (tmp_path / "c" / "tmp" / "p").write_text("tok")
+    assert probe_store(root, "tmp/p", "tok") == (True, "")  # this process "is" a seeing engine
+    try:
+        big = Task(Call(np.arange, (100_000.0,), {}, "b" * 32, "arange"), store=True)
+        small = Task(Call(abs, (-3,), {}, "s" * 32, "abs"), store=True)
+        out = run_with_blobs([big, small], BlobPlan(root=root, seers=frozenset({0})), batch=True)
+    finally:
+        SEEN_ROOTS.discard(root)
+    assert [r.ok for r in out] == [True, True]
+    kinds = {row["key"][0]: ("blob" in row, "payload" in row) for row in out.rows}
+    assert kinds == {"b": (True, False), "s": (False, True)}  # the big one is a blob already
+    assert cache.store.adopt(out.rows) == {"b" * 32, "s" * 32}
+    assert cache.load("s" * 32) == 3 and cache.load("b" * 32)[-1] == 99_999.0
+    again = run_with_blobs([Task(Call(abs, (-3,), {}, "s" * 32, "abs"), store=True)],
+                           BlobPlan(root=None), batch=False)
+    assert cache.store.adopt(again.rows) == set()  # stored already: the first writer won
+    found = cache.store.locate(["b" * 32, "s" * 32, "z" * 32])
+    assert set(found) == {"b" * 32, "s" * 32} and found["s" * 32][3] is not None
+    cache.store.index.insert("f" * 32, "pickle", 1, "c", None, b"x", "forged-mac", {})
+    assert cache.store.locate(["f" * 32]) == {}
