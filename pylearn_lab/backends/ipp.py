@@ -3,9 +3,14 @@
 Start local engines, or attach to a cluster someone else started (local,
 Slurm, MPI, SSH -- anything ipyparallel's launchers run); the VM then submits
 ready nodes to a load-balanced view. Engines that can see the cache
-directory load their inputs from it (memory-mapped) and store their outputs
-themselves; otherwise values travel with the tasks and the client stores
-them. Which one applies is detected, not configured (:meth:`sees_store`).
+directory -- at the client's path, or at another one through ``path_map`` --
+read their inputs from blob files (memory-mapped) and write their outputs as
+blob files, returning receipts; the client alone writes the index, in batches
+(:mod:`.ipp_blobs`, :mod:`.ipp_adopt`). Which engines see it is asked of each
+engine, not configured (:meth:`IPyParallelBackend.seeing_engines`); the
+others get stored bytes with their tasks. Faults never hang a run or lie
+about it: timeouts, environment errors and lost engines are handled behind
+the future each submission returns (:mod:`.ipp_jobs`, :mod:`.ipp_watch`).
 
 Both :meth:`IPyParallelBackend.start` and :meth:`IPyParallelBackend.connect`
 make the backend the session's cluster, so ``run(..., backend="ipyparallel")``

@@ -128,7 +128,12 @@ class Indexer:
             for it in items:
                 by_cache.setdefault(id(it[0]), []).append(it)
             for group in by_cache.values():
-                self._index(group)
+                try:
+                    self._index(group)
+                except BaseException as exc:  # never leave a run waiting on this thread
+                    for *_, fut in group:
+                        if not fut.done():
+                            fut.set_exception(exc)
 
     def _index(self, group: list[Any]) -> None:
         cache = group[0][0]
