@@ -254,3 +254,17 @@ def test_adopt_indexes_engine_rows_in_one_batch_and_locate_refuses_forged_rows(t
     assert set(found) == {"b" * 32, "s" * 32} and found["s" * 32][3] is not None
     cache.store.index.insert("f" * 32, "pickle", 1, "c", None, b"x", "forged-mac", {})
     assert cache.store.locate(["f" * 32]) == {}
+
+
+def test_component_timeout_is_checked_and_does_not_change_keys() -> None:
+    import pylearn_lab as pl
+
+    def f(x: int) -> int:
+        return x
+
+    plain, limited = pl.component(f), pl.component(timeout=5)(f)
+    assert limited.timeout == 5.0 and plain.timeout is None
+    assert plain(1).key == limited(1).key  # how long a call may take is not what it computes
+    for bad in (0, -1, "5s"):
+        with pytest.raises(ValueError, match="timeout= expected seconds > 0"):
+            pl.component(timeout=bad)(f)
