@@ -266,5 +266,5 @@ def test_component_timeout_is_checked_and_does_not_change_keys() -> None:
     assert limited.timeout == 5.0 and plain.timeout is None
     assert plain(1).key == limited(1).key  # how long a call may take is not what it computes
     for bad in (0, -1, "5s"):
-        with pytest.raises(ValueError, match="timeout= expected seconds > 0"):
+        with pytest.raises(ValueError, match=r"component\(timeout=\) expected seconds > 0"):
             pl.component(timeout=bad)(f)
