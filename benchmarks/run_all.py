@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 from _harness import Config, Row, format_table
 
 IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
+IDS += ("P15a", "P15b", "P15c")
 MEASURES = {
     "P1": "hashing a 100 MiB array",
     "P2": "cache hit, small args",
@@ -46,6 +47,12 @@ MEASURES = {
     "P8": "re-running a cached 1,000-node graph",
     "P9": "planning a 100,000-node graph",
 }
+MEASURES["P15a"] = "2,000 tiny nodes on DaskBackend vs client.map"
+MEASURES["P15b"] = "PostgreSQL index: hits and planning vs SQLite"
+MEASURES["P15c"] = "QueueBackend jobs/s with 2 workers"
+
+IDS += ("P14",)
+MEASURES["P14"] = "extending a 100-epoch training to 200; checkpoint overhead"
 IDS = (*IDS, "P11", "P12")  # the multi-host data plane (bench_hosts.py)
 MEASURES["P11"] = "400 MiB of intermediates, 3 engines on other hosts"
 MEASURES["P12"] = "stored throughput of tiny nodes on 3 engines"
@@ -65,6 +72,17 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
     except ImportError:  # the cluster benchmarks need ipyparallel (and dask for P7)
         pass
     try:
+        import bench_training
+
+        modules.append(bench_training)
+    except ImportError:  # the training benchmark needs the training package
+        pass
+    for name in ("bench_dask", "bench_postgres"):  # P15a needs dask, P15b psycopg
+        try:
+            modules.append(__import__(name))
+        except ImportError:
+            pass
+    try:
         import bench_hosts
 
         modules.append(bench_hosts)
@@ -79,7 +97,8 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
 def _parse_ids(text: str | None) -> list[str]:
     if not text:
         return list(IDS)
-    ids = [t.strip().upper() for t in text.split(",") if t.strip()]
+    canon = {i.upper(): i for i in IDS}  # "p15a" -> "P15a"
+    ids = [canon.get(t.strip().upper(), t.strip().upper()) for t in text.split(",") if t.strip()]
     unknown = [i for i in ids if i not in IDS]
     if unknown:
         raise SystemExit(f"run_all.py: unknown id(s) {', '.join(unknown)}; expected some of {', '.join(IDS)}")

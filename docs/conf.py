@@ -103,7 +103,7 @@ _ORDER = [
     "vm",
     "backends",
     "jobs",
-    "lineage",
+    "experiments",
     "components",
     "magics",
     "widgets",

@@ -40,6 +40,7 @@ from .errors import (
     IntegrityError,
     NodeError,
     PylearnError,
+    Status,
     UnhashableError,
     UnpicklableError,
 )
@@ -58,19 +59,23 @@ __all__ = [
     "Cache",
     "CacheError",
     "CycleError",
+    "DaskBackend",
     "Event",
     "Expr",
     "Graph",
+    "GraphBuilder",
     "GraphError",
     "IPyParallelBackend",
     "IntegrityError",
     "NodeError",
     "ProcessBackend",
     "PylearnError",
+    "QueueBackend",
     "Record",
     "Recorder",
     "RunHandle",
     "SerialBackend",
+    "Status",
     "ThreadBackend",
     "UnhashableError",
     "UnpicklableError",
@@ -80,25 +85,33 @@ __all__ = [
     "function_identity",
     "get_default_cache",
     "hash_value",
+    "lineage",
     "load_ipython_extension",
     "pipeline",
+    "random_search",
     "register_hash",
     "register_rewrite",
+    "results",
     "run",
     "set_default_backend",
     "set_default_cache",
+    "sweep",
     "unload_ipython_extension",
+    "why",
 ]
 
-# Names whose modules import Jupyter/cluster libraries: loaded on first use so that
-# ``import pylearn_lab`` stays light and works in a plain script.
+# Names whose modules import Jupyter/cluster libraries (or pandas, matplotlib): loaded on
+# first use so that ``import pylearn_lab`` stays light and works in a plain script. They are
+# in ``__all__`` all the same (``from pylearn_lab import *`` loads them).
 _LAZY = {
     "IPyParallelBackend": ("pylearn_lab.backends.ipp", "IPyParallelBackend"),
+    "DaskBackend": ("pylearn_lab.backends.dask_backend", "DaskBackend"),
+    "QueueBackend": ("pylearn_lab.backends.queue", "QueueBackend"),
     "sweep": ("pylearn_lab.jobs.sweep", "sweep"),
     "random_search": ("pylearn_lab.jobs.sweep", "random_search"),
-    "results": ("pylearn_lab.lineage.results", "results"),
-    "lineage": ("pylearn_lab.lineage.tree", "lineage"),
-    "why": ("pylearn_lab.lineage.why", "why"),
+    "results": ("pylearn_lab.experiments.results", "results"),
+    "lineage": ("pylearn_lab.experiments.tree", "lineage"),
+    "why": ("pylearn_lab.experiments.why", "why"),
     "GraphBuilder": ("pylearn_lab.widgets", "GraphBuilder"),
 }
 

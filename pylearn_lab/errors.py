@@ -21,11 +21,18 @@ in user code keeps working::
     │   ├── CacheCorruptError             the index cannot be read
     │   └── IntegrityError                an entry fails its checksum or signature
     ├── DataError(ValueError)             a component received data it cannot use
-    ├── NodeError(RuntimeError)           a node's function raised
-    └── RunCancelledError(RuntimeError)   a run was cancelled before it finished
+    ├── NodeError(RuntimeError)           a node's function raised; also an instance of
+    │                                     the original type (``except ValueError`` catches it)
+    ├── RunCancelledError(RuntimeError)   a run was cancelled before it finished
+    │   └── TrainingStopped               a training was stopped remotely (checkpoint kept)
+    └── TrainingError(ValueError)         a training loop, schedule or plugin is misused
 
 Messages follow one rule: say what was expected, what was received, and what
 to do next.
+
+:class:`Status` lives here too (it is no exception, so ``__all__``, the list of
+the tree, leaves it out) because every layer speaks it: the states of a node in
+events, records and widget colours.
 
 Examples
 --------
@@ -36,6 +43,9 @@ True
 
 from __future__ import annotations
 
+import builtins
+import enum
+import sys
 from typing import Any
 
 __all__ = [
@@ -58,7 +68,43 @@ __all__ = [
     "DataError",
     "NodeError",
     "RunCancelledError",
+    "TrainingError",
+    "TrainingStopped",
 ]
+
+
+class Status(enum.StrEnum):
+    """The status of a node, as events, records and widgets name it.
+
+    A ``str`` enum: every member *is* its string (``Status.DONE == "done"``,
+    JSON writes ``"done"``, and it even prints as ``'done'`` inside a list or
+    dict), so records and event consumers written against the strings keep
+    working, and stored records stay readable.
+
+    Examples
+    --------
+    >>> Status.CACHED == "cached", Status("skipped") is Status.SKIPPED
+    (True, True)
+    >>> [Status.DONE], Status.DONE.name
+    (['done'], 'DONE')
+    >>> Status.COMPUTED is Status.DONE
+    True
+    """
+
+    QUEUED = "queued"      # planned, waiting for inputs
+    STARTED = "started"    # sent to the backend (event kind)
+    RUNNING = "running"    # sent to the backend (widget state)
+    CACHED = "cached"      # served from the cache
+    DONE = "done"          # computed (and stored)
+    COMPUTED = "done"      # alias of DONE
+    FAILED = "failed"      # its function raised
+    SKIPPED = "skipped"    # an input failed, so it never ran
+    FINISHED = "finished"  # the run ended (event kind; key is empty)
+    STORED = "stored"      # lineage: the result is in the cache
+    MISSING = "missing"    # lineage: not computed, or evicted
+
+    def __repr__(self) -> str:
+        return str.__repr__(self.value)  # containers of statuses print as they always did
 
 
 class PylearnError(Exception):
@@ -167,6 +213,17 @@ class DataError(PylearnError, ValueError):
 class NodeError(PylearnError, RuntimeError):
     """A node's function raised.
 
+    What a run raises is made by :meth:`NodeError.of`: an instance of a class
+    that derives from both ``NodeError`` and the original exception type
+    (``NodeError[ValueError]``), so ``except ValueError`` around ``run()``
+    catches a node's ``ValueError`` exactly as it would around a plain call,
+    and ``except NodeError`` still catches every node failure. The original
+    type is used only when it can be found on the client (its module already
+    imported) and combined (``OSError`` subclasses, for one, have their own
+    C layout); otherwise the error is a plain ``NodeError`` and
+    :attr:`cause_type` names the type. The original's own attributes (say,
+    ``errno``) do not travel: the message, the type and the traceback do.
+
     Attributes
     ----------
     name : str
@@ -181,6 +238,18 @@ class NodeError(PylearnError, RuntimeError):
         Qualified name of the original exception type.
     others : list of NodeError
         Further failures of the same run, when several nodes failed.
+    partial : dict
+        ``key -> value`` of every requested output that *was* computed or
+        served from the cache before the run ended (the failed ones are absent),
+        so a caller can use the good part without running anything again.
+
+    Examples
+    --------
+    >>> err = NodeError.of("f(1)", "k" * 32, "builtins.ValueError", "bad value")
+    >>> isinstance(err, ValueError), isinstance(err, NodeError), err.cause_type
+    (True, True, 'builtins.ValueError')
+    >>> type(NodeError.of("f(1)", "k" * 32, "nowhere.Gone", "?")) is NodeError
+    True
     """
 
     def __init__(
@@ -199,6 +268,7 @@ class NodeError(PylearnError, RuntimeError):
         self.remote_traceback = remote_traceback
         self.engine = engine
         self.others: list[NodeError] = []
+        self.partial: dict[str, Any] = {}
         where = f" on {engine}" if engine else ""
         msg = (
             f"node {name} [key {key[:12]}] failed{where}: {cause_type}: {cause_msg}\n"
@@ -207,15 +277,74 @@ class NodeError(PylearnError, RuntimeError):
         )
         if remote_traceback:
             msg += "\n\n--- traceback where it ran ---\n" + remote_traceback.rstrip()
-        super().__init__(msg)
+        # BaseException's own __init__: the original type's __init__ may want other arguments
+        BaseException.__init__(self, msg)
+
+    @classmethod
+    def of(cls, name: str, key: str, cause_type: str, cause_msg: str,
+           remote_traceback: str = "", engine: str | None = None) -> NodeError:
+        """The error for a node whose function raised ``cause_type`` (see the class docs)."""
+        return _node_error_class(cause_type)(name, key, cause_type, cause_msg,
+                                             remote_traceback, engine)
+
+    def __str__(self) -> str:
+        return BaseException.__str__(self)  # never the original type's own __str__
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
-            type(self),
+            _rebuild_node_error,
             (self.name, self.key, self.cause_type, self.cause_msg,
              self.remote_traceback, self.engine),
         )
 
 
+_NODE_ERROR_CLASSES: dict[type, type[NodeError]] = {}
+
+
+def _original_type(cause_type: str) -> type | None:
+    """The exception class named ``module.qualname``, if its module is already loaded."""
+    module_name, _, qualname = cause_type.rpartition(".")
+    # only modules the client already imported: a name in a receipt never imports code
+    module = builtins if module_name == "builtins" else sys.modules.get(module_name)
+    obj: Any = module
+    for part in qualname.split(".") if module is not None else ():
+        obj = getattr(obj, part, None)
+    if not isinstance(obj, type) or not issubclass(obj, Exception) or issubclass(obj, NodeError):
+        return None
+    return obj
+
+
+def _node_error_class(cause_type: str) -> type[NodeError]:
+    orig = _original_type(cause_type)
+    if orig is None:
+        return NodeError
+    cls = _NODE_ERROR_CLASSES.get(orig)
+    if cls is None:
+        try:
+            cls = type(f"NodeError[{orig.__qualname__}]", (NodeError, orig),
+                       {"__module__": __name__, "__qualname__": f"NodeError[{orig.__qualname__}]"})
+        except TypeError:  # layout conflict (OSError...), or a final class: the plain error
+            cls = NodeError
+        _NODE_ERROR_CLASSES[orig] = cls
+    return cls
+
+
+def _rebuild_node_error(*args: Any) -> NodeError:
+    """Unpickle a node error into the same dynamic class (or plain NodeError)."""
+    return NodeError.of(*args)
+
+
 class RunCancelledError(PylearnError, RuntimeError):
     """A run was cancelled before it finished."""
+
+
+class TrainingError(PylearnError, ValueError):
+    """A training loop, schedule or plugin was given something it cannot use."""
+
+
+class TrainingStopped(RunCancelledError):
+    """A training was stopped from the notebook; its last state is kept as a checkpoint.
+
+    Nothing is cached under the training's key (a stopped training is not the
+    result its arguments ask for); running it again resumes from the checkpoint.
+    """

@@ -22,3 +22,4 @@ Other fixtures may be appended below by other parts of the suite.
 """
 
 from cluster_fixtures import ipp_cluster  # noqa: F401  (the shared cluster fixture)
+from pg_fixtures import pg_server  # noqa: F401  (a PostgreSQL server, for the team-cache tests)

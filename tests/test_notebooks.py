@@ -23,6 +23,7 @@ DEDICATED = {
 }
 NOTEBOOKS = [p for p in ALL if p.stem not in DEDICATED]
 WITH_PLOTS = {"01_quickstart", "04_experiments", "05_bring_your_own"}
+WITH_PLOTS |= {"08_training"}
 
 
 def test_every_notebook_is_executed_by_some_test() -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 CORE = ["pylearn_lab/errors.py", "pylearn_lab/hashing", "pylearn_lab/graph", "pylearn_lab/cache",
         "pylearn_lab/vm", "pylearn_lab/backends/local.py", "pylearn_lab/backends/registry.py",
-        "pylearn_lab/jobs", "pylearn_lab/lineage"]
+        "pylearn_lab/jobs", "pylearn_lab/experiments"]
+CORE += ["pylearn_lab/training"]
 
 
 def test_core_passes_mypy():

@@ -21,6 +21,11 @@ Since engines write blob files only and the client alone writes the SQLite
 index, an engine on *another machine* that sees the directory (NFS, Lustre,
 GPFS) is a seer like any other.
 
+:class:`StoreProbe` is the older all-or-nothing question ("do *all* workers
+see it, on this machine?"), which the dask backend still asks of its workers;
+``sees(..., any_machine=True)`` is that verdict for a cache whose index is a
+server (PostgreSQL), not a file.
+
 Examples
 --------
 >>> class NoEngines:
@@ -44,9 +49,9 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .ipp_remote import probe_store
+from .ipp_remote import machine_id, probe_store, read_probe
 
-__all__ = ["Visibility", "normalise_path_map"]
+__all__ = ["StoreProbe", "Visibility", "normalise_path_map"]
 
 log = logging.getLogger(__name__)
 
@@ -208,3 +213,51 @@ def _exists(path: Path) -> bool:
         return path.exists()
     except OSError:  # a component is no longer a directory
         return False
+
+
+class StoreProbe:
+    """Memoised "do the engines of ``client`` see this directory?" checks."""
+
+    def __init__(self, client: Any, timeout: float = 3.0) -> None:
+        self.client = client
+        self.timeout = timeout
+        self._verdicts: dict[tuple[str, tuple[Any, ...], bool], bool] = {}
+
+    def sees(self, location: str, any_machine: bool = False) -> bool:
+        """True when every engine reads the token written into ``location``.
+
+        ``any_machine``: engines on other machines count too (a server index,
+        e.g. PostgreSQL, has no single-kernel rule).
+        """
+        ids = tuple(sorted(self.client.ids))
+        if not ids:
+            return False
+        memo = (str(location), ids, any_machine)
+        if memo not in self._verdicts:
+            verdict = self._ask(Path(location), ids, any_machine)
+            if verdict is None:
+                return False  # no answer in time: ship this run, ask again next time
+            self._verdicts[memo] = verdict
+        return self._verdicts[memo]
+
+    def _ask(self, root: Path, ids: tuple[Any, ...], any_machine: bool = False) -> bool | None:
+        token = secrets.token_hex(16)
+        probe = root / f".engine-probe-{token[:12]}"
+        try:
+            probe.write_text(token, encoding="ascii")
+        except OSError:
+            return False  # the client cannot write there: engines will not store there either
+        try:
+            answers = self.client[list(ids)].apply_async(read_probe, str(probe)).get(self.timeout)
+        except Exception as exc:
+            log.info("could not ask engines about %s (%s); values travel with tasks", root, exc)
+            return None
+        finally:
+            probe.unlink(missing_ok=True)
+        here = machine_id()
+        if any_machine:
+            return all(text == token for text, _ in answers)
+        if all(text == token for text, _ in answers) and any(m != here for _, m in answers):
+            log.info("engines on other machines see %s; values travel with tasks because the "
+                     "cache index must be written from one machine", root)
+        return all(text == token and m == here for text, m in answers)

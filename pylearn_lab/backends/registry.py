@@ -92,12 +92,22 @@ def resolve_backend(backend: Any) -> Any:
         backend = _DEFAULT
     if isinstance(backend, str):
         return get_backend(backend)
+    if _is_dask_client(backend):  # its submit returns dask futures: wrap it once per client
+        from .dask_backend import DaskBackend
+
+        return DaskBackend.for_client(backend)
     if callable(getattr(backend, "submit", None)):
         return backend
     raise BackendError(
         f"backend= expected a name ({', '.join(BACKEND_NAMES)}) or an object with "
         f"submit(fn, *args) -> Future, received {type(backend).__name__}."
     )
+
+
+def _is_dask_client(obj: Any) -> bool:
+    """A ``distributed.Client``, recognised by type name (distributed is not imported)."""
+    return any(t.__name__ == "Client" and t.__module__.startswith("distributed")
+               for t in type(obj).__mro__)
 
 
 def set_default_backend(backend: Any) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import CacheError, IntegrityError, PylearnError
 from .disk import DiskStore
+from .postgres_index import is_database_url, masked_url
 from .records import Record, summarise_value
 from .serialize import encode, unpack
 from .store import MemoryStore, Store, VerifyReport
@@ -138,14 +139,24 @@ class Cache:
         A custom storage back end (overrides ``path``).
     durable : bool
         fsync blobs before they become visible (survives power loss).
+    blobs : str or Path, optional
+        With a ``postgresql://`` URL as ``path`` (a team cache): the shared
+        directory for blobs and the cache secret (default ``$PYLEARN_BLOBS``).
+        The database holds the index rows; see ``docs/team.md``.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None,
                  max_bytes: int | str | None = None, *, store: Store | None = None,
-                 durable: bool = False) -> None:
+                 durable: bool = False, blobs: str | os.PathLike[str] | None = None) -> None:
         self.max_bytes = parse_size(max_bytes)
+        self.index_url: str | None = None
+        if path is None and store is None and is_database_url(os.environ.get(ENV_VAR)):
+            path = os.environ[ENV_VAR]  # PYLEARN_CACHE=postgresql://...
         if store is not None:
             self.store = store
+        elif is_database_url(path):
+            self.index_url = str(path)
+            self.store = _team_store(str(path), blobs, durable)
         elif str(path) == ":memory:":
             self.store = MemoryStore()
         else:
@@ -169,6 +180,8 @@ class Cache:
 
     def spec(self) -> tuple[str, str, int | None] | None:
         """A picklable description a worker uses to open this cache (None if not shareable)."""
+        if self.index_url is not None:  # a team cache: workers open the same database
+            return ("postgresql", self.location, self.max_bytes, self.index_url)  # type: ignore[return-value]
         return ("disk", self.location, self.max_bytes) if self.shareable else None
 
     @classmethod
@@ -177,7 +190,11 @@ class Cache:
         with _OPEN_LOCK:
             cache = _OPEN.get(spec)
             if cache is None:
-                cache = _OPEN[spec] = cls(spec[1], max_bytes=spec[2])
+                if spec[0] == "postgresql":
+                    url = spec[3]  # type: ignore[misc]
+                    cache = _OPEN[spec] = cls(url, max_bytes=spec[2], blobs=spec[1])
+                else:
+                    cache = _OPEN[spec] = cls(spec[1], max_bytes=spec[2])
         return cache
 
     # -- values -----------------------------------------------------------------------
@@ -393,7 +410,23 @@ class Cache:
         warnings.warn(msg, CacheWarning, stacklevel=3)
 
     def __repr__(self) -> str:
+        if self.index_url is not None:
+            return f"Cache({masked_url(self.index_url)!r}, blobs={self.location!r})"
         return f"Cache({self.location!r})"
+
+
+def _team_store(url: str, blobs: Any, durable: bool) -> DiskStore:
+    """Blobs in a shared directory, index rows in PostgreSQL (``Cache("postgresql://...")``)."""
+    from .postgres_index import PostgresIndex
+
+    blobs = blobs if blobs is not None else os.environ.get("PYLEARN_BLOBS")
+    if not blobs:
+        raise CacheError(
+            f"a PostgreSQL cache ({masked_url(url)}) keeps its index in the database and its "
+            "blobs in a directory every process can reach, and none was given. Pass "
+            "Cache(url, blobs='/shared/dir') or set PYLEARN_BLOBS=/shared/dir."
+        )
+    return DiskStore(blobs, durable=durable, index=PostgresIndex(url))
 
 
 def _owner_is_dead(owner: str) -> bool:

@@ -72,9 +72,14 @@ class DiskStore:
     durable : bool
         ``fsync`` blobs before they become visible (survives power loss, slower).
         A killed process never needs it.
+    index : object, optional
+        An index with :class:`SqliteIndex`'s interface to use instead of the
+        directory's own (a team cache's
+        :class:`~pylearn_lab.cache.postgres_index.PostgresIndex`).
     """
 
-    def __init__(self, path: str | os.PathLike[str], durable: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], durable: bool = False, *,
+                 index: Any = None) -> None:
         self.root = Path(path).expanduser().absolute()
         self.location = str(self.root)
         self.durable = durable
@@ -112,6 +117,9 @@ class DiskStore:
                     f"cannot read or create the secret of the cache directory {self.root}: {exc}. "
                     "Use a cache directory you own (PYLEARN_CACHE)."
                 ) from None
+        if index is not None:  # a server index: nothing of it lives in the directory
+            self.index = index
+            return
         index_path = self.root / INDEX_NAME
         if not self.read_only and _index_lost(index_path):
             # deleted or cut to less than SQLite's header (which SQLite would take for a

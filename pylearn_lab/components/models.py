@@ -7,6 +7,11 @@ training loss and accuracy in ``model.history`` (lists with one float per
 epoch). Given a :class:`~pylearn_lab.components.data.Split` they train on
 ``split.train``.
 
+Both run their epochs in a :class:`~pylearn_lab.training.Trainer` with
+``length="epochs"``: computed in a graph with a cache, a longer training
+resumes from the checkpoint of a shorter (or killed) one with the same other
+arguments, and returns bitwise what a run from scratch returns.
+
 Examples
 --------
 >>> from pylearn_lab.components import load_iris, standardize
@@ -23,10 +28,11 @@ import numpy as np
 
 from ..graph.component import component
 from ..graph.params import Bounds
+from ..training.loop import Trainer
 from .data import Dataset, Model, Split, train_part
 from .training import cross_entropy, encode_labels, minibatches, one_hot, softmax
 
-__all__ = ["logistic_regression", "mlp", "linear_logits", "mlp_logits"]
+__all__ = ["linear_logits", "logistic_regression", "mlp", "mlp_logits"]
 
 
 def linear_logits(params: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
@@ -44,10 +50,9 @@ def mlp_logits(params: dict[str, np.ndarray], X: np.ndarray, activation: str) ->
     return hidden @ params["W2"] + params["b2"]
 
 
-def _track(history: dict[str, list[float]], logits: np.ndarray, codes: np.ndarray,
-           penalty: float) -> None:
-    history["loss"].append(cross_entropy(logits, codes) + penalty)
-    history["accuracy"].append(float((logits.argmax(axis=1) == codes).mean()))
+def _track(logits: np.ndarray, codes: np.ndarray, penalty: float) -> dict[str, float]:
+    return {"loss": cross_entropy(logits, codes) + penalty,
+            "accuracy": float((logits.argmax(axis=1) == codes).mean())}
 
 
 def _settings(ds: Dataset, **hyper: object) -> dict[str, object]:
@@ -100,18 +105,22 @@ def logistic_regression(
     ds = train_part(data, "logistic_regression")
     classes, codes = encode_labels(ds, "logistic_regression")
     X, Y = ds.X, one_hot(codes, len(classes))
-    rng = np.random.default_rng(seed)
-    W = np.zeros((ds.n_features, len(classes)))
-    b = np.zeros(len(classes))
-    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-    for _ in range(epochs):
+
+    def init(rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {"W": np.zeros((ds.n_features, len(classes))), "b": np.zeros(len(classes))}
+
+    def epoch(p: dict[str, np.ndarray], t: int, rng: np.random.Generator) -> dict[str, float]:
+        W, b = p["W"], p["b"]
         for idx in minibatches(len(X), batch_size, rng):
             grad = (softmax(X[idx] @ W + b) - Y[idx]) / len(idx)
             W -= lr * (X[idx].T @ grad + l2 * W)
             b -= lr * grad.sum(axis=0)
-        _track(history, X @ W + b, codes, 0.5 * l2 * float((W ** 2).sum()))
+        return _track(X @ W + b, codes, 0.5 * l2 * float((W ** 2).sum()))
+
+    run = Trainer(init, epoch, epochs, seed=seed, length="epochs",
+                  examples_per_step=len(X)).run()
     settings = _settings(ds, lr=lr, epochs=epochs, l2=l2, batch_size=batch_size, seed=seed)
-    return Model("logistic_regression", {"W": W, "b": b}, classes, history, settings)
+    return Model("logistic_regression", run.state, classes, run.history, settings)
 
 
 @component(category="models")
@@ -166,16 +175,17 @@ def mlp(
     ds = train_part(data, "mlp")
     classes, codes = encode_labels(ds, "mlp")
     X, Y = ds.X, one_hot(codes, len(classes))
-    rng = np.random.default_rng(seed)
     gain = 1.0 if activation == "tanh" else 2.0
-    p = {
-        "W1": rng.standard_normal((ds.n_features, hidden)) * np.sqrt(gain / ds.n_features),
-        "b1": np.zeros(hidden),
-        "W2": rng.standard_normal((hidden, len(classes))) * np.sqrt(1.0 / hidden),
-        "b2": np.zeros(len(classes)),
-    }
-    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-    for _ in range(epochs):
+
+    def init(rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {
+            "W1": rng.standard_normal((ds.n_features, hidden)) * np.sqrt(gain / ds.n_features),
+            "b1": np.zeros(hidden),
+            "W2": rng.standard_normal((hidden, len(classes))) * np.sqrt(1.0 / hidden),
+            "b2": np.zeros(len(classes)),
+        }
+
+    def epoch(p: dict[str, np.ndarray], t: int, rng: np.random.Generator) -> dict[str, float]:
         for idx in minibatches(len(X), batch_size, rng):
             pre = X[idx] @ p["W1"] + p["b1"]
             act = _activate(pre, activation)
@@ -187,7 +197,10 @@ def mlp(
             p["W1"] -= lr * (X[idx].T @ g_hid + l2 * p["W1"])
             p["b1"] -= lr * g_hid.sum(axis=0)
         penalty = 0.5 * l2 * float((p["W1"] ** 2).sum() + (p["W2"] ** 2).sum())
-        _track(history, mlp_logits(p, X, activation), codes, penalty)
+        return _track(mlp_logits(p, X, activation), codes, penalty)
+
+    run = Trainer(init, epoch, epochs, seed=seed, length="epochs",
+                  examples_per_step=len(X)).run()
     settings = _settings(ds, hidden=hidden, lr=lr, epochs=epochs, l2=l2,
                          batch_size=batch_size, activation=activation, seed=seed)
-    return Model("mlp", p, classes, history, settings)
+    return Model("mlp", run.state, classes, run.history, settings)

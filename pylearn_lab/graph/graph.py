@@ -51,13 +51,18 @@ class Graph(Mapping[str, Call]):
         nodes: Mapping[str, Call],
         outputs: Iterable[str] | None = None,
         exprs: Mapping[str, "Expr"] | None = None,
+        *,
+        _order: list[str] | None = None,
     ) -> None:
         self._nodes = dict(nodes)
         self._exprs = dict(exprs or {})
         # Calls built from expressions list their inputs already (argument order, no repeats)
         self._deps = {k: c.inputs or tuple(dict.fromkeys(r.key for r in iter_refs((c.args, c.kwargs))))
                       for k, c in self._nodes.items()}
-        self._order = self._validate()
+        # from_exprs passes the order its walk found: a graph of Exprs is valid by
+        # construction (an Expr's inputs exist before it, so no cycle, and the walk
+        # collected every one, so every Ref resolves)
+        self._order = self._validate() if _order is None else _order
         if outputs is None:
             used = {d for deps in self._deps.values() for d in deps}
             outputs = [k for k in self._order if k not in used]
@@ -74,12 +79,23 @@ class Graph(Mapping[str, Call]):
         """Collect every node upstream of ``exprs`` (shared nodes once)."""
         outs = list(exprs)
         found: dict[str, Expr] = {}
-        for out in outs:
-            if out.key in found:
+        # one iterative post-order walk over all outputs: inputs before users, each node once
+        stack: list[tuple[Expr, bool]] = [(e, False) for e in reversed(outs)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            e, expanded = pop()
+            key = e.call.key
+            if expanded:
+                found.setdefault(key, e)
                 continue
-            for e in out.walk():
-                found.setdefault(e.key, e)
-        return cls({k: e.call for k, e in found.items()}, [e.key for e in outs], found)
+            if key in found:
+                continue
+            push((e, True))
+            for i in reversed(e.inputs):
+                if i.call.key not in found:
+                    push((i, False))
+        return cls({k: e.call for k, e in found.items()}, [e.key for e in outs], found,
+                   _order=list(found))
 
     # -- Mapping ---------------------------------------------------------------------
     def __getitem__(self, key: str) -> Call:

@@ -10,7 +10,7 @@ replaces the source-based part by a label the user controls.
 
 The result is a :class:`FunctionIdentity` whose ``parts`` name what went into
 the digest, so that a cache miss can be explained part by part
-(:func:`pylearn_lab.lineage.why`).
+(:func:`pylearn_lab.experiments.why`).
 
 Identities are memoised per function object and re-validated on every use by
 identity checks (``is``) on the code, defaults, closure cells and referenced

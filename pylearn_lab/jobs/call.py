@@ -94,29 +94,23 @@ def call(
     UnhashableError, UnpicklableError
         At the call, naming the offending argument and its type.
     """
-    if isinstance(args, (str, bytes)) or not isinstance(args, Sequence):
+    if type(args) is not tuple and (isinstance(args, (str, bytes))
+                                    or not isinstance(args, Sequence)):
         raise TypeError(
             f"call() expected args as a tuple or list, received {type(args).__name__}: "
             f"{args!r:.60}. Wrap a single argument: call(fn, (x,))."
         )
-    if kwargs is not None and not isinstance(kwargs, Mapping):
+    if kwargs is not None and type(kwargs) is not dict and not isinstance(kwargs, Mapping):
         raise TypeError(f"call() expected kwargs as a dict, received {type(kwargs).__name__}.")
-    kwargs = dict(kwargs or {})
+    kwargs = dict(kwargs) if kwargs else {}
     comp = as_component(fn)
-    try:
-        checked = comp.fn in _CHECKED
-    except TypeError:  # an unhashable callable object: check it every time
-        checked = False
-    if not checked:
-        check_picklable(comp.fn, "the function")
-        try:
-            _CHECKED.add(comp.fn)  # pickling a function costs microseconds: once per function
-        except TypeError:
-            pass
+    _check_function(comp.fn)
     for i, a in enumerate(args):
-        check_picklable(a, f"argument {i} of {comp.name}()")
+        if type(a) not in _PLAIN:  # plain values need no check (the hit path stays short)
+            check_picklable(a, f"argument {i} of {comp.name}()")
     for k, v in kwargs.items():
-        check_picklable(v, f"argument {k!r} of {comp.name}()")
+        if type(v) not in _PLAIN:
+            check_picklable(v, f"argument {k!r} of {comp.name}()")
     expr = comp(*args, **kwargs)
     store = resolve_cache(cache)
     if store is not None and comp.cache:
@@ -129,3 +123,18 @@ def call(
 
     return run(expr, backend=backend, cache=store if store is not None else False,
                wait=False, progress=False)
+
+
+def _check_function(fn: Any) -> None:
+    """Check once per function that it can travel (pickling costs microseconds)."""
+    try:
+        if fn in _CHECKED:
+            return
+    except TypeError:  # an unhashable callable object: check it every time
+        check_picklable(fn, "the function")
+        return
+    check_picklable(fn, "the function")
+    try:
+        _CHECKED.add(fn)
+    except TypeError:
+        pass

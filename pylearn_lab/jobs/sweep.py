@@ -106,17 +106,11 @@ class SweepResult:
         except NodeError as err:
             if self._errors != "keep":
                 raise
-            bad = {err.key, *(o.key for o in getattr(err, "others", []) or [])}
-            self.failed = [i for i, e in enumerate(self.exprs)
-                           if any(n.key in bad for n in e.walk())]
-            ok = [i for i in range(len(self.exprs)) if i not in set(self.failed)]
-            # the points that succeeded are stored: this second run only loads them
-            got = run([self.exprs[i] for i in ok], backend=self._backend, cache=self.cache,
-                      progress=False) if ok else []
-            values: list[Any] = [None] * len(self.exprs)
-            for i, v in zip(ok, got):
-                values[i] = v
-            self._values = values
+            # the run kept every output that finished: nothing runs a second time
+            # (which also honours cache=False: no second run, so no default cache)
+            done = err.partial
+            self.failed = [i for i, e in enumerate(self.exprs) if e.key not in done]
+            self._values = [done.get(e.key) for e in self.exprs]
 
     def wait(self, timeout: float | None = None) -> SweepResult:
         """Block until a ``wait=False`` sweep has finished; return ``self``."""
@@ -127,7 +121,7 @@ class SweepResult:
 
     def results(self, **options: Any) -> Any:
         """The results table of exactly these points (see :func:`pylearn_lab.results`)."""
-        from ..lineage.results import results, table_from_values
+        from ..experiments.results import results, table_from_values
 
         if self.cache is None:
             return table_from_values(self.points, self.values, self.keys)

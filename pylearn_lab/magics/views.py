@@ -1,7 +1,7 @@
 """Thin entry points: ``%pylearn results / lineage / why / builder``.
 
 Each one looks its argument up in the namespace and calls the capability that
-code would call (:func:`pylearn_lab.lineage.results`, ``lineage``, ``why``,
+code would call (:func:`pylearn_lab.experiments.results`, ``lineage``, ``why``,
 :class:`pylearn_lab.widgets.GraphBuilder`), imported on first use. While a
 capability is missing from the installed package, the magic says so in one
 line instead of failing.
@@ -66,19 +66,19 @@ def resolve_target(ns: dict[str, Any], text: str) -> Any:
 
 def results_view(ns: dict[str, Any], func: str | None) -> Any:
     """``%pylearn results [FUNC]``: the experiment table."""
-    results = capability("pylearn_lab.lineage.results", "results", "%pylearn results")
+    results = capability("pylearn_lab.experiments.results", "results", "%pylearn results")
     return results(resolve_func(ns, func) if func else None)
 
 
 def lineage_view(ns: dict[str, Any], expr: str) -> Any:
     """``%pylearn lineage EXPR``: the lineage tree."""
-    lineage = capability("pylearn_lab.lineage.tree", "lineage", "%pylearn lineage")
+    lineage = capability("pylearn_lab.experiments.tree", "lineage", "%pylearn lineage")
     return lineage(resolve_target(ns, expr))
 
 
 def why_view(ns: dict[str, Any], expr: str) -> Any:
     """``%pylearn why EXPR``: why a node misses the cache."""
-    why = capability("pylearn_lab.lineage.why", "why", "%pylearn why")
+    why = capability("pylearn_lab.experiments.why", "why", "%pylearn why")
     from ..graph.expr import Expr
 
     target = lookup(ns, expr)

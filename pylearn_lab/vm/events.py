@@ -20,11 +20,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import Status
+
 __all__ = ["Event", "Callback", "EVENT_KINDS", "emit", "Recorder"]
 
 log = logging.getLogger(__name__)
 
-EVENT_KINDS = ("queued", "started", "cached", "done", "failed", "skipped", "finished")
+EVENT_KINDS = (Status.QUEUED, Status.STARTED, Status.CACHED, Status.DONE, Status.FAILED,
+               Status.SKIPPED, Status.FINISHED)
 """queued: planned, waiting for inputs; started: sent to the backend; cached: served
 from the cache; done: computed (and stored); failed: raised; skipped: an input failed;
 finished: the run ended (key is empty; info has the counts)."""
@@ -38,8 +41,8 @@ class Event:
 
     Attributes
     ----------
-    kind : str
-        One of :data:`EVENT_KINDS`.
+    kind : Status
+        One of :data:`EVENT_KINDS` (a ``str`` enum: ``event.kind == "done"`` works).
     key : str
         The node key ("" for ``finished``).
     label : str

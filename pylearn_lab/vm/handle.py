@@ -3,7 +3,9 @@
 A :class:`concurrent.futures.Future` (so ``result(timeout)``, ``done()`` and
 ``add_done_callback`` work as usual) with live ``progress`` counts and a
 ``cancel()`` that stops a running run: nothing new is submitted, and nodes that
-already finished stay cached.
+already finished stay cached. When a node failed, ``result()`` raises its
+:class:`~pylearn_lab.errors.NodeError`, whose ``partial`` holds the outputs
+that did finish.
 
 Examples
 --------
@@ -25,7 +27,7 @@ import concurrent.futures as cf
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .loop import _RunState
+    from .loop import _Run
 
 __all__ = ["RunHandle"]
 
@@ -33,7 +35,7 @@ __all__ = ["RunHandle"]
 class RunHandle(cf.Future):
     """The future of a whole run; see the module docstring."""
 
-    def __init__(self, state: "_RunState") -> None:
+    def __init__(self, state: "_Run") -> None:
         super().__init__()
         self._run = state
         self.set_running_or_notify_cancel()
@@ -41,13 +43,13 @@ class RunHandle(cf.Future):
     @property
     def progress(self) -> dict[str, int]:
         """Counts of nodes: total, cached, done, failed, skipped, running, queued."""
-        return dict(self._run.counts)
+        return self._run.counts.as_dict()
 
     def cancel(self) -> bool:
         """Stop submitting work; the handle then raises RunCancelledError."""
         if self.done():
             return False
-        self._run.cancelled.set()
+        self._run.cancel()
         return True
 
     def _finish(self, result: Any = None, exception: BaseException | None = None) -> None:

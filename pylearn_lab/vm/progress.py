@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import Status
 from .events import Event
+
+_ENDED = (Status.DONE, Status.FAILED, Status.SKIPPED)
 
 __all__ = ["ProgressBar"]
 
@@ -42,19 +45,19 @@ class ProgressBar:
         return self._bar
 
     def __call__(self, event: Event) -> None:
-        if event.kind == "queued":
+        if event.kind == Status.QUEUED:
             self.total += 1
             if self._bar is not None:
                 self._bar.total = self.total
-        elif event.kind == "cached":
+        elif event.kind == Status.CACHED:
             self.cached += 1
-        elif event.kind in ("done", "failed", "skipped"):
+        elif event.kind in _ENDED:
             self.finished += 1
-            if event.kind != "done":
+            if event.kind != Status.DONE:
                 self.failed += 1
             if self.delay < 3600:
                 bar = self._ensure()
                 bar.set_postfix(cached=self.cached, failed=self.failed, refresh=False)
                 bar.update(1)
-        elif event.kind == "finished" and self._bar is not None:
+        elif event.kind == Status.FINISHED and self._bar is not None:
             self._bar.close()

@@ -22,13 +22,15 @@ import os
 import socket
 import time
 import traceback
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..graph.expr import resolve_args
 from ..graph.nodes import Call
 
-__all__ = ["Task", "Receipt", "execute", "execute_batch", "worker_name"]
+__all__ = ["Task", "Receipt", "execute", "execute_batch", "execute_pickled", "worker_name",
+           "running_task"]
 
 _HOST = socket.gethostname()
 
@@ -93,6 +95,20 @@ class Receipt:
     missing_input: str = ""  # an input the cache was expected to hold but could not serve
 
 
+# (call, cache) of the node this thread is computing: lets a long component (a training
+# loop, pylearn_lab.training) find the cache it runs against and its own arguments' keys.
+_RUNNING: ContextVar[tuple[Call, Any] | None] = ContextVar("pylearn_running_task", default=None)
+
+
+def running_task() -> tuple[Call, Any] | None:
+    """``(call, cache)`` of the node being computed in this thread, None outside a task.
+
+    ``cache`` is the opened :class:`~pylearn_lab.cache.Cache` of the run (None when
+    the run does not cache).
+    """
+    return _RUNNING.get()
+
+
 def _open_cache(cache: Any) -> Any:
     if cache is None or hasattr(cache, "lookup"):
         return cache
@@ -131,6 +147,7 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
         receipt.traceback = traceback.format_exc()
         return receipt
     t0 = time.perf_counter()
+    token = _RUNNING.set((call, cache))
     try:
         value = call.func(*args, **kwargs)
     except BaseException as exc:
@@ -143,6 +160,8 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
         tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
         receipt.traceback = "".join(traceback.format_exception(type(exc), exc, tb))
         return receipt
+    finally:
+        _RUNNING.reset(token)
     receipt.duration = time.perf_counter() - t0
     receipt.ok = True
     if local is not None:
@@ -189,3 +208,17 @@ def execute_batch(tasks: list[Task]) -> list[Receipt]:
             failed[t.call.key] = t.call.label
         out.append(r)
     return out
+
+
+def execute_pickled(payload: bytes) -> bytes:
+    """:func:`execute` (or :func:`execute_batch`) of cloudpickled tasks, receipts cloudpickled.
+
+    For executors that pickle with the standard library (``ProcessPoolExecutor``),
+    which cannot send a notebook function or a decorated component by value.
+    """
+    import cloudpickle
+
+    tasks = cloudpickle.loads(payload)
+    out = execute_batch(tasks) if isinstance(tasks, list) else execute(tasks)
+    return cloudpickle.dumps(out, protocol=5)
+

@@ -15,12 +15,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["BuilderModel", "GraphBuilder", "ResultsView"]
+__all__ = ["BuilderModel", "GraphBuilder", "ResultsView", "TrainingPlot"]
 
 _LAZY = {
     "GraphBuilder": ".builder",
     "BuilderModel": ".builder_model",
     "ResultsView": ".results",
+    "TrainingPlot": ".training_plot",
 }
 
 

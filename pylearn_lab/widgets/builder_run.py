@@ -32,13 +32,19 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..errors import Status
+
 __all__ = ["STATES", "RunTracker"]
 
-#: Run states of a node, in the order the legend shows them.
-STATES = ("queued", "running", "done", "cached", "failed", "skipped")
+#: Run states of a node, in the order the legend shows them (``str`` enum members, equal to
+#: the strings the canvas colours by).
+STATES = (Status.QUEUED, Status.RUNNING, Status.DONE, Status.CACHED, Status.FAILED,
+          Status.SKIPPED)
 
-_KIND_TO_STATE = {"queued": "queued", "started": "running", "cached": "cached",
-                  "done": "done", "failed": "failed", "skipped": "skipped"}
+# event kind -> drawn state; the two differ only for "started", drawn as "running"
+_KIND_TO_STATE = {Status.QUEUED: Status.QUEUED, Status.STARTED: Status.RUNNING,
+                  Status.CACHED: Status.CACHED, Status.DONE: Status.DONE,
+                  Status.FAILED: Status.FAILED, Status.SKIPPED: Status.SKIPPED}
 
 
 def _state(state: str, note: str = "", error: str = "") -> dict[str, str]:

@@ -28,8 +28,8 @@ from typing import Any
 
 import ipywidgets as W
 
-from ..lineage.plots import plot_marginal
-from ..lineage.table import Table, best_row, format_cell, table_rows
+from ..experiments.plots import plot_marginal
+from ..experiments.table import Table, best_row, format_cell, table_rows
 
 __all__ = ["ResultsView"]
 

@@ -213,3 +213,21 @@ def test_bad_grids_say_what_was_expected(tmp_path):
         sweep(graph(tmp_path), grid={"lr": 0.1}, cache=False)
     with pytest.raises(ValueError, match="errors="):
         sweep(graph(tmp_path), grid=GRID, cache=False, errors="ignore")
+
+
+@pytest.mark.parametrize("cache_kind", ["disk", "off"])
+def test_errors_keep_computes_each_good_point_once_and_honours_cache_false(tmp_path, cache_kind,
+                                                                            monkeypatch):
+    (tmp_path / "fail").touch()
+    if cache_kind == "off":
+        default = pl.Cache(tmp_path / "default")
+        monkeypatch.setattr("pylearn_lab.cache.cache._DEFAULT", default)
+    cache = pl.Cache(tmp_path / "c") if cache_kind == "disk" else False
+    sw = sweep(graph(tmp_path), grid=GRID, cache=cache, errors="keep")
+    assert sw.failed == [4, 5]
+    assert [v["acc"] for v in sw.values[:4]] == [0.9, 0.89, 1.0, 0.99]
+    trains = [c for c in calls(tmp_path) if c.startswith("train")]
+    assert len(trains) == 4 and len(set(trains)) == 4  # each good point ran exactly once
+    assert calls(tmp_path).count("load") == 1
+    if cache_kind == "off":
+        assert default.info().entries == 0  # cache=False never fell back to the default

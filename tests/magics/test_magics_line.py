@@ -336,8 +336,8 @@ def test_missing_capability_is_a_clear_message(ip, monkeypatch):
     real = importlib.import_module
 
     def fake(name, *a, **k):
-        if name == "pylearn_lab.lineage.why":
-            raise ImportError("No module named 'pylearn_lab.lineage.why'")
+        if name == "pylearn_lab.experiments.why":
+            raise ImportError("No module named 'pylearn_lab.experiments.why'")
         return real(name, *a, **k)
 
     monkeypatch.setattr("pylearn_lab.magics.views.importlib.import_module", fake)

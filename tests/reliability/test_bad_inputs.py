@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from pylearn_lab import errors
+
 from .bad_inputs import API_CASES, NO_ENGINES, Case
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "bad_inputs.md"
@@ -25,8 +27,15 @@ class Ctx:
 
 
 def check(case: Case, error: BaseException) -> None:
-    """The exact type (not a subclass, not a parent) and the what-to-do part of the message."""
-    assert type(error) is case.error, f"{case.id}: raised {type(error).__name__}: {error}"
+    """The exact type (not a subclass, not a parent) and the what-to-do part of the message.
+
+    A node's error is the one designed exception: ``NodeError[Original]``, whose first
+    base is ``NodeError`` itself (it is also an instance of the node's own type).
+    """
+    raised = type(error)
+    if raised.__bases__[0] is errors.NodeError and raised.__name__.startswith("NodeError["):
+        raised = errors.NodeError
+    assert raised is case.error, f"{case.id}: raised {type(error).__name__}: {error}"
     assert re.search(case.todo, str(error), re.DOTALL), f"{case.id}: message lacks {case.todo!r}: {error}"
 
 

@@ -174,3 +174,42 @@ def test_progress_bar_on_request_and_silent_for_quick_runs(log, cache, capsys):
     pl.run(total(log, source(log, n=4)), cache=cache, progress=True)
     err = capsys.readouterr().err
     assert "pylearn run" in err and "2/2" in err
+
+
+def test_a_node_error_is_catchable_as_its_own_type(log, cache):
+    from vm_counting import OddError, odd
+
+    for backend in ("serial", "threads", "processes"):
+        with pytest.raises(OddError) as info:  # not only NodeError: the user's own class
+            pl.run(odd(log, source(log)), backend=backend, cache=cache)
+        err = info.value
+        assert isinstance(err, NodeError) and isinstance(err, ValueError)
+        assert err.cause_type.endswith("OddError") and "odd on purpose (7)" in str(err)
+        assert "in odd" in err.remote_traceback and "OddError" in err.remote_traceback
+    with pytest.raises(ValueError):
+        pl.run(explode(log, source(log)), cache=cache)
+
+
+def test_a_failed_run_gives_the_outputs_that_finished(log, cache):
+    good, other = total(log, source(log)), total(log, double(log, source(log)))
+    bad = explode(log, source(log))
+    with pytest.raises(NodeError) as info:
+        pl.run([good, bad, other], cache=cache)
+    assert info.value.partial == {good.key: 10.0, other.key: 20.0}
+    assert bad.key not in info.value.partial
+    # served from the cache in a second failing run: still there, nothing recomputed
+    n = count(log)
+    with pytest.raises(NodeError) as info:
+        pl.run([good, bad], cache=cache)
+    assert info.value.partial == {good.key: 10.0}
+    assert count(log) == n + 1  # only explode ran again
+
+
+def test_progress_counts_add_up_after_a_failure(log, cache):
+    h = pl.run([total(log, explode(log, source(log))), total(log, source(log))], cache=cache,
+               wait=False)
+    with pytest.raises(NodeError):
+        h.result(timeout=30)
+    p = h.progress
+    assert p == {"total": 4, "cached": 0, "done": 2, "failed": 1, "skipped": 1, "running": 0,
+                 "queued": 0}

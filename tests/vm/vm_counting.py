@@ -43,3 +43,17 @@ def explode(log: str, x, flag: str = ""):
 def count(log: str | Path, name: str | None = None) -> int:
     """How many calls were recorded (of ``name``, or of everything)."""
     return sum(1 for p in Path(log).iterdir() if name is None or p.name.startswith(name + "-"))
+
+
+class OddError(ValueError):
+    """A user exception whose __init__ takes two arguments (NodeError must still build)."""
+
+    def __init__(self, what: str, code: int) -> None:
+        super().__init__(f"{what} ({code})")
+        self.code = code
+
+
+@pl.component
+def odd(log: str, x):
+    _mark(log, "odd")
+    raise OddError("odd on purpose", 7)

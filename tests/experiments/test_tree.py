@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import pylearn_lab as pl
-from pylearn_lab.lineage import LineageNode, lineage
+from pylearn_lab.experiments import LineageNode, lineage
 
 
 @pl.component

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import pylearn_lab as pl
-from pylearn_lab.lineage import why
+from pylearn_lab.experiments import why
 
 HELPERS = """
     from pylearn_lab import component

@@ -39,6 +39,7 @@ from typing import Any
 
 from ..cache.cache import resolve_cache
 from ..cache.records import Record
+from ..errors import Status
 from ..graph.expr import Expr
 from ..vm.recipe import recipe
 
@@ -68,8 +69,9 @@ class LineageNode:
         Literal arguments (as recorded).
     inputs : dict
         ``parameter -> upstream key`` (or list of keys).
-    status : str
-        ``"stored"`` (in the cache) or ``"missing"`` (not computed, or evicted).
+    status : Status
+        ``Status.STORED`` (in the cache) or ``Status.MISSING`` (not computed, or
+        evicted); a ``str`` enum, equal to ``"stored"`` / ``"missing"``.
     engine, host : str
         Where it ran ("" when unknown).
     duration, created : float or None
@@ -83,7 +85,7 @@ class LineageNode:
     function: str
     params: dict[str, Any]
     inputs: dict[str, Any]
-    status: str
+    status: Status
     version: str = ""
     engine: str = ""
     host: str = ""
@@ -119,7 +121,7 @@ class LineageNode:
         if not details:
             return text
         bits = [self.key[:8]]
-        if self.status != "stored":
+        if self.status != Status.STORED:
             bits.append("not computed")
         else:
             where = self.engine or self.host
@@ -166,7 +168,7 @@ class LineageNode:
     def _repr_html_(self) -> str:
         def block(node: LineageNode, param: str | None) -> str:
             head = html.escape((f"{param} ← " if param else "") + node.headline())
-            colour = "#2a7" if node.status == "stored" else "#c60"
+            colour = "#2a7" if node.status == Status.STORED else "#c60"
             title = f"<span style='color:{colour}'>●</span> <code>{head}</code>"
             if not node.children:
                 return f"<div style='margin-left:1em'>{title}</div>"
@@ -178,12 +180,12 @@ class LineageNode:
 
 
 def _from_record(r: Record) -> LineageNode:
-    return LineageNode(r.key, r.label, r.func, dict(r.params), dict(r.inputs), "stored",
+    return LineageNode(r.key, r.label, r.func, dict(r.params), dict(r.inputs), Status.STORED,
                        r.version, r.engine, r.host, r.duration, r.created)
 
 
 def _missing(key: str) -> LineageNode:
-    return LineageNode(key, "?", "", {}, {}, "missing")
+    return LineageNode(key, "?", "", {}, {}, Status.MISSING)
 
 
 def _link(nodes: dict[str, LineageNode]) -> None:
@@ -220,7 +222,7 @@ def lineage(expr_or_key: Any, cache: Any = None) -> LineageNode:
             else:
                 rec = recipe(e)
                 nodes[e.key] = LineageNode(e.key, rec["label"], rec["func"], rec["params"],
-                                           rec["inputs"], "missing", rec["version"])
+                                           rec["inputs"], Status.MISSING, rec["version"])
         _link(nodes)
         return nodes[expr_or_key.key]
     if isinstance(expr_or_key, str):

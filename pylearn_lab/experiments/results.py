@@ -177,7 +177,7 @@ def _matches(row: Mapping[str, Any], where: Any) -> bool:
 
 def results(component: Any = None, where: Mapping[str, Any] | Callable[..., bool] | None = None,
             *, cache: Any = None, keys: Sequence[str] | None = None, upstream: bool = True,
-            pandas: bool | None = None) -> Any:
+            pandas: bool | None = None, steps: bool = False) -> Any:
     """The experiment table of ``component`` (or of every stored result, or of ``keys``).
 
     Parameters
@@ -195,12 +195,19 @@ def results(component: Any = None, where: Mapping[str, Any] | Callable[..., bool
         Include the parameters of the nodes upstream of each result.
     pandas : bool, optional
         Force (True) or avoid (False) a DataFrame; default: a DataFrame when pandas imports.
+    steps : bool
+        One row per (run, training step) with the per-step metrics instead
+        (:func:`pylearn_lab.training.curves`).
 
     Returns
     -------
     ResultsFrame (pandas) or Table
         Rows sorted by creation time; both have ``best(metric, mode="max")``.
     """
+    if steps:  # training curves live in their own module (pylearn_lab.training.curves)
+        from ..training.curves import curves
+
+        return curves(component, where, cache=cache, pandas=pandas)
     store = resolve_cache(cache)
     if store is None:
         raise ValueError("results() reads the cache, so cache=False has no results; pass a Cache.")

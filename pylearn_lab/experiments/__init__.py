@@ -1,12 +1,15 @@
 """The experiment database read back: results tables, lineage trees, ``why`` a miss, plots.
 
+(This package was ``pylearn_lab.lineage`` until the name clashed with the
+function :func:`pylearn_lab.lineage`; the function keeps the name.)
+
 Everything here reads the cache index (records written by the VM as results
 are stored); nothing schedules or computes. Plots import matplotlib, so they
 load on first use.
 
 Examples
 --------
->>> from pylearn_lab.lineage import results, lineage, why
+>>> from pylearn_lab.experiments import results, lineage, why
 >>> callable(results) and callable(lineage) and callable(why)
 True
 """
@@ -14,8 +17,6 @@ True
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 from .results import results
@@ -32,20 +33,4 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(".plots", __name__), name)
         globals()[name] = value
         return value
-    raise AttributeError(f"module 'pylearn_lab.lineage' has no attribute {name!r}")
-
-
-class _CallableModule(types.ModuleType):
-    """This package, callable as :func:`lineage`.
-
-    ``import pylearn_lab.lineage.<anything>`` binds the *package* to the name
-    ``pylearn_lab.lineage``, shadowing the lazily exported function of the same
-    name; making the package callable keeps ``pylearn_lab.lineage(expr)`` working
-    whichever was bound first.
-    """
-
-    def __call__(self, expr_or_key: Any, cache: Any = None) -> LineageNode:
-        return lineage(expr_or_key, cache=cache)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+    raise AttributeError(f"module 'pylearn_lab.experiments' has no attribute {name!r}")

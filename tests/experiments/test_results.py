@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 import pylearn_lab as pl
-from pylearn_lab.lineage.table import Table
+from pylearn_lab.experiments.table import Table
 
 
 @pl.component

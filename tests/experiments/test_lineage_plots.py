@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 import pylearn_lab as pl
-from pylearn_lab.lineage.plots import marginal, plot_history, plot_marginal
+from pylearn_lab.experiments.plots import marginal, plot_history, plot_marginal
 
 
 @pl.component

@@ -1,0 +1,155 @@
+"""Sending ready nodes to the backend: tasks, the data plane, batching of tiny nodes.
+
+:class:`Submitter` turns keys into :class:`~pylearn_lab.vm.task.Task` objects
+and submits them, one task per future or, when the plan or the backend asks
+for it, several tiny nodes per future (:func:`~pylearn_lab.vm.task.execute_batch`).
+How the data travels is decided once per run:
+
+* in-process backends get live values (and the live cache);
+* backends whose workers see the cache get keys only (the cache *spec*):
+  workers load inputs from the store and save outputs themselves;
+* otherwise values travel with the tasks and the client stores them.
+
+A plain ``concurrent.futures.ProcessPoolExecutor`` pickles with the standard
+library, which cannot send notebook functions or components by value: tasks
+for it travel cloudpickled (:func:`~pylearn_lab.vm.task.execute_pickled`), and
+the loop unpickles the receipts.
+
+Examples
+--------
+>>> import concurrent.futures as cf
+>>> from pylearn_lab.graph import component
+>>> from pylearn_lab.vm.plan import make_plan
+>>> from pylearn_lab.vm.scheduler import Scheduler
+>>> from pylearn_lab.backends.registry import resolve_backend
+>>> @component
+... def two() -> int:
+...     return 2
+>>> s = Scheduler(make_plan([two()], cache=None))
+>>> sub = Submitter(s, resolve_backend("serial"), cache=None)
+>>> inflight = {}
+>>> sub.submit(s.take_ready(), inflight)
+>>> [f.result().value for f in inflight], sub.finished.get(timeout=5) in inflight
+([2], True)
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import queue
+from typing import Any
+
+from .recipe import recipe
+from .scheduler import Scheduler
+from .task import Task, execute, execute_batch, execute_pickled
+
+__all__ = ["InputLost", "Submitter"]
+
+
+class InputLost(Exception):
+    """A cached input vanished between planning and use (the loop recomputes it)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class Submitter:
+    """Builds tasks for one run and submits them (see the module docstring)."""
+
+    __slots__ = ("sched", "backend", "cache", "in_process", "via_store", "_hint", "_pickle",
+                 "finished", "node_timeout")
+
+    def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
+        self.sched, self.backend, self.cache = sched, backend, cache
+        # futures land here as they finish (their done-callback puts them): the loop
+        # waits on this queue, O(1) per future, instead of cf.wait over everything in flight
+        self.finished: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()
+        self.in_process = bool(getattr(backend, "in_process", False))
+        self.via_store = False
+        self._hint = getattr(backend, "batch_hint", None)
+        self._pickle = isinstance(backend, cf.ProcessPoolExecutor)
+        self.node_timeout: float | None = None  # run(node_timeout=); see _timeout
+
+    def choose_data_plane(self) -> None:
+        """Ask the backend whether its workers see the cache (asked only when there is work:
+        asking a cluster may block, and a fully cached run must not)."""
+        sees = getattr(self.backend, "sees_store", None)
+        if self.sched.plan.order and not self.in_process and callable(sees):
+            self.via_store = bool(self.cache is not None and self.cache.shareable
+                                  and sees(self.cache))
+
+    def batch_size(self, n: int) -> int:
+        """Nodes per future for ``n`` ready nodes (the plan's hint, else the backend's)."""
+        size = self.sched.plan.batch or (self._hint(n) if callable(self._hint) else 1)
+        return max(1, int(size))
+
+    def submit(self, keys: list[str], inflight: dict[cf.Future, list[str]]) -> None:
+        """Submit ``keys`` in chunks; record each future's keys in ``inflight``."""
+        size = self.batch_size(len(keys))
+        for i in range(0, len(keys), size):
+            self._submit_chunk(keys[i:i + size], inflight)
+
+    def _submit_chunk(self, chunk: list[str], inflight: dict[cf.Future, list[str]]) -> None:
+        tasks, sent = [], []
+        for k in chunk:
+            try:
+                task = self.task(k)
+                task.timeout = self._timeout(k)
+                tasks.append(task)
+                sent.append(k)
+            except InputLost as lost:
+                self.sched.on_input_lost(lost.key, k)
+        if not tasks:
+            return
+        self.sched.on_submitted(sent)
+        if self._pickle:
+            import cloudpickle
+
+            payload = cloudpickle.dumps(tasks[0] if len(tasks) == 1 else tasks, protocol=5)
+            fut = self.backend.submit(execute_pickled, payload)
+        elif len(tasks) == 1:
+            fut = self.backend.submit(execute, tasks[0])
+        else:
+            fut = self.backend.submit(execute_batch, tasks)
+        inflight[fut] = sent
+        fut.add_done_callback(self.finished.put)
+
+    def _timeout(self, k: str) -> float | None:
+        """The shorter of ``run(node_timeout=)`` and the node's component ``timeout=``."""
+        try:
+            own = getattr(self.sched.graph.expr(k).component, "timeout", None)
+        except KeyError:  # a graph of plain Calls: no component, no timeout of its own
+            own = None
+        limits = [t for t in (self.node_timeout, own) if t is not None]
+        return min(limits) if limits else None
+
+    def task(self, k: str) -> Task:
+        """The task computing node ``k``; raises :class:`InputLost` for a vanished input."""
+        graph = self.sched.graph
+        call = graph[k]
+        cache = self.cache
+        store = bool(cache is not None and call.cache)
+        rec = recipe(graph.expr(k)) if store else {}
+        if self.in_process:
+            return Task(call, {d: self.value(d) for d in call.inputs}, cache, store, True, rec)
+        if self.via_store:
+            # keys only: the worker loads what is stored; values travel only for the rest
+            values = self.sched.values
+            inputs = {d: values[d] for d in call.inputs if d in values}
+            return Task(call, inputs, cache.spec(), store, not call.cache, rec)
+        return Task(call, {d: self.value(d) for d in call.inputs}, None, False, True, rec)
+
+    def value(self, k: str) -> Any:
+        """The value of ``k``: in hand, else loaded from the cache (and kept)."""
+        values = self.sched.values
+        if k in values:
+            return values[k]
+        if self.cache is None:
+            raise InputLost(k)
+        try:
+            value = self.cache.load(k)
+        except KeyError:
+            raise InputLost(k) from None
+        values[k] = value
+        return value

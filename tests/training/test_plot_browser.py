@@ -1,0 +1,66 @@
+"""The live training plot in real JupyterLab + Chromium: curves move, the Stop button stops.
+
+Reuses the Lab/Chromium fixtures of ``tests/browser/conftest.py`` (loaded by
+path: that directory is not a package). The notebook trains in a thread so the
+kernel stays free to receive the button's click, exactly as a user would run a
+long training. The screenshot is kept in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location(
+    "_browser_fixtures", Path(__file__).parents[1] / "browser" / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_fx = sys.modules.setdefault("_browser_fixtures", importlib.util.module_from_spec(_spec))
+if not hasattr(_fx, "lab"):
+    _spec.loader.exec_module(_fx)
+lab, browser, page, run_notebook = _fx.lab, _fx.browser, _fx.page, _fx.run_notebook
+ARTIFACTS = _fx.ARTIFACTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+PLOT = ".pylearn-training"
+
+
+def test_live_plot_moves_and_stops_from_the_browser(run_notebook: Any, tmp_path: Path) -> None:
+    cells = [(
+        "import tempfile\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "import pylearn_lab as pl\n"
+        "from pylearn_lab.components import make_moons, standardize, train_test_split, mlp\n"
+        "from pylearn_lab.widgets import TrainingPlot\n"
+        f"cache = pl.Cache({str(tmp_path / 'cache')!r})\n"
+        "split = train_test_split(standardize(make_moons(n_samples=400, seed=0)), seed=0)\n"
+        "e = mlp(split, hidden=64, epochs=10000, lr=0.05)\n"
+        "plot = TrainingPlot(e)\n"
+        "future = ThreadPoolExecutor(1).submit(e.compute, cache=cache)\n"
+        "plot"
+    )]
+    pg = run_notebook("training_plot.ipynb", cells)
+    try:
+        pg.wait_for_selector(f"{PLOT}[data-status='running']", timeout=60_000)
+    except Exception:  # keep what the page showed (e.g. a traceback in the cell)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / "training_plot_failed.png"))
+        raise
+    steps = []
+    for _ in range(4):
+        pg.wait_for_timeout(500)
+        steps.append(int(pg.get_attribute(PLOT, "data-step")))
+    assert steps == sorted(steps) and steps[-1] > steps[0] and steps[-1] < 10000  # it moves
+    points = pg.locator(f"{PLOT} [data-testid='curve-loss'] polyline").get_attribute("data-points")
+    assert int(points) >= 2
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / "training_plot.png"))
+    pg.locator(".pylearn-training-stop").click()
+    pg.wait_for_selector(f"{PLOT}[data-status='stopped']", timeout=60_000)
+    head = pg.get_by_test_id("training-status").text_content()
+    assert head.startswith("stopped") and "of 10000" in head
+    assert pg.locator(".pylearn-training-stop").is_disabled()
