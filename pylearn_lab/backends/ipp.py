@@ -46,7 +46,7 @@ from .ipp_jobs import Dispatcher
 from .ipp_pickle import failed_receipts, pack, task_keys
 from .ipp_remote import engine_pid, set_engine_id
 from .ipp_adopt import Indexer, prepare
-from .ipp_blobs import run_with_blobs
+from .ipp_blobs import run_with_blobs, to_wire
 from .ipp_store import Visibility
 from .ipp_watch import Watchdog, call_with_timeout
 from .local import Backend
@@ -296,9 +296,15 @@ class IPyParallelBackend(Backend):
         # the recipe half of each record stays here (the engine adds how the call went):
         # it would otherwise be pickled out and back for every node
         recipes = {t.call.key: t.record for t in tasks}
-        for t in tasks:
-            t.record = {}
-        job = self._send(run_with_blobs, (tasks, plan, len(tasks) > 1), targets=targets)
+        funcs = {id(t.call.func): t.call.func for t in tasks}
+        # user code is looked for where it can be: the functions, and arguments that are
+        # functions, classes or containers (not in thousands of plain literals)
+        scan = [run_with_blobs, *funcs.values(),
+                *[a for t in tasks for a in (*t.call.args, *t.call.kwargs.values())
+                  if not isinstance(a, (int, float, str, bytes, bool, type(None)))]]
+        job = self._send(run_with_blobs, (to_wire(tasks), plan, len(tasks) > 1),
+                         targets=targets, keys=[t.call.key for t in tasks], scan=scan,
+                         tasks=tasks)
         out = _Adopted(job)
 
         def adopt(f: cf.Future) -> None:
@@ -338,18 +344,20 @@ class IPyParallelBackend(Backend):
                             "as blind to %s from now on", engine, cache.location)
 
     def _send(self, fn: Callable[..., Any], args: tuple[Any, ...],
-              targets: list[int] | None = None) -> cf.Future:
-        keys = task_keys(args)
+              targets: list[int] | None = None, keys: list[str] | None = None,
+              scan: list[Any] | None = None, tasks: list[Any] | None = None) -> cf.Future:
+        keys = task_keys(args) if keys is None else keys
         try:
-            payload = pack(fn, args)
+            payload = pack(fn, args, scan)
         except Exception as exc:
             if not keys:
                 raise UnpicklableError("the task", fn, exc) from exc
             return failed_receipts(keys, exc)
-        self.times.expect([t for a in args for t in (a if isinstance(a, list) else [a])
-                           if hasattr(t, "call")])
-        limits = [t.timeout for a in args for t in (a if isinstance(a, list) else [a])
-                  if getattr(t, "timeout", None) is not None]
+        if tasks is None:
+            tasks = [t for a in args for t in (a if isinstance(a, list) else [a])
+                     if hasattr(t, "call")]
+        self.times.expect(tasks)
+        limits = [t.timeout for t in tasks if getattr(t, "timeout", None) is not None]
         return self._jobs.dispatch(payload, keys, timeout=max(limits) if limits else None,
                                    targets=targets)
 

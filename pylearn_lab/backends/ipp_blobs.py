@@ -48,7 +48,7 @@ from ..cache.serialize import checksum_with_header, encode, layout, payload_chec
 from ..cache.serialize import unpack as unpack_blob
 from .ipp_remote import SEEN_ROOTS
 
-__all__ = ["BlobPlan", "EngineCache", "Receipts", "run_with_blobs"]
+__all__ = ["BlobPlan", "EngineCache", "Receipts", "from_wire", "run_with_blobs", "to_wire"]
 
 _VERIFIED: dict[str, tuple[int, int, int, int]] = {}  # blob path -> stamp verified
 _SECRETS: dict[str, tuple[tuple[int, int], bytes]] = {}  # secret path -> (stamp, bytes)
@@ -205,10 +205,33 @@ def _map_verified(path: Path, checksum: str) -> memoryview:
     return data
 
 
+def to_wire(tasks: list[Any]) -> list[tuple[Any, ...]]:
+    """VM tasks as plain tuples: pickled by C code alone, several times faster than
+    the dataclasses (the client pickles thousands a second); :func:`from_wire` inverts."""
+    return [(t.call.func, t.call.args, t.call.kwargs, t.call.key, t.call.label, t.call.cache,
+             t.call.inputs, t.inputs, t.store, t.return_value, t.timeout) for t in tasks]
+
+
+def from_wire(items: list[Any]) -> list[Any]:
+    """The VM tasks of :func:`to_wire` (Task objects pass through)."""
+    from ..graph.nodes import Call
+    from ..vm.task import Task
+
+    out = []
+    for it in items:
+        if isinstance(it, tuple):
+            func, args, kwargs, key, label, cacheable, inputs, values, store, ret, timeout = it
+            it = Task(Call(func, args, kwargs, key, label, cacheable, inputs), values, None,
+                      store, ret, {}, timeout)
+        out.append(it)
+    return out
+
+
 def run_with_blobs(tasks: list[Any], plan: BlobPlan, batch: bool) -> Receipts:
     """Run VM tasks on this engine through an :class:`EngineCache` (see the module doc)."""
     from ..vm.task import execute, execute_batch
 
+    tasks = from_wire(tasks)
     cache = EngineCache(plan)
     for t in tasks:
         t.cache = cache

@@ -53,7 +53,7 @@ def user_functions(objs: list[Any]) -> Iterator[types.FunctionType]:
     seen: set[int] = set()
     while stack:
         o = stack.pop()
-        if isinstance(o, list):
+        if isinstance(o, (list, tuple)):  # tuples: tasks on the wire (ipp_blobs.to_wire)
             stack.extend(o)
         elif hasattr(o, "call") and hasattr(o.call, "func"):  # a Task (duck-typed: no vm import)
             stack.append(o.call.func)

@@ -197,7 +197,7 @@ def test_functions_seen_to_be_slow_go_one_per_task(ipp_cluster, tmp_path, monkey
     real_send = ipp_cluster._send
 
     def spy(fn, args, **kw):
-        items = args[0] if isinstance(args[0], list) else [args[0]]
+        items = kw.get("tasks") or (args[0] if isinstance(args[0], list) else [args[0]])
         groups.append([t.call.label for t in items])
         return real_send(fn, args, **kw)
 
