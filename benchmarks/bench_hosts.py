@@ -104,7 +104,9 @@ def _engine_elsewhere(backend: Any, hostname: str, src: str, dst: str) -> subpro
              f"mount -t tmpfs -o size=1m pylearn-hide {shlex.quote(src)}",
              f"exec {shlex.quote(sys.executable)} -m ipyparallel.engine --file={shlex.quote(str(url))}"
              " --log-level=ERROR"]
-    proc = subprocess.Popen(["unshare", "--uts", "--mount", "--fork", "sh", "-c", " && ".join(steps)],
+    # --kill-child: ending unshare (teardown) ends the engine it forked, too
+    proc = subprocess.Popen(["unshare", "--uts", "--mount", "--fork", "--kill-child=SIGTERM", "sh",
+                             "-c", " && ".join(steps)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _STARTED.append(proc)
     return proc

@@ -99,8 +99,9 @@ class OtherHosts:
         steps.append(f"exec {shlex.quote(sys.executable)} -m ipyparallel.engine "
                      f"--file={shlex.quote(str(url))} --log-level=ERROR")
         before = set(self.backend.client.ids)
-        proc = subprocess.Popen(["unshare", "--uts", "--mount", "--fork", "sh", "-c",
-                                 " && ".join(steps)],
+        # --kill-child: ending unshare (stop()) ends the engine it forked, too
+        proc = subprocess.Popen(["unshare", "--uts", "--mount", "--fork", "--kill-child=SIGTERM",
+                                 "sh", "-c", " && ".join(steps)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.procs.append(proc)
         if not wait:
