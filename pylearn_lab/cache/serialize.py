@@ -91,9 +91,19 @@ def encode(value: Any, hasher: Callable[[], Any] | None = None
     return head, parts, d.hexdigest()
 
 
-def layout(head: dict[str, Any], payload: list[memoryview]) -> tuple[list[memoryview], int]:
-    """Prefix ``payload`` with the blob header; returns ``(parts, total_size)``."""
+def layout(head: dict[str, Any], payload: list[memoryview], header_len: int | None = None
+           ) -> tuple[list[memoryview], int]:
+    """Prefix ``payload`` with the blob header; returns ``(parts, total_size)``.
+
+    ``header_len`` pads the JSON header with spaces to exactly that many bytes
+    (JSON ignores them), so a header can be rewritten in place over a reserved
+    region; a header that does not fit raises ``ValueError``.
+    """
     header = json.dumps(head, separators=(",", ":"), default=str).encode()
+    if header_len is not None:
+        if len(header) > header_len:
+            raise ValueError(f"blob header of {len(header)} bytes exceeds {header_len}")
+        header += b" " * (header_len - len(header))
     start = len(MAGIC) + _LEN.size + len(header)
     first = memoryview(MAGIC + _LEN.pack(len(header)) + header + _ZEROS[: _pad(start)])
     total = first.nbytes + sum(p.nbytes for p in payload)
