@@ -35,13 +35,16 @@ Examples
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import logging
+import os
 import queue
 import threading
 import warnings
 from typing import Any
 
+from ..cache.disk import INLINE_MAX
 from ..cache.serialize import unpack
 from ..errors import CacheError
 from .ipp_blobs import BlobPlan
@@ -107,6 +110,9 @@ class Indexer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.batches = 0  # transactions so far (the benchmark reports rows per batch)
+        #: blob files stored, by the pid of the process that wrote their bytes: an
+        #: engine's (from its temp file's name) or this process's (shipped values)
+        self.blob_writers: collections.Counter[int] = collections.Counter()
 
     def submit(self, cache: Any, receipts: list[Any], rows: list[dict[str, Any]]) -> cf.Future:
         """A future of ``receipts`` once ``rows`` are indexed (``stored`` set on each)."""
@@ -157,8 +163,9 @@ class Indexer:
         failed: BaseException | None = None
         if rows:
             try:
-                cache.store.adopt(rows)
+                inserted = cache.store.adopt(rows)
                 self.batches += 1
+                self._count_writers(rows, inserted)
                 # lost a race to another writer is fine: the key is stored either way
                 stored = cache.contains_many([r["key"] for r in rows])
             except Exception as exc:
@@ -192,6 +199,16 @@ class Indexer:
                 fut.set_result(list(receipts))
             except cf.InvalidStateError:
                 pass
+
+
+    def _count_writers(self, rows: list[dict[str, Any]], inserted: set[str]) -> None:
+        for r in rows:
+            if r["key"] not in inserted:
+                continue
+            if "tmp" in r:  # <key>.<pid>.<token>.tmp, checked by the store
+                self.blob_writers[int(r["tmp"].split(".")[1])] += 1
+            elif len(r["payload"]) > INLINE_MAX:
+                self.blob_writers[os.getpid()] += 1
 
 
 def _decode(row: dict[str, Any]) -> Any:

@@ -436,7 +436,9 @@ class DiskStore:
         here, with this store's key, over the bytes as they are; each row is built by
         the same code as :meth:`put` (generation, row MAC, header repeating the row,
         rewritten in place over the engine's header region) and published inside the
-        index transaction. Refused entries are skipped with a warning. Returns the keys
+        index transaction. Refused entries are skipped with a logged warning; an
+        ``OSError`` (the directory was deleted, the disk is full) stores nothing and
+        propagates, its temp files removed. Returns the keys
         stored now; keys already stored (or deleted since) keep their first value.
         """
         if self.untrusted:
@@ -451,7 +453,9 @@ class DiskStore:
             for e in entries:
                 try:
                     built = self._adopt_one(e)
-                except (OSError, ValueError, KeyError, TypeError, IntegrityError) as exc:
+                except (ValueError, KeyError, TypeError, IntegrityError) as exc:
+                    # a receipt that does not hold up; an OSError (directory gone, disk
+                    # full) fails the whole batch instead: the caller warns and hands over
                     log.warning("result of %s from an engine refused: %s",
                                 str(e.get("key"))[:12], exc)
                     self._discard_tmp(e)

@@ -28,9 +28,12 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240),
               pytest.mark.skipif(not unshare_works(), reason="needs unshare (root, Linux)")]
 
 
-def _writers(cache_dir: Path) -> dict[str, int]:
-    """blob file name -> pid of the process that wrote it (``<key>-<c>-<pid>-<r>``)."""
-    return {p.name: int(p.name.split("-")[-2]) for p in (cache_dir / "blobs").glob("*/*")}
+def _writers(b: IPyParallelBackend, cache_dir: Path) -> dict[int, int]:
+    """pid -> blob files whose bytes it wrote (the client's indexer counts them from the
+    engines' temp-file names); checked against the blob files really there."""
+    counts = dict(b._indexer.blob_writers)
+    assert sum(counts.values()) == len(list((cache_dir / "blobs").glob("*/*")))
+    return counts
 
 
 def _expected(seeds: list[int], mib: int) -> float:
@@ -69,10 +72,10 @@ def test_engines_seeing_the_cache_at_another_path_write_the_blobs(controller, tm
     with PeakRSS() as mem:
         got = pl.run(nodes.total(*blocks), backend=b, cache=cache, progress=False, timeout=120)
     assert got == pytest.approx(_expected(seeds, 8))
-    writers = _writers(home / ".pylearn")
+    writers = _writers(b, home / ".pylearn")
     engine_pids = set(b.engine_pids().values())
-    assert len(writers) == 6 and set(writers.values()) <= engine_pids  # engines wrote them
-    assert os.getpid() not in writers.values()
+    assert sum(writers.values()) == 6 and set(writers) <= engine_pids  # engines wrote them
+    assert os.getpid() not in writers
     recs = {r.key: r for r in cache.records()}
     assert {recs[e.key].host for e in blocks} <= {"node-0", "node-1"}
     assert mem.peak_mib < 30, f"client peak +{mem.peak_mib:.0f} MiB for 48 MiB of intermediates"
@@ -97,8 +100,8 @@ def test_engines_that_cannot_see_the_cache_get_values_and_create_nothing(control
     blocks = [nodes.block(s, 4) for s in seeds]
     got = pl.run(nodes.total(*blocks), backend=b, cache=cache, progress=False, timeout=120)
     assert got == pytest.approx(_expected(seeds, 4))
-    writers = _writers(home / ".pylearn")
-    assert len(writers) == 4 and set(writers.values()) == {os.getpid()}  # the client stored
+    writers = _writers(b, home / ".pylearn")
+    assert writers == {os.getpid(): 4}  # the client stored
     assert {r.host for r in cache.records()} <= {"blind-0", "readonly-1"}
     # the blind engine never made a cache where the directory is missing
     assert b.client[ids[0]].apply_sync(os.path.exists, str(home / ".pylearn")) is False
@@ -133,7 +136,7 @@ def test_visibility_is_per_engine_and_checked_for_engines_that_join(controller,
     more = [nodes.block(s, 1) for s in range(30, 42)]
     pl.run(more, backend=b, cache=cache, progress=False, timeout=120)
     pids = b.engine_pids()
-    writers = set(_writers(home / ".pylearn").values())
+    writers = set(_writers(b, home / ".pylearn"))
     assert pids[joiner] not in writers and pids[seer] in writers
     assert {r.host for r in cache.records(keys=[e.key for e in more])} <= {"seer", "joiner"}
     assert b.client[joiner].apply_sync(os.path.exists, str(home / ".pylearn")) is False
