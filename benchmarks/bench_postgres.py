@@ -163,7 +163,7 @@ def bench_p15c(cfg: Config) -> list[Row]:
         blobs = os.path.join(tmp, "team-blobs")
         cache = pl.Cache(url, blobs=blobs)
         comp = pl.component(small_job)
-        queue = pl.QueueBackend(url, blobs=blobs, poll=0.02)
+        queue = pl.QueueBackend(url, poll=0.02)  # the user's key, as the cache
         workers = [subprocess.Popen([sys.executable, "-m", "pylearn_lab", "worker", url,
                                      "--blobs", blobs, "--poll", "0.02"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

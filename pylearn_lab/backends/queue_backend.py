@@ -1,22 +1,27 @@
 """``QueueBackend``: Jobman-style jobs in PostgreSQL, run by workers started anywhere.
 
-``run(..., backend=QueueBackend(url, blobs=DIR))`` inserts every ready node as a
-job into the database; workers started on any host -- ``python -m pylearn_lab
-worker URL --blobs DIR``, e.g. as a Slurm array -- take jobs, run them and
-write the results back. The notebook may disconnect meanwhile:
+``run(..., backend=QueueBackend(url, key=KEYFILE))`` inserts every ready node as
+a job into the database; workers started on any host -- ``python -m pylearn_lab
+worker URL --blobs DIR --key KEYFILE``, e.g. as a Slurm array -- take jobs, run
+them and write the results back. The notebook may disconnect meanwhile:
 
 * with a **team cache** (``Cache("postgresql://...", blobs=DIR)``) workers
   store results in the cache themselves, so a later ``run`` of the same graph
   finds them there; nodes still queued or running are *attached to* (a job is
   identified by its node keys), not queued again;
 * with any other cache, values come back in the job row; a later run collects
-  them from there (checked against the trust key) and stores them.
+  them from there (checked against the signing key) and stores them.
 
 A worker that dies stops renewing its job's lease; after ``lease`` seconds
 another worker takes the job (``max_attempts`` tries in all). Progress and
 :meth:`QueueBackend.status` come from the database. Payloads and results are
-signed with the trust key found in the shared directory ``blobs``: the workers
-must be given the same directory (at any path).
+signed with the key the cache signs with (:mod:`~pylearn_lab.cache.keyring`):
+your personal key by default -- workers you start under your own account find
+it -- or the team key file (``key=``, the file the team cache is opened with as
+``trust=``; workers get ``--key``). A worker checks a payload's MAC *before*
+unpickling it: whoever can write the database but does not hold the key
+cannot make a worker run code, nor a client accept a result. (The queue MACs
+use a subkey derived from that key, so a queue MAC is never a valid cache MAC.)
 
 Examples
 --------
@@ -24,7 +29,7 @@ Examples
 >>> @pl.component
 ... def sq(x: int) -> int:
 ...     return x * x
->>> q = QueueBackend("postgresql://lab@db/results", blobs="/shared/pylearn")  # doctest: +SKIP
+>>> q = QueueBackend("postgresql://lab@db/results", key="/proj/team.key")  # doctest: +SKIP
 >>> pl.run([sq(i) for i in range(4)], backend=q, cache=False)                # doctest: +SKIP
 [0, 1, 4, 9]
 """
@@ -43,32 +48,29 @@ from typing import Any
 
 import cloudpickle
 
-from ..cache.auth import SECRET_NAME, load_or_create_secret
+from ..cache.keyring import load_team_key, load_user_key
 from ..cache.postgres_index import PostgresIndex, masked_url
-from ..errors import BackendError, IntegrityError, UnpicklableError
+from ..errors import BackendError, CacheError, IntegrityError, UnpicklableError
 from .ipp_pickle import failed_receipts, pack, task_keys
 from .local import Backend
-from .queue_db import EXPIRE, NOW, SCHEMA, check, job_key, sign
+from .queue_db import EXPIRE, NOW, SCHEMA, check, job_key, queue_key, sign
 
 __all__ = ["QueueBackend", "QueueStatus", "trust_key"]
 
 log = logging.getLogger(__name__)
 
 
-def trust_key(blobs: str | os.PathLike[str] | None, create: bool = True) -> bytes:
-    """The key that signs jobs and results: the shared directory's ``secret.key``."""
-    where = blobs if blobs is not None else os.environ.get("PYLEARN_BLOBS")
-    if not where:
-        raise BackendError(
-            "a QueueBackend signs its jobs with the trust key of the shared directory and none "
-            "was given. Pass blobs='/shared/dir' (the team cache's directory) or set PYLEARN_BLOBS.")
-    root = Path(where).expanduser()
-    if not create and not (root / SECRET_NAME).exists():
-        raise BackendError(
-            f"no trust key ({SECRET_NAME}) in {root}: a worker needs the directory its clients "
-            "use (--blobs, at any path), where the first client created the key.")
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return load_or_create_secret(root)
+def trust_key(key_file: str | os.PathLike[str] | None = None) -> bytes:
+    """The key that signs jobs and results: derived from the team key file ``key_file``,
+    or from your personal key (the one your caches sign with) when it is None."""
+    if key_file is not None and not isinstance(key_file, (str, os.PathLike)):
+        raise BackendError(f"key= expected the path of a team key file (or None for your own "
+                           f"key), received {type(key_file).__name__}.")
+    try:
+        key = load_user_key() if key_file is None else load_team_key(key_file)
+    except CacheError as exc:
+        raise BackendError(f"the queue cannot sign its jobs: {exc}") from None
+    return queue_key(key)
 
 
 class QueueStatus(dict):  # type: ignore[type-arg]
@@ -97,9 +99,10 @@ class QueueBackend(Backend):
     ----------
     url : str
         ``postgresql://user@host/db`` (the password from ``~/.pgpass`` or ``PGPASSWORD``).
-    blobs : str or Path, optional
-        The shared directory whose trust key signs jobs (default ``$PYLEARN_BLOBS``);
-        normally the team cache's ``blobs=``.
+    key : str or Path, optional
+        The team key file that signs jobs and results -- the one the team cache is
+        opened with (``Cache(url, blobs=..., trust=key)``); workers need the same file
+        (``--key``). Default: your personal key (workers under your own account).
     lease : float
         Seconds a worker holds a job without renewing it before others may take it.
     max_attempts : int
@@ -111,11 +114,12 @@ class QueueBackend(Backend):
     name = "queue"
     in_process = False
 
-    def __init__(self, url: str, *, blobs: str | os.PathLike[str] | None = None,
+    def __init__(self, url: str, *, key: str | os.PathLike[str] | None = None,
                  lease: float = 30.0, max_attempts: int = 3, poll: float = 0.05) -> None:
         self.url = url
         self.lease, self.max_attempts, self.poll = float(lease), int(max_attempts), float(poll)
-        self._key = trust_key(blobs)
+        self._key = trust_key(key)
+        self.key_file = None if key is None else str(Path(key).expanduser().absolute())
         self._db = PostgresIndex(url)  # its connections, errors and schema lock
         self._db._retry(self._init_schema)
         self._pending: dict[int, _JobFuture] = {}
@@ -155,7 +159,16 @@ class QueueBackend(Backend):
             for t in a if isinstance(a, list) else [a]:
                 spec = getattr(t, "cache", None)
                 if hasattr(t, "call") and isinstance(spec, tuple) and spec[:1] == ("postgresql",):
-                    t.cache = (*spec[:3], masked_url(spec[3]))
+                    cache_key = spec[4] if len(spec) > 4 else None
+                    if cache_key != self.key_file:
+                        # workers open the team cache with the key that signs their jobs
+                        raise BackendError(
+                            f"the team cache signs with {cache_key or 'your personal key'} and "
+                            f"this QueueBackend with {self.key_file or 'your personal key'}: "
+                            "its workers could not store into the cache. Pass the cache's "
+                            "team key file to both: QueueBackend(url, key=KEYFILE) and "
+                            "Cache(url, blobs=..., trust=KEYFILE).")
+                    t.cache = (*spec[:3], masked_url(spec[3]), *spec[4:])
         try:
             payload = pack(fn, args)
         except Exception as exc:
@@ -245,7 +258,7 @@ class QueueBackend(Backend):
             elif not check(self._key, result, mac):
                 fut.set_exception(IntegrityError(
                     f"queue job {job} came back with a result that is not signed with this "
-                    "cache's trust key (planted or altered in the database); it was not read"))
+                    "queue's key (planted or altered in the database); it was not read"))
             else:
                 fut.set_result(cloudpickle.loads(bytes(result)))
         except cf.InvalidStateError:

@@ -66,6 +66,15 @@ UPDATE pylearn_jobs SET state = 'failed', finished = {NOW},
 """
 
 
+def queue_key(key: bytes) -> bytes:
+    """The queue's subkey of a cache key (domain separation: a queue MAC is no cache MAC).
+
+    >>> len(queue_key(b"k" * 32)), queue_key(b"k" * 32) != b"k" * 32
+    (32, True)
+    """
+    return hashlib.blake2b(b"pylearn_lab queue jobs v1", key=key, digest_size=32).digest()
+
+
 def sign(key: bytes, data: bytes) -> str:
     """A MAC of ``data`` under the trust key ``key``."""
     return hashlib.blake2b(data, key=key, digest_size=32).hexdigest()

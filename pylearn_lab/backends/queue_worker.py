@@ -1,19 +1,21 @@
-"""The queue worker: ``python -m pylearn_lab worker URL --blobs DIR``.
+"""The queue worker: ``python -m pylearn_lab worker URL --blobs DIR [--key FILE]``.
 
 A loop that takes the oldest ready job (``FOR UPDATE SKIP LOCKED``: workers
 never wait for each other), checks its signature *before* unpickling anything,
 runs it with a lease it renews every ``lease / 3`` seconds, and writes the
 signed receipts back. Tasks that store into a team cache open its database
 and *this* worker's path to the shared directory (``--blobs``): the client's
-path may not exist on this host. Job rows hold the cache's URL without its
-password; the worker connects with its own (its URL, ``~/.pgpass``).
+path may not exist on this host -- with *this* worker's path to the team key
+file (``--key``; default: the personal key of the user running the worker),
+which must be the key its clients sign with. Job rows hold the cache's URL
+without its password; the worker connects with its own (its URL, ``~/.pgpass``).
 
 Examples
 --------
->>> _local_spec(("postgresql", "/client/path", None, "postgresql://ann@db/x"), "/here",
-...             "postgresql://ann:pw@db/x")
-('postgresql', '/here', None, 'postgresql://ann:pw@db/x')
->>> _local_spec(("disk", "/client/path", None), "/here", "postgresql://ann:pw@db/x")
+>>> _local_spec(("postgresql", "/client/path", None, "postgresql://ann@db/x", "/c/team.key"),
+...             "/here", "postgresql://ann:pw@db/x", "/h/team.key")
+('postgresql', '/here', None, 'postgresql://ann:pw@db/x', '/h/team.key')
+>>> _local_spec(("disk", "/client/path", None), "/here", "postgresql://ann:pw@db/x", None)
 ('disk', '/client/path', None)
 """
 
@@ -41,13 +43,13 @@ __all__ = ["Worker"]
 log = logging.getLogger(__name__)
 
 
-def _local_spec(spec: Any, blobs: str, own_url: str) -> Any:
-    """A team cache's spec with this worker's path to the shared directory, and this
-    worker's credentials when the cache lives in the queue's own database (clients send
-    the URL without its password)."""
+def _local_spec(spec: Any, blobs: str, own_url: str, key_file: str | None) -> Any:
+    """A team cache's spec with this worker's paths to the shared directory and to the
+    key file, and this worker's credentials when the cache lives in the queue's own
+    database (clients send the URL without its password)."""
     if isinstance(spec, tuple) and spec and spec[0] == "postgresql":
         url = own_url if masked_url(own_url) == masked_url(spec[3]) else spec[3]
-        return (spec[0], blobs, spec[2], url)
+        return (spec[0], blobs, spec[2], url, key_file)
     return spec
 
 
@@ -59,7 +61,10 @@ class Worker:
     url : str
         The queue's database.
     blobs : str
-        This host's path to the shared directory (its trust key signs jobs).
+        This host's path to the team cache's shared blob directory.
+    key_file : str, optional
+        This host's path to the team key file the clients sign with (their
+        ``QueueBackend(key=...)``); default: this user's personal key.
     lease : float
         Seconds a job stays ours without renewal.
     idle_exit : float, optional
@@ -70,12 +75,14 @@ class Worker:
 
     def __init__(self, url: str, blobs: str, *, lease: float = 30.0, poll: float = 0.1,
                  idle_exit: float | None = None, max_jobs: int | None = None,
-                 max_attempts: int = 3, name: str | None = None) -> None:
+                 max_attempts: int = 3, name: str | None = None,
+                 key_file: str | os.PathLike[str] | None = None) -> None:
         self.url, self.blobs = url, str(Path(blobs).expanduser().absolute())
+        self.key_file = None if key_file is None else str(Path(key_file).expanduser().absolute())
         self.lease, self.poll, self.idle_exit, self.max_jobs = lease, poll, idle_exit, max_jobs
         self.max_attempts = max_attempts
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._key = trust_key(self.blobs, create=False)
+        self._key = trust_key(self.key_file)
         self._db = PostgresIndex(url)
         self._db._retry(QueueBackend._init_schema)
         self._stop = threading.Event()
@@ -118,8 +125,9 @@ class Worker:
         payload = bytes(payload)
         if not check(self._key, payload, mac):  # never unpickle what we cannot authenticate
             self._finish(job, error="its payload has no valid signature under this worker's "
-                                    "trust key: planted in the database, or the worker was "
-                                    "given another --blobs directory than its clients")
+                                    "key: planted in the database, or the worker was given "
+                                    "another key than its clients (start it with --key and "
+                                    "the team key file the clients pass as key=)")
             return
         renew = threading.Event()
         beat = threading.Thread(target=self._renew, args=(job, renew), daemon=True,
@@ -141,7 +149,7 @@ class Worker:
         for a in args:
             for t in a if isinstance(a, list) else [a]:
                 if hasattr(t, "call") and hasattr(t, "cache"):
-                    t.cache = _local_spec(t.cache, self.blobs, self.url)
+                    t.cache = _local_spec(t.cache, self.blobs, self.url, self.key_file)
         log.info("job %s: %s", ",".join(k[:8] for k in keys), getattr(fn, "__name__", fn))
         return bytes(cloudpickle.dumps(fn(*args), protocol=5))
 

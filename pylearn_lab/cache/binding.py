@@ -175,7 +175,7 @@ def classify(root: str | os.PathLike[str], signer: Signer) -> tuple[str, str, st
 
 
 def write_marker(root: str | os.PathLike[str], signer: Signer, cache_id: str | None = None,
-                 replace: bool = False) -> str:
+                 replace: bool = False, group: bool = False) -> str:
     """Bind ``root`` to ``signer``'s key; returns the cache id.
 
     Created under a temporary name and linked into place, so two processes
@@ -192,6 +192,8 @@ def write_marker(root: str | os.PathLike[str], signer: Signer, cache_id: str | N
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
+            if group:
+                os.fchmod(fd, 0o640)  # a team cache: every member reads the marker
             os.write(fd, body)
             os.fsync(fd)
         finally:

@@ -172,7 +172,7 @@ class Cache:
             self.store = store
         elif is_database_url(path):
             self.index_url = str(path)
-            self.store = _team_store(str(path), blobs, durable)
+            self.store = _team_store(str(path), blobs, durable, trust, force)
         elif str(path) == ":memory:":
             self.store = MemoryStore()
         else:
@@ -211,7 +211,8 @@ class Cache:
         if not self.shareable:
             return None
         if self.index_url is not None:  # a team cache: workers open the same database
-            return ("postgresql", self.location, self.max_bytes, self.index_url)
+            return ("postgresql", self.location, self.max_bytes, self.index_url,
+                    getattr(self.store, "key_file", None))
         if isinstance(self.store, DiskStore):  # the historical form, kept for old workers
             return ("disk", self.location, self.max_bytes, self.store.key_file)
         return ("store", self.store.spec(), self.max_bytes)
@@ -223,7 +224,8 @@ class Cache:
             cache = _OPEN.get(spec)
             if cache is None:
                 if spec[0] == "postgresql":
-                    cache = cls(spec[3], max_bytes=spec[2], blobs=spec[1])
+                    cache = cls(spec[3], max_bytes=spec[2], blobs=spec[1],
+                                trust=spec[4] if len(spec) > 4 else None)
                 elif spec[0] == "store":
                     cache = cls(store=open_store(spec[1]), max_bytes=spec[2])
                 else:
@@ -481,7 +483,8 @@ class Cache:
         return f"Cache({self.location!r})"
 
 
-def _team_store(url: str, blobs: Any, durable: bool) -> DiskStore:
+def _team_store(url: str, blobs: Any, durable: bool, trust: Any = None,
+                force: bool = False) -> DiskStore:
     """Blobs in a shared directory, index rows in PostgreSQL (``Cache("postgresql://...")``)."""
     from .postgres_index import PostgresIndex
 
@@ -492,7 +495,7 @@ def _team_store(url: str, blobs: Any, durable: bool) -> DiskStore:
             "blobs in a directory every process can reach, and none was given. Pass "
             "Cache(url, blobs='/shared/dir') or set PYLEARN_BLOBS=/shared/dir."
         )
-    store = DiskStore(blobs, durable=durable, index=PostgresIndex(url))
+    store = DiskStore(blobs, durable=durable, trust=trust, force=force, index=PostgresIndex(url))
     store.scope = "shared"  # type: ignore[misc]  # hosts share the database and the blob dir
     return store
 

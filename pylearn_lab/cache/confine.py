@@ -64,24 +64,35 @@ def blob_name(key: str) -> str:
 
 
 class Confined:
-    """File operations relative to one root, never following a link."""
+    """File operations relative to one root, never following a link.
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    ``group=True`` (a cache signed with a team key, shared by several Unix users
+    of one group): directories it creates are ``2770`` (group-writable, new files
+    keep the directory's group) and blob files ``0640`` (group-readable); the
+    key, not the modes, decides which entries are trusted.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], group: bool = False) -> None:
         self.root = os.fspath(root)
+        self.group = group
 
     @contextmanager
     def _dir(self, *parts: str, create: bool = False) -> Iterator[int]:
         fd = os.open(self.root, _DIR_FLAGS)
         try:
             for part in parts:
+                made = False
                 if create:
                     try:
                         os.mkdir(part, 0o700, dir_fd=fd)
+                        made = True
                     except FileExistsError:
                         pass
                 nxt = os.open(part, _DIR_FLAGS, dir_fd=fd)
                 os.close(fd)
                 fd = nxt
+                if made and self.group:
+                    os.fchmod(fd, 0o2770)  # explicit: the umask would take group write away
             yield fd
         finally:
             os.close(fd)
@@ -121,6 +132,8 @@ class Confined:
         with self._dir("tmp") as d:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                          | os.O_CLOEXEC, 0o600, dir_fd=d)
+        if self.group:
+            os.fchmod(fd, 0o640)
         return name, fd
 
     def open_tmp(self, key: str, tmp_name: str) -> int:

@@ -125,7 +125,7 @@ class DiskStore:
         else:
             self._signer = Signer(load_user_key())
         state, self.cache_id, cause = classify(self.root, self._signer)
-        self.files = Confined(self.root)
+        self.files = Confined(self.root, group=self.key_file is not None)
         created = self._create_dirs() if state == "new" else []
         if not os.access(self.root, os.W_OK):
             self.read_only = True
@@ -136,7 +136,8 @@ class DiskStore:
                 raise CacheError(
                     f"{p} is a symlink: a cache never follows links. Remove it (the index is "
                     "rebuilt from the blob files) or use another cache directory.")
-        if not self.read_only and index_path.exists() and not os.access(index_path, os.W_OK):
+        if (index is None and not self.read_only and index_path.exists()
+                and not os.access(index_path, os.W_OK)):
             self.read_only = True
             warn_once(self.location, "read-only index",
                       f"the cache index {index_path} is read-only: the cache {self.root} "
@@ -169,6 +170,8 @@ class DiskStore:
             for p in reversed(missing):
                 p.mkdir(mode=0o700)
                 made.append(p)
+            if made and self.key_file is not None:
+                os.chmod(self.root, 0o2770)  # a team cache: the group's members write it
         except FileExistsError:
             pass
         except OSError as exc:
@@ -189,7 +192,7 @@ class DiskStore:
             self.read_only = True
             return
         try:
-            self.cache_id = write_marker(self.root, self._signer)
+            self.cache_id = write_marker(self.root, self._signer, group=self.files.group)
             self.files.ensure_dirs()
         except OSError as exc:
             # e.g. a full disk: leave nothing behind, not even the directories we made (a
@@ -233,15 +236,28 @@ class DiskStore:
         if self._external_index is not None:  # a server index: nothing of it lives here
             self.index = self._external_index
             self._log_checked = False
+            self._check_bound_database()
             return
         index_path = self.root / INDEX_NAME
         if not self.read_only and _index_lost(self, index_path):
             # deleted or cut to less than SQLite's header (which SQLite would take for a
             # new empty database): every blob would be orphaned -- rebuild from them instead
             maintenance.rebuild_index(self, index_path)
-        self.index = SqliteIndex(index_path, read_only=self.read_only,
+        self.index = SqliteIndex(index_path, read_only=self.read_only, group=self.files.group,
                                  on_corrupt=lambda p: maintenance.rebuild_index(self, p))
         self._log_checked = False
+
+    def _check_bound_database(self) -> None:
+        """A database serves one blob directory (one marker): another one is refused
+        with a clear cause (its rows could not verify here anyway)."""
+        bound = self.index.meta_get("cache_id")
+        if bound is None and not self.read_only:
+            self.index.meta_set("cache_id", self.cache_id)
+        elif bound is not None and bound != self.cache_id:
+            self._distrust(
+                f"the database {self.index.path} holds the index of another cache (id "
+                f"{bound[:12]}, this blob directory is {self.cache_id[:12]}): give each team "
+                "cache its own database, or pass the blob directory that database was made with")
 
     # -- signing ----------------------------------------------------------------------
     def row_fields(self, signed: Iterable[Any]) -> list[Any]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import stat
 import time
 from collections.abc import Iterable, Iterator
@@ -40,7 +39,7 @@ from . import tombs
 from .binding import LEGACY_SECRET, write_marker
 from .confine import blob_name, check_key
 from .serialize import checksum_with_header, read_header
-from .sqlite_index import _JSON_COLS, INDEX_NAME, SIGNED_COLS, SqliteIndex
+from .sqlite_index import _JSON_COLS, INDEX_NAME, SIGNED_COLS, IndexTxn, SqliteIndex
 from .store import VerifyReport
 from .warn import warn_once
 
@@ -52,20 +51,18 @@ __all__ = ["delete", "drop_row", "verify", "rebuild_index", "adopt", "reset", "s
 _N = len(SIGNED_COLS)
 
 
-def _sign_deletions(store: "DiskStore", c: sqlite3.Connection, keys: list[str]) -> tombs.Summary:
+def _sign_deletions(store: "DiskStore", txn: IndexTxn, keys: list[str]) -> tombs.Summary:
     """Inside a write transaction: tombstone ``keys`` and re-sign the log summary."""
-    row = c.execute("SELECT value FROM meta WHERE name = 'tombs'").fetchone()
-    summary = tombs.Summary.loads(row[0] if row else None, store._signer, store.cache_id)
+    summary = tombs.Summary.loads(txn.meta("tombs"), store._signer, store.cache_id)
     if summary is None:
         raise IntegrityError("the deletion log of this cache was altered; run verify()")
     now = time.time_ns()
     for key in keys:
-        old = c.execute("SELECT gen FROM tombstones WHERE key = ?", (key,)).fetchone()
-        gen = max(now, (old[0] + 1) if old else 0)
-        summary = summary.replaced(store._signer, key, old[0] if old else None, gen)
-        c.execute("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", (key, gen))
-    c.execute("INSERT OR REPLACE INTO meta VALUES ('tombs', ?)",
-              (summary.dumps(store._signer, store.cache_id),))
+        old = txn.tomb(key)
+        gen = max(now, (old + 1) if old is not None else 0)
+        summary = summary.replaced(store._signer, key, old, gen)
+        txn.set_tomb(key, gen)
+    txn.set_meta("tombs", summary.dumps(store._signer, store.cache_id))
     return summary
 
 
@@ -74,8 +71,8 @@ def delete(store: "DiskStore", keys: Iterable[str]) -> int:
     seen: list[tombs.Summary] = []
     with_blobs: list[str] = []
 
-    def on_delete(c: sqlite3.Connection, rows: list[tuple[str, str | None]]) -> None:
-        seen.append(_sign_deletions(store, c, [k for k, _ in rows]))
+    def on_delete(txn: IndexTxn, rows: list[tuple[str, str | None]]) -> None:
+        seen.append(_sign_deletions(store, txn, [k for k, _ in rows]))
         with_blobs.extend(k for k, b in rows if b)
 
     n, _ = store.index.take(keys, on_delete)
@@ -96,16 +93,13 @@ def _unlink_unindexed(store: "DiskStore", keys: list[str]) -> None:
     if not keys:
         return
 
-    def txn(c: sqlite3.Connection) -> None:
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            alive = {k for (k,) in c.execute(
-                f"SELECT key FROM entries WHERE key IN ({','.join('?' * len(chunk))})", chunk)}
-            for key in chunk:
-                if key not in alive:
-                    store.files.unlink_blob(key)
+    def txn(t: IndexTxn) -> None:
+        alive = t.alive(keys)
+        for key in keys:
+            if key not in alive:
+                store.files.unlink_blob(key)
 
-    store.index._txn(txn)
+    store.index.locked(txn)
 
 
 def drop_row(store: "DiskStore", key: str, mac: str, has_blob: bool) -> bool:
@@ -125,16 +119,8 @@ def signed_records(store: "DiskStore", func: str | None, keys: Iterable[str] | N
                    ) -> Iterator[dict[str, Any]]:
     """Record dicts of rows whose MAC verifies and that were not deleted before."""
     store.index.flush()
-    if keys is not None:
-        wanted = list(keys)
-        rows: list[Any] = []
-        for i in range(0, len(wanted), 500):
-            chunk = tuple(wanted[i : i + 500])
-            rows += store.index.signed_rows(f"WHERE e.key IN ({','.join('?' * len(chunk))})", chunk)
-    elif func is not None:
-        rows = store.index.signed_rows("WHERE e.func = ?", (func,))
-    else:
-        rows = store.index.signed_rows()
+    rows = store.index.signed_rows(func=func if keys is None else None,
+                                   keys=None if keys is None else list(keys))
     bad = 0
     for row in rows:
         signed, last_access, mac, tomb = row[:_N], row[_N], row[_N + 1], row[_N + 2]
@@ -160,12 +146,12 @@ def verify(store: "DiskStore", repair: bool) -> VerifyReport:
     try:
         rows = store.index.all_rows()
     except CacheCorruptError:
-        if not repair:
+        if not repair or store._external_index is not None:
             raise
         # Damage past the header (a bad page): open found nothing wrong, a full scan did.
         store.index.close()
         rebuild_index(store, store.index.path)
-        store.index = SqliteIndex(store.index.path,
+        store.index = SqliteIndex(store.index.path, group=store.files.group,
                                   on_corrupt=lambda p: rebuild_index(store, p))
         report.rebuilt = True
         rows = store.index.all_rows()
@@ -217,9 +203,8 @@ def _payload_ok(data: memoryview, checksum: str, hasher: Any) -> bool:
 
 def _strays(store: "DiskStore", report: VerifyReport, repair: bool) -> None:
     """Files under ``blobs/`` and ``tmp/`` no row names, removed under the write lock."""
-    def txn(c: sqlite3.Connection) -> None:
-        named = {blob_name(k) for (k,) in c.execute(
-            "SELECT key FROM entries WHERE blob IS NOT NULL").fetchall()}
+    def txn(t: IndexTxn) -> None:
+        named = {blob_name(k) for k in t.blob_keys()}
         for sub, name, st in list(store.files.scan("blobs")):
             rel = f"{sub}/{name}" if sub else name
             if rel in named and stat.S_ISREG(st.st_mode):
@@ -236,7 +221,7 @@ def _strays(store: "DiskStore", report: VerifyReport, repair: bool) -> None:
             if repair:
                 store.files.remove_stray("tmp", "", name)
 
-    store.index._txn(txn)
+    store.index.locked(txn)
 
 
 def _writer_alive(name: str) -> bool:
@@ -276,7 +261,7 @@ def rebuild_index(store: "DiskStore", index_path: Path) -> None:
               "entries and entries older than the last deletion are recomputed when needed).",
               stacklevel=4)
     c_seen, last_deleted = tombs.seen_count(store.cache_id)
-    fresh = SqliteIndex(index_path, read_only=False, on_corrupt=None)
+    fresh = SqliteIndex(index_path, read_only=False, on_corrupt=None, group=store.files.group)
     summary = tombs.Summary(c_seen, 0, 0, last_deleted)
     fresh.meta_set("tombs", summary.dumps(store._signer, store.cache_id))
     hasher = store._signer.payload_hasher
@@ -320,8 +305,11 @@ def reset(store: "DiskStore") -> int:
 
     Only the cache's own files go: the index, a legacy in-directory secret, and
     what is under ``blobs/`` and ``tmp/`` (links removed, never followed).
-    Returns how many blob files were removed.
+    Returns how many blob files were removed. A team cache's rows, tombstones and
+    deletion log live in its database: they are dropped there.
     """
+    if store._external_index is not None:
+        store._external_index.clear_all()
     for suffix in ("", "-wal", "-shm"):
         p = store.root / f"{INDEX_NAME}{suffix}"
         if p.exists() or p.is_symlink():
@@ -331,7 +319,8 @@ def reset(store: "DiskStore") -> int:
         secret.unlink()
     store.files.ensure_dirs()
     n = _clear_files(store)
-    store.cache_id = write_marker(store.root, store._signer, replace=True)
+    store.cache_id = write_marker(store.root, store._signer, replace=True,
+                                  group=store.files.group)
     return n
 
 
@@ -339,7 +328,8 @@ def adopt(store: "DiskStore") -> int:
     """Trust a directory made under another key: re-sign every entry whose bytes are
     whole with our key (the caller vouches for what they contain). Returns how many."""
     rows = store.index.all_rows()
-    store.cache_id = write_marker(store.root, store._signer, cache_id=None, replace=True)
+    store.cache_id = write_marker(store.root, store._signer, cache_id=None, replace=True,
+                                  group=store.files.group)
     hasher = store._signer.payload_hasher
     n = 0
     for row in rows:
@@ -365,6 +355,8 @@ def adopt(store: "DiskStore") -> int:
     for key, gen in tomb_rows:
         summary = summary.replaced(store._signer, key, None, gen)
     store.index.meta_set("tombs", summary.dumps(store._signer, store.cache_id))
+    if store._external_index is not None:  # the database now serves the new identity
+        store.index.meta_set("cache_id", store.cache_id)
     store.files.ensure_dirs()
     store._log_checked = False
     return n

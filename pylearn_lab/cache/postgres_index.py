@@ -5,8 +5,11 @@ so it cannot be shared by several login nodes over NFS. This index keeps the
 *same rows* in PostgreSQL (psycopg 3) and has the interface of
 :class:`~pylearn_lab.cache.sqlite_index.SqliteIndex`, so a
 :class:`~pylearn_lab.cache.disk.DiskStore` uses it unchanged: blobs and the
-cache secret stay in a shared directory, rows live in the database, and any
-process that reaches both may read and write entries.
+signed marker stay in a shared directory, rows (each signed with the team key,
+which lives in a key file, not in the directory or the database) live in the
+database, with the tombstones and the signed deletion-log summary that refuse
+replayed entries exactly as on SQLite. Anyone who can write the database but
+holds no key can make entries miss, never make a forged one hit.
 
 * **Rows** -- one table ``pylearn_entries`` with the SQLite index's columns
   (derived from its column lists, so a column added there appears here), a
@@ -45,8 +48,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import CacheError
-from .records import dumps
-from .sqlite_index import _JSON_COLS, _REAL_COLS, _RECORD_COLS, _TEXT_COLS
+from .sqlite_index import (_JSON_COLS, _REAL_COLS, _RECORD_COLS, _TEXT_COLS, SIGNED_COLS,
+                           record_values)
 
 __all__ = ["PostgresIndex", "is_database_url", "masked_url"]
 
@@ -61,6 +64,7 @@ _NOW = "extract(epoch from clock_timestamp())"
 _COLS: dict[str, str] = {
     "key": "TEXT PRIMARY KEY", "kind": "TEXT NOT NULL", "size": "BIGINT NOT NULL",
     "checksum": "TEXT NOT NULL", "blob": "TEXT", "inline": "BYTEA", "mac": "TEXT NOT NULL",
+    "gen": "BIGINT NOT NULL DEFAULT 0",
     **{c: "TEXT" for c in _TEXT_COLS}, **{c: "TEXT" for c in _JSON_COLS},
     **{c: "DOUBLE PRECISION" for c in _REAL_COLS}, "pid": "BIGINT",
     "last_access": "DOUBLE PRECISION",
@@ -93,13 +97,66 @@ CREATE TABLE IF NOT EXISTS pylearn_claims (key TEXT PRIMARY KEY, owner TEXT NOT 
 CREATE TABLE IF NOT EXISTS pylearn_meta (name TEXT PRIMARY KEY, value TEXT);
 INSERT INTO pylearn_meta VALUES ('schema', '1') ON CONFLICT DO NOTHING;
 """
+# Schema 2 (signed rows, the deletion log): applied to new and schema-1 databases alike.
+# Rows of schema 1 carry no generation and no valid row MAC: they read as misses and
+# are removed (the blob directory of such a cache is a legacy one and is reset anyway).
+_SCHEMA_2 = """
+ALTER TABLE pylearn_entries ADD COLUMN IF NOT EXISTS gen BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS pylearn_tombstones (key TEXT PRIMARY KEY, gen BIGINT NOT NULL);
+UPDATE pylearn_meta SET value = '2' WHERE name = 'schema';
+"""
+_SCHEMA_VERSION = "2"
 _SCHEMA_LOCK = 0x70796C6561726E  # advisory lock id: two first clients create tables in turn
-_INSERT_COLS = ("key", "kind", "size", "checksum", "blob", "inline", "mac", *_TEXT_COLS[:4],
-                *_JSON_COLS, *_REAL_COLS, "host", "pid", "engine", "last_access")
+# The write lock: every transaction that writes entries, tombstones or the deletion-log
+# summary -- or publishes / removes a blob file -- holds it, as SQLite's BEGIN IMMEDIATE
+# does. So a key's blob file is always the one its committed row describes, a store
+# started before a deletion never lands after it, and the signed summary is updated by
+# one deleter at a time. Cost: writes of the whole team are serialised (each is short: a
+# rename and one row); reads and claims never take it.
+_WRITE_LOCK = 0x70796C6C77726974
+_INSERT_COLS = ("key", "kind", "size", "checksum", "blob", "inline", "mac", "gen",
+                *_TEXT_COLS[:4], *_JSON_COLS, *_REAL_COLS, "host", "pid", "engine", "last_access")
+_SIGNED = ", ".join(f"e.{c}" for c in SIGNED_COLS)
+_ROWS = (f"SELECT {_SIGNED}, e.inline, e.mac, t.gen FROM pylearn_entries e "
+         "LEFT JOIN pylearn_tombstones t ON t.key = e.key")
+_SIGNED_ROWS = (f"SELECT {_SIGNED}, e.last_access, e.mac, t.gen FROM pylearn_entries e "
+                "LEFT JOIN pylearn_tombstones t ON t.key = e.key")
 _CLAIM = ("INSERT INTO pylearn_claims AS c (key, owner, expires) "
           f"SELECT k, %(owner)s, {_NOW} + %(ttl)s FROM unnest(%(keys)s::text[]) AS k "
           "ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires = excluded.expires "
           f"WHERE c.owner = excluded.owner OR c.expires < {_NOW} RETURNING c.key")
+
+
+class _PgTxn:
+    """:class:`~pylearn_lab.cache.sqlite_index.IndexTxn` on a connection holding the write lock."""
+
+    def __init__(self, c: Any) -> None:
+        self.c = c
+
+    def meta(self, name: str) -> str | None:
+        row = self.c.execute("SELECT value FROM pylearn_meta WHERE name = %s", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, name: str, value: str) -> None:
+        self.c.execute("INSERT INTO pylearn_meta VALUES (%s, %s) ON CONFLICT (name) "
+                       "DO UPDATE SET value = excluded.value", (name, value))
+
+    def tomb(self, key: str) -> int | None:
+        row = self.c.execute("SELECT gen FROM pylearn_tombstones WHERE key = %s",
+                             (key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_tomb(self, key: str, gen: int) -> None:
+        self.c.execute("INSERT INTO pylearn_tombstones VALUES (%s, %s) ON CONFLICT (key) "
+                       "DO UPDATE SET gen = excluded.gen", (key, gen))
+
+    def alive(self, keys: list[str]) -> set[str]:
+        return {k for (k,) in self.c.execute(
+            "SELECT key FROM pylearn_entries WHERE key = ANY(%s)", (list(keys),)).fetchall()}
+
+    def blob_keys(self) -> list[str]:
+        return [k for (k,) in self.c.execute(
+            "SELECT key FROM pylearn_entries WHERE blob IS NOT NULL").fetchall()]
 
 
 def is_database_url(where: Any) -> bool:
@@ -217,15 +274,22 @@ class PostgresIndex:
                 exists = c.execute("SELECT to_regclass('pylearn_meta') IS NOT NULL").fetchone()[0]
                 if not exists:
                     c.execute(_SCHEMA)
+                row = c.execute("SELECT value FROM pylearn_meta WHERE name = 'schema'").fetchone()
+                if row is not None and row[0] == "1":
+                    c.execute(_SCHEMA_2)
+                    row = (_SCHEMA_VERSION,)
+                if row is None or row[0] != _SCHEMA_VERSION:
+                    raise CacheError(
+                        f"the PostgreSQL cache index at {self.path} has schema {row and row[0]!r}, "
+                        f"this pylearn_lab reads schema {_SCHEMA_VERSION}: upgrade pylearn_lab "
+                        "(a newer version made it) or give the cache another database.")
 
         self._retry(init)
 
     # -- reads ----------------------------------------------------------------------
     def fetch(self, key: str) -> tuple[Any, ...] | None:
-        """``(kind, size, checksum, blob, inline, mac)`` of ``key``, or None."""
-        row = self._retry(lambda c: c.execute(
-            "SELECT kind, size, checksum, blob, inline, mac FROM pylearn_entries WHERE key = %s",
-            (key,)).fetchone())
+        """``(signed columns..., inline, mac, tombstone gen or None)`` of ``key``, or None."""
+        row = self._retry(lambda c: c.execute(f"{_ROWS} WHERE e.key = %s", (key,)).fetchone())
         return None if row is None else tuple(row)
 
     def present(self, keys: Iterable[str]) -> set[str]:
@@ -277,30 +341,112 @@ class PostgresIndex:
                 rec[col] = json.loads(rec[col]) if rec[col] else {}
             yield rec
 
+    def keys(self) -> list[str]:
+        """Every stored key."""
+        return [r[0] for r in self._retry(lambda c: c.execute(
+            "SELECT key FROM pylearn_entries").fetchall())]
+
     def blob_names(self) -> list[str]:
         return [r[0] for r in self._retry(lambda c: c.execute(
             "SELECT blob FROM pylearn_entries WHERE blob IS NOT NULL").fetchall())]
 
     def all_rows(self) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in self._retry(lambda c: c.execute(
-            "SELECT key, kind, size, checksum, blob, inline, mac FROM pylearn_entries").fetchall())]
+        """Every row as :meth:`fetch` gives it."""
+        return [tuple(r) for r in self._retry(lambda c: c.execute(_ROWS).fetchall())]
+
+    def signed_rows(self, func: str | None = None,
+                    keys: list[str] | None = None) -> list[tuple[Any, ...]]:
+        """``(signed columns..., last_access, mac, tombstone gen)`` rows, oldest first
+        (of function ``func``, or of ``keys``, or all)."""
+        if keys is not None:
+            rows: list[Any] = []
+            for i in range(0, len(keys), _CHUNK):
+                chunk = keys[i : i + _CHUNK]
+                rows += self._retry(lambda c: c.execute(
+                    f"{_SIGNED_ROWS} WHERE e.key = ANY(%s) ORDER BY e.created", (chunk,)).fetchall())
+        elif func is not None:
+            rows = self._retry(lambda c: c.execute(
+                f"{_SIGNED_ROWS} WHERE e.func = %s ORDER BY e.created", (func,)).fetchall())
+        else:
+            rows = self._retry(lambda c: c.execute(f"{_SIGNED_ROWS} ORDER BY e.created").fetchall())
+        return [tuple(r) for r in rows]
+
+    # -- the deletion log (replay protection) --------------------------------------------
+    def tombstones(self) -> list[tuple[str, int]]:
+        return [(k, int(g)) for k, g in self._retry(lambda c: c.execute(
+            "SELECT key, gen FROM pylearn_tombstones").fetchall())]
+
+    def meta_get(self, name: str) -> str | None:
+        row = self._retry(lambda c: c.execute(
+            "SELECT value FROM pylearn_meta WHERE name = %s", (name,)).fetchone())
+        return None if row is None else row[0]
+
+    def meta_set(self, name: str, value: str) -> None:
+        self.locked(lambda t: t.set_meta(name, value))
 
     # -- writes ---------------------------------------------------------------------
+    def _txn(self, fn: Callable[[Any], T]) -> T:
+        """Run ``fn(conn)`` in one transaction holding the team's write lock."""
+        def run(c: Any) -> T:
+            with c.transaction():
+                c.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+                return fn(c)
+
+        return self._retry(run)
+
+    def locked(self, fn: Callable[["_PgTxn"], T]) -> T:
+        """Run ``fn(txn)`` in one write transaction: no writer publishes meanwhile."""
+        return self._txn(lambda c: fn(_PgTxn(c)))
+
     def insert(self, key: str, kind: str, size: int, checksum: str, blob: str | None,
-               inline: bytes | None, mac: str, record: dict[str, Any]) -> bool:
-        """Insert a row unless ``key`` exists; True when this call inserted it."""
+               inline: bytes | None, mac: str, record: dict[str, Any], gen: int = 0,
+               publish: Callable[[], None] | None = None) -> bool:
+        """Insert a row unless ``key`` exists or was deleted after ``gen``; True when
+        this call inserted it. ``publish`` runs inside the write transaction, after
+        the checks (as :meth:`SqliteIndex.insert`)."""
         now = time.time()
-        values = (
-            key, kind, size, checksum, blob, inline, mac,
-            *(str(record.get(c, "") or "") for c in _TEXT_COLS[:4]),
-            *(dumps(record.get(c) or {}) for c in _JSON_COLS),
-            float(record.get("created") or now), float(record.get("duration") or 0.0),
-            str(record.get("host", "")), int(record.get("pid") or 0), str(record.get("engine", "")),
-            now,
-        )
+        values = (key, kind, size, checksum, blob, inline, mac, gen,
+                  *record_values(record, now), now)
         sql = (f"INSERT INTO pylearn_entries ({', '.join(_INSERT_COLS)}) "
-               f"VALUES ({', '.join(['%s'] * len(_INSERT_COLS))}) ON CONFLICT (key) DO NOTHING")
-        return bool(self._retry(lambda c: c.execute(sql, values).rowcount))
+               f"VALUES ({', '.join(['%s'] * len(_INSERT_COLS))})")
+
+        def txn(c: Any) -> bool:
+            if c.execute("SELECT 1 FROM pylearn_entries WHERE key = %s", (key,)).fetchone():
+                return False
+            tomb = c.execute("SELECT gen FROM pylearn_tombstones WHERE key = %s",
+                             (key,)).fetchone()
+            if tomb is not None and tomb[0] >= gen:
+                return False
+            if publish is not None:
+                publish()
+            c.execute(sql, values)
+            return True
+
+        return self._txn(txn)
+
+    def insert_signed(self, signed: list[Any], inline: bytes | None, mac: str) -> bool:
+        """Insert a row given as its signed columns (``SIGNED_COLS`` order)."""
+        cols = ", ".join(SIGNED_COLS)
+        sql = (f"INSERT INTO pylearn_entries ({cols}, inline, mac, last_access) "
+               f"VALUES ({', '.join(['%s'] * (len(SIGNED_COLS) + 3))}) ON CONFLICT (key) DO NOTHING")
+        values = (*signed, inline, mac, time.time())
+        return bool(self._txn(lambda c: c.execute(sql, values).rowcount))
+
+    def resign(self, key: str, checksum: str, mac: str) -> None:
+        """Replace one row's payload MAC and row MAC (adopting a directory)."""
+        self._txn(lambda c: c.execute(
+            "UPDATE pylearn_entries SET checksum = %s, mac = %s WHERE key = %s",
+            (checksum, mac, key)))
+
+    def clear_all(self) -> None:
+        """Drop every row, tombstone, claim and the deletion-log summary (a reset cache)."""
+        def txn(c: Any) -> None:
+            c.execute("DELETE FROM pylearn_entries")
+            c.execute("DELETE FROM pylearn_tombstones")
+            c.execute("DELETE FROM pylearn_claims")
+            c.execute("DELETE FROM pylearn_meta WHERE name <> 'schema'")
+
+        self._txn(txn)
 
     def delete(self, keys: Iterable[str]) -> int:
         return self.take(keys)[0]
@@ -310,32 +456,56 @@ class PostgresIndex:
         return bool(self._retry(lambda c: c.execute(
             "DELETE FROM pylearn_entries WHERE key = %s AND mac = %s", (key, mac)).rowcount))
 
-    def take(self, keys: Iterable[str]) -> tuple[int, list[str]]:
-        """Delete the rows of ``keys``; ``(rows deleted, their blob names)`` from one statement."""
+    def take(self, keys: Iterable[str],
+             on_delete: Callable[["_PgTxn", list[tuple[str, str | None]]], None] | None = None
+             ) -> tuple[int, list[str]]:
+        """Delete the rows of ``keys``; returns ``(rows deleted, their blob names)``.
+
+        ``on_delete(txn, [(key, blob), ...])`` runs inside the same write
+        transaction (tombstones and the signed summary; see :meth:`SqliteIndex.take`).
+        """
         keys = list(keys)
         n, blobs = 0, []
         for i in range(0, len(keys), _CHUNK):
             chunk = keys[i : i + _CHUNK]
-            rows = self._retry(lambda c: c.execute(
-                "DELETE FROM pylearn_entries WHERE key = ANY(%s) RETURNING blob",
-                (chunk,)).fetchall())
+
+            def txn(c: Any, chunk: list[str] = chunk) -> list[tuple[str, str | None]]:
+                rows = [(k, b) for k, b in c.execute(
+                    "DELETE FROM pylearn_entries WHERE key = ANY(%s) RETURNING key, blob",
+                    (chunk,)).fetchall()]
+                if on_delete is not None and rows:
+                    on_delete(_PgTxn(c), rows)
+                return rows
+
+            rows = self._txn(txn)
             n += len(rows)
-            blobs += [r[0] for r in rows if r[0] is not None]
+            blobs += [b for _, b in rows if b is not None]
         return n, blobs
 
-    def lru_victims(self, max_bytes: int) -> list[str]:
-        """Least recently used keys to drop so that at most ``max_bytes`` remain."""
-        self.flush()
+    def lru_victims(self, max_bytes: int, target: int | None = None) -> list[str]:
+        """Least recently used keys to drop so that at most ``target`` (default
+        ``max_bytes``) remain, or nothing when ``max_bytes`` is not exceeded; reads
+        only as many rows as it drops (batches in ``last_access`` order)."""
         _, total = self.stats()
         if total <= max_bytes:
             return []
+        self.flush()
+        goal = max_bytes if target is None else min(target, max_bytes)
         victims: list[str] = []
-        for key, size in self._retry(lambda c: c.execute(
-                "SELECT key, size FROM pylearn_entries ORDER BY last_access, created").fetchall()):
-            if total <= max_bytes:
+        batch, offset = 64, 0
+        while total > goal:
+            rows = self._retry(lambda c: c.execute(
+                "SELECT key, size FROM pylearn_entries ORDER BY last_access, key "
+                "LIMIT %s OFFSET %s", (batch, offset)).fetchall())
+            if not rows:
                 break
-            victims.append(key)
-            total -= size
+            for key, size in rows:
+                if total <= goal:
+                    break
+                victims.append(key)
+                total -= size
+            offset += len(rows)
+            batch *= 4
         return victims
 
     def touch(self, key: str) -> None:

@@ -27,13 +27,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 from ..errors import CacheCorruptError, CacheError
 from .records import dumps
 
-__all__ = ["SqliteIndex", "INDEX_NAME"]
+__all__ = ["SqliteIndex", "IndexTxn", "INDEX_NAME"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,6 +90,49 @@ _BUSY_TIMEOUT = 10.0  # seconds SQLite itself waits for a lock, per attempt
 _DEADLINE = 30.0  # seconds in all before giving up: the caller warns and the run goes on
 
 
+class IndexTxn(Protocol):
+    """What the store may do inside an index write transaction (both indexes give it)."""
+
+    def meta(self, name: str) -> str | None: ...
+    def set_meta(self, name: str, value: str) -> None: ...
+    def tomb(self, key: str) -> int | None: ...
+    def set_tomb(self, key: str, gen: int) -> None: ...
+    def alive(self, keys: list[str]) -> set[str]: ...
+    def blob_keys(self) -> list[str]: ...
+
+
+class _SqliteTxn:
+    """:class:`IndexTxn` on one SQLite connection inside ``BEGIN IMMEDIATE``."""
+
+    def __init__(self, c: sqlite3.Connection) -> None:
+        self.c = c
+
+    def meta(self, name: str) -> str | None:
+        row = self.c.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, name: str, value: str) -> None:
+        self.c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (name, value))
+
+    def tomb(self, key: str) -> int | None:
+        row = self.c.execute("SELECT gen FROM tombstones WHERE key = ?", (key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_tomb(self, key: str, gen: int) -> None:
+        self.c.execute("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", (key, gen))
+
+    def alive(self, keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            found.update(k for (k,) in self.c.execute(
+                f"SELECT key FROM entries WHERE key IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    def blob_keys(self) -> list[str]:
+        return [k for (k,) in self.c.execute("SELECT key FROM entries WHERE blob IS NOT NULL")]
+
+
 class SqliteIndex:
     """Index rows of a disk store (see the module docstring).
 
@@ -102,12 +145,16 @@ class SqliteIndex:
     on_corrupt : callable, optional
         ``on_corrupt(path)`` rebuilds a corrupt index; without it a corrupt
         index raises :class:`~pylearn_lab.errors.CacheCorruptError`.
+    group : bool
+        A team cache of several Unix users: a new index file is ``0660`` (SQLite
+        gives its ``-wal``/``-shm`` files the same mode), not ``0600``.
     """
 
     def __init__(self, path: Path, read_only: bool = False,
-                 on_corrupt: Callable[[Path], None] | None = None) -> None:
+                 on_corrupt: Callable[[Path], None] | None = None, group: bool = False) -> None:
         self.path = path
         self.read_only = read_only
+        self.group = group
         self._local = threading.local()
         self._pending: dict[str, float] = {}
         self._pending_lock = threading.Lock()
@@ -139,7 +186,7 @@ class SqliteIndex:
             conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT, isolation_level=None,
                                    check_same_thread=False)
             if not existed:
-                os.chmod(self.path, 0o600)
+                os.chmod(self.path, 0o660 if self.group else 0o600)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         self._local.conn, self._local.pid = conn, os.getpid()
@@ -277,11 +324,23 @@ class SqliteIndex:
         """Every row as :meth:`fetch` gives it."""
         return self._retry(lambda c: c.execute(_ALL).fetchall())
 
-    def signed_rows(self, where: str = "", args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """``(signed columns..., last_access, mac, tombstone gen)`` rows, oldest first."""
-        return self._retry(lambda c: c.execute(
-            f"SELECT {_SIGNED}, e.last_access, e.mac, t.gen FROM entries e LEFT JOIN tombstones t "
-            f"ON t.key = e.key {where} ORDER BY e.created", args).fetchall())
+    def signed_rows(self, func: str | None = None,
+                    keys: list[str] | None = None) -> list[tuple[Any, ...]]:
+        """``(signed columns..., last_access, mac, tombstone gen)`` rows, oldest first
+        (of function ``func``, or of ``keys``, or all)."""
+        base = (f"SELECT {_SIGNED}, e.last_access, e.mac, t.gen FROM entries e "
+                "LEFT JOIN tombstones t ON t.key = e.key")
+        if keys is not None:
+            rows: list[tuple[Any, ...]] = []
+            for i in range(0, len(keys), 500):
+                chunk = keys[i : i + 500]
+                q = f"{base} WHERE e.key IN ({','.join('?' * len(chunk))}) ORDER BY e.created"
+                rows += self._retry(lambda c: c.execute(q, chunk).fetchall())
+            return rows
+        if func is not None:
+            return self._retry(lambda c: c.execute(
+                f"{base} WHERE e.func = ? ORDER BY e.created", (func,)).fetchall())
+        return self._retry(lambda c: c.execute(f"{base} ORDER BY e.created").fetchall())
 
     # -- the deletion log (replay protection) --------------------------------------------
     def tombstones(self) -> list[tuple[str, int]]:
@@ -298,6 +357,10 @@ class SqliteIndex:
             (name, value)))
 
     # -- writes ---------------------------------------------------------------------
+    def locked(self, fn: Callable[["IndexTxn"], T]) -> T:
+        """Run ``fn(txn)`` in one write transaction: no writer publishes meanwhile."""
+        return self._txn(lambda c: fn(_SqliteTxn(c)))
+
     def _txn(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in one write transaction (retried whole when the index is busy)."""
         def run(c: sqlite3.Connection) -> T:
@@ -373,11 +436,11 @@ class SqliteIndex:
             "DELETE FROM entries WHERE key = ? AND mac = ?", (key, mac)).rowcount))
 
     def take(self, keys: Iterable[str],
-             on_delete: Callable[[sqlite3.Connection, list[tuple[str, str | None]]], None]
+             on_delete: Callable[["IndexTxn", list[tuple[str, str | None]]], None]
              | None = None) -> tuple[int, list[str]]:
         """Delete the rows of ``keys``; returns ``(rows deleted, their blob names)``.
 
-        ``on_delete(conn, [(key, blob), ...])`` runs inside the same transaction
+        ``on_delete(txn, [(key, blob), ...])`` runs inside the same transaction
         (the store writes tombstones and removes the files there), so a blob a
         concurrent writer publishes meanwhile is neither removed nor orphaned.
         """
@@ -393,7 +456,7 @@ class SqliteIndex:
                                  chunk).fetchall()
                 c.execute(f"DELETE FROM entries WHERE key IN ({marks})", chunk)
                 if on_delete is not None and rows:
-                    on_delete(c, rows)
+                    on_delete(_SqliteTxn(c), rows)
                 return len(rows), [b for _, b in rows if b]
 
             done, names = self._txn(txn)

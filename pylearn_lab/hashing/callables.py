@@ -11,6 +11,7 @@ with ``__call__`` (a toolz ``curry`` with bound arguments, your own
 
 Examples
 --------
+>>> __name__ = "__main__"  # examples run as a notebook's code does
 >>> import numpy as np
 >>> is_hashable_callable(np.mean), is_hashable_callable(len)
 (True, True)

@@ -27,6 +27,7 @@ memo; pass such data as an argument instead.
 
 Examples
 --------
+>>> __name__ = "__main__"  # examples run as a notebook's code does
 >>> def f(x):
 ...     return x + 1
 >>> function_identity(f).digest == function_identity(f).digest

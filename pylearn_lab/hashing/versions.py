@@ -10,6 +10,8 @@ Examples
 --------
 >>> is_library_module("os"), is_library_module("__main__")
 (True, False)
+>>> is_library_module("pylearn_lab.training.loop")  # the package's own machinery
+True
 >>> package_version("os").startswith("python==")
 True
 """
@@ -53,7 +55,14 @@ def is_library_module(module: str | None) -> bool:
         return hit
     mod = sys.modules.get(module)
     path = getattr(mod, "__file__", None) if mod is not None else None
-    if mod is None:
+    if _is_own_machinery(module):
+        # pylearn_lab's own machinery (cache, VM, training loop, ...) is library code however
+        # it is installed: its version stands for it. Followed as user code (an editable
+        # install), its runtime state -- open caches, memo tables -- would leak into the keys
+        # of every component that calls it. Shipped components stay keyed by their code when
+        # they are not installed from a wheel.
+        result = True
+    elif mod is None:
         result = False
     elif path is None:
         result = module in sys.builtin_module_names or module.split(".")[0] in sys.builtin_module_names
@@ -62,6 +71,14 @@ def is_library_module(module: str | None) -> bool:
         result = any(real.startswith(root + os.sep) for root in _LIB_ROOTS)
     _LIB_CACHE[module] = result
     return result
+
+
+_OWN_COMPONENTS = ("pylearn_lab.components", "pylearn_lab.sklearn")
+
+
+def _is_own_machinery(module: str) -> bool:
+    return (module == "pylearn_lab" or module.startswith("pylearn_lab.")) and not any(
+        module == c or module.startswith(c + ".") for c in _OWN_COMPONENTS)
 
 
 _VERSIONS: dict[str, str] = {}

@@ -25,6 +25,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..cache.cache import Cache, format_size, parse_size
+from ..cache.postgres_index import is_database_url, masked_url
 from ..errors import CacheError
 from ..hashing.functions import qualified_name
 from .cell import describe_seconds
@@ -34,22 +35,35 @@ __all__ = ["clear", "func_name", "info_text", "ls_text", "open_cache", "prune", 
            "verify"]
 
 
-def open_cache(where: str, max_bytes: int | None = None) -> Cache:
-    """The :class:`Cache` at ``where`` for ``%pylearn cache DIR``.
+def open_cache(where: str, max_bytes: int | None = None, blobs: str | None = None,
+               key: str | None = None) -> Cache:
+    """The :class:`Cache` at ``where`` for ``%pylearn cache DIR`` or, for a team cache,
+    ``%pylearn cache postgresql://... --blobs DIR [--key FILE]``.
 
     Raises
     ------
     UsageError
-        When the directory cannot be used (a file in the way, no permission):
-        one line in the notebook instead of the ``CacheError`` traceback.
+        When the directory or database cannot be used (a file in the way, no
+        permission, no server): one line in the notebook instead of the
+        ``CacheError`` traceback. A database URL is shown without its password.
 
     Examples
     --------
     >>> open_cache(":memory:").location
     ':memory:'
+    >>> open_cache("postgresql://ann:pw@127.0.0.1:9/x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pylearn_lab.magics.session.MagicUsageError: %pylearn cache postgresql://ann@127.0.0.1:9/x: a team cache keeps ... --blobs DIR ...
     """
+    if is_database_url(where):
+        return _open_team(where, max_bytes, blobs, key)
+    if blobs is not None:
+        raise MagicUsageError(
+            f"%pylearn cache: --blobs goes with a postgresql:// database URL (a team cache), "
+            f"received the directory {where!r:.80}. Drop --blobs, or pass the database URL.")
     try:
-        return Cache(where, max_bytes=max_bytes)
+        return Cache(where, max_bytes=max_bytes, trust=key)
     except (ValueError, RuntimeError, UnicodeError) as exc:  # odd text that is no path at all
         raise MagicUsageError(
             f"%pylearn cache expected a directory path, received {where!r:.80} ({exc}). "
@@ -64,6 +78,25 @@ def open_cache(where: str, max_bytes: int | None = None) -> Cache:
             f"{where!r} {detail}. Pass a writable path, e.g. %pylearn cache ./pylearn-cache; "
             "the session cache is unchanged."
         ) from None
+
+
+def _open_team(url: str, max_bytes: int | None, blobs: str | None, key: str | None) -> Cache:
+    shown = masked_url(url)
+    if blobs is None:
+        import os
+
+        if not os.environ.get("PYLEARN_BLOBS"):
+            raise MagicUsageError(
+                f"%pylearn cache {shown}: a team cache keeps its blobs in a shared directory "
+                "and none was given. Pass --blobs DIR (and --key FILE, the team key file), "
+                "or set PYLEARN_BLOBS; the session cache is unchanged.")
+    try:
+        return Cache(url, max_bytes=max_bytes, blobs=blobs, trust=key)
+    except (CacheError, ValueError, TypeError) as exc:
+        # messages built by the cache never name the password; the URL is masked here too
+        text = " ".join(str(exc).split()).replace(url, shown)
+        raise MagicUsageError(f"%pylearn cache {shown}: {text} The session cache is unchanged."
+                              ) from None
 
 
 def trust(where: str, key: str | None = None, reset: bool = False) -> Cache:

@@ -74,8 +74,10 @@ def _backend(line: str) -> None: ...
 
 
 @magic_arguments(name="%pylearn cache")
-@argument("dir", nargs="?", help="use this cache directory for the session")
+@argument("dir", nargs="?", help="use this cache directory (or postgresql:// URL) for the session")
 @argument("--max-size", help="size cap, e.g. 2GB")
+@argument("--blobs", help="a team cache's shared blob directory (with a postgresql:// URL)")
+@argument("--key", help="the team key file to sign with (see docs/team.md)")
 def _cache_dir(line: str) -> None: ...
 
 
@@ -290,14 +292,24 @@ class PylearnMagics(Magics):
         sub, tail = _first_word(rest)
         if sub not in _CACHE_SUBS:
             args = _parse(_cache_dir, rest, "%pylearn cache")
-            if args.dir is not None or args.max_size is not None:
+            if any(v is not None for v in (args.dir, args.max_size, args.blobs, args.key)):
                 try:
                     cap = parse_size(args.max_size)
                 except ValueError as exc:
                     raise MagicUsageError(f"%pylearn cache --max-size: {exc}") from None
-                where = (substitute(self._ns, args.dir) if args.dir is not None
-                         else get_default_cache().location)
-                set_default_cache(cachecmd.open_cache(where, cap))
+                current = get_default_cache()
+                blobs = substitute(self._ns, args.blobs) if args.blobs is not None else None
+                key = substitute(self._ns, args.key) if args.key is not None else None
+                if args.dir is not None:
+                    where = substitute(self._ns, args.dir)
+                elif current.index_url is not None:  # the team cache again, e.g. a new cap
+                    where = current.index_url
+                    blobs = blobs if blobs is not None else current.location
+                    key = key if key is not None else getattr(current.store, "key_file", None)
+                else:
+                    where = current.location
+                    key = key if key is not None else getattr(current.store, "key_file", None)
+                set_default_cache(cachecmd.open_cache(where, cap, blobs, key))
             print(cachecmd.info_text(get_default_cache()))
             return
         if sub == "trust":

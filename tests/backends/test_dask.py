@@ -4,8 +4,8 @@ Two worker processes (``processes=True``, one thread each, no dashboard) shared
 by this module; tests that kill workers or schedulers start their own. Side
 effects are counted in files (``ipp_nodes``): the node functions run in worker
 processes, and that module is not importable there (it travels by value).
-Which process wrote a blob is read from the blob's name, which carries the
-writer's pid (``blobs/ab/<key>-<checksum>-<pid>-<tag>``).
+Which process computed and stored an entry is read from its record (``pid``);
+blob files are named by key alone (``blobs/ab/<key>``).
 """
 
 from __future__ import annotations
@@ -55,9 +55,10 @@ def _tracked_graph(log: str):
     return nodes.sum_of(log, nodes.scale(log, made, 2.0))
 
 
-def _blob_writers(cache_dir: Path) -> set[int]:
-    """Pids in the names of the blob files under ``cache_dir``."""
-    return {int(p.name.split("-")[-2]) for p in (cache_dir / "blobs").glob("*/*")}
+def _blob_files(cache_dir: Path) -> set[str]:
+    """Names of the blob files under ``cache_dir`` (named by key alone: who wrote one is in
+    its record, ``pid``)."""
+    return {p.name for p in (cache_dir / "blobs").glob("*/*")}
 
 
 def test_submit_returns_a_concurrent_future_on_worker_processes(dask_cluster) -> None:
@@ -98,9 +99,9 @@ def test_workers_write_blobs_and_the_client_never_holds_intermediates(dask_clust
     done = [e for e in rec.events if e.kind == "done"]
     assert len(done) == 3 and all(e.info["stored"] for e in done)
     workers = set(dask_cluster.worker_pids().values())
-    writers = _blob_writers(tmp_path / "c")
-    assert len(writers) >= 1 and writers <= workers  # the blobs came from worker processes
-    assert {r.pid for r in cache.records()} <= workers
+    recs = cache.records()
+    assert _blob_files(tmp_path / "c") and _blob_files(tmp_path / "c") <= {r.key for r in recs}
+    assert {r.pid for r in recs} <= workers  # computed and stored by worker processes
 
 
 def test_ship_mode_gives_the_same_values_and_keys(dask_cluster, log, tmp_path) -> None:
@@ -112,7 +113,7 @@ def test_ship_mode_gives_the_same_values_and_keys(dask_cluster, log, tmp_path) -
         pl.run(e, backend=dask_cluster, cache=b, progress=False)
     assert {r.key for r in a.records()} == {r.key for r in b.records()}
     assert nodes.count(log, "client-unpickled") >= 2  # values travelled to the client
-    assert _blob_writers(tmp_path / "a") == {os.getpid()}  # ...which stored them
+    assert _blob_files(tmp_path / "a") == _blob_files(tmp_path / "b")  # ...which stored them
     ship.stop()
     assert dask_cluster.submit(abs, -1).result(timeout=30) == 1
 

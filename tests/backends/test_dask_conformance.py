@@ -57,12 +57,12 @@ def dask_backend():
 def queue_setup(pg_server, tmp_path_factory):
     root = tmp_path_factory.mktemp("queue")
     url, blobs = pg_server.new_database(), root / "shared"
-    pl.Cache(url, blobs=blobs)  # the shared directory and its trust key
+    pl.Cache(url, blobs=blobs)  # the shared directory and its marker (the user's own key)
     workers = [subprocess.Popen([sys.executable, "-m", "pylearn_lab", "worker", url, "--blobs",
                                  str(blobs), "--poll", "0.05"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                for _ in range(2)]
-    q = pl.QueueBackend(url, blobs=blobs)
+    q = pl.QueueBackend(url)  # signs with the user's key, which the workers find too
     yield q, url, blobs
     q.close()
     for w in workers:

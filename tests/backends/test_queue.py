@@ -21,6 +21,7 @@ from cluster_fixtures import wait_until
 
 import pylearn_lab as pl
 from pylearn_lab.backends.queue_backend import QueueBackend
+from pylearn_lab.cache.keyring import create_team_key
 from pylearn_lab.errors import BackendError, IntegrityError, NodeError
 
 psycopg = pytest.importorskip("psycopg")
@@ -30,24 +31,30 @@ HERE = Path(__file__).resolve().parent
 
 
 class Team:
-    """One test's queue: a database, a shared directory, its workers (stopped at the end)."""
+    """One test's queue: a database, a shared directory, a team key file, its workers
+    (stopped at the end)."""
 
     def __init__(self, url: str, root: Path) -> None:
         self.url, self.root = url, root
         self.blobs = root / "shared"
+        (root / "keys").mkdir(mode=0o750)
+        self.key = create_team_key(root / "keys" / "team.key")
         self.log = root / "log"
         self.log.mkdir()
         self.procs: list[subprocess.Popen] = []
 
     def cache(self, path: Path | None = None) -> pl.Cache:
-        return pl.Cache(self.url, blobs=path or self.blobs)
+        return pl.Cache(self.url, blobs=path or self.blobs, trust=self.key)
 
     def backend(self, **kw) -> QueueBackend:
-        return QueueBackend(self.url, blobs=self.blobs, **kw)
+        return QueueBackend(self.url, key=self.key, **kw)
 
-    def start_workers(self, n: int, *extra: str, blobs: Path | None = None) -> list[int]:
+    def start_workers(self, n: int, *extra: str, blobs: Path | None = None,
+                      key: Path | None | str = "team") -> list[int]:
+        keyarg = [] if key is None else ["--key", str(self.key if key == "team" else key)]
         new = [subprocess.Popen([sys.executable, "-m", "pylearn_lab", "worker", self.url,
-                                 "--blobs", str(blobs or self.blobs), "--poll", "0.05", *extra],
+                                 "--blobs", str(blobs or self.blobs), *keyarg, "--poll", "0.05",
+                                 *extra],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for _ in range(n)]
         self.procs += new
@@ -68,7 +75,7 @@ class Team:
 @pytest.fixture
 def team(pg_server, tmp_path):
     t = Team(pg_server.new_database(), tmp_path)
-    t.cache()  # creates the shared directory and its trust key, as the first client does
+    t.cache()  # creates the shared directory and its marker, as the first client does
     try:
         yield t
     finally:
@@ -90,8 +97,9 @@ def test_workers_run_the_jobs_and_store_them_in_the_team_cache(team) -> None:
     assert nodes.count(team.log, "client-unpickled") == 0  # intermediates stayed in the store
     recs = cache.records()
     assert len(recs) == 3 and {r.pid for r in recs} <= set(pids)
-    writers = {int(p.name.split("-")[-2]) for p in (team.blobs / "blobs").glob("*/*")}
-    assert writers and writers <= set(pids)
+    # blob files are named by key alone now: the large values are files the workers wrote
+    blobs = {p.name for p in (team.blobs / "blobs").glob("*/*")}
+    assert blobs and blobs <= {r.key for r in recs}
     st = wait_until(lambda: (s := q.status())["workers"] == 2 and s, what="both workers seen")
     assert st["done"] == 3 and st["queued"] == st["running"] == 0
     assert "2 workers" in str(st)
@@ -108,14 +116,15 @@ def test_workers_run_the_jobs_and_store_them_in_the_team_cache(team) -> None:
 
 
 def test_without_a_team_cache_values_travel_back_and_the_client_stores_them(team) -> None:
-    team.start_workers(1)
+    pids = team.start_workers(1)
     q = team.backend()
     local = pl.Cache(team.root / "laptop")
     assert pl.run(_tracked(team.log), backend=q, cache=local, progress=False) == \
         pytest.approx(2 * sum(range(50_000)))
     assert nodes.count(team.log, "client-unpickled") >= 2
-    assert {int(p.name.split("-")[-2]) for p in (team.root / "laptop" / "blobs").glob("*/*")} \
-        == {os.getpid()}
+    recs = local.records()
+    # computed by the worker (the record says where), stored here from the job rows
+    assert len(recs) == 3 and {r.pid for r in recs} == set(pids)
     q.close()
 
 
@@ -127,8 +136,8 @@ def test_a_queue_run_survives_the_notebook_exiting(team) -> None:
         sys.path.insert(0, {str(HERE)!r})
         import ipp_nodes as nodes, pylearn_lab as pl
         from pylearn_lab.backends.queue_backend import QueueBackend
-        q = QueueBackend({team.url!r}, blobs={str(team.blobs)!r})
-        cache = pl.Cache({team.url!r}, blobs={str(team.blobs)!r})
+        q = QueueBackend({team.url!r}, key={str(team.key)!r})
+        cache = pl.Cache({team.url!r}, blobs={str(team.blobs)!r}, trust={str(team.key)!r})
         leaves = [nodes.plus({str(team.log)!r}, i, 1) for i in range(4)]
         handle = pl.run(leaves, backend=q, cache=cache, wait=False, progress=False)
         import time
@@ -188,7 +197,7 @@ class _Canary:
 def test_a_planted_job_is_never_unpickled_by_a_worker(team) -> None:
     canary = team.root / "payload-ran"
     with psycopg.connect(team.url, autocommit=True) as conn:
-        QueueBackend(team.url, blobs=team.blobs).close()  # the tables exist
+        team.backend().close()  # the tables exist
         conn.execute("INSERT INTO pylearn_jobs (job_key, keys, label, payload, payload_mac) "
                      "VALUES ('planted', '{}', 'evil', %s, %s)",
                      (pickle.dumps(_Canary(canary)), "0" * 64))
@@ -208,34 +217,45 @@ def test_a_forged_result_is_refused_by_the_client(team) -> None:
     with psycopg.connect(team.url, autocommit=True) as conn:
         conn.execute("UPDATE pylearn_jobs SET state = 'done', result = %s, result_mac = 'f00' "
                      "WHERE label = 'abs'", (pickle.dumps(_Canary(canary)),))
-    with pytest.raises(IntegrityError, match="not signed with this cache's trust key"):
+    with pytest.raises(IntegrityError, match="not signed with this queue's key"):
         fut.result(timeout=30)
     assert not canary.exists()
     q.close()
 
 
-def test_workers_and_clients_need_the_same_trust_key(team, tmp_path) -> None:
-    stranger = tmp_path / "other-dir"
-    stranger.mkdir()
+def test_workers_and_clients_need_the_same_key(team, tmp_path) -> None:
     proc = subprocess.run([sys.executable, "-m", "pylearn_lab", "worker", team.url, "--blobs",
-                           str(stranger), "--idle-exit", "0"], capture_output=True, text=True,
-                          timeout=60)
-    assert proc.returncode == 2 and "no trust key (secret.key)" in proc.stderr
+                           str(team.blobs), "--key", str(tmp_path / "no-such.key"),
+                           "--idle-exit", "0"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "no key file at" in proc.stderr
+    assert "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "pylearn_lab", "worker",
-                           "postgresql://nobody@127.0.0.1:9/x", "--blobs", str(team.blobs)],
-                          capture_output=True, text=True, timeout=60)
+                           "postgresql://nobody:hunter2@127.0.0.1:9/x", "--blobs",
+                           str(team.blobs)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "cannot reach the PostgreSQL cache index" in proc.stderr
-    with pytest.raises(BackendError, match="blobs='/shared/dir'"):
-        QueueBackend(team.url)
+    assert "hunter2" not in proc.stderr
+    with pytest.raises(BackendError, match="expected the path of a team key file"):
+        QueueBackend(team.url, key=42)  # type: ignore[arg-type]
 
 
-def test_a_worker_with_another_key_fails_jobs_with_a_clear_error(team, tmp_path) -> None:
-    other = tmp_path / "other-team"
-    pl.Cache(other)  # a directory with a different secret.key
-    team.start_workers(1, blobs=other)
+@pytest.mark.parametrize("worker_key", ["other", "personal"])
+def test_a_worker_with_another_key_fails_jobs_with_a_clear_error(team, tmp_path,
+                                                                 worker_key) -> None:
+    """A worker given another team key, or none (its user's personal key), refuses the
+    team's jobs unread, and the client says why."""
+    other = create_team_key(team.root / "keys" / "other.key")
+    team.start_workers(1, key=other if worker_key == "other" else None)
     q = team.backend()
-    with pytest.raises(BackendError, match="another --blobs directory"):
+    with pytest.raises(BackendError, match="another key than its clients"):
         pl.run(nodes.tiny(5), backend=q, cache=team.cache(), progress=False, timeout=60)
+    q.close()
+
+
+def test_a_personal_key_queue_needs_no_key_file(team) -> None:
+    """Default: client and worker of one user sign with that user's personal key."""
+    team.start_workers(1, key=None)
+    q = QueueBackend(team.url)
+    assert q.submit(abs, -7).result(timeout=60) == 7
     q.close()
 
 
@@ -274,4 +294,12 @@ def test_a_job_that_kills_every_worker_fails_after_its_attempts(team) -> None:
     assert "lost 3 times" in str(info.value)
     assert nodes.count(team.log, "fatal") == 6  # 3 attempts per job, and one retry by the run
     assert team.cache().contains(ok)  # the other branch finished
+    q.close()
+
+
+def test_a_queue_and_a_team_cache_with_different_keys_is_a_clear_error(team) -> None:
+    q = QueueBackend(team.url)  # the personal key; the team cache signs with the team key
+    with pytest.raises(BackendError, match="QueueBackend\\(url, key=KEYFILE\\)"):
+        pl.run(nodes.tiny(2), backend=q, cache=team.cache(), progress=False, timeout=60)
+    assert q.status()["queued"] == 0  # nothing was queued
     q.close()

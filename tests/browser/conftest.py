@@ -181,9 +181,13 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 def _open_and_run_all(page: Any, lab: Lab, name: str, timeout_ms: int = 120_000) -> None:
     """Open notebook ``name`` in Lab, wait for an idle kernel, run every cell."""
     page.goto(lab.notebook_url(name))
+    # Lab restores the tabs earlier tests opened: wait for *this* notebook to be the current
+    # widget, or "run all" would run another tab's cells
     page.wait_for_function(
-        "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel"
-        "?.status === 'idle'", timeout=timeout_ms)
+        "(name) => { const w = window.jupyterapp?.shell?.currentWidget;"
+        " return w?.context?.path === name"
+        " && w?.sessionContext?.session?.kernel?.status === 'idle'; }",
+        arg=name, timeout=timeout_ms)
     # more room for wide widgets: fold the file browser away
     page.evaluate("() => window.jupyterapp.shell.collapseLeft?.()")
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")

@@ -7,6 +7,7 @@ from store_conformance import StoreConformance
 
 import pylearn_lab as pl
 from pylearn_lab.cache import MemoryStore
+from pylearn_lab.cache.keyring import create_team_key
 
 
 class TestDiskStore(StoreConformance):
@@ -31,3 +32,16 @@ class TestExplicitMemoryStore(StoreConformance):
     @pytest.fixture
     def make_cache(self):
         return lambda: pl.Cache(store=MemoryStore())
+
+
+class TestTeamStore(StoreConformance):
+    """``Cache("postgresql://...", blobs=DIR)``: rows in a real PostgreSQL server, blobs
+    in a shared directory, signed with a team key file."""
+
+    @pytest.fixture
+    def make_cache(self, request, tmp_path):
+        pytest.importorskip("psycopg")
+        db = request.getfixturevalue("pg_server").new_database()
+        key = tmp_path / "team.key"
+        create_team_key(key)
+        return lambda: pl.Cache(db, blobs=tmp_path / "blobs", trust=key)

@@ -350,3 +350,32 @@ def test_unload_removes_the_magic(ip):
     assert ip.find_line_magic("pylearn") is None and ip.find_cell_magic("pylearn") is None
     ip.run_line_magic("load_ext", "pylearn_lab")
     assert ip.find_line_magic("pylearn") is not None
+
+
+def test_cache_takes_a_team_database_with_blobs_and_a_key(magic, pg_server, tmp_path):
+    """``%pylearn cache postgresql://... --blobs DIR --key FILE`` makes the team cache the
+    session's; a new ``--max-size`` keeps it one; errors never show the password."""
+    from pylearn_lab.cache.keyring import create_team_key
+
+    db = pg_server.new_database()
+    password = pg_server.password
+    key = create_team_key(tmp_path / "team.key")
+    out, _ = magic(f"cache {db} --blobs {tmp_path / 'blobs'} --key {key}")
+    cache = pl.get_default_cache()
+    assert cache.index_url == db and cache.location == str(tmp_path / "blobs")
+    assert cache.store.key_file == str(key) and password not in out
+    assert cache.save("a" * 32, 42) and cache.lookup("a" * 32) == (True, 42)
+    magic("cache --max-size 1MB")
+    again = pl.get_default_cache()
+    assert again.index_url == db and again.max_bytes == 1_000_000
+    assert again.store.key_file == str(key) and again.lookup("a" * 32) == (True, 42)
+    for line, expected in [
+        (f"cache postgresql://ann:hunter2@127.0.0.1:9/x --blobs {tmp_path / 'b2'}",
+         "cannot reach the PostgreSQL cache index"),
+        ("cache postgresql://ann:hunter2@127.0.0.1:9/x", "Pass --blobs DIR"),
+        (f"cache {tmp_path / 'dir'} --blobs {tmp_path / 'b3'}", "--blobs goes with a postgresql"),
+    ]:
+        with pytest.raises(UsageError) as info:
+            magic(line)
+        assert expected in str(info.value) and "hunter2" not in str(info.value)
+    assert pl.get_default_cache().index_url == db  # the session cache is unchanged

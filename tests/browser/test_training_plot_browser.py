@@ -1,28 +1,19 @@
 """The live training plot in real JupyterLab + Chromium: curves move, the Stop button stops.
 
-Reuses the Lab/Chromium fixtures of ``tests/browser/conftest.py`` (loaded by
-path: that directory is not a package). The notebook trains in a thread so the
+Uses the Lab/Chromium fixtures of ``tests/browser/conftest.py`` (one session-wide
+Playwright: a second one in the same thread fails). The notebook trains in a thread so the
 kernel stays free to receive the button's click, exactly as a user would run a
 long training. The screenshot is kept in tests/artifacts/.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "_browser_fixtures", Path(__file__).parents[1] / "browser" / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_fx = sys.modules.setdefault("_browser_fixtures", importlib.util.module_from_spec(_spec))
-if not hasattr(_fx, "lab"):
-    _spec.loader.exec_module(_fx)
-lab, browser, page, run_notebook = _fx.lab, _fx.browser, _fx.page, _fx.run_notebook
-ARTIFACTS = _fx.ARTIFACTS
+from conftest import ARTIFACTS  # type: ignore[import-not-found]  # tests/browser/conftest.py
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
