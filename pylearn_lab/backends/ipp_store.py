@@ -43,12 +43,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import secrets
 import threading
 import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..cache.confine import Confined
+from ..errors import CacheError
 from .ipp_remote import machine_id, probe_store, read_probe
 
 __all__ = ["StoreProbe", "Visibility", "normalise_path_map"]
@@ -161,11 +164,15 @@ class Visibility:
         if known is not None:  # the directory was deleted or recreated: ask everyone again
             self.forget(location)
         text = secrets.token_hex(16)
-        probe = Path(location) / "tmp" / f"engine-probe-{text[:12]}"
         try:
-            probe.write_text(text, encoding="ascii")
-        except OSError:
+            # through the store's confined file API (a planted tmp/ link is refused), named
+            # like any temp file of a live writer so the cache's verify() leaves it be
+            name, fd = Confined(location).write_tmp("engine-probe", text[:8])
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(text)
+        except (OSError, CacheError):
             return None  # the client cannot write there: engines will not store there either
+        probe = Path(location) / "tmp" / name
         with self._lock:
             self._tokens[location] = (probe, text)
         return probe, text
