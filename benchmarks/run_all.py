@@ -34,11 +34,8 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 
 from _harness import Config, Row, format_table
 
-IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9")
-IDS += ("P15a", "P15b", "P15c")
-IDS += ("S1",)
-IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10")
-IDS += ("P13",)
+IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P13", "P14",
+       "P15a", "P15b", "P15c", "S1")
 MEASURES = {
     "P1": "hashing a 100 MiB array",
     "P2": "cache hit, small args",
@@ -55,7 +52,6 @@ MEASURES["P15a"] = "2,000 tiny nodes on DaskBackend vs client.map"
 MEASURES["P15b"] = "PostgreSQL index: hits and planning vs SQLite"
 MEASURES["P15c"] = "QueueBackend jobs/s with 2 workers"
 
-IDS += ("P14",)
 MEASURES["P14"] = "extending a 100-epoch training to 200; checkpoint overhead"
 MEASURES["S1"] = "a save under max_bytes at 100,000 entries (eviction)"
 MEASURES["P13"] = "scikit-learn model selection (4 families, 5-fold CV)"
