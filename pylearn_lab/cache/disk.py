@@ -55,7 +55,7 @@ from .auth import Signer
 from .binding import MARKER, check_not_system, checked_root, classify, write_marker
 from .confine import Confined, blob_name, check_key, check_tmp_name
 from .keyring import load_team_key, load_user_key
-from .serialize import checksum_with_header, layout, read_header
+from .serialize import checksum_of_fd, checksum_with_header, layout, read_header
 from .sqlite_index import INDEX_NAME, SIGNED_COLS, SqliteIndex, record_values
 from .store import StoredEntry, VerifyReport, register_store
 from .warn import warn_once
@@ -503,7 +503,7 @@ class DiskStore:
                 raise IntegrityError("truncated temp file")
             mm = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
             try:
-                row, first, fresh = self._sign_tmp(key, head, record, mm)
+                row, first, fresh = self._sign_tmp(key, head, record, mm, fd)
             finally:
                 try:
                     mm.close()
@@ -519,8 +519,8 @@ class DiskStore:
             os.close(fd)
         return row, tmp
 
-    def _sign_tmp(self, key: str, head: dict[str, Any], record: dict[str, Any], mm: mmap.mmap
-                  ) -> tuple[tuple[Any, ...], bytes, str | None]:
+    def _sign_tmp(self, key: str, head: dict[str, Any], record: dict[str, Any], mm: mmap.mmap,
+                  fd: int) -> tuple[tuple[Any, ...], bytes, str | None]:
         """``(row, signed header bytes, name of a fresh copy or None)`` for an engine's
         temp file mapped as ``mm`` (its views end with this call, so the map can close)."""
         data = memoryview(mm)
@@ -531,7 +531,8 @@ class DiskStore:
         if sum(n + (-n) % 64 for n in frames) != payload[0].nbytes:
             raise IntegrityError("its frames do not match the file's size")
         # the MAC is made here, with this store's key, over the bytes as they are now
-        checksum = checksum_with_header(data, (head, offset), self._signer.payload_hasher)
+        # (read, not through the map: the client's memory stays flat whatever the size)
+        checksum = checksum_of_fd(fd, head, offset, data.nbytes, self._signer.payload_hasher)
         try:
             row, parts = self._signed_row(key, head, payload, checksum, record, hlen)
         except ValueError:  # the record outgrew the engine's header region: copy the file

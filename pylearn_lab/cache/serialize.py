@@ -25,6 +25,7 @@ array([0., 1., 2., 3.])
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import struct
 from collections.abc import Callable, Sequence
@@ -139,6 +140,23 @@ def checksum_with_header(buf: memoryview, header: tuple[dict[str, Any], int],
     d = (hasher or new_digest)()
     d.update(_layout_fields(head))
     d.update(buf[offset:])
+    return d.hexdigest()
+
+
+def checksum_of_fd(fd: int, head: dict[str, Any], offset: int, size: int,
+                   hasher: Callable[[], Any] | None = None, chunk: int = 16 << 20) -> str:
+    """:func:`checksum_with_header` of a blob file read with ``pread`` in chunks: the
+    bytes go through the page cache, not into this process's resident memory (as a
+    memory map touched end to end would)."""
+    d = (hasher or new_digest)()
+    d.update(_layout_fields(head))
+    pos = offset
+    while pos < size:
+        block = os.pread(fd, min(chunk, size - pos), pos)
+        if not block:
+            raise IntegrityError("blob file shrank while it was read")
+        d.update(block)
+        pos += len(block)
     return d.hexdigest()
 
 
