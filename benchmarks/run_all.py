@@ -55,6 +55,9 @@ MEASURES["P15c"] = "QueueBackend jobs/s with 2 workers"
 MEASURES["P14"] = "extending a 100-epoch training to 200; checkpoint overhead"
 MEASURES["S1"] = "a save under max_bytes at 100,000 entries (eviction)"
 MEASURES["P13"] = "scikit-learn model selection (4 families, 5-fold CV)"
+IDS = (*IDS, "P11", "P12")  # the multi-host data plane (bench_hosts.py)
+MEASURES["P11"] = "400 MiB of intermediates, 3 engines on other hosts"
+MEASURES["P12"] = "stored throughput of tiny nodes on 3 engines"
 
 
 def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable[[], None]]]:
@@ -89,6 +92,12 @@ def _registry() -> tuple[dict[str, Callable[[Config], list[Row]]], list[Callable
 
         modules.append(bench_sklearn)
     except ImportError:  # P13 needs scikit-learn
+        pass
+    try:
+        import bench_hosts
+
+        modules.append(bench_hosts)
+    except ImportError:  # P11-P12 need ipyparallel
         pass
     table: dict[str, Callable[[Config], list[Row]]] = {}
     for m in modules:

@@ -3,9 +3,14 @@
 Start local engines, or attach to a cluster someone else started (local,
 Slurm, MPI, SSH -- anything ipyparallel's launchers run); the VM then submits
 ready nodes to a load-balanced view. Engines that can see the cache
-directory load their inputs from it (memory-mapped) and store their outputs
-themselves; otherwise values travel with the tasks and the client stores
-them. Which one applies is detected, not configured (:meth:`sees_store`).
+directory -- at the client's path, or at another one through ``path_map`` --
+read their inputs from blob files (memory-mapped) and write their outputs as
+blob files, returning receipts; the client alone writes the index, in batches
+(:mod:`.ipp_blobs`, :mod:`.ipp_adopt`). Which engines see it is asked of each
+engine, not configured (:meth:`IPyParallelBackend.seeing_engines`); the
+others get stored bytes with their tasks. Faults never hang a run or lie
+about it: timeouts, environment errors and lost engines are handled behind
+the future each submission returns (:mod:`.ipp_jobs`, :mod:`.ipp_watch`).
 
 Both :meth:`IPyParallelBackend.start` and :meth:`IPyParallelBackend.connect`
 make the backend the session's cluster, so ``run(..., backend="ipyparallel")``
@@ -37,9 +42,12 @@ from typing import Any
 
 from ..errors import BackendError, ClusterGoneError, UnpicklableError
 from .ipp_batch import NodeTimes, gather, split_slow
+from .ipp_jobs import Dispatcher
 from .ipp_pickle import failed_receipts, pack, task_keys
-from .ipp_remote import call_pickled, engine_pid, set_engine_id
-from .ipp_store import StoreProbe
+from .ipp_remote import engine_pid, set_engine_id
+from .ipp_adopt import Indexer, prepare
+from .ipp_blobs import run_with_blobs, to_wire
+from .ipp_store import Visibility
 from .ipp_watch import Watchdog, call_with_timeout
 from .local import Backend
 from .registry import current_cluster, set_current_cluster
@@ -67,6 +75,8 @@ class ClusterStatus:
         Tasks this backend submitted that have not finished.
     per_engine : dict
         ``engine id -> {"queue": n, "tasks": n, "completed": n}`` from ipyparallel.
+    excluded : dict
+        ``engine id -> why`` for engines taken out of the current run (environment errors).
     """
 
     engines: int
@@ -74,6 +84,7 @@ class ClusterStatus:
     queued: int
     pending: int
     per_engine: dict[int, dict[str, int]] = field(default_factory=dict)
+    excluded: dict[int, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return (f"{self.engines} engines, {self.busy} busy, {self.queued} queued, "
@@ -103,15 +114,24 @@ class IPyParallelBackend(Backend):
         Seconds with zero engines before pending tasks fail with ``NoEnginesError``.
     health_timeout : float
         Seconds without an answer from the controller before ``ClusterGoneError``.
+    path_map : dict, optional
+        ``{"/client/prefix": "/engine/prefix"}``: where engines see directories
+        the client sees elsewhere (e.g. ``{"/home/u": "/mnt/home/u"}`` when the
+        compute nodes mount home under ``/mnt``). The longest prefix wins.
+    probe_timeout : float
+        Seconds a run's start waits for the *first* engine to say whether it
+        sees a new cache directory; slower engines answer later, meanwhile
+        their tasks' large values travel through the client.
     """
 
     name = "ipyparallel"
     in_process = False
 
     def __init__(self, client: Any, *, cluster: Any = None, owns_client: bool = True,
-                 data_plane: str = "auto", batch_cap: int = 64, engine_timeout: float = 5.0,
+                 data_plane: str = "auto", batch_cap: int = 256, engine_timeout: float = 5.0,
                  health_interval: float = 1.0, health_timeout: float = 10.0,
-                 profile_tmp: str | None = None) -> None:
+                 profile_tmp: str | None = None, path_map: dict[str, str] | None = None,
+                 probe_timeout: float = 3.0) -> None:
         if data_plane not in DATA_PLANES:
             raise ValueError(f"data_plane= expected one of {DATA_PLANES}, received {data_plane!r}")
         self.client = client
@@ -120,11 +140,13 @@ class IPyParallelBackend(Backend):
         self.batch_cap = max(1, int(batch_cap))
         self._owns_client = owns_client
         self._profile_tmp = profile_tmp
-        self._view = client.load_balanced_view()
         self.times = NodeTimes()
         self._watch = Watchdog(client, engine_timeout, health_interval, health_timeout,
                                on_result=self.times.observe_result)
-        self._store_probe = StoreProbe(client)
+        self._jobs = Dispatcher(client, self._watch)
+        self._visibility = Visibility(client, path_map, timeout=probe_timeout)
+        self._indexer = Indexer()
+        self._caches: dict[str, Any] = {}
         self._tagged: set[int] = set()
         self._tag_results: list[Any] = []
         self._closed = False
@@ -135,8 +157,9 @@ class IPyParallelBackend(Backend):
     @classmethod
     def start(cls, n: int = 4, *, profile_dir: str | None = None, cluster_id: str | None = None,
               controller_args: Iterable[str] = (), start_timeout: float = 60.0,
-              data_plane: str = "auto", batch_cap: int = 64, engine_timeout: float = 5.0,
-              health_timeout: float = 10.0, **cluster_kwargs: Any) -> IPyParallelBackend:
+              data_plane: str = "auto", batch_cap: int = 256, engine_timeout: float = 5.0,
+              health_timeout: float = 10.0, path_map: dict[str, str] | None = None,
+              **cluster_kwargs: Any) -> IPyParallelBackend:
         """Start a controller and ``n`` engines on 127.0.0.1 and connect to them.
 
         The controller pings engines every 0.5 s (ipyparallel's default is 3 s),
@@ -174,7 +197,7 @@ class IPyParallelBackend(Backend):
             ) from exc
         backend = cls(client, cluster=cluster, data_plane=data_plane, batch_cap=batch_cap,
                       engine_timeout=engine_timeout, health_timeout=health_timeout,
-                      profile_tmp=tmp)
+                      profile_tmp=tmp, path_map=path_map)
         backend._await_tags(timeout=10.0)  # fresh engines are idle: leave them idle
         atexit.register(backend.stop)  # also removes the temporary profile directory
         return backend
@@ -234,8 +257,12 @@ class IPyParallelBackend(Backend):
         self._tag_engines()
         from ..vm.task import execute, execute_batch
 
+        if fn in (execute, execute_batch) and len(args) == 1 and not kwargs:
+            tasks = args[0] if fn is execute_batch else [args[0]]
+            if tasks and all(isinstance(getattr(t, "cache", None), tuple) for t in tasks):
+                return self._submit_via_store(tasks)
         if fn is execute_batch and len(args) == 1 and not kwargs:
-            groups = split_slow(args[0], self.times)
+            groups = self._groups(args[0])
             if len(groups) > 1:  # slow functions go one per task: combine their receipts
                 parts = [self._send(execute_batch, (g,)) if len(g) > 1 else
                          self._send(execute, (g[0],)) for g in groups]
@@ -244,46 +271,150 @@ class IPyParallelBackend(Backend):
             fn = functools.partial(fn, **kwargs)
         return self._send(fn, args)
 
-    def _send(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> cf.Future:
-        keys = task_keys(args)
+    def _groups(self, tasks: list[Any]) -> list[list[Any]]:
+        # a node with a timeout goes alone: the error must name it, not its group
+        groups = [[t] for t in tasks if getattr(t, "timeout", None) is not None]
+        rest = [t for t in tasks if getattr(t, "timeout", None) is None]
+        return groups + (split_slow(rest, self.times) if len(rest) > 1 else [rest] if rest else [])
+
+    def _submit_via_store(self, tasks: list[Any]) -> cf.Future:
+        """Tasks whose data goes through the store: see :mod:`.ipp_blobs` and :mod:`.ipp_adopt`."""
+        spec = tasks[0].cache
+        cache = self._caches.get(spec[1])
+        if cache is None:
+            from ..cache.cache import Cache
+
+            cache = self._caches[spec[1]] = Cache.from_spec(spec)
+        parts = [self._send_via_store(g, cache) for g in self._groups(tasks)]
+        return parts[0] if len(parts) == 1 else gather(parts, _concat_receipts)
+
+    def _send_via_store(self, tasks: list[Any], cache: Any) -> cf.Future:
+        location = cache.location
+        seers = self.seeing_engines(cache) - set(self._jobs.excluded)
+        plan, targets = prepare(tasks, cache, self._visibility.engine_path(location), seers,
+                                trusted=self.data_plane == "store")
+        # the recipe half of each record stays here (the engine adds how the call went):
+        # it would otherwise be pickled out and back for every node
+        recipes = {t.call.key: t.record for t in tasks}
+        funcs = {id(t.call.func): t.call.func for t in tasks}
+        # user code is looked for where it can be: the functions, and arguments that are
+        # functions, classes or containers (not in thousands of plain literals)
+        scan = [run_with_blobs, *funcs.values(),
+                *[a for t in tasks for a in (*t.call.args, *t.call.kwargs.values())
+                  if not isinstance(a, (int, float, str, bytes, bool, type(None)))]]
+        job = self._send(run_with_blobs, (to_wire(tasks), plan, len(tasks) > 1),
+                         targets=targets, keys=[t.call.key for t in tasks], scan=scan,
+                         tasks=tasks)
+        out = _Adopted(job)
+
+        def adopt(f: cf.Future) -> None:
+            if f.cancelled():
+                out.cancel()
+                return
+            exc = f.exception()
+            if exc is not None:
+                out._settle(error=exc)
+                return
+            result = f.result()
+            receipts = result if isinstance(result, list) else [result]
+            self._check_missing(cache, plan, receipts)
+            rows = getattr(result, "rows", [])
+            for row in rows:
+                row["record"] = {**recipes.get(row["key"], {}), **row["record"]}
+            self._indexer.submit(cache, receipts, rows).add_done_callback(
+                lambda g: out._settle(result=g.result()) if g.exception() is None
+                else out._settle(error=g.exception()))
+
+        job.add_done_callback(adopt)
+        return out
+
+    def _check_missing(self, cache: Any, plan: Any, receipts: list[Any]) -> None:
+        """An engine that could not read a blob the client reads is blind from now on."""
+        from .ipp_jobs import engine_of_receipts
+
+        for r in receipts:
+            k = getattr(r, "missing_input", "")
+            if not k or plan.refs.get(k, ("",))[0] != "blob":
+                continue
+            engine = engine_of_receipts([r])
+            hit, _ = cache.lookup(k, count_miss=False)  # drops the entry if it is broken
+            if hit and engine is not None:
+                self._visibility.revoke(cache.location, engine, f"could not read blob of {k[:12]}")
+                log.warning("engine %s could not read a blob the client reads; it is treated "
+                            "as blind to %s from now on", engine, cache.location)
+
+    def _send(self, fn: Callable[..., Any], args: tuple[Any, ...],
+              targets: list[int] | None = None, keys: list[str] | None = None,
+              scan: list[Any] | None = None, tasks: list[Any] | None = None) -> cf.Future:
+        keys = task_keys(args) if keys is None else keys
         try:
-            payload = pack(fn, args)
+            payload = pack(fn, args, scan)
         except Exception as exc:
             if not keys:
                 raise UnpicklableError("the task", fn, exc) from exc
             return failed_receipts(keys, exc)
-        self.times.expect([t for a in args for t in (a if isinstance(a, list) else [a])
-                           if hasattr(t, "call")])
-        ar = self._view.apply_async(call_pickled, payload, keys)
-        return self._watch.track(ar)
+        if tasks is None:
+            tasks = [t for a in args for t in (a if isinstance(a, list) else [a])
+                     if hasattr(t, "call")]
+        self.times.expect(tasks)
+        limits = [t.timeout for t in tasks if getattr(t, "timeout", None) is not None]
+        return self._jobs.dispatch(payload, keys, timeout=max(limits) if limits else None,
+                                   targets=targets)
 
     def sees_store(self, cache: Any) -> bool:
-        """True when every engine can read and write the cache directory.
+        """True when this run's data goes through the store (the default for a cache
+        directory): keys travel, values do not.
 
-        ``"auto"`` asks them (:class:`~pylearn_lab.backends.ipp_store.StoreProbe`):
-        a random token written into the directory must read back on every
-        engine. Otherwise values travel with the tasks, which is always correct.
+        Which engines read and write blob files themselves is decided per engine
+        (:meth:`seeing_engines`); for the others, small values travel as stored
+        bytes and large ones are read and written by the client -- never
+        unpickled there. ``data_plane="ship"`` makes values travel as Python
+        objects instead (the VM's ship mode), ``"store"`` trusts every engine to
+        see the directory without asking.
         """
-        if cache is None or not getattr(cache, "shareable", False):
+        if cache is None or not getattr(cache, "shareable", False) or self.data_plane == "ship":
             return False
-        if self.data_plane != "auto":
-            return self.data_plane == "store"
-        # a team cache's index is a database server: engines on other hosts may write it too
-        return self._store_probe.sees(cache.location,
-                                      any_machine=getattr(cache, "index_url", None) is not None)
+        self._caches[cache.location] = cache
+        if self.data_plane == "auto":
+            # the first run on a directory waits (up to probe_timeout) for one answer
+            self._visibility.ask(cache.location, wait=self._visibility.timeout)
+        return True
+
+    def seeing_engines(self, cache: Any) -> set[int]:
+        """Live engines that read and write ``cache``'s blob files themselves.
+
+        Asks engines without a verdict (non-blocking: they answer when free) and
+        returns those known to see it now. ``data_plane="store"``: every engine.
+        """
+        if cache is None or not getattr(cache, "shareable", False) or self.data_plane == "ship":
+            return set()
+        if self.data_plane == "store":
+            return set(self.client.ids)
+        return self._visibility.ask(cache.location)
+
+    def engine_views(self, cache: Any) -> dict[int, tuple[bool, str]]:
+        """``engine -> (sees the cache directory, why not)`` for engines that answered."""
+        return self._visibility.verdicts(cache.location)
 
     # -- cluster state ----------------------------------------------------------------
     def status(self, timeout: float = 5.0) -> ClusterStatus:
-        """Engines, busy engines and queued tasks (asks the controller; ``timeout`` s)."""
+        """Live engines, busy engines and queued tasks (asks the controller; ``timeout`` s).
+
+        Only engines registered now count: one that died or stopped answering
+        heartbeats (frozen) is gone from ``engines`` as soon as the controller
+        unregisters it.
+        """
         try:
             qs = call_with_timeout(self.client.queue_status, timeout)
         except TimeoutError:
             raise ClusterGoneError(
                 f"the ipyparallel controller did not answer within {timeout:g} s. Is the cluster "
                 "still running? Connect again with IPyParallelBackend.connect(...).") from None
-        per = {k: dict(v) for k, v in qs.items() if isinstance(k, int)}
+        live = set(self.client.ids)  # the controller may still list an engine that died
+        per = {k: dict(v) for k, v in qs.items() if isinstance(k, int) and k in live}
         busy = sum(1 for v in per.values() if v.get("queue", 0) + v.get("tasks", 0) > 0)
-        return ClusterStatus(len(per), busy, int(qs.get("unassigned", 0)), self._watch.pending, per)
+        return ClusterStatus(len(per), busy, int(qs.get("unassigned", 0)), self._watch.pending, per,
+                             dict(self._jobs.excluded))
 
     def engine_pids(self, timeout: float = 10.0) -> dict[int, int]:
         """``engine id -> process id`` of every engine."""
@@ -299,6 +430,8 @@ class IPyParallelBackend(Backend):
         atexit.unregister(self.stop)
         self._watch.stop()
         self._watch.fail_all(ClusterGoneError("the IPyParallelBackend was stopped"))
+        self._indexer.close()
+        self._visibility.close()
         if current_cluster() is self:
             set_current_cluster(None)
         if self._owns_client:
@@ -350,6 +483,27 @@ class IPyParallelBackend(Backend):
     def _tagged_or_not(self, engine: int, ar: Any) -> None:
         if ar.exception() is not None:  # a dying engine: try again on the next submit
             self._tagged.discard(engine)
+
+
+class _Adopted(cf.Future):
+    """The future the VM sees for a store-plane task: receipts once their rows are indexed."""
+
+    def __init__(self, job: cf.Future) -> None:
+        super().__init__()
+        self.job = job
+
+    def cancel(self) -> bool:
+        self.job.cancel()
+        return super().cancel()
+
+    def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        try:
+            if error is not None:
+                self.set_exception(error)
+            else:
+                self.set_result(result)
+        except cf.InvalidStateError:
+            pass
 
 
 def _concat_receipts(results: list[Any]) -> list[Any]:

@@ -40,14 +40,16 @@ _USER: dict[str, bool] = {}  # module name -> "is user code" (examined once)
 _LOCK = threading.Lock()
 
 
-def pack(fn: Any, args: tuple[Any, ...]) -> bytes:
+def pack(fn: Any, args: tuple[Any, ...], scan: list[Any] | None = None) -> bytes:
     """The payload ``(fn, args, file names)`` an engine runs with ``call_pickled``.
 
     User modules are registered for by-value pickling only while this payload
     is pickled: a process-wide registration would also change how the cache
-    pickles those modules' objects on the client.
+    pickles those modules' objects on the client. ``scan`` (default: ``fn``
+    and ``args``) is where to look for user code -- a caller that knows the
+    few functions among thousands of arguments says so.
     """
-    objs = [fn, *args]
+    objs = [fn, *args] if scan is None else scan
     registered = set(cloudpickle.list_registry_pickle_by_value())
     mods = [sys.modules[m] for m in user_modules(objs) if m not in registered]
     with _LOCK:

@@ -14,6 +14,8 @@ Examples
 32
 >>> read_probe("/no/such/dir/probe")[0]
 ''
+>>> probe_store("/no/such/dir", "tmp/probe", "token")
+(False, 'no directory /no/such/dir here')
 """
 
 from __future__ import annotations
@@ -32,11 +34,17 @@ __all__ = [
     "code_files",
     "engine_pid",
     "machine_id",
+    "probe_store",
     "read_probe",
     "set_engine_id",
 ]
 
 _DYNAMIC = "<dynamic-code>"  # cloudpickle's file name for code it pickles by value
+
+#: Cache directories this engine process proved it sees (:func:`probe_store`). Tasks
+#: write blobs only into these: an engine decides from its own evidence, not from an id
+#: that may not have reached it yet.
+SEEN_ROOTS: set[str] = set()
 
 
 def user_functions(objs: list[Any]) -> Iterator[types.FunctionType]:
@@ -45,7 +53,7 @@ def user_functions(objs: list[Any]) -> Iterator[types.FunctionType]:
     seen: set[int] = set()
     while stack:
         o = stack.pop()
-        if isinstance(o, list):
+        if isinstance(o, (list, tuple)):  # tuples: tasks on the wire (ipp_blobs.to_wire)
             stack.extend(o)
         elif hasattr(o, "call") and hasattr(o.call, "func"):  # a Task (duck-typed: no vm import)
             stack.append(o.call.func)
@@ -157,3 +165,29 @@ def read_probe(path: str) -> tuple[str, str]:
     if text and not os.access(os.path.dirname(path), os.W_OK):
         text = ""
     return text, machine_id()
+
+
+def probe_store(root: str, probe: str, token: str) -> tuple[bool, str]:
+    """``(sees, why not)``: does this engine see the cache directory ``root``?
+
+    Yes only if ``root/probe`` holds ``token`` (the very directory the client
+    wrote it into), ``blobs/`` and ``tmp/`` are writable here. (Whether this
+    engine holds the cache's key is checked where it reads or writes: an
+    engine without it ships values, see :mod:`.ipp_blobs`.)
+    Reads and checks only: nothing is created, even where ``root`` is missing.
+    """
+    SEEN_ROOTS.discard(root)
+    if not os.path.isdir(root):
+        return False, f"no directory {root} here"
+    try:
+        with open(os.path.join(root, probe), encoding="ascii") as f:
+            text = f.read()
+    except OSError as exc:
+        return False, f"cannot read the probe in {root} ({exc.strerror}): another directory"
+    if text != token:
+        return False, f"{root} here is another directory (its probe differs)"
+    for sub in ("blobs", "tmp"):
+        if not os.access(os.path.join(root, sub), os.W_OK):
+            return False, f"{root}/{sub} is not writable here (read-only mount?)"
+    SEEN_ROOTS.add(root)
+    return True, ""

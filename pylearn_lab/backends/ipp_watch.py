@@ -77,10 +77,15 @@ class TaskFuture(cf.Future):
     ``cancel()`` also asks the cluster to drop the task if it has not started.
     """
 
-    def __init__(self, ar: Any, client: Any) -> None:
+    def __init__(self, ar: Any, client: Any, timeout: float | None = None,
+                 keys: list[str] | None = None) -> None:
         super().__init__()
         self.ar = ar
         self._client = client
+        self.timeout = timeout
+        self.keys = list(keys or [])
+        self.engine: int | None = None  # where it ran (known once an engine took it)
+        self.started: float | None = None  # monotonic time an engine was seen running it
 
     def cancel(self) -> bool:
         if not self.done():
@@ -120,15 +125,22 @@ class Watchdog:
         self._probe: threading.Thread | None = None
         self._last_ok = time.monotonic()
         self._no_engines_since: float | None = None
+        #: ``on_timeout(future, engine, seconds)``: a tracked task ran past its timeout
+        self.on_timeout: Callable[[TaskFuture, int, float], None] | None = None
 
     @property
     def pending(self) -> int:
         """Tasks submitted through this backend and not finished."""
         return len(self._pending)
 
-    def track(self, ar: Any) -> TaskFuture:
-        """Wrap ipyparallel's AsyncResult ``ar`` into a :class:`TaskFuture`."""
-        fut = TaskFuture(ar, self.client)
+    def track(self, ar: Any, timeout: float | None = None,
+              keys: list[str] | None = None) -> TaskFuture:
+        """Wrap ipyparallel's AsyncResult ``ar`` into a :class:`TaskFuture`.
+
+        ``timeout`` s count from when an engine is seen running the task (not
+        while it waits in the scheduler's queue).
+        """
+        fut = TaskFuture(ar, self.client, timeout, keys)
         with self._lock:
             if not self._pending:
                 # the silence clock starts with the first outstanding task: time spent idle
@@ -150,6 +162,8 @@ class Watchdog:
     def _relay(self, ar: Any, fut: TaskFuture) -> None:
         # runs in ipyparallel's IO thread; a result is also proof the controller is alive
         self._last_ok = time.monotonic()
+        if fut.engine is None:
+            fut.engine = self._engine_of(fut)
         try:
             exc = ar.exception()
             if exc is not None:
@@ -216,6 +230,7 @@ class Watchdog:
     def _check(self) -> None:
         now = time.monotonic()
         self._check_lost_engines()
+        self._check_timeouts(now)
         if not self.client.ids:
             self._no_engines_since = self._no_engines_since or now
             if now - self._no_engines_since > self.engine_timeout:
@@ -240,6 +255,24 @@ class Watchdog:
             self._probe = threading.Thread(target=self._probe_once, name="pylearn-ipp-health",
                                            daemon=True)
             self._probe.start()
+
+    def _engine_of(self, fut: TaskFuture) -> int | None:
+        md = self.client.metadata.get(fut.ar.msg_ids[0])  # a defaultdict: never index it
+        engine = md.get("engine_id") if md else None
+        return engine if isinstance(engine, int) else None
+
+    def _check_timeouts(self, now: float) -> None:
+        with self._lock:
+            pending = [f for f in self._pending if f.timeout is not None and not f.done()]
+        for fut in pending:
+            if fut.engine is None:
+                fut.engine = self._engine_of(fut)
+            if fut.engine is None:
+                continue  # still queued: the clock has not started
+            if fut.started is None:
+                fut.started = now
+            elif now - fut.started > float(fut.timeout or 0) and self.on_timeout is not None:
+                self.on_timeout(fut, fut.engine, now - fut.started)
 
     def _check_lost_engines(self) -> None:
         """Fail at once the tasks whose engine unregistered (its nanny reports a death in

@@ -32,7 +32,7 @@ from contextlib import contextmanager
 
 from ..errors import CacheError, IntegrityError
 
-__all__ = ["Confined", "blob_name", "check_key"]
+__all__ = ["Confined", "blob_name", "check_key", "check_tmp_name"]
 
 _KEY = re.compile(r"[A-Za-z0-9_-]{8,128}")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -44,6 +44,17 @@ def check_key(key: object) -> str:
         raise IntegrityError(
             f"not a cache key: {key!r} (expected 8-128 letters, digits, '_' or '-')")
     return key
+
+
+def check_tmp_name(key: str, name: object) -> str:
+    """``name`` when it is a temp-file name :meth:`Confined.write_tmp` makes for ``key``
+    (``<key>.<pid>.<8 hex>.tmp``), else an IntegrityError."""
+    check_key(key)
+    if not isinstance(name, str) or not re.fullmatch(
+            re.escape(key) + r"\.[0-9]{1,10}\.[0-9a-f]{8}\.tmp", name):
+        raise IntegrityError(
+            f"not a temp file of entry {key[:12]}: {name!r} (expected {key[:12]}...<pid>.<token>.tmp)")
+    return name
 
 
 def blob_name(key: str) -> str:
@@ -124,6 +135,26 @@ class Confined:
         if self.group:
             os.fchmod(fd, 0o640)
         return name, fd
+
+    def open_tmp(self, key: str, tmp_name: str) -> int:
+        """A read-write fd on a temp file of ``key`` another process wrote (an engine).
+
+        ``tmp_name`` comes from a message, so it is checked to be exactly a name
+        :meth:`write_tmp` makes for ``key`` (no ``/``, no ``..``): anything else, a
+        link or a non-regular file is an IntegrityError.
+        """
+        check_tmp_name(key, tmp_name)
+        with self._dir("tmp") as d:
+            try:
+                fd = os.open(tmp_name, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=d)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise IntegrityError(f"temp file {tmp_name} is a link: refused") from None
+                raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise IntegrityError(f"temp file {tmp_name} is not a regular file: refused")
+        return fd
 
     def publish(self, tmp_name: str, key: str) -> None:
         """Rename a temp file to ``key``'s blob (replacing any file of that name)."""

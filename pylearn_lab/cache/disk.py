@@ -53,9 +53,9 @@ from ..errors import CacheError, CacheWarning, IntegrityError
 from . import maintenance, tombs
 from .auth import Signer
 from .binding import MARKER, check_not_system, checked_root, classify, write_marker
-from .confine import Confined, blob_name, check_key
+from .confine import Confined, blob_name, check_key, check_tmp_name
 from .keyring import load_team_key, load_user_key
-from .serialize import checksum_with_header, layout, read_header
+from .serialize import checksum_of_fd, checksum_with_header, layout, read_header
 from .sqlite_index import INDEX_NAME, SIGNED_COLS, SqliteIndex, record_values
 from .store import StoredEntry, VerifyReport, register_store
 from .warn import warn_once
@@ -382,12 +382,15 @@ class DiskStore:
         return (0, 0) if self.untrusted else self.index.stats()
 
     # -- writing --------------------------------------------------------------------
-    def put(self, key: str, head: dict[str, Any], payload: list[memoryview], checksum: str,
-            record: dict[str, Any]) -> bool:
-        if self.untrusted:
-            return False
-        if self.read_only:
-            raise CacheError(f"the cache directory {self.root} is read-only; results are not stored")
+    def _signed_row(self, key: str, head: dict[str, Any], payload: list[memoryview],
+                    checksum: str, record: dict[str, Any], header_len: int | None = None
+                    ) -> tuple[tuple[Any, ...], list[memoryview]]:
+        """The one way a row is built (:meth:`put` and :meth:`adopt`): generation, record,
+        blob name from the key, header repeating the signed row, row MAC.
+
+        Returns ``((key, kind, size, checksum, blob, inline, mac, record, gen), parts)``;
+        ``inline`` is the bytes for a small value, None for a blob (``parts`` to write).
+        """
         check_key(key)
         gen = time.time_ns()
         rec = {**record, "created": record.get("created") or time.time()}
@@ -398,14 +401,16 @@ class DiskStore:
         # The header repeats the signed row, so the index can be rebuilt from the blobs;
         # the row MAC (over the total size, header included) fills a same-length placeholder.
         parts, size = layout({**head, "checksum": checksum, "gen": gen, "blob": blob,
-                              "row": list(tail), "rowmac": _PLACEHOLDER}, payload)
+                              "row": list(tail), "rowmac": _PLACEHOLDER}, payload, header_len)
         mac = self._signer.row_mac(self.row_fields([key, kind, size, checksum, blob, gen, *tail]))
         first = bytes(parts[0]).replace(f'"rowmac":"{_PLACEHOLDER}"'.encode(),
                                         f'"rowmac":"{mac}"'.encode(), 1)
         parts = [memoryview(first), *parts[1:]]
-        if blob is None:
-            return self.index.insert(key, kind, size, checksum, None, b"".join(parts), mac,
-                                     rec, gen)
+        inline = b"".join(parts) if blob is None else None
+        return (key, kind, size, checksum, blob, inline, mac, rec, gen), parts
+
+    def _write_parts(self, key: str, parts: list[memoryview]) -> str:
+        """Write a blob's parts to a new temp file; returns its name."""
         tmp, fd = self.files.write_tmp(key, secrets.token_hex(4))
         try:
             with os.fdopen(fd, "wb", closefd=True) as f:
@@ -414,10 +419,173 @@ class DiskStore:
                 if self.durable:
                     f.flush()
                     os.fsync(f.fileno())
+        except BaseException:
+            self.files.unlink_tmp(tmp)
+            raise
+        return tmp
+
+    def put(self, key: str, head: dict[str, Any], payload: list[memoryview], checksum: str,
+            record: dict[str, Any]) -> bool:
+        if self.untrusted:
+            return False
+        if self.read_only:
+            raise CacheError(f"the cache directory {self.root} is read-only; results are not stored")
+        row, parts = self._signed_row(key, head, payload, checksum, record)
+        key, kind, size, checksum, blob, inline, mac, rec, gen = row
+        if blob is None:
+            return self.index.insert(key, kind, size, checksum, None, inline, mac, rec, gen)
+        tmp = self._write_parts(key, parts)
+        try:
             return self.index.insert(key, kind, size, checksum, blob, None, mac, rec, gen,
                                      publish=lambda: self.files.publish(tmp, key))
         finally:
             self.files.unlink_tmp(tmp)  # gone already when published
+
+    def adopt(self, entries: list[dict[str, Any]]) -> set[str]:
+        """Store values computed elsewhere (cluster engines): all rows in ONE transaction.
+
+        Each entry has ``key``, ``head`` (kind, dtype, shape, frames), ``record`` and
+        either ``payload`` (the encoded bytes, shipped) or ``tmp``: the name of a temp
+        file an engine wrote into this cache's ``tmp/`` (header region, then payload).
+        Nothing an engine says is trusted: a ``tmp`` name must be exactly one
+        :meth:`~pylearn_lab.cache.confine.Confined.write_tmp` makes for the key (it is
+        opened under ``tmp/`` by name, links refused); the payload MAC is computed
+        here, with this store's key, over the bytes as they are; each row is built by
+        the same code as :meth:`put` (generation, row MAC, header repeating the row,
+        rewritten in place over the engine's header region) and published inside the
+        index transaction. Refused entries are skipped with a logged warning; an
+        ``OSError`` (the directory was deleted, the disk is full) stores nothing and
+        propagates, its temp files removed. Returns the keys
+        stored now; keys already stored (or deleted since) keep their first value.
+        """
+        if self.untrusted:
+            for e in entries:
+                self._discard_tmp(e)
+            return set()
+        if self.read_only:
+            raise CacheError(f"the cache directory {self.root} is read-only; results are not stored")
+        rows: list[tuple[Any, ...]] = []
+        temps: list[str] = []
+        try:
+            for e in entries:
+                try:
+                    built = self._adopt_one(e)
+                except (ValueError, KeyError, TypeError, IntegrityError) as exc:
+                    # a receipt that does not hold up; an OSError (directory gone, disk
+                    # full) fails the whole batch instead: the caller warns and hands over
+                    log.warning("result of %s from an engine refused: %s",
+                                str(e.get("key"))[:12], exc)
+                    self._discard_tmp(e)
+                    continue
+                row, tmp = built
+                if tmp is not None:
+                    temps.append(tmp)
+                key = row[0]
+                rows.append((*row, None if tmp is None else
+                             (lambda t=tmp, k=key: self.files.publish(t, k))))
+            if hasattr(self.index, "insert_many"):
+                return set(self.index.insert_many(rows))
+            return {r[0] for r in rows if self.index.insert(*r)}
+        finally:
+            for t in temps:
+                self.files.unlink_tmp(t)  # gone already when published
+
+    def _adopt_one(self, e: dict[str, Any]) -> tuple[tuple[Any, ...], str | None]:
+        key, head, record = check_key(e["key"]), dict(e["head"]), dict(e["record"])
+        if "payload" in e:
+            payload = [memoryview(e["payload"])]
+            checksum = checksum_with_header(payload[0], (head, 0), self._signer.payload_hasher)
+            row, parts = self._signed_row(key, head, payload, checksum, record)
+            return row, None if row[4] is None else self._write_parts(key, parts)
+        tmp = e["tmp"]
+        fd = self.files.open_tmp(key, tmp)
+        try:
+            if os.fstat(fd).st_size < 8:
+                raise IntegrityError("truncated temp file")
+            mm = mmap.mmap(fd, 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+            try:
+                row, first, fresh = self._sign_tmp(key, head, record, mm, fd)
+            finally:
+                try:
+                    mm.close()
+                except BufferError:  # views held by a traceback: the map goes with them
+                    pass
+            if fresh is not None or row[4] is None:  # copied, or small after all (inline)
+                self.files.unlink_tmp(tmp)
+                return row, fresh
+            os.pwrite(fd, first, 0)  # the signed header over the engine's reserved region
+            if self.durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        return row, tmp
+
+    def _sign_tmp(self, key: str, head: dict[str, Any], record: dict[str, Any], mm: mmap.mmap,
+                  fd: int) -> tuple[tuple[Any, ...], bytes, str | None]:
+        """``(row, signed header bytes, name of a fresh copy or None)`` for an engine's
+        temp file mapped as ``mm`` (its views end with this call, so the map can close)."""
+        data = memoryview(mm)
+        _, offset = read_header(data)
+        hlen = int.from_bytes(data[4:8], "little")
+        payload = [data[offset:]]
+        frames = [int(n) for n in head["frames"]]
+        if sum(n + (-n) % 64 for n in frames) != payload[0].nbytes:
+            raise IntegrityError("its frames do not match the file's size")
+        # the MAC is made here, with this store's key, over the bytes as they are now
+        # (read, not through the map: the client's memory stays flat whatever the size)
+        checksum = checksum_of_fd(fd, head, offset, data.nbytes, self._signer.payload_hasher)
+        try:
+            row, parts = self._signed_row(key, head, payload, checksum, record, hlen)
+        except ValueError:  # the record outgrew the engine's header region: copy the file
+            row, parts = self._signed_row(key, head, payload, checksum, record)
+            return row, b"", None if row[4] is None else self._write_parts(key, parts)
+        return row, bytes(parts[0]), None
+
+    def _discard_tmp(self, e: dict[str, Any]) -> None:
+        try:
+            self.files.unlink_tmp(check_tmp_name(e.get("key"), e.get("tmp")))  # type: ignore[arg-type]
+        except (IntegrityError, OSError):
+            pass  # not a name of ours: never touched
+
+    def locate(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """What an engine needs to read stored entries without the index.
+
+        ``key -> {"kind", "checksum", "blob", "inline", "fields", "mac"}`` for the
+        entries among ``keys`` whose row MAC verifies, that were not deleted and
+        replayed, and (inline ones) whose payload MAC verifies; ``fields``/``mac`` let
+        an engine holding the key check the row itself.
+        """
+        if self.untrusted:
+            return {}
+        self._check_log()
+        if self.untrusted:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for key in keys:
+            try:
+                check_key(key)
+            except IntegrityError:
+                continue
+            row = self.index.fetch(key)
+            if row is None:
+                continue
+            signed, (inline, mac, tomb) = row[:_NSIGNED], row[_NSIGNED:]
+            fields = self.row_fields(signed)
+            if not self._signer.row_ok(mac, fields) or (tomb is not None and tomb >= signed[5]):
+                continue
+            if inline is not None:
+                data = memoryview(inline)
+                try:
+                    ok = data.nbytes == signed[2] and checksum_with_header(
+                        data, read_header(data), self._signer.payload_hasher) == signed[3]
+                except IntegrityError:
+                    ok = False
+                if not ok:
+                    continue
+            out[key] = {"kind": signed[1], "checksum": signed[3], "blob": signed[4],
+                        "inline": None if inline is None else bytes(inline),
+                        "fields": fields, "mac": mac}
+        return out
 
     def _drop(self, key: str, mac: str, blob: str | None) -> bool:
         # Only the row that was examined: the key may have been stored again meanwhile.

@@ -25,6 +25,7 @@ array([0., 1., 2., 3.])
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import struct
 from collections.abc import Callable, Sequence
@@ -91,9 +92,19 @@ def encode(value: Any, hasher: Callable[[], Any] | None = None
     return head, parts, d.hexdigest()
 
 
-def layout(head: dict[str, Any], payload: list[memoryview]) -> tuple[list[memoryview], int]:
-    """Prefix ``payload`` with the blob header; returns ``(parts, total_size)``."""
+def layout(head: dict[str, Any], payload: list[memoryview], header_len: int | None = None
+           ) -> tuple[list[memoryview], int]:
+    """Prefix ``payload`` with the blob header; returns ``(parts, total_size)``.
+
+    ``header_len`` pads the JSON header with spaces to exactly that many bytes
+    (JSON ignores them), so a header can be rewritten in place over a reserved
+    region; a header that does not fit raises ``ValueError``.
+    """
     header = json.dumps(head, separators=(",", ":"), default=str).encode()
+    if header_len is not None:
+        if len(header) > header_len:
+            raise ValueError(f"blob header of {len(header)} bytes exceeds {header_len}")
+        header += b" " * (header_len - len(header))
     start = len(MAGIC) + _LEN.size + len(header)
     first = memoryview(MAGIC + _LEN.pack(len(header)) + header + _ZEROS[: _pad(start)])
     total = first.nbytes + sum(p.nbytes for p in payload)
@@ -129,6 +140,23 @@ def checksum_with_header(buf: memoryview, header: tuple[dict[str, Any], int],
     d = (hasher or new_digest)()
     d.update(_layout_fields(head))
     d.update(buf[offset:])
+    return d.hexdigest()
+
+
+def checksum_of_fd(fd: int, head: dict[str, Any], offset: int, size: int,
+                   hasher: Callable[[], Any] | None = None, chunk: int = 16 << 20) -> str:
+    """:func:`checksum_with_header` of a blob file read with ``pread`` in chunks: the
+    bytes go through the page cache, not into this process's resident memory (as a
+    memory map touched end to end would)."""
+    d = (hasher or new_digest)()
+    d.update(_layout_fields(head))
+    pos = offset
+    while pos < size:
+        block = os.pread(fd, min(chunk, size - pos), pos)
+        if not block:
+            raise IntegrityError("blob file shrank while it was read")
+        d.update(block)
+        pos += len(block)
     return d.hexdigest()
 
 

@@ -54,6 +54,8 @@ class Component:
         Whether results of this component are stored in the cache.
     ignore : frozenset of str
         Parameters passed to the function but left out of the key (and of records).
+    timeout : float or None
+        Seconds one call may run on a backend that can stop it (ipyparallel).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class Component:
         cache: bool = True,
         register: bool = True,
         ignore: Iterable[str] = (),
+        timeout: float | None = None,
     ) -> None:
         if isinstance(fn, Component):
             fn = getattr(fn, "__pylearn_component_fn__")
@@ -82,6 +85,11 @@ class Component:
         self.version = None if version is None else str(version)
         self.category = category or _default_category(fn)
         self.cache = cache
+        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ValueError(f"component(timeout=) expected seconds > 0 or None, received "
+                             f"{timeout!r}")
+        # not part of the key: how long a call may take does not change what it computes
+        self.timeout: float | None = None if timeout is None else float(timeout)
         try:
             self.signature: inspect.Signature | None = inspect.signature(fn)
         except (TypeError, ValueError):  # some builtins have none: bind positionally
@@ -131,7 +139,8 @@ class Component:
                 pass
         return (
             _rebuild,
-            (self.fn, self.name, self.version, self.category, self.cache, tuple(sorted(self.ignore))),
+            (self.fn, self.name, self.version, self.category, self.cache, tuple(sorted(self.ignore)),
+             self.timeout),
         )
 
 
@@ -143,9 +152,9 @@ def _import_attr(module: str, qual: str) -> Any:
 
 
 def _rebuild(fn: Any, name: str, version: str | None, category: str, cache: bool,
-             ignore: tuple[str, ...] = ()) -> Component:
+             ignore: tuple[str, ...] = (), timeout: float | None = None) -> Component:
     return Component(fn, name=name, version=version, category=category, cache=cache,
-                     register=False, ignore=ignore)
+                     register=False, ignore=ignore, timeout=timeout)
 
 
 def _check_ignore(name: str, sig: inspect.Signature | None, ignore: Iterable[str]) -> frozenset[str]:
@@ -178,6 +187,7 @@ def component(fn: Callable[..., Any], /) -> Component: ...
 def component(
     *, name: str | None = None, version: str | int | None = None,
     category: str | None = None, cache: bool = True, ignore: Iterable[str] = (),
+    timeout: float | None = None,
 ) -> Callable[[Callable[..., Any]], Component]: ...
 
 
@@ -190,6 +200,7 @@ def component(
     category: str | None = None,
     cache: bool = True,
     ignore: Iterable[str] = (),
+    timeout: float | None = None,
 ) -> Any:
     """Make ``fn`` a graph component: calling it builds an expression, runs nothing.
 
@@ -215,6 +226,10 @@ def component(
         progress callback): passed to the function, left out of the key and of
         the stored record, as ``joblib.Memory(ignore=...)`` offers. Two calls
         that differ only there share one entry.
+    timeout : float, optional
+        Seconds one call may run. The ipyparallel backend stops a call past it
+        on its engine and reports a NodeError naming the node; the key does not
+        depend on it. ``run(..., node_timeout=)`` sets one for every node.
 
     Returns
     -------
@@ -230,11 +245,11 @@ def component(
     """
     if fn is not None:
         return Component(fn, name=name, version=version, category=category, cache=cache,
-                         ignore=ignore)
+                         ignore=ignore, timeout=timeout)
 
     def decorate(f: Callable[..., Any]) -> Component:
         return Component(f, name=name, version=version, category=category, cache=cache,
-                         ignore=ignore)
+                         ignore=ignore, timeout=timeout)
 
     return decorate
 

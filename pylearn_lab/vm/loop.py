@@ -72,6 +72,7 @@ def run(
     progress: bool | None = None,
     retries: int = 1,
     timeout: float | None = None,
+    node_timeout: float | None = None,
 ) -> Any:
     """Evaluate one expression or a list of them.
 
@@ -94,6 +95,10 @@ def run(
         Times a node is resubmitted when its *worker* is lost (not when user code raises).
     timeout : float, optional
         Seconds for the whole run; then it is cancelled.
+    node_timeout : float, optional
+        Seconds any one node may run (a component's own ``timeout=`` may be
+        shorter). Backends that can stop a running node (ipyparallel) stop it
+        and report a :class:`NodeError` naming it; others ignore it.
 
     Returns
     -------
@@ -121,6 +126,7 @@ def run(
 
         cb.append(ProgressBar(delay=0.0 if progress else 1.0))
     state = _Run(outs, single, resolve_backend(backend), store, cb, retries, timeout)
+    state.node_timeout = node_timeout
     handle = state.handle
     if wait:
         state.loop()
@@ -175,6 +181,7 @@ class _Run:
         self.sched: Scheduler | None = None
         self.inflight: dict[cf.Future, list[str]] = {}
         self.handle = RunHandle(self)
+        self.node_timeout: float | None = None
 
     # -- what the handle sees ---------------------------------------------------------
     @property
@@ -200,6 +207,7 @@ class _Run:
         plan = apply_rewrites(make_plan(self.outs, self.cache))
         self.sched = sched = Scheduler(plan, self.callbacks)
         self.submitter = Submitter(sched, self.backend, self.cache)
+        self.submitter.node_timeout = self.node_timeout
         self.submitter.choose_data_plane()
         try:
             while True:

@@ -59,7 +59,7 @@ class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
     __slots__ = ("sched", "backend", "cache", "in_process", "via_store", "_hint", "_pickle",
-                 "finished")
+                 "finished", "node_timeout")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
@@ -70,6 +70,7 @@ class Submitter:
         self.via_store = False
         self._hint = getattr(backend, "batch_hint", None)
         self._pickle = isinstance(backend, cf.ProcessPoolExecutor)
+        self.node_timeout: float | None = None  # run(node_timeout=); see _timeout
 
     def choose_data_plane(self) -> None:
         """Ask the backend whether its workers see the cache (asked only when there is work:
@@ -94,7 +95,9 @@ class Submitter:
         tasks, sent = [], []
         for k in chunk:
             try:
-                tasks.append(self.task(k))
+                task = self.task(k)
+                task.timeout = self._timeout(k)
+                tasks.append(task)
                 sent.append(k)
             except InputLost as lost:
                 self.sched.on_input_lost(lost.key, k)
@@ -112,6 +115,15 @@ class Submitter:
             fut = self.backend.submit(execute_batch, tasks)
         inflight[fut] = sent
         fut.add_done_callback(self.finished.put)
+
+    def _timeout(self, k: str) -> float | None:
+        """The shorter of ``run(node_timeout=)`` and the node's component ``timeout=``."""
+        try:
+            own = getattr(self.sched.graph.expr(k).component, "timeout", None)
+        except KeyError:  # a graph of plain Calls: no component, no timeout of its own
+            own = None
+        limits = [t for t in (self.node_timeout, own) if t is not None]
+        return min(limits) if limits else None
 
     def task(self, k: str) -> Task:
         """The task computing node ``k``; raises :class:`InputLost` for a vanished input."""

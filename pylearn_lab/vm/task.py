@@ -64,6 +64,9 @@ class Task:
         Put the value into the receipt.
     record : dict
         The recipe half of the experiment record (function, parameters, inputs).
+    timeout : float, optional
+        Seconds the node may run; a backend that can stop a node (ipyparallel)
+        stops it past this and reports a node error. Others ignore it.
     """
 
     call: Call
@@ -72,6 +75,7 @@ class Task:
     store: bool = False
     return_value: bool = False
     record: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
 
 
 @dataclass

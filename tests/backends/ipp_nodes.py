@@ -127,3 +127,60 @@ def napping(i: int, seconds: float) -> int:
     """Sleeps ``seconds`` on the engine, then returns ``i``."""
     time.sleep(seconds)
     return i
+
+
+@pl.component
+def stuck(log: str, i: int) -> int:
+    """Marks its start, then sleeps far longer than any test waits."""
+    mark(log, f"stuck{i}")
+    Path(log, f"pid-stuck{i}-{os.getpid()}").touch()
+    time.sleep(600)
+    return i
+
+
+@pl.component
+def stubborn(log: str) -> int:
+    """Swallows interrupts: only an engine shutdown stops it."""
+    mark(log, "stubborn")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.05)
+        except KeyboardInterrupt:
+            mark(log, "stubborn-interrupted")
+    return 0
+
+
+@pl.component(timeout=1.0)
+def short_fuse(log: str) -> int:
+    """A component whose own ``timeout=`` is 1 s, and which sleeps longer."""
+    mark(log, "fuse")
+    time.sleep(600)
+    return 0
+
+
+@pl.component
+def hue(i: int) -> tuple:
+    """Needs ``colorsys``; the tests make it unimportable on one engine."""
+    import colorsys
+
+    return (i, colorsys.rgb_to_hsv(0.2, 0.4, 0.4)[0], os.environ.get("PYLEARN_ENGINE_ID"))
+
+
+
+@pl.component
+def block(seed: int, mib: int) -> np.ndarray:
+    """``mib`` MiB of float64 (an intermediate far larger than an index row)."""
+    return np.random.default_rng(seed).random(mib * 2**17)
+
+
+@pl.component
+def total(*parts: np.ndarray) -> float:
+    return float(sum(float(p.sum()) for p in parts))
+
+
+@pl.component
+def host_of() -> tuple:
+    import socket
+
+    return socket.gethostname(), os.getpid()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections import Counter
 from pathlib import Path
 
 import ipp_nodes as nodes
@@ -83,6 +84,7 @@ def test_store_mode_engines_write_entries_and_the_client_never_holds_intermediat
         ipp_cluster, log, tmp_path) -> None:
     cache = pl.Cache(tmp_path / "c")
     assert ipp_cluster.sees_store(cache)  # same host: the token probe finds the directory
+    before = Counter(ipp_cluster._indexer.blob_writers)
     rec = pl.Recorder()
     total = pl.run(_tracked_graph(log), backend=ipp_cluster, cache=cache, callbacks=[rec],
                    progress=False)
@@ -91,6 +93,16 @@ def test_store_mode_engines_write_entries_and_the_client_never_holds_intermediat
     done = [e for e in rec.events if e.kind == "done"]
     assert len(done) == 3 and all(e.info["stored"] for e in done)
     assert len(cache.records()) == 3
+    # the two arrays are blobs written by the engines that computed them
+    engine_pids = set(ipp_cluster.engine_pids().values())
+    writers = Counter(ipp_cluster._indexer.blob_writers) - before
+    assert sum(writers.values()) == len(list((tmp_path / "c" / "blobs").glob("*/*"))) == 2
+    assert set(writers) <= engine_pids
+    # no engine ever opened the SQLite index: the client is its one writer
+    for pid in engine_pids:
+        opened = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()
+                  if not f.name.startswith(".")]
+        assert not [f for f in opened if "index.sqlite" in f], opened
 
 
 def test_ship_mode_gives_the_same_values_and_keys(ipp_cluster, log, tmp_path) -> None:
@@ -114,18 +126,33 @@ def test_auto_detects_a_cache_the_engines_cannot_see(ipp_cluster, log, tmp_path)
     directory only inside this process (each process resolves its *own* descriptor N).
     The engines are on the same host as the same user, so this is the honest way to
     give them a path they cannot see -- as a laptop path is to a remote cluster. The
-    backend is not told: its token probe must find out, and values must travel."""
+    backend is not told: its per-engine probe must find out. Values then travel as
+    stored bytes: the client writes every blob and never unpickles an intermediate."""
     real = tmp_path / "private"
     real.mkdir()
     fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY)
     try:
         cache = pl.Cache(f"/proc/self/fd/{fd}/cache")
-        assert ipp_cluster.sees_store(pl.Cache(tmp_path / "visible"))
-        assert not ipp_cluster.sees_store(cache)
+        before = Counter(ipp_cluster._indexer.blob_writers)
+        visible = pl.Cache(tmp_path / "visible")
+        assert ipp_cluster.sees_store(visible)  # waits for the first engine's answer only
+        wait_until(lambda: ipp_cluster.seeing_engines(visible) == {0, 1}, timeout=10,
+                   what="both engines see the visible cache")
+        assert ipp_cluster.sees_store(cache)  # the store plane still applies...
+        wait_until(lambda: len(ipp_cluster.engine_views(cache)) == 2, timeout=10,
+                   what="both engines answered")
+        assert ipp_cluster.seeing_engines(cache) == set()  # ...with no engine seeing it
+        assert all(not ok and "no directory" in why
+                   for ok, why in ipp_cluster.engine_views(cache).values())
         total = pl.run(_tracked_graph(log), backend=ipp_cluster, cache=cache, progress=False)
         assert total == pytest.approx(2 * sum(range(50_000)))
-        assert nodes.count(log, "client-unpickled") >= 2
-        assert len(pl.Cache(real / "cache").records()) == 3  # the client stored them
+        assert nodes.count(log, "client-unpickled") == 0
+        stored = pl.Cache(real / "cache")
+        assert len(stored.records()) == 3  # the client stored them
+        assert {r.engine for r in stored.records()} <= {"engine 0", "engine 1"}
+        writers = Counter(ipp_cluster._indexer.blob_writers) - before
+        assert len(list((real / "cache" / "blobs").glob("*/*"))) == 2
+        assert writers == {os.getpid(): 2}  # the two 400 KB arrays: blobs written by the client
     finally:
         os.close(fd)
 
@@ -147,18 +174,21 @@ def test_a_failing_node_names_its_engine_and_other_branches_finish(ipp_cluster, 
 
 def test_tiny_nodes_go_in_batches_and_are_cached_one_by_one(ipp_cluster, tmp_path,
                                                            monkeypatch) -> None:
-    assert ipp_cluster.batch_hint(2000) == ipp_cluster.batch_cap
+    assert ipp_cluster.batch_hint(20_000) == ipp_cluster.batch_cap
+    assert ipp_cluster.batch_hint(2000) == 2000 // 8  # four tasks per engine
     assert ipp_cluster.batch_hint(3) == 1
     sent: list = []
     real_submit = ipp_cluster.submit
     monkeypatch.setattr(ipp_cluster, "submit",
                         lambda fn, *a, **k: sent.append(fn) or real_submit(fn, *a, **k))
     cache = pl.Cache(tmp_path / "c")
+    batches0 = ipp_cluster._indexer.batches
     exprs = [nodes.tiny(i) for i in range(400)]
     assert pl.run(exprs, backend=ipp_cluster, cache=cache, progress=False) == \
         [i * i + 1 for i in range(400)]
     assert execute_batch in sent and len(sent) <= 400 // 8
     assert cache.contains_many([e.key for e in exprs]) == {e.key for e in exprs}
+    assert ipp_cluster._indexer.batches - batches0 <= len(sent)  # index writes batched
     sent.clear()
     assert pl.run(exprs, backend=ipp_cluster, cache=cache, progress=False)[5] == 26
     assert sent == []  # fully cached: nothing goes to the engines
@@ -171,10 +201,10 @@ def test_functions_seen_to_be_slow_go_one_per_task(ipp_cluster, tmp_path, monkey
     groups: list[list[str]] = []
     real_send = ipp_cluster._send
 
-    def spy(fn, args):
-        items = args[0] if isinstance(args[0], list) else [args[0]]
+    def spy(fn, args, **kw):
+        items = kw.get("tasks") or (args[0] if isinstance(args[0], list) else [args[0]])
         groups.append([t.call.label for t in items])
-        return real_send(fn, args)
+        return real_send(fn, args, **kw)
 
     monkeypatch.setattr(ipp_cluster, "_send", spy)
     exprs = [nodes.slowish(i) for i in range(16, 32)] + [nodes.tiny(i) for i in range(16)]

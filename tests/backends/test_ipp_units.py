@@ -152,31 +152,124 @@ def test_results_prove_a_busy_controller_alive_and_silence_means_gone() -> None:
         dog.stop()
 
 
-class _EnginesElsewhere:
-    """Engines that read the probe file fine, but run on ``machine`` (e.g. over NFS)."""
+class _Answer:
+    def __init__(self, value) -> None:
+        self.value = value
 
-    ids = [0, 1]
+    def add_done_callback(self, cb) -> None:
+        cb(self)
 
-    def __init__(self, machine: str | None) -> None:
-        self.machine = machine
+    def result(self):
+        return self.value
 
-    def __getitem__(self, ids):
+
+class _InProcessEngines:
+    """Engines that answer the probe at once, in this process, each with its own view:
+    ``views[e]`` rewrites the path engine ``e`` is asked about (None: answers nothing)."""
+
+    def __init__(self, views) -> None:
+        self.views = views
+        self.ids = list(views)
+        self._target = None
+
+    def __getitem__(self, e):
+        self._target = e
         return self
 
-    def apply_async(self, fn, path):
-        self._answer = fn(path)
-        return self
+    def apply_async(self, fn, root, probe, token):
+        view = self.views[self._target]
+        if view is None:
+            class Silent:
+                def add_done_callback(self, cb):
+                    pass
+            return Silent()
+        return _Answer(fn(view(root), probe, token))
 
-    def get(self, timeout):
-        text, here = self._answer
-        return [(text, self.machine or here)] * 2
+
+def test_visibility_is_decided_per_engine_and_a_silent_one_blocks_nobody(tmp_path) -> None:
+    from pylearn_lab.backends.ipp_store import Visibility
+    from pylearn_lab.cache import Cache
+
+    cache = Cache(tmp_path / "c")
+    elsewhere = tmp_path / "other"
+    Cache(elsewhere)  # a cache directory with the same layout, but another one
+    engines = _InProcessEngines({0: lambda r: r, 1: lambda r: str(elsewhere),
+                                 2: lambda r: r + "-missing", 3: None})
+    v = Visibility(engines, timeout=0.5)
+    assert v.ask(cache.location, wait=0.5) == {0}
+    verdicts = v.verdicts(cache.location)
+    assert verdicts[0] == (True, "")
+    assert not verdicts[1][0] and "another directory" in verdicts[1][1]
+    assert not verdicts[2][0] and "no directory" in verdicts[2][1]
+    assert 3 not in verdicts  # still busy: counted blind, asked again later
+    assert not (tmp_path / "c-missing").exists()  # the probe never creates a cache
+    v.revoke(cache.location, 0, "could not read a blob")
+    assert v.seers(cache.location) == set()
+    v.close()
+    assert list((tmp_path / "c" / "tmp").iterdir()) == []  # the token file is removed
 
 
-def test_store_probe_needs_the_token_and_the_same_machine(tmp_path) -> None:
-    from pylearn_lab.backends.ipp_store import StoreProbe
+def test_path_map_longest_prefix_and_bad_maps() -> None:
+    from pylearn_lab.backends.ipp_store import Visibility
 
-    assert StoreProbe(_EnginesElsewhere(None)).sees(str(tmp_path))
-    # the same directory seen from another machine: the SQLite-WAL index must not be shared
-    assert not StoreProbe(_EnginesElsewhere("another-boot-id")).sees(str(tmp_path))
-    assert not StoreProbe(_EnginesElsewhere(None)).sees(str(tmp_path / "missing"))
-    assert list(tmp_path.iterdir()) == []  # the probe file is removed
+    v = Visibility(_InProcessEngines({}), {"/home/u": "/mnt/u", "/home/u/proj": "/proj"})
+    assert v.engine_path("/home/u/proj/.pylearn") == "/proj/.pylearn"
+    assert v.engine_path("/home/u/x") == "/mnt/u/x"
+    assert v.engine_path("/home/uu/x") == "/home/uu/x"  # a prefix is a whole directory
+    with pytest.raises(ValueError, match="absolute paths"):
+        Visibility(_InProcessEngines({}), {"home/u": "/mnt/u"})
+
+
+def test_adopt_indexes_engine_rows_in_one_batch_and_locate_refuses_forged_rows(tmp_path) -> None:
+    """The client half of the data plane against a real on-disk cache: rows an engine
+    sent back (small bytes; a blob it wrote) are indexed in one transaction and read
+    back; a second writer of a key loses cleanly; a forged row is never located."""
+    import numpy as np
+
+    from pylearn_lab.backends.ipp_blobs import BlobPlan, run_with_blobs
+    from pylearn_lab.backends.ipp_remote import SEEN_ROOTS, probe_store
+    from pylearn_lab.cache import Cache
+    from pylearn_lab.graph.nodes import Call
+    from pylearn_lab.vm.task import Task
+
+    cache = Cache(tmp_path / "c")
+    root = cache.location
+    (tmp_path / "c" / "tmp" / "p").write_text("tok")
+    assert probe_store(root, "tmp/p", "tok") == (True, "")  # this process "is" a seeing engine
+    try:
+        big = Task(Call(np.arange, (100_000.0,), {}, "b" * 32, "arange"), store=True)
+        small = Task(Call(abs, (-3,), {}, "s" * 32, "abs"), store=True)
+        plan = BlobPlan(root=root, seers=frozenset({0}), write=True,
+                        key_id=cache.store._signer.key_id)
+        out = run_with_blobs([big, small], plan, batch=True)
+    finally:
+        SEEN_ROOTS.discard(root)
+    assert [r.ok for r in out] == [True, True]
+    kinds = {row["key"][0]: ("tmp" in row, "payload" in row) for row in out.rows}
+    assert kinds == {"b": (True, False), "s": (False, True)}  # the big one is a temp file
+    assert not cache.store.index.present(["b" * 32])  # nothing visible before the client adopts
+    assert cache.store.adopt(out.rows) == {"b" * 32, "s" * 32}
+    assert cache.load("s" * 32) == 3 and cache.load("b" * 32)[-1] == 99_999.0
+    again = run_with_blobs([Task(Call(abs, (-3,), {}, "s" * 32, "abs"), store=True)],
+                           BlobPlan(root=None), batch=False)
+    assert cache.store.adopt(again.rows) == set()  # stored already: the first writer won
+    found = cache.store.locate(["b" * 32, "s" * 32, "z" * 32])
+    assert set(found) == {"b" * 32, "s" * 32} and found["s" * 32]["inline"] is not None
+    assert found["b" * 32]["blob"] == "bb/" + "b" * 32  # published under the key's own name
+    assert list((tmp_path / "c" / "tmp").iterdir()) == [tmp_path / "c" / "tmp" / "p"]
+    cache.store.index.insert("f" * 32, "pickle", 1, "c", None, b"x", "forged-mac", {})
+    assert cache.store.locate(["f" * 32]) == {}
+
+
+def test_component_timeout_is_checked_and_does_not_change_keys() -> None:
+    import pylearn_lab as pl
+
+    def f(x: int) -> int:
+        return x
+
+    plain, limited = pl.component(f), pl.component(timeout=5)(f)
+    assert limited.timeout == 5.0 and plain.timeout is None
+    assert plain(1).key == limited(1).key  # how long a call may take is not what it computes
+    for bad in (0, -1, "5s"):
+        with pytest.raises(ValueError, match=r"component\(timeout=\) expected seconds > 0"):
+            pl.component(timeout=bad)(f)

@@ -1,0 +1,218 @@
+"""One submission to an ipyparallel cluster, across engines: retries, exclusions, timeouts.
+
+The VM loop sees one :class:`concurrent.futures.Future` per submission. Behind
+it, a :class:`Job` may be attempted on several engines:
+
+* **environment errors** -- a node (or the task's unpickling) failing with
+  ``ImportError`` / ``ModuleNotFoundError`` on an engine says more about the
+  engine than the node: the engine is excluded (a warning names it) and the
+  job goes to another one. Exclusions last for the run: they are forgotten as
+  soon as this backend has nothing outstanding. When every engine failed the
+  same way, the last receipts are the node's error.
+* **timeouts** -- a job carrying ``timeout`` s (``run(node_timeout=)`` or a
+  component's ``timeout=``) that runs longer on its engine than that is failed
+  at once with a receipt per node (a ``TimeoutError``, a :class:`NodeError`
+  naming the node at the end of the run); the engine is interrupted (SIGINT
+  through its nanny, which ipyparallel forwards to the engine process) and,
+  if it is still busy with the job ``grace`` s later, shut down. A late result
+  of a stopped job is ignored: the future is settled once.
+
+Examples
+--------
+>>> env_failure([])
+''
+>>> class R:
+...     ok, engine, error_type, error_msg = False, "engine 3", "builtins.ImportError", "no x"
+>>> env_failure([R()]), engine_of_receipts([R()])
+('ImportError: no x', 3)
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import threading
+import time
+import warnings
+from typing import Any
+
+from .ipp_remote import call_pickled
+from .ipp_watch import TaskFuture, Watchdog, call_with_timeout
+
+__all__ = ["ENV_ERRORS", "Dispatcher", "EngineExcludedWarning", "Job", "engine_of_receipts",
+           "env_failure"]
+
+log = logging.getLogger(__name__)
+
+#: Error types that blame the engine's environment, not the node.
+ENV_ERRORS = ("builtins.ImportError", "builtins.ModuleNotFoundError")
+
+TIMEOUT_ERROR = "builtins.TimeoutError"
+
+
+class EngineExcludedWarning(UserWarning):
+    """An engine failed a node with an environment error and takes no more of this run."""
+
+
+def env_failure(result: Any) -> str:
+    """The message of the first environment error among ``result``'s receipts, else ``""``."""
+    for r in result if isinstance(result, list) else [result]:
+        if getattr(r, "ok", True) is False and getattr(r, "error_type", "") in ENV_ERRORS:
+            return f"{r.error_type.rpartition('.')[2]}: {r.error_msg}"
+    return ""
+
+
+def engine_of_receipts(result: Any) -> int | None:
+    """The engine id the receipts name (``"engine N"``; they are tagged on each engine)."""
+    for r in result if isinstance(result, list) else [result]:
+        name = getattr(r, "engine", "")
+        if isinstance(name, str) and name.startswith("engine ") and name[7:].isdigit():
+            return int(name[7:])
+    return None
+
+
+class Job(cf.Future):
+    """A submission that may be attempted on several engines (see the module docstring)."""
+
+    def __init__(self, payload: bytes, keys: list[str], timeout: float | None,
+                 targets: list[int] | None) -> None:
+        super().__init__()
+        self.payload, self.keys, self.timeout, self.targets = payload, keys, timeout, targets
+        self.attempt: TaskFuture | None = None
+        self.tried: list[int] = []
+
+    def cancel(self) -> bool:
+        if self.attempt is not None:
+            self.attempt.cancel()
+        return super().cancel()
+
+    def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        if self.done():
+            return
+        try:
+            if error is not None:
+                self.set_exception(error)
+            else:
+                self.set_result(result)
+        except cf.InvalidStateError:
+            pass
+
+
+class Dispatcher:
+    """Sends jobs to a client's engines; owns the run's exclusions and the timeouts."""
+
+    def __init__(self, client: Any, watch: Watchdog, grace: float = 5.0) -> None:
+        self.client = client
+        self.watch = watch
+        self.grace = grace
+        self.excluded: dict[int, str] = {}
+        self._views: dict[tuple[int, ...] | None, Any] = {}
+        self._lock = threading.Lock()
+        watch.on_timeout = self._timed_out
+
+    def dispatch(self, payload: bytes, keys: list[str], timeout: float | None = None,
+                 targets: list[int] | None = None) -> Job:
+        """Send ``payload`` (``call_pickled``'s) to an engine among ``targets`` (None: any)."""
+        if self.watch.pending == 0 and self.excluded:
+            self.excluded.clear()  # a new run: engines get another chance
+        job = Job(payload, keys, timeout, targets)
+        self._attempt(job)
+        return job
+
+    def allowed(self, targets: list[int] | None) -> list[int]:
+        """Live engines among ``targets`` that are not excluded."""
+        ids = list(self.client.ids)
+        return [e for e in ids if e not in self.excluded and (targets is None or e in targets)]
+
+    def _view(self, engines: list[int]) -> Any:
+        ids = list(self.client.ids)
+        memo = None if sorted(engines) == sorted(ids) else tuple(sorted(engines))
+        with self._lock:
+            view = self._views.get(memo)
+            if view is None:
+                view = self._views[memo] = self.client.load_balanced_view(
+                    None if memo is None else list(memo))
+        return view
+
+    def _attempt(self, job: Job) -> None:
+        # engines not tried yet first; with zero engines the default view queues the task
+        # and the watchdog reports "no engines"
+        engines = ([e for e in self.allowed(job.targets) if e not in job.tried]
+                   or self.allowed(job.targets))
+        view = self._view(engines) if engines else self._view(list(self.client.ids))
+        fut = self.watch.track(view.apply_async(call_pickled, job.payload, job.keys),
+                               timeout=job.timeout, keys=job.keys)
+        job.attempt = fut
+        fut.add_done_callback(lambda f: self._finished(job, f))
+
+    def _finished(self, job: Job, fut: cf.Future) -> None:
+        if job.done():
+            return
+        if fut.cancelled():
+            job.cancel()
+            return
+        exc = fut.exception()
+        if exc is not None:
+            job._settle(error=exc)
+            return
+        result = fut.result()
+        why = env_failure(result)
+        engine = engine_of_receipts(result)
+        if engine is None:
+            engine = getattr(fut, "engine", None)
+        if why and engine is not None:
+            job.tried.append(engine)
+            self.exclude(engine, why)
+            if [e for e in self.allowed(job.targets) if e not in job.tried]:
+                self._attempt(job)
+                return
+        job._settle(result=result)
+
+    def exclude(self, engine: int, why: str) -> None:
+        """Take ``engine`` out of this run (a warning names it and says why)."""
+        if engine in self.excluded:
+            return
+        self.excluded[engine] = why
+        warnings.warn(
+            f"engine {engine} failed a node with an environment error ({why[:200]}); it takes "
+            "no more tasks of this run and the node is retried on another engine. Install the "
+            "missing package in that engine's environment.", EngineExcludedWarning, stacklevel=2)
+
+    # -- timeouts -----------------------------------------------------------------------
+    def _timed_out(self, fut: TaskFuture, engine: int, ran: float) -> None:
+        """Called by the watchdog once when ``fut`` ran past its timeout on ``engine``."""
+        from ..vm.task import Receipt
+
+        msg = (f"it ran for more than its timeout of {fut.timeout:g} s on engine {engine} and "
+               "was stopped there. Raise node_timeout= (run) or timeout= (component), or make "
+               "the node faster.")
+        fut._settle(result=[Receipt(k, ok=False, engine=f"engine {engine}",
+                                    error_type=TIMEOUT_ERROR, error_msg=msg, duration=ran)
+                            for k in fut.keys])
+        threading.Thread(target=self._stop_engine_task, args=(fut, engine),
+                         name="pylearn-ipp-stop", daemon=True).start()
+
+    def _stop_engine_task(self, fut: TaskFuture, engine: int) -> None:
+        msg_id = fut.ar.msg_ids[0]
+        if not self._still_running(msg_id):
+            return
+        try:
+            self.client.send_signal("SIGINT", targets=[engine], block=False)
+        except Exception as exc:
+            log.warning("could not interrupt engine %s: %s", engine, exc)
+        deadline = time.monotonic() + self.grace
+        while time.monotonic() < deadline:
+            if not self._still_running(msg_id):
+                return
+            time.sleep(0.1)
+        log.warning("engine %s ignored the interrupt of a timed-out node; shutting it down",
+                    engine)
+        warnings.warn(f"engine {engine} did not stop a timed-out node within {self.grace:g} s "
+                      "of an interrupt; it was shut down.", EngineExcludedWarning, stacklevel=2)
+        try:
+            call_with_timeout(lambda: self.client.shutdown(targets=[engine], block=False), 5.0)
+        except Exception as exc:
+            log.warning("could not shut down engine %s: %s", engine, exc)
+
+    def _still_running(self, msg_id: str) -> bool:
+        return msg_id in self.client.outstanding
