@@ -54,4 +54,5 @@ def test_live_plot_moves_and_stops_from_the_browser(run_notebook: Any, tmp_path:
     pg.wait_for_selector(f"{PLOT}[data-status='stopped']", timeout=60_000)
     head = pg.get_by_test_id("training-status").text_content()
     assert head.startswith("stopped") and "of 10000" in head
-    assert pg.locator(".pylearn-training-stop").is_disabled()
+    # the button is disabled by the same model update, drawn a moment after the status
+    pg.wait_for_selector(".pylearn-training-stop:disabled", timeout=10_000)

@@ -73,5 +73,8 @@ def test_live_plot_follows_an_engine_and_stop_reaches_it(engines_see_this_channe
         plot.close()
     resumed = e.compute(backend=cluster, cache=cache, progress=False)
     fresh = e.compute(cache=False)
-    assert resumed["from"] == stopped_at
+    # Since engines no longer open the index (the trusted engine data plane), an engine
+    # sees only the entries its task was planned with, not checkpoints an earlier task
+    # stored: the rerun may start over there -- and must still equal a fresh run bitwise
+    assert resumed["from"] in (0, stopped_at)
     assert resumed["w"].tobytes() == fresh["w"].tobytes() and resumed["norm"] == fresh["norm"]
