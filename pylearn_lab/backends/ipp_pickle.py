@@ -23,15 +23,14 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import functools
-import os
 import sys
-import sysconfig
 import threading
 import types
 from typing import Any
 
 import cloudpickle
 
+from ..hashing.library import is_library_module
 from .ipp_remote import code_files
 
 __all__ = ["failed_receipts", "is_installed", "modules_of", "pack", "task_keys", "user_modules"]
@@ -100,11 +99,7 @@ def modules_of(objs: list[Any]) -> set[str]:
 
 def is_installed(module: types.ModuleType) -> bool:
     """True for the standard library and installed packages (engines import those)."""
-    path = getattr(module, "__file__", None)
-    if not path:
-        return True  # builtin or namespace module
-    roots = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    return any(os.path.abspath(path).startswith(os.path.abspath(r) + os.sep) for r in roots)
+    return is_library_module(module)  # the one rule hashing uses too (realpath)
 
 
 def task_keys(args: tuple[Any, ...]) -> list[str]:

@@ -19,66 +19,11 @@ True
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import sys
-import sysconfig
+
+from .library import is_library_module
 
 __all__ = ["is_library_module", "package_version"]
-
-
-# --------------------------------------------------------------------------- library test
-
-_LIB_ROOTS: tuple[str, ...] = tuple(
-    sorted(
-        {
-            os.path.realpath(p)
-            for key in ("stdlib", "platstdlib", "purelib", "platlib")
-            if (p := sysconfig.get_paths().get(key))
-        }
-    )
-)
-_LIB_CACHE: dict[str, bool] = {}
-
-
-def is_library_module(module: str | None) -> bool:
-    """True when ``module`` is installed code (stdlib or site-packages), not user code.
-
-    Examples
-    --------
-    >>> is_library_module("os"), is_library_module("__main__")
-    (True, False)
-    """
-    if not module or module == "__main__":
-        return False
-    hit = _LIB_CACHE.get(module)
-    if hit is not None:
-        return hit
-    mod = sys.modules.get(module)
-    path = getattr(mod, "__file__", None) if mod is not None else None
-    if _is_own_machinery(module):
-        # pylearn_lab's own machinery (cache, VM, training loop, ...) is library code however
-        # it is installed: its version stands for it. Followed as user code (an editable
-        # install), its runtime state -- open caches, memo tables -- would leak into the keys
-        # of every component that calls it. Shipped components stay keyed by their code when
-        # they are not installed from a wheel.
-        result = True
-    elif mod is None:
-        result = False
-    elif path is None:
-        result = module in sys.builtin_module_names or module.split(".")[0] in sys.builtin_module_names
-    else:
-        real = os.path.realpath(path)
-        result = any(real.startswith(root + os.sep) for root in _LIB_ROOTS)
-    _LIB_CACHE[module] = result
-    return result
-
-
-_OWN_COMPONENTS = ("pylearn_lab.components", "pylearn_lab.sklearn")
-
-
-def _is_own_machinery(module: str) -> bool:
-    return (module == "pylearn_lab" or module.startswith("pylearn_lab.")) and not any(
-        module == c or module.startswith(c + ".") for c in _OWN_COMPONENTS)
 
 
 _VERSIONS: dict[str, str] = {}
