@@ -147,7 +147,14 @@ def _summarise_estimator(value: Any) -> dict[str, Any] | None:
 
 
 def summarise_value(value: Any) -> dict[str, Any]:
-    """Scalars and flat dicts of scalars, kept as JSON for the results table."""
+    """Scalars and flat dicts of scalars, kept as JSON for the results table.
+
+    A value whose type defines ``__pylearn_summary__()`` summarises itself (a
+    ``%%pylearn`` cell's value shows its outputs).
+    """
+    own = getattr(type(value), "__pylearn_summary__", None)
+    if own is not None:
+        return dict(own(value))
     s = _scalar(value)
     if s is not None:
         return {"value": s}

@@ -1,7 +1,15 @@
-"""The key of a ``%%pylearn`` cell: its code and the values it reads.
+"""A ``%%pylearn`` cell as a node of the graph: its component, its inputs, its key.
 
-``key = H("%%pylearn", normalised source, outputs, (name, hash of value) for
-every input)``, with the project's one digest (:func:`~pylearn_lab.hashing.hash_value`):
+The cell becomes one call of a component whose function is the cell's code
+(:class:`~.execute.CellCode`) and whose identity is the normalised source and
+the names it brings back; the values it reads are the call's keyword
+arguments. The node is then keyed, recorded, scheduled and cached by
+:func:`pylearn_lab.run` like any other::
+
+    key = H("node", identity("%%pylearn", normalised source, outputs),
+            (name, hash of value) for every input)
+
+with the project's one hashing (:func:`~pylearn_lab.hashing.hash_value`):
 
 * the normalised source ignores comments and formatting (see :mod:`.analysis`);
 * inputs are the names the cell reads from the namespace before assigning
@@ -10,8 +18,12 @@ every input)``, with the project's one digest (:func:`~pylearn_lab.hashing.hash_
 * a function among the inputs counts by its identity (its source, and
   transitively the helpers and constants it uses), so editing a function the
   cell calls changes the key;
-* a module counts by its package version (installed code) or its file's
-  content (a module of the user's project).
+* a module counts by its package version (library code, as decided by
+  :func:`~pylearn_lab.hashing.library.is_library_module`) or its file's content
+  (a module of the user's project);
+* an expression counts by its node key: the cell receives the lazy Expr.
+
+Where the cell runs (here or on a backend) is not part of the key.
 
 Examples
 --------
@@ -22,35 +34,42 @@ Examples
 True
 >>> plan_cell("y = x + 1", {"x": 2}).key == a.key
 False
+>>> a.expr.compute(cache=False).outputs
+{'y': 2}
 """
 
 from __future__ import annotations
 
 import builtins
-import functools
-import importlib.metadata
+import re
 import types
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.error import UsageError
 
 from ..errors import UnhashableError
+from ..graph.component import Component
 from ..graph.expr import Expr
 from ..hashing import digest_bytes, hash_value
-from ..hashing.functions import is_library_module
+from ..hashing.library import is_library_module
+from ..hashing.versions import package_version
 from .analysis import CellNames, analyse, normalise
+from .execute import CellCode, Held
 
-__all__ = ["CellPlan", "input_digest", "plan_cell"]
+__all__ = ["CellPlan", "CELL_FUNC", "plan_cell"]
 
-_KEY_VERSION = 1  # bump when the key recipe changes: old entries then simply miss
+CELL_FUNC = "%%pylearn"  # the ``func`` of every cell's record: ``%pylearn cache ls %%pylearn``
+_KEY_VERSION = 2  # bump when the key recipe changes: old entries then simply miss
 _MISSING = object()
+_ARG = re.compile(r"^argument '(\w+)' of [^()]*\(\)")
 
 
 @dataclass
 class CellPlan:
-    """A cell, analysed and keyed (see the module docstring).
+    """A cell, analysed and made a node (see the module docstring).
 
     Attributes
     ----------
@@ -62,26 +81,27 @@ class CellPlan:
         ``name -> value`` of the namespace values it reads.
     outputs : tuple of str
         Names to store and restore (``-o``, or everything it assigns).
-    input_hashes : dict
-        ``name -> digest`` of each input (empty with ``hashed=False``).
-    source_digest : str
-        Digest of the normalised source.
+    code : CellCode
+        The node's function.
+    expr : Expr
+        The node.
     key : str
-        The cache key ("" when not hashed).
+        Its key ("" when not hashed: ``--no-cache``, never stored).
     """
 
     source: str
     names: CellNames
     inputs: dict[str, Any]
     outputs: tuple[str, ...]
-    input_hashes: dict[str, str] = field(default_factory=dict)
-    source_digest: str = ""
-    key: str = ""
+    code: CellCode
+    expr: Expr
+    key: str
 
 
 def plan_cell(source: str, ns: dict[str, Any], hidden: dict[str, Any] | None = None,
-              outputs: Sequence[str] | None = None, hashed: bool = True) -> CellPlan:
-    """Analyse ``source`` against the namespace ``ns`` and compute its key.
+              outputs: Sequence[str] | None = None, hashed: bool = True, *,
+              shell: Any = None, label: str = "cell", raw: str = "") -> CellPlan:
+    """Analyse ``source`` against the namespace ``ns`` and build its node.
 
     Parameters
     ----------
@@ -93,9 +113,17 @@ def plan_cell(source: str, ns: dict[str, Any], hidden: dict[str, Any] | None = N
         IPython's own variables (``shell.user_ns_hidden``): ignored as inputs
         unless the user rebound them.
     outputs : sequence of str, optional
-        The names to store (default: every name the cell assigns).
+        The names to store (default: every name the cell assigns); given,
+        each must be assigned.
     hashed : bool
-        False skips hashing (``--no-cache``): no key, and unhashable inputs are fine.
+        False (``--no-cache``) hashes nothing: unhashable inputs are fine, the
+        node is never stored and its key is a fresh token.
+    shell : InteractiveShell, optional
+        Run the cell in this shell's namespace (None: as a function of its inputs).
+    label : str
+        The cell's name in records and results (``--name``).
+    raw : str
+        The cell as typed.
 
     Raises
     ------
@@ -108,7 +136,22 @@ def plan_cell(source: str, ns: dict[str, Any], hidden: dict[str, Any] | None = N
         normalised = normalise(source)
     except SyntaxError as exc:
         raise UsageError(f"the cell is not valid Python: {exc.msg} (line {exc.lineno}).") from None
-    hidden = hidden or {}
+    inputs = _inputs(names, ns, hidden or {})
+    outs = tuple(outputs) if outputs else names.assigns
+    code = CellCode(source, tuple(sorted(inputs)), outs, explicit=bool(outputs), cached=hashed,
+                    shell=shell, raw=raw)
+    version = hash_value((CELL_FUNC, _KEY_VERSION, digest_bytes(normalised.encode()), outs))
+    comp = Component(code, name=label, version=version, cache=hashed, register=False)
+    comp.qualname = CELL_FUNC
+    args = {n: _argument(n, v, hashed) for n, v in sorted(inputs.items())}
+    try:
+        expr = comp(**args)
+    except UnhashableError as exc:
+        raise _unhashable(exc, inputs) from None
+    return CellPlan(source, names, inputs, outs, code, expr, expr.key if hashed else "")
+
+
+def _inputs(names: CellNames, ns: dict[str, Any], hidden: dict[str, Any]) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     for name in names.reads:
         value = ns.get(name, _MISSING)
@@ -124,53 +167,43 @@ def plan_cell(source: str, ns: dict[str, Any], hidden: dict[str, Any] | None = N
         value = ns.get(name, _MISSING)
         if value is not _MISSING and hidden.get(name, _MISSING) is not value:
             inputs[name] = value
-    plan = CellPlan(source, names, inputs, tuple(outputs) if outputs else names.assigns)
+    return inputs
+
+
+def _argument(name: str, value: Any, hashed: bool) -> Any:
+    """The value as the node's argument: itself, or :class:`Held` under a token."""
     if not hashed:
-        return plan
-    plan.input_hashes = {n: input_digest(n, v) for n, v in sorted(inputs.items())}
-    plan.source_digest = digest_bytes(normalised.encode())
-    plan.key = hash_value(("%%pylearn", _KEY_VERSION, plan.source_digest, plan.outputs,
-                           tuple(plan.input_hashes.items())))
-    return plan
-
-
-def input_digest(name: str, value: Any) -> str:
-    """The digest of one input variable; modules by version or file content.
-
-    Examples
-    --------
-    >>> import math
-    >>> input_digest("math", math) == input_digest("m", math)
-    True
-    >>> import threading
-    >>> input_digest("lock", threading.Lock())
-    Traceback (most recent call last):
-    ...
-    IPython.core.error.UsageError: cannot use variable 'lock' (type _thread.lock) as an input of a cached cell: it has no canonical hash. Create it inside this cell (and keep it out of the stored outputs with -o), register a hash with pylearn_lab.register_hash(type, fn), or run the cell with --no-cache.
-    """
+        return Held(value, ("unkeyed", uuid.uuid4().hex))  # --no-cache: never hashed or stored
     if isinstance(value, types.ModuleType):
-        return hash_value(("module", value.__name__, _module_version(value)))
-    if isinstance(value, Expr):  # an expression counts by its node key (what it would compute)
-        return hash_value(("expr", value.key))
-    try:
-        return hash_value(value, name=f"variable {name!r}")
-    except UnhashableError as exc:
-        where = "" if exc.path == f"variable {name!r}" else f" ({exc.path} is a " \
-            f"{exc.value_type.__module__}.{exc.value_type.__qualname__})"
-        tname = f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
-        raise UsageError(
-            f"cannot use variable {name!r} (type {tname}) as an input of a cached cell: it has no "
-            f"canonical hash{where}. Create it inside this cell (and keep it out of the stored "
-            "outputs with -o), register a hash with pylearn_lab.register_hash(type, fn), or run "
-            "the cell with --no-cache."
-        ) from None
+        return Held(value, ("module", value.__name__, _module_version(value)))
+    exprs = _expr_token(value)
+    if exprs is not None:  # an Expr is an input by its key, never an edge computed first
+        return Held(value, ("expr", exprs))
+    return value
+
+
+def _expr_token(value: Any, depth: int = 0) -> Any:
+    """The value with each Expr replaced by its key, or None when it holds no Expr."""
+    if isinstance(value, Expr):
+        return value.key
+    if depth > 20:
+        return None
+    items: Any = None
+    if type(value) in (list, tuple):
+        items = [_expr_token(v, depth + 1) for v in value]
+        if any(t is not None for t in items):
+            return [(t, None) if t is not None else (None, v) for t, v in zip(items, value)]
+    elif type(value) is dict:
+        items = {k: _expr_token(v, depth + 1) for k, v in value.items()}
+        if any(t is not None for t in items.values()):
+            return {k: (t, None) if t is not None else (None, value[k]) for k, t in items.items()}
+    return None
 
 
 def _module_version(module: types.ModuleType) -> str:
-    name = module.__name__
     path = getattr(module, "__file__", None)
-    if is_library_module(name) or not path:
-        return _library_version(name.split(".")[0], str(getattr(module, "__version__", "")))
+    if is_library_module(module) or not path:
+        return package_version(module.__name__)
     try:  # the user's own module: its code is its version
         with open(path, "rb") as f:
             return "file:" + digest_bytes(f.read())
@@ -178,11 +211,18 @@ def _module_version(module: types.ModuleType) -> str:
         return "unreadable:" + path
 
 
-@functools.cache
-def _library_version(top: str, fallback: str) -> str:
-    # Installed code only changes with its distribution's version (cached: scanning is slow).
-    try:
-        dist = importlib.metadata.packages_distributions().get(top, [top])[0]
-        return f"{dist}=={importlib.metadata.version(dist)}"
-    except (importlib.metadata.PackageNotFoundError, IndexError):
-        return fallback or "builtin"
+def _unhashable(exc: UnhashableError, inputs: dict[str, Any]) -> UsageError:
+    """The one-line error naming the variable (not the node's argument) and the ways out."""
+    m = _ARG.match(exc.path)
+    name = m.group(1) if m else next(iter(inputs), "?")
+    path = f"variable {name!r}" + (exc.path[m.end():] if m else "")
+    value = inputs.get(name)
+    where = "" if path == f"variable {name!r}" else \
+        f" ({path} is a {exc.value_type.__module__}.{exc.value_type.__qualname__})"
+    tname = f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
+    return UsageError(
+        f"cannot use variable {name!r} (type {tname}) as an input of a cached cell: it has no "
+        f"canonical hash{where}. Create it inside this cell (and keep it out of the stored "
+        "outputs with -o), register a hash with pylearn_lab.register_hash(type, fn), or run "
+        "the cell with --no-cache."
+    )

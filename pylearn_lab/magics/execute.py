@@ -1,18 +1,35 @@
-"""Running a cell's code: in the notebook namespace, or on a worker as a function.
+"""A ``%%pylearn`` cell's code as the function of a graph node.
 
-Both paths execute the same parsed code the same way (every statement, and a
-trailing expression evaluated so its value can be shown and cached) and
-capture what it prints. :func:`run_cell_remote` is a module-level function of
-the package so workers and ipyparallel engines can import it; its arguments
-and result travel as one cloudpickle blob, so notebook functions, modules and
-closures among the inputs reach the worker intact.
+:class:`CellCode` is what ``run()`` calls for a cell: ``code(**inputs)`` runs
+the cell and returns a :class:`CellValue` (its outputs, trailing value, what it
+printed and displayed, how long it took), which the cache stores like any
+node's result. It runs in one of two places:
+
+* **here** (no ``--backend``): in the notebook namespace, so the cell behaves
+  exactly like a plain cell -- definitions land in the namespace, tracebacks
+  quote the cell, prints and displays appear as they happen (and are kept for
+  a hit to replay). The inputs it receives are the namespace's own objects.
+* **there** (``--backend threads|processes|ipyparallel``): in a fresh namespace
+  made of its inputs, on any worker; the instance carries no shell, only its
+  source and names, so it pickles (cloudpickle) to any engine.
+
+Both execute the same parsed code the same way: every statement, and a
+trailing expression evaluated so its value can be shown and cached.
+
+A cell that ran but cannot be stored raises :class:`CellNotStored` (the magic
+turns it into a one-line ``UsageError``); a cell that ran fine but must not be
+cached (it changed an input in place that cannot be stored) raises
+:class:`CellNotCached`. Raising is what keeps the VM from storing the result.
 
 Examples
 --------
->>> import ast, cloudpickle
->>> blob = cloudpickle.dumps(("y = x * 2\\nprint('hi')\\ny + 1", {"x": 20}, ["y"]))
->>> out = cloudpickle.loads(run_cell_remote(blob))
->>> out["outputs"], out["stdout"], out["result"]
+>>> code = CellCode("y = x * 2\\nprint('hi')\\ny + 1", ("x",), ("y",))
+>>> import inspect; str(inspect.signature(code))
+'(*, x)'
+>>> import contextlib, io
+>>> with contextlib.redirect_stdout(io.StringIO()):
+...     out = code(x=20)
+>>> out.outputs, out.stdout, out.result
 ({'y': 40}, 'hi\\n', 41)
 """
 
@@ -20,23 +37,280 @@ from __future__ import annotations
 
 import ast
 import builtins
+import inspect
 import io
 import linecache
-import os
-import socket
 import sys
 import time
-import traceback
+import types
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-import cloudpickle
+from ..cache.records import summarise_value
+from ..errors import UnhashableError, UnpicklableError
+from ..hashing import hash_value
+from ..jobs import check_picklable
+from .richout import DisplayRecorder, Output, formatted
 
-__all__ = ["Tee", "execute", "has_result", "run_cell_remote", "write_captured"]
+__all__ = ["CellCode", "CellNotCached", "CellNotStored", "CellValue", "Held", "Tee", "execute",
+           "has_result", "write_captured"]
 
 _NO_RESULT = object()
-_FILENAME = "<%%pylearn cell>"
+FILENAME = "<%%pylearn cell>"
+_SCALARS = (int, float, complex, str, bytes, bool, type(None))
+
+
+class CellNotStored(Exception):
+    """The cell ran, but its result cannot be stored; the message says why and what to do."""
+
+
+class CellNotCached(Exception):
+    """The cell ran fine, but must not be cached (the message, already printed, says why)."""
+
+
+class Held:
+    """An input handed to the cell as itself and keyed by ``token``, not by its content.
+
+    An expression counts by its node key (what it would compute, not its
+    value: the cell gets the lazy Expr); a module by its package version or
+    file; with ``--no-cache`` every input is held under a fresh token (never
+    hashed, never stored).
+
+    Examples
+    --------
+    >>> Held([1], ("expr", "k" * 32)).__pylearn_hash__()
+    ('expr', 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk')
+    """
+
+    __slots__ = ("value", "token")
+
+    def __init__(self, value: Any, token: Any) -> None:
+        self.value = value
+        self.token = token
+
+    def __pylearn_hash__(self) -> Any:
+        return self.token
+
+    def __repr__(self) -> str:
+        text = repr(self.value)
+        return text if len(text) <= 80 else text[:79] + "…"
+
+
+@dataclass
+class CellValue:
+    """What a cell node returns and the cache stores.
+
+    Attributes
+    ----------
+    outputs : dict
+        ``name -> value`` restored into the namespace (``-o``, or all assigned).
+    result : object
+        The trailing expression's value (None when it cannot be stored).
+    stdout, stderr : str
+        What the cell printed.
+    duration : float
+        Seconds the cell took.
+    displays : list
+        ``(data, metadata)`` of what it displayed (see :mod:`.richout`).
+    result_display : tuple or None
+        How an unstorable trailing value looked, shown instead on a hit.
+    live : object
+        The trailing value itself, for the run that computed it (never stored).
+    """
+
+    outputs: dict[str, Any]
+    result: Any = None
+    stdout: str = ""
+    stderr: str = ""
+    duration: float = 0.0
+    displays: list[Output] = field(default_factory=list)
+    result_display: Output | None = None
+    live: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["live"] = None  # the live value may not pickle; ``result`` holds what can
+        return state
+
+    def __pylearn_summary__(self) -> dict[str, Any]:
+        """The results table sees the outputs (``y = 30``), not the wrapper."""
+        return summarise_value(self.outputs)
+
+
+class CellCode:
+    """A cell's code as a callable: ``code(**inputs) -> CellValue`` (see the module docs).
+
+    Parameters
+    ----------
+    source : str
+        The cell as plain Python (IPython syntax transformed).
+    inputs : tuple of str
+        The names it reads: its keyword-only parameters.
+    outputs : tuple of str
+        The names to bring back.
+    explicit : bool
+        ``outputs`` came from ``-o``: each must be assigned.
+    cached : bool
+        The result will be stored: check that it can be, and look for inputs
+        changed in place (here only).
+    shell : InteractiveShell, optional
+        Run here, in this shell's namespace; None runs in a fresh namespace.
+    raw : str
+        The cell as typed (for IPython's tracebacks).
+    """
+
+    __slots__ = ("source", "inputs", "outputs", "explicit", "cached", "shell", "raw", "error",
+                 "refused", "__weakref__")
+
+    def __init__(self, source: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
+                 explicit: bool = False, cached: bool = True, shell: Any = None,
+                 raw: str = "") -> None:
+        self.source, self.inputs, self.outputs = source, tuple(inputs), tuple(outputs)
+        self.explicit, self.cached, self.shell, self.raw = explicit, cached, shell, raw or source
+        self.error: BaseException | None = None  # the user's own exception (here)
+        self.refused: CellValue | None = None    # the value of a cell not cached (here)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.Signature([inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY)
+                                  for n in self.inputs])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a shell never travels: a copy on a worker runs "there"
+        return {"source": self.source, "inputs": self.inputs, "outputs": self.outputs,
+                "explicit": self.explicit, "cached": self.cached, "raw": self.raw}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"<%%pylearn cell reading {', '.join(self.inputs) or 'nothing'}>"
+
+    def __call__(self, **inputs: Any) -> CellValue:
+        values = {n: v.value if isinstance(v, Held) else v for n, v in inputs.items()}
+        if self.shell is not None:
+            return self._here(values)
+        return self._there(values)
+
+    # -- here: the notebook namespace ---------------------------------------------------
+    def _here(self, values: dict[str, Any]) -> CellValue:
+        shell = self.shell
+        # the namespace's own objects: the node's arguments may be rebuilt copies of plain
+        # lists and dicts, and a change in place happens to the originals
+        values = {n: shell.user_ns[n] for n in values if n in shell.user_ns}
+        before = _digests(values) if self.cached else {}
+        filename = shell.compile.cache(self.source, shell.execution_count, raw_code=self.raw)
+        tree = shell.compile.ast_parse(self.source, filename=filename)
+        out, err = Tee(sys.stdout), Tee(sys.stderr)
+        start = time.perf_counter()
+        try:
+            with redirect_stdout(out), redirect_stderr(err), DisplayRecorder(shell) as shown:
+                value = execute(tree, shell.user_global_ns, filename, shell.compile,
+                                shell.user_ns)
+        except BaseException as exc:
+            self.error = exc  # the magic raises this very object, as a plain cell would
+            raise
+        ns = shell.user_ns
+        cell = CellValue({n: ns[n] for n in self.outputs if n in ns}, None, out.getvalue(),
+                         err.getvalue(), time.perf_counter() - start, shown.outputs)
+        cell.live = value if has_result(value) else None
+        self._check_assigned(cell)
+        if self.cached:
+            self._keep_changed(cell, _changed(before, values, ns))
+            self._check_storable(cell, "stored in the cache", "run the cell with --no-cache")
+        return cell
+
+    def _keep_changed(self, cell: CellValue, changed: list[str]) -> None:
+        """Store inputs changed in place as outputs, or refuse the cache in one line."""
+        if not changed:
+            return
+        ns = self.shell.user_ns
+        names = ", ".join(map(repr, changed))
+        for name in changed:
+            try:
+                check_picklable(ns[name], f"variable {name!r}")
+            except UnpicklableError:
+                print(f"%%pylearn: not cached: the cell changed input {names} in place, and "
+                      f"{name!r} cannot be stored; copy it in the cell (x = x.copy()) to cache it.")
+                self.refused = cell
+                raise CellNotCached(f"input {name!r} changed in place cannot be stored") from None
+        cell.outputs.update({n: ns[n] for n in changed})
+        print(f"%%pylearn: the cell changed input {names} in place; the new value is stored and "
+              "restored on a cache hit.")
+
+    # -- there: a fresh namespace on any worker ----------------------------------------
+    def _there(self, values: dict[str, Any]) -> CellValue:
+        # Tracebacks then quote the cell's lines.
+        linecache.cache[FILENAME] = (len(self.source), None, self.source.splitlines(True),
+                                     FILENAME)
+        ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, **values}
+        out, err = io.StringIO(), io.StringIO()
+        start = time.perf_counter()
+        with redirect_stdout(out), redirect_stderr(err):
+            value = execute(ast.parse(self.source, FILENAME), ns, FILENAME)
+        cell = CellValue({n: ns[n] for n in self.outputs if n in ns}, None, out.getvalue(),
+                         err.getvalue(), time.perf_counter() - start)
+        cell.live = value if has_result(value) else None
+        self._check_assigned(cell)
+        self._check_storable(cell, "sent back or stored",
+                             "run the cell without --backend")
+        return cell
+
+    # -- checks --------------------------------------------------------------------------
+    def _check_assigned(self, cell: CellValue) -> None:
+        missing = [n for n in self.outputs if n not in cell.outputs]
+        if self.explicit and missing:
+            raise CellNotStored(
+                f"-o names {', '.join(map(repr, missing))}, which the cell did not assign: "
+                "list only names the cell assigns.")
+
+    def _check_storable(self, cell: CellValue, how: str, other: str) -> None:
+        for name, value in cell.outputs.items():
+            try:
+                check_picklable(value, f"variable {name!r}")
+            except UnpicklableError as exc:
+                cause = exc.__cause__ or exc.__context__
+                reason = f" ({type(cause).__name__}: {cause})" if cause else ""
+                tname = f"{exc.value_type.__module__}.{exc.value_type.__qualname__}"
+                raise CellNotStored(
+                    f"the cell ran, but its output {name!r} (type "
+                    f"{tname.removeprefix('builtins.')}) cannot be {how}{reason}. Choose the "
+                    f"outputs to keep with -o, or {other}.") from None
+        try:
+            check_picklable(cell.live, "the cell's value")
+            cell.result = cell.live
+        except UnpicklableError:  # only shown, never an output: store how it looked instead
+            cell.result_display = formatted(self.shell, cell.live) if self.shell else None
+
+
+def _digests(values: dict[str, Any]) -> dict[str, str]:
+    """Digests of the inputs a cell could change in place (not code, modules or scalars)."""
+    out = {}
+    for name, value in values.items():
+        if callable(value) or isinstance(value, (*_SCALARS, types.ModuleType)):
+            continue
+        try:
+            out[name] = hash_value(value)
+        except UnhashableError:  # only held inputs get here (never hashed for the key)
+            continue
+    return out
+
+
+def _changed(before: dict[str, str], values: dict[str, Any], ns: dict[str, Any]) -> list[str]:
+    """Inputs the cell changed in place: the same object, new content (hashed again)."""
+    changed = []
+    for name, digest in before.items():
+        value = values[name]
+        if ns.get(name) is not value:
+            continue  # reassigned (then an output) or deleted: not changed in place
+        try:
+            if hash_value(value) != digest:
+                changed.append(name)
+        except UnhashableError:  # hashable before, not now: certainly changed
+            changed.append(name)
+    return changed
 
 
 class Tee(io.TextIOBase):
@@ -96,58 +370,6 @@ def execute(tree: ast.Module, glob: dict[str, Any], filename: str,
 def has_result(value: Any) -> bool:
     """False for the marker :func:`execute` returns when there is nothing to show."""
     return value is not _NO_RESULT
-
-
-def run_cell_remote(blob: bytes) -> bytes:
-    """Run a cell on a worker: ``(source, inputs, outputs)`` in, a result dict out.
-
-    The result holds ``outputs`` (the requested names that exist), ``stdout``,
-    ``stderr``, ``result`` (the trailing expression, or None), ``duration``,
-    ``host``, ``pid``, and ``error``/``traceback`` when the cell raised.
-    """
-    source, inputs, outputs = cloudpickle.loads(blob)
-    # Tracebacks then quote the cell's lines.
-    linecache.cache[_FILENAME] = (len(source), None, source.splitlines(True), _FILENAME)
-    ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
-    ns.update(inputs)
-    out, err = io.StringIO(), io.StringIO()
-    reply: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "result": None}
-    start = time.perf_counter()
-    try:
-        with redirect_stdout(out), redirect_stderr(err):
-            value = execute(ast.parse(source), ns, _FILENAME)
-        reply["result"] = value if has_result(value) else None
-        reply["outputs"] = {n: ns[n] for n in outputs if n in ns}
-    except BaseException as exc:  # report it to the client, which re-raises it there
-        reply["error"] = exc
-        reply["traceback"] = _cell_traceback(exc)
-    reply.update(duration=time.perf_counter() - start, stdout=out.getvalue(),
-                 stderr=err.getvalue())
-    try:
-        return cloudpickle.dumps(reply)
-    except Exception as exc:  # an unpicklable output: say which one on the client
-        bad = _first_unpicklable(reply.get("outputs") or {})
-        return cloudpickle.dumps({**reply, "outputs": {}, "result": None,
-                                  "unpicklable": bad or "the result", "error": None,
-                                  "reason": f"{type(exc).__name__}: {exc}"})
-
-
-def _cell_traceback(exc: BaseException) -> str:
-    """The traceback from the cell's first frame on (not this module's machinery)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    first = next((i for i, f in enumerate(frames) if f.filename == _FILENAME), 0)
-    return "".join(["Traceback (most recent call last):\n",
-                    *traceback.format_list(frames[first:]),
-                    *traceback.format_exception_only(type(exc), exc)])
-
-
-def _first_unpicklable(values: dict[str, Any]) -> str | None:
-    for name, v in values.items():
-        try:
-            cloudpickle.dumps(v)
-        except Exception:
-            return name
-    return None
 
 
 def write_captured(stdout: str, stderr: str) -> None:
