@@ -33,6 +33,7 @@ In a notebook (the second run of the same cell, with the same ``x``, is a hit)::
 
 from __future__ import annotations
 
+import types
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -81,9 +82,9 @@ def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
     except CellNotCached:  # ran here, fine, and said why it is not stored
         value = plan.code.refused
     except CellNotStored as err:
-        failure = UsageError(err.cause_msg)
+        failure = UsageError(getattr(err, "cause_msg", str(err)))  # a NodeError too
     except NodeError as err:
-        failure = _user_error(err, plan.code.error, args.backend)
+        failure = _user_error(err, plan.code.error, plan.code.error_tb, args.backend)
     if failure is not None:  # raised outside the except: no "during handling" noise
         raise failure
     assert value is not None
@@ -105,11 +106,11 @@ def _backend(name: str) -> Any:
         raise UsageError(str(exc)) from None
 
 
-def _user_error(err: NodeError, here_error: BaseException | None, where: str | None
-                ) -> BaseException:
+def _user_error(err: NodeError, here_error: BaseException | None,
+                here_tb: types.TracebackType | None, where: str | None) -> BaseException:
     """What the cell raised: the very exception (here), or the node's error quoting the cell."""
     if here_error is not None:
-        return here_error
+        return here_error.with_traceback(here_tb)
     trace = err.remote_traceback.splitlines()
     first = next((i for i, ln in enumerate(trace) if FILENAME in ln), 1)
     engine = f" ({err.engine})" if err.engine else ""

@@ -162,7 +162,7 @@ class CellCode:
     """
 
     __slots__ = ("source", "inputs", "outputs", "explicit", "cached", "shell", "raw", "error",
-                 "refused", "__weakref__")
+                 "error_tb", "refused", "__weakref__")
 
     def __init__(self, source: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
                  explicit: bool = False, cached: bool = True, shell: Any = None,
@@ -170,6 +170,7 @@ class CellCode:
         self.source, self.inputs, self.outputs = source, tuple(inputs), tuple(outputs)
         self.explicit, self.cached, self.shell, self.raw = explicit, cached, shell, raw or source
         self.error: BaseException | None = None  # the user's own exception (here)
+        self.error_tb: types.TracebackType | None = None  # ... from the cell's first frame
         self.refused: CellValue | None = None    # the value of a cell not cached (here)
 
     @property
@@ -210,7 +211,10 @@ class CellCode:
                 value = execute(tree, shell.user_global_ns, filename, shell.compile,
                                 shell.user_ns)
         except BaseException as exc:
-            self.error = exc  # the magic raises this very object, as a plain cell would
+            # the magic raises this very object, as a plain cell would, quoting the cell's
+            # frames only (not the VM's, which say nothing about the cell)
+            self.error_tb = _from_file(exc.__traceback__, filename)
+            self.error = exc
             raise
         ns = shell.user_ns
         cell = CellValue({n: ns[n] for n in self.outputs if n in ns}, None, out.getvalue(),
@@ -248,8 +252,15 @@ class CellCode:
         ns: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, **values}
         out, err = io.StringIO(), io.StringIO()
         start = time.perf_counter()
-        with redirect_stdout(out), redirect_stderr(err):
-            value = execute(ast.parse(self.source, FILENAME), ns, FILENAME)
+        try:
+            with redirect_stdout(out), redirect_stderr(err):
+                value = execute(ast.parse(self.source, FILENAME), ns, FILENAME)
+        except Exception as exc:
+            # what it printed before failing travels in the traceback the client shows
+            printed = (out.getvalue() + err.getvalue()).rstrip()
+            if printed:
+                exc.add_note("the cell printed before it failed:\n" + printed)
+            raise
         cell = CellValue({n: ns[n] for n in self.outputs if n in ns}, None, out.getvalue(),
                          err.getvalue(), time.perf_counter() - start)
         cell.live = value if has_result(value) else None
@@ -283,6 +294,14 @@ class CellCode:
             cell.result = cell.live
         except UnpicklableError:  # only shown, never an output: store how it looked instead
             cell.result_display = formatted(self.shell, cell.live) if self.shell else None
+
+
+def _from_file(tb: types.TracebackType | None, filename: str) -> types.TracebackType | None:
+    """``tb`` from its first frame in ``filename`` on (all of it when there is none)."""
+    here = tb
+    while here is not None and here.tb_frame.f_code.co_filename != filename:
+        here = here.tb_next
+    return here if here is not None else tb
 
 
 def _digests(values: dict[str, Any]) -> dict[str, str]:

@@ -7,6 +7,7 @@ input of the cell and change its key).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -176,7 +177,12 @@ def test_a_failing_cell_raises_and_stores_nothing(ip, log):
     for _ in range(2):
         result, _ = run_cell(ip, "%%pylearn\n" + body)
         assert isinstance(result.error_in_exec, RuntimeError)
+        assert type(result.error_in_exec) is RuntimeError  # the user's own exception object
     assert runs(log) == 2
+    import traceback
+
+    files = [f.filename for f in traceback.extract_tb(result.error_in_exec.__traceback__)]
+    assert not any(os.sep + "vm" + os.sep in f for f in files), files  # no VM frames shown
 
 
 @pytest.mark.parametrize("args", ["-o 1bad", "--backend gpu", "--nope", "-o"])
@@ -213,6 +219,14 @@ def test_an_error_on_a_worker_shows_the_cell_traceback(ip, log):
     lines = err._render_traceback_()
     assert "the %%pylearn cell raised on threads" in lines[0]
     assert any("raise KeyError('missing')" in line for line in lines)
+    assert not any("pylearn_lab" in line for line in lines)  # the cell's frames, not the VM's
+
+
+def test_what_a_failing_cell_printed_on_a_worker_is_shown(ip, log):
+    result, _ = run_cell(ip, "%%pylearn --backend threads\nprint('step 1 done')\n1 / 0\n")
+    err = result.error_in_exec
+    assert isinstance(err, ZeroDivisionError)
+    assert any("step 1 done" in line for line in err._render_traceback_())
 
 
 def test_cells_are_listed_and_counted(ip, log):
