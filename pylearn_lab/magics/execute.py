@@ -40,6 +40,7 @@ import builtins
 import inspect
 import io
 import linecache
+import os
 import sys
 import time
 import types
@@ -47,6 +48,8 @@ from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+
+import cloudpickle
 
 from ..cache.records import summarise_value
 from ..errors import UnhashableError, UnpicklableError
@@ -162,13 +165,14 @@ class CellCode:
     """
 
     __slots__ = ("source", "inputs", "outputs", "explicit", "cached", "shell", "raw", "error",
-                 "error_tb", "refused", "__weakref__")
+                 "error_tb", "refused", "home", "__weakref__")
 
     def __init__(self, source: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
                  explicit: bool = False, cached: bool = True, shell: Any = None,
-                 raw: str = "") -> None:
+                 raw: str = "", home: int | None = None) -> None:
         self.source, self.inputs, self.outputs = source, tuple(inputs), tuple(outputs)
         self.explicit, self.cached, self.shell, self.raw = explicit, cached, shell, raw or source
+        self.home = home if home is not None else os.getpid()  # the notebook's process
         self.error: BaseException | None = None  # the user's own exception (here)
         self.error_tb: types.TracebackType | None = None  # ... from the cell's first frame
         self.refused: CellValue | None = None    # the value of a cell not cached (here)
@@ -181,7 +185,8 @@ class CellCode:
     def __getstate__(self) -> dict[str, Any]:
         # a shell never travels: a copy on a worker runs "there"
         return {"source": self.source, "inputs": self.inputs, "outputs": self.outputs,
-                "explicit": self.explicit, "cached": self.cached, "raw": self.raw}
+                "explicit": self.explicit, "cached": self.cached, "raw": self.raw,
+                "home": self.home}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
@@ -246,6 +251,10 @@ class CellCode:
 
     # -- there: a fresh namespace on any worker ----------------------------------------
     def _there(self, values: dict[str, Any]) -> CellValue:
+        if os.getpid() == self.home:
+            # a worker thread of the notebook's own process: run on copies, as another
+            # process would, so the cell cannot change the notebook's objects behind its back
+            values = cloudpickle.loads(cloudpickle.dumps(values, protocol=5))
         # Tracebacks then quote the cell's lines.
         linecache.cache[FILENAME] = (len(self.source), None, self.source.splitlines(True),
                                      FILENAME)

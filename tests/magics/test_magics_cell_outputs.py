@@ -175,3 +175,15 @@ def test_an_expression_is_an_input_by_its_key(ip, log):
     ip.user_ns["e"] = base(3)  # another expression: another key
     run(ip, "", body)
     assert runs(log) == 2
+
+
+def test_a_cell_on_a_worker_thread_cannot_change_the_notebooks_inputs(ip, log):
+    # as a function of its inputs it gets copies, as on another process: a hit replays the
+    # same namespace the miss left
+    ip.user_ns["arr"] = np.arange(4.0)
+    body = "open(log, 'a').write('.')\narr[:] = 0\ntotal = float(arr.sum())\n"
+    run(ip, "--backend threads", body)
+    assert list(ip.user_ns["arr"]) == [0.0, 1.0, 2.0, 3.0] and ip.user_ns["total"] == 0.0
+    second, _ = run(ip, "", body)
+    assert runs(log) == 1 and "served from cache" in second.stdout
+    assert list(ip.user_ns["arr"]) == [0.0, 1.0, 2.0, 3.0] and ip.user_ns["total"] == 0.0
