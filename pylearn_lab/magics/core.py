@@ -211,7 +211,9 @@ class PylearnMagics(Magics):
         code). On a hit, the names it assigns (or -o names) are restored without
         running it, and what it printed and displayed (figures included) is shown
         again; an input it changes in place is stored and restored too. With
-        --backend the cell runs on a worker as a function of its inputs.
+        --backend the cell runs on a worker as a function of its inputs. The
+        cell runs through pl.run like any node; the node is kept as _cell
+        (%pylearn lineage _cell, %pylearn why _cell).
 
         EXPR and FUNC are variable names or attribute paths, never evaluated.
         FUNC may also be a registered component's name, or %%pylearn for cells.
