@@ -59,7 +59,7 @@ from ..hashing.versions import package_version
 from .analysis import CellNames, analyse, normalise
 from .execute import CellCode, Held
 
-__all__ = ["CellPlan", "CELL_FUNC", "plan_cell"]
+__all__ = ["CELL_FUNC", "CellPlan", "plan_cell"]
 
 CELL_FUNC = "%%pylearn"  # the ``func`` of every cell's record: ``%pylearn cache ls %%pylearn``
 _KEY_VERSION = 2  # bump when the key recipe changes: old entries then simply miss

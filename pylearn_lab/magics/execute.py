@@ -87,7 +87,7 @@ class Held:
     ('expr', 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk')
     """
 
-    __slots__ = ("value", "token")
+    __slots__ = ("token", "value")
 
     def __init__(self, value: Any, token: Any) -> None:
         self.value = value
@@ -164,8 +164,8 @@ class CellCode:
         The cell as typed (for IPython's tracebacks).
     """
 
-    __slots__ = ("source", "inputs", "outputs", "explicit", "cached", "shell", "raw", "error",
-                 "error_tb", "refused", "home", "__weakref__")
+    __slots__ = ("__weakref__", "cached", "error", "error_tb", "explicit", "home", "inputs",
+                 "outputs", "raw", "refused", "shell", "source")
 
     def __init__(self, source: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
                  explicit: bool = False, cached: bool = True, shell: Any = None,

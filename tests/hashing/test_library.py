@@ -97,7 +97,7 @@ def test_plain_modules(name, expected, fresh):
 
 def test_builtin_modules_and_the_package_components_are_classified(fresh):
     assert library.is_library_module(sys) and library.is_library_module("builtins")
-    import pylearn_lab.components.models as models
+    from pylearn_lab.components import models
 
     # shipped components are keyed by their code unless installed from a wheel
     assert library.is_library_module(models) == library.is_library_file(models.__file__)
