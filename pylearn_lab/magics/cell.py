@@ -77,8 +77,10 @@ def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
     failure: BaseException | None = None
     value: CellValue | None = None
     try:
+        # here the cell's own output is its progress (a bar would be recorded and replayed);
+        # on a worker the run's bar shows as for any run longer than a second
         value = run(plan.expr, backend=backend, cache=False if args.no_cache else
-                    get_default_cache(), callbacks=[served], progress=False)
+                    get_default_cache(), callbacks=[served], progress=False if here else None)
     except CellNotCached:  # ran here, fine, and said why it is not stored
         value = plan.code.refused
     except CellNotStored as err:
@@ -86,6 +88,7 @@ def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
     except NodeError as err:
         failure = _user_error(err, plan.code.error, plan.code.error_tb, args.backend)
     if failure is not None:  # raised outside the except: no "during handling" noise
+        session.cell_misses += 1
         raise failure
     assert value is not None
     if not args.no_cache:
