@@ -64,7 +64,7 @@ __all__ = ["CELL_FUNC", "CellPlan", "plan_cell"]
 CELL_FUNC = "%%pylearn"  # the ``func`` of every cell's record: ``%pylearn cache ls %%pylearn``
 _KEY_VERSION = 2  # bump when the key recipe changes: old entries then simply miss
 _MISSING = object()
-_ARG = re.compile(r"^argument '(\w+)' of [^()]*\(\)")
+_ARG = re.compile(r"^(?:argument '(\w+)' of [^()]*\(\)|variable '(\w+)')")
 
 
 @dataclass
@@ -143,9 +143,8 @@ def plan_cell(source: str, ns: dict[str, Any], hidden: dict[str, Any] | None = N
     version = hash_value((CELL_FUNC, _KEY_VERSION, digest_bytes(normalised.encode()), outs))
     comp = Component(code, name=label, version=version, cache=hashed, register=False)
     comp.qualname = CELL_FUNC
-    args = {n: _argument(n, v, hashed) for n, v in sorted(inputs.items())}
     try:
-        expr = comp(**args)
+        expr = comp(**{n: _argument(n, v, hashed) for n, v in sorted(inputs.items())})
     except UnhashableError as exc:
         raise _unhashable(exc, inputs) from None
     return CellPlan(source, names, inputs, outs, code, expr, expr.key if hashed else "")
@@ -179,6 +178,10 @@ def _argument(name: str, value: Any, hashed: bool) -> Any:
     exprs = _expr_token(value)
     if exprs is not None:  # an Expr is an input by its key, never an edge computed first
         return Held(value, ("expr", exprs))
+    if callable(value):  # keyed by its identity as always; recorded by it, not by its address
+        what = "class" if isinstance(value, type) else "function"
+        qual = getattr(value, "__qualname__", None) or type(value).__qualname__
+        return Held(value, value, f"<{what} {qual} {hash_value(value, name=f'variable {name!r}')[:8]}>")
     return value
 
 
@@ -214,7 +217,7 @@ def _module_version(module: types.ModuleType) -> str:
 def _unhashable(exc: UnhashableError, inputs: dict[str, Any]) -> UsageError:
     """The one-line error naming the variable (not the node's argument) and the ways out."""
     m = _ARG.match(exc.path)
-    name = m.group(1) if m else next(iter(inputs), "?")
+    name = (m.group(1) or m.group(2)) if m else next(iter(inputs), "?")
     path = f"variable {name!r}" + (exc.path[m.end():] if m else "")
     value = inputs.get(name)
     where = "" if path == f"variable {name!r}" else \

@@ -87,17 +87,18 @@ class Held:
     ('expr', 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk')
     """
 
-    __slots__ = ("token", "value")
+    __slots__ = ("shown", "token", "value")
 
-    def __init__(self, value: Any, token: Any) -> None:
+    def __init__(self, value: Any, token: Any, shown: str | None = None) -> None:
         self.value = value
         self.token = token
+        self.shown = shown  # how records show it (a function by its code, not its address)
 
     def __pylearn_hash__(self) -> Any:
         return self.token
 
     def __repr__(self) -> str:
-        text = repr(self.value)
+        text = self.shown or repr(self.value)
         return text if len(text) <= 80 else text[:79] + "…"
 
 

@@ -244,3 +244,13 @@ def _magic(ip, line: str):
     with capture_output() as cap:
         value = ip.run_line_magic("pylearn", line)
     return cap.stdout, value
+
+
+def test_an_unhashable_callable_input_is_named(ip, log):
+    ip.run_cell("import threading\nclass Guarded:\n    def __init__(self):\n"
+                "        self.lock = threading.Lock()\n    def __call__(self):\n"
+                "        return 1\nzeta = 1\ng = Guarded()")
+    with pytest.raises(UsageError) as info:
+        ip.run_cell_magic("pylearn", "", "v = g() + zeta\n")
+    msg = str(info.value)
+    assert "variable 'g'" in msg and "zeta" not in msg and "\n" not in msg, msg

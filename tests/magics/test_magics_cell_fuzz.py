@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
@@ -21,6 +23,7 @@ VALUES = st.recursive(
     max_leaves=8)
 
 
+@pytest.mark.filterwarnings("ignore::SyntaxWarning")  # "1x" and friends, from ast.parse
 @settings(max_examples=200, deadline=None)
 @given(st.lists(TOKENS, max_size=25).map("".join))
 def test_any_text_is_a_plan_or_a_one_line_usage_error(text):

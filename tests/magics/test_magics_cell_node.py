@@ -114,3 +114,10 @@ def test_a_user_module_input_counts_by_its_file(ip, log, tmp_path, monkeypatch):
     first = plan_cell("k = pl_cellmod.K", ip.user_ns).key
     mod.write_text("K = 2  # edited\n")
     assert plan_cell("k = pl_cellmod.K", ip.user_ns).key != first
+
+
+def test_why_names_an_edited_function_input_by_its_code_not_its_address(ip, log):
+    cell(ip, "--name tenfold")
+    ip.run_cell("def f(v):\n    return v * 100\n")
+    text = str(pl.why(plan_cell(BODY, ip.user_ns, ip.user_ns_hidden, label="tenfold").expr))
+    assert "argument `f` was '<function f " in text and "0x" not in text, text
