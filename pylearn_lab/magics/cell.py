@@ -40,8 +40,7 @@ from IPython.core.error import UsageError
 
 from ..backends.registry import get_backend
 from ..cache.cache import get_default_cache
-from ..errors import NodeError, Status
-from ..vm.events import Event
+from ..errors import NodeError
 from ..vm.loop import run
 from .cellkey import plan_cell
 from .execute import FILENAME, CellNotCached, CellNotStored, CellValue, write_captured
@@ -53,17 +52,6 @@ __all__ = ["describe_seconds", "run_cell"]
 _LOCAL = (None, "", "local", "serial")
 
 
-class _Served:
-    """Callback: was the cell's node served from the cache (or computed)?"""
-
-    def __init__(self) -> None:
-        self.cached = False
-
-    def __call__(self, event: Event) -> None:
-        if event.kind == Status.CACHED and event.key:
-            self.cached = True
-
-
 def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
     """Run (or serve from the cache) one ``%%pylearn`` cell; returns its trailing value."""
     outputs = _output_names(args.output) if args.output else None
@@ -73,14 +61,13 @@ def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
                      hashed=not args.no_cache, shell=shell if here else None, label=label,
                      raw=cell)
     backend = "serial" if here else _backend(args.backend)
-    served = _Served()
     failure: BaseException | None = None
     value: CellValue | None = None
     try:
         # here the cell's own output is its progress (a bar would be recorded and replayed);
         # on a worker the run's bar shows as for any run longer than a second
         value = run(plan.expr, backend=backend, cache=False if args.no_cache else
-                    get_default_cache(), callbacks=[served], progress=False if here else None)
+                    get_default_cache(), progress=False if here else None)
     except CellNotCached:  # ran here, fine, and said why it is not stored
         value = plan.code.refused
     except CellNotStored as err:
@@ -93,7 +80,7 @@ def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
     assert value is not None
     if not args.no_cache:
         shell.user_ns["_cell"] = plan.expr
-    if served.cached:
+    if value.run != plan.code.run:  # not computed by this run: served from the cache
         return _serve(shell, session, value, label)
     session.cell_misses += 1
     if not here:

@@ -44,6 +44,7 @@ import os
 import sys
 import time
 import types
+import uuid
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
@@ -122,6 +123,9 @@ class CellValue:
         How an unstorable trailing value looked, shown instead on a hit.
     live : object
         The trailing value itself, for the run that computed it (never stored).
+    run : str
+        The token of the :class:`CellCode` that computed it: a run whose own
+        token comes back computed the cell; any other was served from the cache.
     """
 
     outputs: dict[str, Any]
@@ -132,6 +136,7 @@ class CellValue:
     displays: list[Output] = field(default_factory=list)
     result_display: Output | None = None
     live: Any = None
+    run: str = ""
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -166,28 +171,31 @@ class CellCode:
     """
 
     __slots__ = ("__weakref__", "cached", "error", "error_tb", "explicit", "home", "inputs",
-                 "outputs", "raw", "refused", "shell", "source")
+                 "outputs", "raw", "refused", "run", "shell", "sig", "source")
 
     def __init__(self, source: str, inputs: tuple[str, ...], outputs: tuple[str, ...],
                  explicit: bool = False, cached: bool = True, shell: Any = None,
-                 raw: str = "", home: int | None = None) -> None:
+                 raw: str = "", home: int | None = None, run: str = "") -> None:
         self.source, self.inputs, self.outputs = source, tuple(inputs), tuple(outputs)
         self.explicit, self.cached, self.shell, self.raw = explicit, cached, shell, raw or source
         self.home = home if home is not None else os.getpid()  # the notebook's process
+        # tells this run's own result from a stored one (never part of the key)
+        self.run = run or uuid.uuid4().hex
+        self.sig = inspect.Signature([inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY)
+                                      for n in self.inputs])
         self.error: BaseException | None = None  # the user's own exception (here)
         self.error_tb: types.TracebackType | None = None  # ... from the cell's first frame
         self.refused: CellValue | None = None    # the value of a cell not cached (here)
 
     @property
     def __signature__(self) -> inspect.Signature:
-        return inspect.Signature([inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY)
-                                  for n in self.inputs])
+        return self.sig
 
     def __getstate__(self) -> dict[str, Any]:
         # a shell never travels: a copy on a worker runs "there"
         return {"source": self.source, "inputs": self.inputs, "outputs": self.outputs,
                 "explicit": self.explicit, "cached": self.cached, "raw": self.raw,
-                "home": self.home}
+                "home": self.home, "run": self.run}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)  # type: ignore[misc]
@@ -225,7 +233,7 @@ class CellCode:
         ns = shell.user_ns
         cell = CellValue({n: ns[n] for n in self.outputs if n in ns}, None, out.getvalue(),
                          err.getvalue(), time.perf_counter() - start, shown.outputs)
-        cell.live = value if has_result(value) else None
+        cell.live, cell.run = (value if has_result(value) else None), self.run
         self._check_assigned(cell)
         if self.cached:
             self._keep_changed(cell, _changed(before, values, ns))
@@ -273,7 +281,7 @@ class CellCode:
             raise
         cell = CellValue({n: ns[n] for n in self.outputs if n in ns}, None, out.getvalue(),
                          err.getvalue(), time.perf_counter() - start)
-        cell.live = value if has_result(value) else None
+        cell.live, cell.run = (value if has_result(value) else None), self.run
         self._check_assigned(cell)
         self._check_storable(cell, "sent back or stored",
                              "run the cell without --backend")
