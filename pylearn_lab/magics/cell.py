@@ -40,7 +40,8 @@ from IPython.core.error import UsageError
 
 from ..backends.registry import get_backend
 from ..cache.cache import get_default_cache
-from ..errors import NodeError
+from ..errors import NodeError, UnpicklableError
+from ..jobs import check_picklable
 from ..vm.loop import run
 from .cellkey import plan_cell
 from .execute import FILENAME, CellNotCached, CellNotStored, CellValue, write_captured
@@ -60,7 +61,7 @@ def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
     plan = plan_cell(shell.transform_cell(cell), shell.user_ns, shell.user_ns_hidden, outputs,
                      hashed=not args.no_cache, shell=shell if here else None, label=label,
                      raw=cell)
-    backend = "serial" if here else _backend(args.backend)
+    backend = "serial" if here else _backend(args.backend, plan.inputs)
     failure: BaseException | None = None
     value: CellValue | None = None
     try:
@@ -89,11 +90,18 @@ def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
     return value.live if value.live is not None else value.result
 
 
-def _backend(name: str) -> Any:
+def _backend(name: str, inputs: dict[str, Any]) -> Any:
+    """The backend named by ``--backend``, once every input can travel to it."""
     try:
-        return get_backend(name)
+        backend = get_backend(name)
     except Exception as exc:  # unknown name, or no cluster yet: one line, not a traceback
         raise UsageError(str(exc)) from None
+    for var, value in inputs.items():
+        try:
+            check_picklable(value, f"input variable {var!r}")
+        except UnpicklableError as exc:
+            raise UsageError(f"{exc} (or run this cell without --backend).") from None
+    return backend
 
 
 def _user_error(err: NodeError, here_error: BaseException | None,

@@ -254,3 +254,11 @@ def test_an_unhashable_callable_input_is_named(ip, log):
         ip.run_cell_magic("pylearn", "", "v = g() + zeta\n")
     msg = str(info.value)
     assert "variable 'g'" in msg and "zeta" not in msg and "\n" not in msg, msg
+
+
+def test_an_input_that_cannot_travel_to_a_worker_is_a_one_line_error(ip, log):
+    ip.run_cell("import threading\nguard = threading.Lock()")
+    with pytest.raises(UsageError) as info:
+        ip.run_cell_magic("pylearn", "--no-cache --backend threads", "with guard:\n    v = 1\n")
+    msg = str(info.value)
+    assert "input variable 'guard'" in msg and "without --backend" in msg and "\n" not in msg
