@@ -9,6 +9,10 @@ arguments. The node is then keyed, recorded, scheduled and cached by
     key = H("node", identity("%%pylearn", normalised source, outputs),
             (name, hash of value) for every input)
 
+The identity is :class:`CellComponent`'s own (its parts ``source`` and
+``outputs`` are what ``pl.why`` compares), never the state of the CellCode
+object, which holds the shell it runs in.
+
 with the project's one hashing (:func:`~pylearn_lab.hashing.hash_value`):
 
 * the normalised source ignores comments and formatting (see :mod:`.analysis`);
@@ -54,12 +58,13 @@ from ..errors import UnhashableError
 from ..graph.component import Component
 from ..graph.expr import Expr
 from ..hashing import digest_bytes, hash_value
+from ..hashing.functions import FunctionIdentity
 from ..hashing.library import is_library_module
 from ..hashing.versions import package_version
 from .analysis import CellNames, analyse, normalise
 from .execute import CellCode, Held
 
-__all__ = ["CELL_FUNC", "CellPlan", "plan_cell"]
+__all__ = ["CELL_FUNC", "CellComponent", "CellPlan", "plan_cell"]
 
 CELL_FUNC = "%%pylearn"  # the ``func`` of every cell's record: ``%pylearn cache ls %%pylearn``
 _KEY_VERSION = 2  # bump when the key recipe changes: old entries then simply miss
@@ -140,14 +145,39 @@ def plan_cell(source: str, ns: dict[str, Any], hidden: dict[str, Any] | None = N
     outs = tuple(outputs) if outputs else names.assigns
     code = CellCode(source, tuple(sorted(inputs)), outs, explicit=bool(outputs), cached=hashed,
                     shell=shell, raw=raw)
-    version = hash_value((CELL_FUNC, _KEY_VERSION, digest_bytes(normalised.encode()), outs))
-    comp = Component(code, name=label, version=version, cache=hashed, register=False)
-    comp.qualname = CELL_FUNC
+    comp = CellComponent(code, digest_bytes(normalised.encode()), label, hashed)
     try:
         expr = comp(**{n: _argument(n, v, hashed) for n, v in sorted(inputs.items())})
     except UnhashableError as exc:
         raise _unhashable(exc, inputs) from None
     return CellPlan(source, names, inputs, outs, code, expr, expr.key if hashed else "")
+
+
+class CellComponent(Component):
+    """The component of one cell: its identity is the cell's code and outputs.
+
+    Its parts -- ``source`` (the normalised code) and ``outputs`` -- are what
+    ``pl.why`` compares, so an edit reads "the code of `cell` changed".
+
+    Examples
+    --------
+    >>> from pylearn_lab.magics.execute import CellCode
+    >>> comp = CellComponent(CellCode("y = 1", (), ("y",)), "d" * 32, "cell", True)
+    >>> comp.qualname, sorted(comp.identity().parts)
+    ('%%pylearn', ['outputs', 'source'])
+    """
+
+    def __init__(self, code: CellCode, source_digest: str, label: str, cached: bool) -> None:
+        super().__init__(code, name=label, cache=cached, register=False)
+        self.qualname = CELL_FUNC  # every cell's records: ``%pylearn cache ls %%pylearn``
+        parts = {"source": source_digest,
+                 "outputs": hash_value(tuple(code.outputs))}
+        digest = hash_value((CELL_FUNC, _KEY_VERSION, tuple(sorted(parts.items()))))
+        self._identity = FunctionIdentity(digest, CELL_FUNC, "source", parts)
+
+    def identity(self) -> FunctionIdentity:
+        """The cell's identity (never the CellCode object's state)."""
+        return self._identity
 
 
 def _inputs(names: CellNames, ns: dict[str, Any], hidden: dict[str, Any]) -> dict[str, Any]:

@@ -121,3 +121,10 @@ def test_why_names_an_edited_function_input_by_its_code_not_its_address(ip, log)
     ip.run_cell("def f(v):\n    return v * 100\n")
     text = str(pl.why(plan_cell(BODY, ip.user_ns, ip.user_ns_hidden, label="tenfold").expr))
     assert "argument `f` was '<function f " in text and "0x" not in text, text
+
+
+def test_why_says_the_cells_code_changed(ip, log):
+    cell(ip, "--name tenfold")
+    edited = BODY.replace("f(x)", "f(x) + 1")
+    text = str(pl.why(plan_cell(edited, ip.user_ns, ip.user_ns_hidden, label="tenfold").expr))
+    assert "the code of `tenfold` changed" in text, text
