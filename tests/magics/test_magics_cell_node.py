@@ -128,3 +128,24 @@ def test_why_says_the_cells_code_changed(ip, log):
     edited = BODY.replace("f(x)", "f(x) + 1")
     text = str(pl.why(plan_cell(edited, ip.user_ns, ip.user_ns_hidden, label="tenfold").expr))
     assert "the code of `tenfold` changed" in text, text
+
+
+def test_a_forged_cell_entry_is_never_served(ip, log, tmp_path):
+    # someone who can write the cache directory, but lacks the secret, replaces the cell's
+    # stored value by a well-formed one that says y = 999: the cell recomputes, y is 30
+    import sqlite3
+
+    from pylearn_lab.cache.serialize import pack
+
+    cell(ip, "")
+    key = ip.user_ns["_cell"].key
+    parts, _ = pack(CellValue({"y": 999}, stdout="forged\n", run="x"))
+    forged = b"".join(bytes(p) for p in parts)
+    con = sqlite3.connect(tmp_path / "cache" / "index.sqlite")
+    assert con.execute("UPDATE entries SET inline=? WHERE key=?", (forged, key)).rowcount == 1
+    con.commit()
+    con.close()
+    del ip.user_ns["y"]
+    with pytest.warns(Warning):
+        out = cell(ip, "")
+    assert ip.user_ns["y"] == 30 and "forged" not in out and runs(log) == 2
