@@ -55,6 +55,7 @@ from .auth import Signer
 from .binding import MARKER, check_not_system, checked_root, classify, write_marker
 from .confine import Confined, blob_name, check_key, check_tmp_name
 from .keyring import load_team_key, load_user_key
+from .memo import HitMemo
 from .serialize import checksum_of_fd, checksum_with_header, layout, read_header
 from .sqlite_index import INDEX_NAME, SIGNED_COLS, SqliteIndex, record_values
 from .store import StoredEntry, VerifyReport, register_store
@@ -113,6 +114,9 @@ class DiskStore:
         self.key_file: str | None = None
         self.index: SqliteIndex = None  # type: ignore[assignment]  # set once trusted
         self._log_checked = False
+        # verified inline entries, valid while the index's read stamp holds (memo.py);
+        # only for an index that can tell cheaply whether anyone wrote
+        self._memo = HitMemo() if index is None else None
         check_not_system(self.root, force)
         if self.root.exists() and not self.root.is_dir():
             raise CacheError(
@@ -294,6 +298,15 @@ class DiskStore:
         self._check_log()
         if self.untrusted:
             return None
+        memo = self._memo
+        # the stamp is read BEFORE the row: a write after it shows at the next lookup
+        stamp = self.index.read_stamp() if memo is not None else None
+        if memo is not None:
+            known = memo.entry_for(stamp, key)
+            if known is not None:
+                kind, size, raw, header = known
+                self.index.touch(key)
+                return StoredEntry(key, kind, size, memoryview(raw), {}, header)
         row = self.index.fetch(key)
         if row is None:
             return None
@@ -323,6 +336,8 @@ class DiskStore:
                 self._drop(key, mac, blob)
                 raise IntegrityError(f"cache entry {key[:12]} failed its checksum (MAC); "
                                      "it will be recomputed")
+            if memo is not None:
+                memo.remember(stamp, key, (kind, size, bytes(inline), header))
         else:
             try:
                 data = self._map_verified(key, size, checksum)

@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -87,6 +88,7 @@ _FETCH = (f"SELECT {_SIGNED}, e.inline, e.mac, "
 _ALL = (f"SELECT {_SIGNED}, e.inline, e.mac, t.gen FROM entries e "
         "LEFT JOIN tombstones t ON t.key = e.key")
 
+_SERIALS = itertools.count(1)  # names connections in read stamps (ids can be reused)
 _BUSY_TIMEOUT = 10.0  # seconds SQLite itself waits for a lock, per attempt
 _DEADLINE = 30.0  # seconds in all before giving up: the caller warns and the run goes on
 
@@ -191,6 +193,7 @@ class SqliteIndex:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         self._local.conn, self._local.pid = conn, os.getpid()
+        self._local.serial = next(_SERIALS)
         return conn
 
     def _connect_read_only(self) -> sqlite3.Connection:
@@ -262,8 +265,31 @@ class SqliteIndex:
 
     # -- reads ----------------------------------------------------------------------
     def fetch(self, key: str) -> tuple[Any, ...] | None:
-        """``(signed columns..., inline, mac, tombstone gen or None)`` of ``key``, or None."""
-        return self._retry(lambda c: c.execute(_FETCH, (key, key)).fetchone())
+        """``(signed columns..., inline, mac, tombstone gen or None)`` of ``key``, or None.
+
+        One statement in autocommit (no transaction for a read); the retry loop is
+        entered only when SQLite reports a problem.
+        """
+        try:
+            return self._conn().execute(_FETCH, (key, key)).fetchone()  # type: ignore[no-any-return]
+        except sqlite3.Error:
+            return self._retry(lambda c: c.execute(_FETCH, (key, key)).fetchone())
+
+    def read_stamp(self) -> tuple[int, int, int]:
+        """What changes whenever the index may have changed, as this thread sees it.
+
+        ``(connection serial, rows this connection changed, PRAGMA data_version)``:
+        ``data_version`` moves when another connection commits (another process or
+        thread), ``total_changes`` when this one writes. Two equal stamps mean no
+        write happened in between (:mod:`~pylearn_lab.cache.memo` relies on it).
+        """
+        c = self._conn()
+        try:
+            (version,) = c.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            (version,) = self._retry(lambda c: c.execute("PRAGMA data_version").fetchone())
+            c = self._conn()
+        return (self._local.serial, c.total_changes, int(version))
 
     def present(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` have rows (batched, for planning big graphs)."""
