@@ -289,6 +289,17 @@ class DiskStore:
 
     # -- reading --------------------------------------------------------------------
     def get(self, key: str) -> StoredEntry | None:
+        memo = self._memo
+        stamp = None
+        if memo is not None and self._log_checked and not self.untrusted and type(key) is str:
+            # the stamp is read BEFORE the row: a write after it shows at the next lookup.
+            # A key found in the memo passed check_key when it was remembered.
+            stamp = self.index.read_stamp()
+            known = memo.entry_for(stamp, key)
+            if known is not None:
+                kind, size, raw, header = known
+                self.index.touch(key)
+                return StoredEntry(key, kind, size, memoryview(raw), {}, header)
         if self.untrusted:
             return None
         try:
@@ -298,15 +309,8 @@ class DiskStore:
         self._check_log()
         if self.untrusted:
             return None
-        memo = self._memo
-        # the stamp is read BEFORE the row: a write after it shows at the next lookup
-        stamp = self.index.read_stamp() if memo is not None else None
-        if memo is not None:
-            known = memo.entry_for(stamp, key)
-            if known is not None:
-                kind, size, raw, header = known
-                self.index.touch(key)
-                return StoredEntry(key, kind, size, memoryview(raw), {}, header)
+        if memo is not None and stamp is None:
+            stamp = self.index.read_stamp()
         row = self.index.fetch(key)
         if row is None:
             return None

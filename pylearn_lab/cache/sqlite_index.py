@@ -283,13 +283,16 @@ class SqliteIndex:
         thread), ``total_changes`` when this one writes. Two equal stamps mean no
         write happened in between (:mod:`~pylearn_lab.cache.memo` relies on it).
         """
-        c = self._conn()
+        local = self._local
+        c = getattr(local, "conn", None)
+        if c is None or local.pid != os.getpid():
+            c = self._conn()
         try:
             (version,) = c.execute("PRAGMA data_version").fetchone()
         except sqlite3.Error:
             (version,) = self._retry(lambda c: c.execute("PRAGMA data_version").fetchone())
             c = self._conn()
-        return (self._local.serial, c.total_changes, int(version))
+        return (local.serial, c.total_changes, version)
 
     def present(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` have rows (batched, for planning big graphs)."""
