@@ -57,7 +57,8 @@ from .confine import Confined, blob_name, check_key, check_tmp_name
 from .keyring import load_team_key, load_user_key
 from .memo import HitMemo
 from .serialize import checksum_of_fd, checksum_with_header, layout, read_header
-from .sqlite_index import INDEX_NAME, SIGNED_COLS, SqliteIndex, record_values
+from .records import SIGNED_COLS, record_values
+from .sqlite_index import INDEX_NAME, SqliteIndex
 from .store import StoredEntry, VerifyReport, register_store
 from .warn import warn_once
 
