@@ -52,8 +52,8 @@ class _Resolved(cf.Future):
         self._state = FINISHED
         self._result = value
         self._exception = None
-        self._waiters = []
-        self._done_callbacks = []
+        self._waiters: list[Any] = []
+        self._done_callbacks: list[Any] = []
 _CHECKED: "weakref.WeakSet[Any]" = weakref.WeakSet()
 
 
