@@ -44,7 +44,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import CacheError, CacheWarning, IntegrityError
 from . import maintenance, tombs
@@ -53,6 +53,7 @@ from .blobs import _VERIFIED, BlobStore, LocalBlobs  # noqa: F401  (_VERIFIED: t
 from .binding import MARKER, check_not_system, checked_root, classify, write_marker
 from .confine import Confined, blob_name, check_key, check_tmp_name
 from .keyring import load_team_key, load_user_key
+from .index import Index, StampedIndex
 from .memo import HitMemo
 from .serialize import checksum_of_fd, checksum_with_header, layout, read_header
 from .records import SIGNED_COLS, record_values
@@ -108,11 +109,11 @@ class DiskStore:
         self.read_only = False
         self.untrusted = ""
         self.key_file: str | None = None
-        self.index: SqliteIndex = None  # type: ignore[assignment]  # set once trusted
+        self.index: Index = None  # type: ignore[assignment]  # set once trusted
         self._log_checked = False
         # verified inline entries, valid while the index's read stamp holds (memo.py);
         # only for an index that can tell cheaply whether anyone wrote
-        self._memo = HitMemo() if index is None else None
+        self._memo = HitMemo() if index is None or isinstance(index, StampedIndex) else None
         check_not_system(self.root, force)
         if self.root.exists() and not self.root.is_dir():
             raise CacheError(
@@ -291,7 +292,7 @@ class DiskStore:
         if memo is not None and self._log_checked and not self.untrusted and type(key) is str:
             # the stamp is read BEFORE the row: a write after it shows at the next lookup.
             # A key found in the memo passed check_key when it was remembered.
-            stamp = self.index.read_stamp()
+            stamp = cast(StampedIndex, self.index).read_stamp()
             known = memo.entry_for(stamp, key)
             if known is not None:
                 kind, size, raw, header = known
@@ -307,7 +308,7 @@ class DiskStore:
         if self.untrusted:
             return None
         if memo is not None and stamp is None:
-            stamp = self.index.read_stamp()
+            stamp = cast(StampedIndex, self.index).read_stamp()
         row = self.index.fetch(key)
         if row is None:
             return None
@@ -456,9 +457,7 @@ class DiskStore:
                 key = row[0]
                 rows.append((*row, None if tmp is None else
                              (lambda t=tmp, k=key: self.blobs.publish(t, k))))
-            if hasattr(self.index, "insert_many"):
-                return set(self.index.insert_many(rows))
-            return {r[0] for r in rows if self.index.insert(*r)}
+            return set(self.index.insert_many(rows))  # every Index has it: one transaction
         finally:
             for t in temps:
                 self.files.unlink_tmp(t)  # gone already when published

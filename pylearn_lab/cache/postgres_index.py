@@ -410,25 +410,27 @@ class PostgresIndex:
         """Insert a row unless ``key`` exists or was deleted after ``gen``; True when
         this call inserted it. ``publish`` runs inside the write transaction, after
         the checks (as :meth:`SqliteIndex.insert`)."""
-        now = time.time()
-        values = (key, kind, size, checksum, blob, inline, mac, gen,
-                  *record_values(record, now), now)
-        sql = (f"INSERT INTO pylearn_entries ({', '.join(_INSERT_COLS)}) "
-               f"VALUES ({', '.join(['%s'] * len(_INSERT_COLS))})")
+        row = (key, kind, size, checksum, blob, inline, mac, record, gen, publish)
+        return self._txn(lambda c: _insert_row(c, row, time.time()))
 
-        def txn(c: Any) -> bool:
-            if c.execute("SELECT 1 FROM pylearn_entries WHERE key = %s", (key,)).fetchone():
-                return False
-            tomb = c.execute("SELECT gen FROM pylearn_tombstones WHERE key = %s",
-                             (key,)).fetchone()
-            if tomb is not None and tomb[0] >= gen:
-                return False
-            if publish is not None:
-                publish()
-            c.execute(sql, values)
-            return True
+    def insert_many(self, rows: list[tuple[Any, ...]]) -> set[str]:
+        """:meth:`insert` of many ``(key, kind, size, checksum, blob, inline, mac, record,
+        gen, publish)`` rows in ONE write transaction; the keys inserted now (as
+        :meth:`SqliteIndex.insert_many`: a row whose ``publish`` fails with an
+        ``OSError`` is skipped, the others commit)."""
+        def txn(c: Any) -> set[str]:
+            now = time.time()
+            done: set[str] = set()
+            for row in rows:
+                try:
+                    if _insert_row(c, row, now):
+                        done.add(row[0])
+                except OSError as exc:
+                    log.warning("entry %s not stored: its file could not be published (%s)",
+                                str(row[0])[:12], exc)
+            return done
 
-        return self._txn(txn)
+        return self._txn(txn) if rows else set()
 
     def insert_signed(self, signed: list[Any], inline: bytes | None, mac: str) -> bool:
         """Insert a row given as its signed columns (``SIGNED_COLS`` order)."""
@@ -579,3 +581,23 @@ class PostgresIndex:
 
     def __repr__(self) -> str:
         return f"PostgresIndex({self.path!r})"
+
+
+_INSERT = (f"INSERT INTO pylearn_entries ({', '.join(_INSERT_COLS)}) "
+           f"VALUES ({', '.join(['%s'] * len(_INSERT_COLS))})")
+
+
+def _insert_row(c: Any, row: tuple[Any, ...], now: float) -> bool:
+    """One row of :meth:`PostgresIndex.insert` inside an open write transaction (the
+    checks, then ``publish``, then the row)."""
+    key, kind, size, checksum, blob, inline, mac, record, gen, publish = row
+    if c.execute("SELECT 1 FROM pylearn_entries WHERE key = %s", (key,)).fetchone():
+        return False
+    tomb = c.execute("SELECT gen FROM pylearn_tombstones WHERE key = %s", (key,)).fetchone()
+    if tomb is not None and tomb[0] >= gen:
+        return False
+    if publish is not None:
+        publish()
+    c.execute(_INSERT, (key, kind, size, checksum, blob, inline, mac, gen,
+                        *record_values(record, now), now))
+    return True
