@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import IntegrityError, UnpicklableError
 
-__all__ = ["Codec", "CODECS", "to_frames", "from_frames", "DECODE_FIELDS"]
+__all__ = ["CODECS", "DECODE_FIELDS", "Codec", "from_frames", "to_frames"]
 
 #: Header fields a codec reads back (the payload MAC covers them with the frames:
 #: an altered header over intact frames must fail, not decode differently).

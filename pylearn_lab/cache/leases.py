@@ -29,7 +29,7 @@ import os
 import socket
 import uuid
 
-__all__ = ["run_owner", "parse_owner", "pid_alive", "owner_is_dead", "tmp_writer_alive"]
+__all__ = ["owner_is_dead", "parse_owner", "pid_alive", "run_owner", "tmp_writer_alive"]
 
 
 def run_owner() -> str:

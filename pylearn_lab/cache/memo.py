@@ -48,7 +48,7 @@ import threading
 from collections.abc import Hashable
 from typing import Any
 
-__all__ = ["HitMemo", "MAX_BYTES", "MAX_ENTRIES"]
+__all__ = ["MAX_BYTES", "MAX_ENTRIES", "HitMemo"]
 
 #: Bytes of verified entries kept per thread (inline entries are at most 64 KiB each).
 MAX_BYTES = 8 << 20
@@ -60,7 +60,7 @@ Entry = tuple[str, int, bytes, Any]
 
 
 class _Slot:
-    __slots__ = ("stamp", "entries", "nbytes")
+    __slots__ = ("entries", "nbytes", "stamp")
 
     def __init__(self) -> None:
         self.stamp: Hashable = None

@@ -60,7 +60,8 @@ def _other_process(root, code: str) -> None:
     """Run ``code`` in a fresh interpreter with ``c`` = the cache at ``root``, ``K`` = the key."""
     prelude = f"import sqlite3, sys\nimport pylearn_lab as pl\nc = pl.Cache({str(root)!r})\nK = {K!r}\n"
     proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
-                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+                          capture_output=True, text=True, timeout=120, env=os.environ.copy(),
+                          check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 

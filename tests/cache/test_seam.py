@@ -22,8 +22,14 @@ from pylearn_lab.cache.codec import CODECS, from_frames, to_frames
 from pylearn_lab.cache.index import Index, StampedIndex
 from pylearn_lab.cache.leases import owner_is_dead, pid_alive, run_owner, tmp_writer_alive
 from pylearn_lab.cache.postgres_index import PostgresIndex
-from pylearn_lab.cache.records import (ENTRY_COLUMNS, INSERT_COLS, RECORD_COLS, RECORD_FIELDS,
-                                       SIGNED_COLS, Record)
+from pylearn_lab.cache.records import (
+    ENTRY_COLUMNS,
+    INSERT_COLS,
+    RECORD_COLS,
+    RECORD_FIELDS,
+    SIGNED_COLS,
+    Record,
+)
 from pylearn_lab.cache.serialize import encode
 from pylearn_lab.cache.sqlite_index import SqliteIndex
 from pylearn_lab.errors import IntegrityError
