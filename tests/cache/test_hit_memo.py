@@ -248,3 +248,40 @@ def test_the_read_stamp_moves_with_writes_of_any_connection(tmp_path):
     db.execute("UPDATE entries SET label = 'x' WHERE key = ?", (K,))
     db.close()
     assert index.read_stamp() != s1  # another connection wrote
+
+
+def test_hits_never_go_back_in_time_while_another_process_rewrites_the_entry(tmp_path):
+    """A writer process replaces the value of K 150 times, publishing the number of each
+    finished save; every hit here must return a value at least as new as the last save
+    finished before the lookup began (a stale memo would return an older one)."""
+    root = tmp_path / "c"
+    progress = tmp_path / "progress"
+    progress.write_text("0")
+    cache = pl.Cache(root)
+    cache.save(K, 0)
+    code = textwrap.dedent(f"""
+        import os, sys
+        import pylearn_lab as pl
+        c = pl.Cache({str(root)!r})
+        for i in range(1, 151):
+            c.invalidate({K!r})
+            assert c.save({K!r}, i)
+            with open({str(progress)!r} + ".tmp", "w") as f:
+                f.write(str(i))
+            os.replace({str(progress)!r} + ".tmp", {str(progress)!r})
+    """)
+    writer = subprocess.Popen([sys.executable, "-c", code], env=os.environ.copy(),
+                              stderr=subprocess.PIPE, text=True)
+    hits = 0
+    try:
+        while writer.poll() is None:
+            done = int(progress.read_text() or 0)
+            hit, value = cache.lookup(K)
+            if hit:
+                hits += 1
+                assert value >= done, f"served {value} after save {done} had finished"
+    finally:
+        writer.wait(60)
+    assert writer.returncode == 0, writer.stderr.read()[-2000:] if writer.stderr else ""
+    assert cache.lookup(K) == (True, 150)
+    assert hits > 0
