@@ -23,7 +23,13 @@ Read protocol: one indexed ``SELECT``; the row MAC (every column but the access
 time) and the deletion log are checked before anything else; inline bytes are
 MAC-checked on every read, blob files once per process per (inode, mtime,
 ctime, size) -- after checking the file has exactly the signed size -- and then
-memory-mapped (zero copy).
+memory-mapped (zero copy). Inline bytes already verified are served again from
+the hit memo (:mod:`~pylearn_lab.cache.memo`) while the index's read stamp is
+unchanged, i.e. while nobody wrote the index.
+
+The parts: an :class:`~pylearn_lab.cache.index.Index` (the rows), a
+:class:`~pylearn_lab.cache.blobs.BlobStore` (the files); the value format is
+not this module's business (:mod:`~pylearn_lab.cache.codec`).
 
 Examples
 --------
