@@ -1,10 +1,13 @@
 """P2-P4: cache hits against ``joblib.Memory``, through the path a user takes.
 
 * P2 -- a hit with small arguments. What counts is the public call a user
-  makes, ``pylearn_lab.call(f, (1, 2)).result()`` (bind, key, one index read,
-  resolved future). Shown beside it, for information: the same hit through
+  makes, ``pylearn_lab.call(f, (1, 2)).result()`` (bind, key, one index read --
+  from the hit memo of verified bytes while the index is unchanged,
+  ``cache/memo.py`` -- resolved future). Shown beside it, for information: the same hit through
   ``f(1, 2).compute()`` (the whole VM: plan, events, progress hook), building
-  the key alone, and ``Cache.lookup`` of a precomputed key (the storage floor).
+  the key alone, ``Cache.lookup`` of a precomputed key (the storage floor), and
+  the same lookup with the memo off (a read and both MACs: every hit after a
+  write to the index, and every hit of a team cache).
 * P3 -- a hit whose argument is a 100 MiB array (the key hashes it).
 * P4 -- a hit returning a 100 MiB array: ours returns a read-only memory map
   (zero copy); joblib (no ``mmap_mode``) reads the file. Reported twice: the
@@ -77,6 +80,12 @@ def bench_p2(cfg: Config) -> list[Row]:
         t_compute = per_call(lambda: comp(1, 2).compute(cache=cache), reps)
         t_key = per_call(lambda: comp(1, 2).key, reps)
         t_lookup = per_call(lambda: cache.lookup(key), reps)
+        # the same read with the hit memo off: what every hit costs after any write to
+        # the index, and every hit of a PostgreSQL (team) index
+        unmemo = pl.Cache(cache.location)
+        unmemo.store._memo = None
+        t_unmemo = per_call(lambda: unmemo.lookup(key), reps)
+        unmemo.close()
         hits = cache.info().hits
         cache.close()
     anchor = "joblib.Memory hit"
@@ -86,6 +95,8 @@ def bench_p2(cfg: Config) -> list[Row]:
         Row("P2", "  same hit via f(1, 2).compute()  [info]", anchor, t_jl, t_compute, "s"),
         Row("P2", "  key only: bind + key f(1, 2)  [info]", anchor, t_jl, t_key, "s"),
         Row("P2", "  Cache.lookup(precomputed key)  [info]", anchor, t_jl, t_lookup, "s"),
+        Row("P2", "  Cache.lookup, hit memo off (row read + MACs)  [info]", anchor, t_jl,
+            t_unmemo, "s"),
     ]
 
 

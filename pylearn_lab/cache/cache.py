@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import warnings
 from collections.abc import Iterable
@@ -31,6 +30,7 @@ from typing import Any
 
 from ..errors import CacheError, CacheWarning, IntegrityError, PylearnError
 from .disk import DiskStore
+from .leases import owner_is_dead
 from .postgres_index import is_database_url, masked_url
 from .records import Record, summarise_value
 from .serialize import encode, unpack
@@ -387,9 +387,7 @@ class Cache:
         from ..hashing.functions import qualified_name
 
         name = None if func is None else (func if isinstance(func, str) else qualified_name(func))
-        fields = Record.__dataclass_fields__
-        return [Record(**{k: v for k, v in r.items() if k in fields})
-                for r in self.store.records(func=name, keys=keys)]
+        return [Record.from_row(r) for r in self.store.records(func=name, keys=keys)]
 
     def record(self, expr_or_key: Any) -> Record | None:
         """The record of one entry, or None."""
@@ -414,7 +412,7 @@ class Cache:
                 take_over = getattr(self.store, "take_over_claim", None)
                 holder = self.store.claim_owner(key)
                 stale = (self.location, key, holder) in _UNRELEASED
-                if take_over is not None and holder and (stale or _owner_is_dead(holder)):
+                if take_over is not None and holder and (stale or owner_is_dead(holder)):
                     got = bool(take_over(key, owner, ttl, holder))
                     if got:
                         _UNRELEASED.discard((self.location, key, holder))
@@ -498,23 +496,6 @@ def _team_store(url: str, blobs: Any, durable: bool, trust: Any = None,
     store = DiskStore(blobs, durable=durable, trust=trust, force=force, index=PostgresIndex(url))
     store.scope = "shared"  # type: ignore[misc]  # hosts share the database and the blob dir
     return store
-
-
-def _owner_is_dead(owner: str) -> bool:
-    """True when ``owner`` (``host:pid:tag``) names a process of this host that is gone."""
-    parts = owner.split(":")
-    if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
-        return False  # another host, or not our format: only the claim's expiry can tell
-    pid = int(parts[1])
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # exists, owned by someone else
-    return False
 
 
 def _key_of(x: Any) -> str:

@@ -23,7 +23,13 @@ Read protocol: one indexed ``SELECT``; the row MAC (every column but the access
 time) and the deletion log are checked before anything else; inline bytes are
 MAC-checked on every read, blob files once per process per (inode, mtime,
 ctime, size) -- after checking the file has exactly the signed size -- and then
-memory-mapped (zero copy).
+memory-mapped (zero copy). Inline bytes already verified are served again from
+the hit memo (:mod:`~pylearn_lab.cache.memo`) while the index's read stamp is
+unchanged, i.e. while nobody wrote the index.
+
+The parts: an :class:`~pylearn_lab.cache.index.Index` (the rows), a
+:class:`~pylearn_lab.cache.blobs.BlobStore` (the files); the value format is
+not this module's business (:mod:`~pylearn_lab.cache.codec`).
 
 Examples
 --------
@@ -41,22 +47,23 @@ import errno
 import logging
 import mmap
 import os
-import secrets
-import stat
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import CacheError, CacheWarning, IntegrityError
 from . import maintenance, tombs
 from .auth import Signer
+from .blobs import _VERIFIED, BlobStore, LocalBlobs  # noqa: F401  (_VERIFIED: tests clear it)
 from .binding import MARKER, check_not_system, checked_root, classify, write_marker
 from .confine import Confined, blob_name, check_key, check_tmp_name
 from .keyring import load_team_key, load_user_key
+from .index import Index, StampedIndex
+from .memo import HitMemo
 from .serialize import checksum_of_fd, checksum_with_header, layout, read_header
-from .sqlite_index import INDEX_NAME, SIGNED_COLS, SqliteIndex, record_values
+from .records import SIGNED_COLS, record_values
+from .sqlite_index import INDEX_NAME, SqliteIndex
 from .store import StoredEntry, VerifyReport, register_store
 from .warn import warn_once
 
@@ -67,11 +74,8 @@ log = logging.getLogger(__name__)
 #: Values up to this many bytes live in the index row (a hit opens no file).
 INLINE_MAX = 64 * 1024
 
-_VERIFIED: dict[tuple[str, str], tuple[int, int, int, int, str]] = {}
-_VERIFIED_LOCK = threading.Lock()
 _NSIGNED = len(SIGNED_COLS)
 _PLACEHOLDER = "0" * 64
-_POPULATE = getattr(mmap, "MAP_POPULATE", 0)
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
@@ -111,8 +115,11 @@ class DiskStore:
         self.read_only = False
         self.untrusted = ""
         self.key_file: str | None = None
-        self.index: SqliteIndex = None  # type: ignore[assignment]  # set once trusted
+        self.index: Index = None  # type: ignore[assignment]  # set once trusted
         self._log_checked = False
+        # verified inline entries, valid while the index's read stamp holds (memo.py);
+        # only for an index that can tell cheaply whether anyone wrote
+        self._memo = HitMemo() if index is None or isinstance(index, StampedIndex) else None
         check_not_system(self.root, force)
         if self.root.exists() and not self.root.is_dir():
             raise CacheError(
@@ -126,6 +133,7 @@ class DiskStore:
             self._signer = Signer(load_user_key())
         state, self.cache_id, cause = classify(self.root, self._signer)
         self.files = Confined(self.root, group=self.key_file is not None)
+        self.blobs: BlobStore = LocalBlobs(self.files, self._signer, durable)
         created = self._create_dirs() if state == "new" else []
         if not os.access(self.root, os.W_OK):
             self.read_only = True
@@ -285,6 +293,17 @@ class DiskStore:
 
     # -- reading --------------------------------------------------------------------
     def get(self, key: str) -> StoredEntry | None:
+        memo = self._memo
+        stamp = None
+        if memo is not None and self._log_checked and not self.untrusted and type(key) is str:
+            # the stamp is read BEFORE the row: a write after it shows at the next lookup.
+            # A key found in the memo passed check_key when it was remembered.
+            stamp = cast(StampedIndex, self.index).read_stamp()
+            known = memo.entry_for(stamp, key)
+            if known is not None:
+                kind, size, raw, header = known
+                self.index.touch(key)
+                return StoredEntry(key, kind, size, memoryview(raw), {}, header)
         if self.untrusted:
             return None
         try:
@@ -294,6 +313,8 @@ class DiskStore:
         self._check_log()
         if self.untrusted:
             return None
+        if memo is not None and stamp is None:
+            stamp = cast(StampedIndex, self.index).read_stamp()
         row = self.index.fetch(key)
         if row is None:
             return None
@@ -323,9 +344,11 @@ class DiskStore:
                 self._drop(key, mac, blob)
                 raise IntegrityError(f"cache entry {key[:12]} failed its checksum (MAC); "
                                      "it will be recomputed")
+            if memo is not None:
+                memo.remember(stamp, key, (kind, size, bytes(inline), header))
         else:
             try:
-                data = self._map_verified(key, size, checksum)
+                data = self.blobs.get(key, size, checksum)
             except FileNotFoundError:
                 if self._drop(key, mac, None):  # else: deleted meanwhile, a plain miss
                     log.warning("cache entry %s lost its blob file; it will be recomputed", key[:12])
@@ -335,34 +358,6 @@ class DiskStore:
                 raise
         self.index.touch(key)
         return StoredEntry(key, kind, size, data, {}, header)
-
-    def _map_verified(self, key: str, size: int, checksum: str) -> memoryview:
-        fd = self.files.open_blob(key)
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size != size:
-                # checked before mapping: a shorter file would fault (SIGBUS) when read
-                raise IntegrityError(
-                    f"blob of {key[:12]} has {st.st_size} bytes, its signed row says {size} "
-                    "(truncated or replaced); it was dropped and will be recomputed")
-            # ctime too: an in-place rewrite can restore mtime (os.utime) but never ctime,
-            # so altered bytes are always checked again before anything unpickles them.
-            stamp = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, checksum)
-            with _VERIFIED_LOCK:
-                known = _VERIFIED.get((self.location, key)) == stamp
-            flags = mmap.MAP_SHARED | (0 if known else _POPULATE)
-            mm = mmap.mmap(fd, 0, flags=flags, prot=mmap.PROT_READ)
-        finally:
-            os.close(fd)
-        data = memoryview(mm)
-        if not known:
-            if checksum_with_header(data, read_header(data), self._signer.payload_hasher) != checksum:
-                raise IntegrityError(
-                    f"blob of {key[:12]} failed its checksum (MAC: altered or corrupted on disk); it was "
-                    "refused unread, dropped and will be recomputed")
-            with _VERIFIED_LOCK:
-                _VERIFIED[(self.location, key)] = stamp
-        return data
 
     def contains(self, keys: Iterable[str]) -> set[str]:
         if self.untrusted:
@@ -409,21 +404,6 @@ class DiskStore:
         inline = b"".join(parts) if blob is None else None
         return (key, kind, size, checksum, blob, inline, mac, rec, gen), parts
 
-    def _write_parts(self, key: str, parts: list[memoryview]) -> str:
-        """Write a blob's parts to a new temp file; returns its name."""
-        tmp, fd = self.files.write_tmp(key, secrets.token_hex(4))
-        try:
-            with os.fdopen(fd, "wb", closefd=True) as f:
-                for p in parts:
-                    f.write(p)
-                if self.durable:
-                    f.flush()
-                    os.fsync(f.fileno())
-        except BaseException:
-            self.files.unlink_tmp(tmp)
-            raise
-        return tmp
-
     def put(self, key: str, head: dict[str, Any], payload: list[memoryview], checksum: str,
             record: dict[str, Any]) -> bool:
         if self.untrusted:
@@ -434,7 +414,7 @@ class DiskStore:
         key, kind, size, checksum, blob, inline, mac, rec, gen = row
         if blob is None:
             return self.index.insert(key, kind, size, checksum, None, inline, mac, rec, gen)
-        tmp = self._write_parts(key, parts)
+        tmp = self.blobs.write(key, parts)
         try:
             return self.index.insert(key, kind, size, checksum, blob, None, mac, rec, gen,
                                      publish=lambda: self.files.publish(tmp, key))
@@ -482,10 +462,8 @@ class DiskStore:
                     temps.append(tmp)
                 key = row[0]
                 rows.append((*row, None if tmp is None else
-                             (lambda t=tmp, k=key: self.files.publish(t, k))))
-            if hasattr(self.index, "insert_many"):
-                return set(self.index.insert_many(rows))
-            return {r[0] for r in rows if self.index.insert(*r)}
+                             (lambda t=tmp, k=key: self.blobs.publish(t, k))))
+            return set(self.index.insert_many(rows))  # every Index has it: one transaction
         finally:
             for t in temps:
                 self.files.unlink_tmp(t)  # gone already when published
@@ -496,7 +474,7 @@ class DiskStore:
             payload = [memoryview(e["payload"])]
             checksum = checksum_with_header(payload[0], (head, 0), self._signer.payload_hasher)
             row, parts = self._signed_row(key, head, payload, checksum, record)
-            return row, None if row[4] is None else self._write_parts(key, parts)
+            return row, None if row[4] is None else self.blobs.write(key, parts)
         tmp = e["tmp"]
         fd = self.files.open_tmp(key, tmp)
         try:
@@ -538,7 +516,7 @@ class DiskStore:
             row, parts = self._signed_row(key, head, payload, checksum, record, hlen)
         except ValueError:  # the record outgrew the engine's header region: copy the file
             row, parts = self._signed_row(key, head, payload, checksum, record)
-            return row, b"", None if row[4] is None else self._write_parts(key, parts)
+            return row, b"", None if row[4] is None else self.blobs.write(key, parts)
         return row, bytes(parts[0]), None
 
     def _discard_tmp(self, e: dict[str, Any]) -> None:

@@ -38,8 +38,11 @@ from ..errors import CacheCorruptError, IntegrityError
 from . import tombs
 from .binding import LEGACY_SECRET, write_marker
 from .confine import blob_name, check_key
+from .leases import tmp_writer_alive
 from .serialize import checksum_with_header, read_header
-from .sqlite_index import _JSON_COLS, INDEX_NAME, SIGNED_COLS, IndexTxn, SqliteIndex
+from .records import JSON_COLS as _JSON_COLS
+from .records import SIGNED_COLS
+from .sqlite_index import INDEX_NAME, IndexTxn, SqliteIndex
 from .store import VerifyReport
 from .warn import warn_once
 
@@ -216,30 +219,13 @@ def _strays(store: "DiskStore", report: VerifyReport, repair: bool) -> None:
             if repair:
                 store.files.remove_stray("blobs", sub, name)
         for _, name, st in list(store.files.scan("tmp")):
-            if stat.S_ISREG(st.st_mode) and _writer_alive(name):
+            if stat.S_ISREG(st.st_mode) and tmp_writer_alive(name):
                 continue  # being written, its row not yet due
             report.orphans += 1
             if repair:
                 store.files.remove_stray("tmp", "", name)
 
     store.index.locked(txn)
-
-
-def _writer_alive(name: str) -> bool:
-    """A temp file (``<key>.<pid>.<token>.tmp``) whose writer process still runs."""
-    try:
-        pid = int(name.split(".")[-3])
-    except (ValueError, IndexError):
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def rebuild_index(store: "DiskStore", index_path: Path) -> None:

@@ -49,8 +49,8 @@ from urllib.parse import urlsplit
 
 from ..errors import CacheError
 from .lru import pick_victims
-from .sqlite_index import (_JSON_COLS, _REAL_COLS, _RECORD_COLS, _TEXT_COLS, SIGNED_COLS,
-                           record_values)
+from .records import (INSERT_COLS, JSON_COLS, RECORD_COLS, SIGNED_COLS, entries_ddl,
+                      record_values)
 
 __all__ = ["PostgresIndex", "is_database_url", "masked_url"]
 
@@ -61,17 +61,13 @@ SCHEMES = ("postgresql://", "postgres://")
 _CHUNK = 10_000  # keys per ANY(%s) query
 _NOW = "extract(epoch from clock_timestamp())"
 
-# The SQLite index's columns, typed for PostgreSQL (JSON columns stay JSON text: same rows).
-_COLS: dict[str, str] = {
-    "key": "TEXT PRIMARY KEY", "kind": "TEXT NOT NULL", "size": "BIGINT NOT NULL",
-    "checksum": "TEXT NOT NULL", "blob": "TEXT", "inline": "BYTEA", "mac": "TEXT NOT NULL",
-    "gen": "BIGINT NOT NULL DEFAULT 0",
-    **{c: "TEXT" for c in _TEXT_COLS}, **{c: "TEXT" for c in _JSON_COLS},
-    **{c: "DOUBLE PRECISION" for c in _REAL_COLS}, "pid": "BIGINT",
-    "last_access": "DOUBLE PRECISION",
-}
+# The one entries schema (records.py), typed for PostgreSQL (JSON columns stay JSON
+# text: the same rows as SQLite's).
+_SQL_TYPES = {"key": "TEXT PRIMARY KEY", "text!": "TEXT NOT NULL", "int!": "BIGINT NOT NULL",
+              "text": "TEXT", "bytes": "BYTEA", "gen": "BIGINT NOT NULL DEFAULT 0", "json": "TEXT",
+              "real": "DOUBLE PRECISION", "int": "BIGINT"}
 _SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS pylearn_entries ({", ".join(f"{c} {t}" for c, t in _COLS.items())});
+CREATE TABLE IF NOT EXISTS pylearn_entries ({entries_ddl(_SQL_TYPES)});
 CREATE INDEX IF NOT EXISTS pylearn_entries_func ON pylearn_entries(func);
 CREATE INDEX IF NOT EXISTS pylearn_entries_access ON pylearn_entries(last_access);
 CREATE TABLE IF NOT EXISTS pylearn_stats (id INTEGER PRIMARY KEY CHECK (id = 0),
@@ -115,8 +111,7 @@ _SCHEMA_LOCK = 0x70796C6561726E  # advisory lock id: two first clients create ta
 # one deleter at a time. Cost: writes of the whole team are serialised (each is short: a
 # rename and one row); reads and claims never take it.
 _WRITE_LOCK = 0x70796C6C77726974
-_INSERT_COLS = ("key", "kind", "size", "checksum", "blob", "inline", "mac", "gen",
-                *_TEXT_COLS[:4], *_JSON_COLS, *_REAL_COLS, "host", "pid", "engine", "last_access")
+_INSERT_COLS = INSERT_COLS
 _SIGNED = ", ".join(f"e.{c}" for c in SIGNED_COLS)
 _ROWS = (f"SELECT {_SIGNED}, e.inline, e.mac, t.gen FROM pylearn_entries e "
          "LEFT JOIN pylearn_tombstones t ON t.key = e.key")
@@ -322,7 +317,7 @@ class PostgresIndex:
                 keys: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
         """Record rows as dicts (JSON columns decoded), oldest first."""
         self.flush()
-        cols = ", ".join(_RECORD_COLS)
+        cols = ", ".join(RECORD_COLS)
         q = f"SELECT {cols} FROM pylearn_entries"
         if keys is not None:
             keys = list(keys)
@@ -337,8 +332,8 @@ class PostgresIndex:
         else:
             rows = self._retry(lambda c: c.execute(f"{q} ORDER BY created").fetchall())
         for row in rows:
-            rec = dict(zip(_RECORD_COLS, row))
-            for col in _JSON_COLS:
+            rec = dict(zip(RECORD_COLS, row))
+            for col in JSON_COLS:
                 rec[col] = json.loads(rec[col]) if rec[col] else {}
             yield rec
 
@@ -415,25 +410,27 @@ class PostgresIndex:
         """Insert a row unless ``key`` exists or was deleted after ``gen``; True when
         this call inserted it. ``publish`` runs inside the write transaction, after
         the checks (as :meth:`SqliteIndex.insert`)."""
-        now = time.time()
-        values = (key, kind, size, checksum, blob, inline, mac, gen,
-                  *record_values(record, now), now)
-        sql = (f"INSERT INTO pylearn_entries ({', '.join(_INSERT_COLS)}) "
-               f"VALUES ({', '.join(['%s'] * len(_INSERT_COLS))})")
+        row = (key, kind, size, checksum, blob, inline, mac, record, gen, publish)
+        return self._txn(lambda c: _insert_row(c, row, time.time()))
 
-        def txn(c: Any) -> bool:
-            if c.execute("SELECT 1 FROM pylearn_entries WHERE key = %s", (key,)).fetchone():
-                return False
-            tomb = c.execute("SELECT gen FROM pylearn_tombstones WHERE key = %s",
-                             (key,)).fetchone()
-            if tomb is not None and tomb[0] >= gen:
-                return False
-            if publish is not None:
-                publish()
-            c.execute(sql, values)
-            return True
+    def insert_many(self, rows: list[tuple[Any, ...]]) -> set[str]:
+        """:meth:`insert` of many ``(key, kind, size, checksum, blob, inline, mac, record,
+        gen, publish)`` rows in ONE write transaction; the keys inserted now (as
+        :meth:`SqliteIndex.insert_many`: a row whose ``publish`` fails with an
+        ``OSError`` is skipped, the others commit)."""
+        def txn(c: Any) -> set[str]:
+            now = time.time()
+            done: set[str] = set()
+            for row in rows:
+                try:
+                    if _insert_row(c, row, now):
+                        done.add(row[0])
+                except OSError as exc:
+                    log.warning("entry %s not stored: its file could not be published (%s)",
+                                str(row[0])[:12], exc)
+            return done
 
-        return self._txn(txn)
+        return self._txn(txn) if rows else set()
 
     def insert_signed(self, signed: list[Any], inline: bytes | None, mac: str) -> bool:
         """Insert a row given as its signed columns (``SIGNED_COLS`` order)."""
@@ -584,3 +581,23 @@ class PostgresIndex:
 
     def __repr__(self) -> str:
         return f"PostgresIndex({self.path!r})"
+
+
+_INSERT = (f"INSERT INTO pylearn_entries ({', '.join(_INSERT_COLS)}) "
+           f"VALUES ({', '.join(['%s'] * len(_INSERT_COLS))})")
+
+
+def _insert_row(c: Any, row: tuple[Any, ...], now: float) -> bool:
+    """One row of :meth:`PostgresIndex.insert` inside an open write transaction (the
+    checks, then ``publish``, then the row)."""
+    key, kind, size, checksum, blob, inline, mac, record, gen, publish = row
+    if c.execute("SELECT 1 FROM pylearn_entries WHERE key = %s", (key,)).fetchone():
+        return False
+    tomb = c.execute("SELECT gen FROM pylearn_tombstones WHERE key = %s", (key,)).fetchone()
+    if tomb is not None and tomb[0] >= gen:
+        return False
+    if publish is not None:
+        publish()
+    c.execute(_INSERT, (key, kind, size, checksum, blob, inline, mac, gen,
+                        *record_values(record, now), now))
+    return True

@@ -18,11 +18,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Record", "summarise_value", "summarise_param", "RECORD_FIELDS", "ESTIMATOR_TAG"]
+__all__ = ["Record", "summarise_value", "summarise_param", "RECORD_FIELDS", "ESTIMATOR_TAG",
+           "TEXT_COLS", "JSON_COLS", "REAL_COLS", "RECORD_COLS", "SIGNED_COLS", "record_values",
+           "ENTRY_COLUMNS", "INSERT_COLS", "entries_ddl"]
 
 # The key under which an estimator-like argument's summary names its class; the
 # results table shows it as column ``p`` and its parameters as ``p__name``.
@@ -88,7 +91,75 @@ class Record:
         return asdict(self)
 
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "Record":
+        """The record of an index row given as a dict (JSON columns decoded); keys
+        that are not record fields (``checksum``, ``mac``...) are left out."""
+        return cls(**{k: v for k, v in row.items() if k in _FIELDS})
+
+
 RECORD_FIELDS = tuple(Record.__dataclass_fields__)
+_FIELDS = frozenset(RECORD_FIELDS)
+
+# -- the one schema of an index row -----------------------------------------------------
+# Every index (SQLite, PostgreSQL) builds its table, its signed row and its record
+# queries from these tuples; their ORDER is part of the row MAC (SIGNED_COLS), so it
+# never changes -- new fields are appended.
+#: record columns stored as text
+TEXT_COLS = ("func", "func_digest", "version", "label", "host", "engine")
+#: record columns stored as compact JSON (decoded to dicts when read)
+JSON_COLS = ("params", "inputs", "func_parts", "summary")
+#: record columns stored as floating point
+REAL_COLS = ("created", "duration")
+#: the columns a record query reads: exactly the fields of :class:`Record`
+RECORD_COLS = ("key", "kind", "size", "last_access", "pid", *TEXT_COLS, *REAL_COLS, *JSON_COLS)
+#: the columns the row MAC covers, in order (everything but ``last_access`` and the bytes)
+SIGNED_COLS = ("key", "kind", "size", "checksum", "blob", "gen", "func", "func_digest",
+               "version", "label", "params", "inputs", "func_parts", "summary", "created",
+               "duration", "host", "pid", "engine")
+#: every column of an index's entries table, in table (and insert) order, with its
+#: abstract type; each index maps the types to its SQL (:func:`entries_ddl`)
+ENTRY_COLUMNS: dict[str, str] = {
+    "key": "key", "kind": "text!", "size": "int!", "checksum": "text!", "blob": "text",
+    "inline": "bytes", "mac": "text!", "gen": "gen",
+    **{c: "text" for c in TEXT_COLS[:4]}, **{c: "json" for c in JSON_COLS},
+    **{c: "real" for c in REAL_COLS}, "host": "text", "pid": "int", "engine": "text",
+    "last_access": "real",
+}
+INSERT_COLS = tuple(ENTRY_COLUMNS)
+if set(RECORD_COLS) != _FIELDS or len(RECORD_COLS) != len(_FIELDS):  # pragma: no cover
+    raise ImportError("the index schema (RECORD_COLS) and the Record dataclass disagree")
+if not set(SIGNED_COLS) | set(RECORD_COLS) <= set(ENTRY_COLUMNS):  # pragma: no cover
+    raise ImportError("a signed or record column is not a column of the entries table")
+
+
+def entries_ddl(sql_types: Mapping[str, str]) -> str:
+    """The column list of an entries table, with ``sql_types`` mapping the abstract
+    types of :data:`ENTRY_COLUMNS` to one database's SQL.
+
+    Examples
+    --------
+    >>> entries_ddl({t: t.upper() for t in set(ENTRY_COLUMNS.values())})[:30]
+    'key KEY, kind TEXT!, size INT!'
+    """
+    return ", ".join(f"{c} {sql_types[t]}" for c, t in ENTRY_COLUMNS.items())
+
+
+def record_values(record: Mapping[str, Any], now: float) -> tuple[Any, ...]:
+    """The record columns of a row, as stored (and signed), in ``SIGNED_COLS`` order
+    after ``gen``.
+
+    Examples
+    --------
+    >>> record_values({"func": "m.f", "params": {"a": 1}, "created": 5.0}, now=9.0)[:5]
+    ('m.f', '', '', '', '{"a":1}')
+    """
+    return (
+        *(str(record.get(c, "") or "") for c in TEXT_COLS[:4]),
+        *(dumps(record.get(c) or {}) for c in JSON_COLS),
+        float(record.get("created") or now), float(record.get("duration") or 0.0),
+        str(record.get("host", "")), int(record.get("pid") or 0), str(record.get("engine", "")),
+    )
 _SCALARS = (bool, int, float, str, type(None))
 
 

@@ -1,12 +1,9 @@
-"""Values to frames and back: raw arrays, pickle-5 with out-of-band buffers.
+"""The blob container: frames laid out behind a JSON header, with the payload MAC.
 
-A stored value is a list of *frames* (buffers) plus a small JSON header:
-
-* a numpy array of a plain dtype is one raw frame (C order) and comes back as a
-  read-only view on a memory map: no copy, no parse;
-* anything else is a cloudpickle protocol-5 stream plus its out-of-band buffers,
-  so arrays inside dicts, lists or dataclasses also come back as zero-copy
-  views.
+What the frames *are* is the codecs' business (:mod:`~pylearn_lab.cache.codec`:
+raw arrays, pickle-5 with out-of-band buffers); this module only frames them:
+a stored value is a list of frames plus a small JSON header (the codec's fields,
+frame sizes, the checksum).
 
 :func:`pack` lays the frames out as one blob (``MAGIC | header length | header
 | frames``, each frame 64-byte aligned) and :func:`unpack` reads such a blob
@@ -26,16 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import cloudpickle
-import numpy as np
-
-from ..errors import IntegrityError, UnpicklableError
+from ..errors import IntegrityError
 from ..hashing.digest import new_digest
+from .codec import DECODE_FIELDS, from_frames, to_frames
 
 __all__ = ["encode", "layout", "pack", "unpack", "read_header", "payload_checksum", "MAGIC", "ALIGN"]
 
@@ -49,23 +43,6 @@ def _pad(n: int) -> int:
     return (-n) % ALIGN
 
 
-def _frames_of(value: Any) -> tuple[dict[str, Any], list[memoryview]]:
-    if type(value) is np.ndarray and not value.dtype.hasobject and value.dtype.fields is None:
-        arr = value if value.flags.c_contiguous else np.ascontiguousarray(value)
-        head = {"kind": "ndarray", "dtype": arr.dtype.str, "shape": list(arr.shape)}
-        return head, [arr.reshape(-1).view(np.uint8).data if arr.size else memoryview(b"")]
-    buffers: list[pickle.PickleBuffer] = []
-    try:
-        data = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-    except Exception as exc:
-        raise UnpicklableError("the result", value, exc) from exc
-    frames = [memoryview(data)]
-    for buf in buffers:
-        raw = buf.raw()  # contiguous by construction of protocol 5
-        frames.append(raw.cast("B") if raw.format != "B" else raw)
-    return {"kind": "pickle"}, frames
-
-
 def encode(value: Any, hasher: Callable[[], Any] | None = None
            ) -> tuple[dict[str, Any], list[memoryview], str]:
     """Serialise ``value`` into ``(header, payload parts, payload checksum)``.
@@ -77,7 +54,7 @@ def encode(value: Any, hasher: Callable[[], Any] | None = None
     (:meth:`~pylearn_lab.cache.auth.Signer.payload_hasher`), so the checksum
     is a MAC nobody without the key can match.
     """
-    head, frames = _frames_of(value)
+    head, frames = to_frames(value)
     head["frames"] = [f.nbytes for f in frames]
     parts: list[memoryview] = []
     d = (hasher or new_digest)()
@@ -123,7 +100,7 @@ def pack(value: Any, meta: dict[str, Any] | None = None) -> tuple[list[memoryvie
 def _layout_fields(head: dict[str, Any]) -> bytes:
     # What says how to read the payload (kind, dtype, shape, frame sizes) is checksummed
     # with it: an altered header over an intact payload must fail, not decode differently.
-    fields = {k: head[k] for k in ("kind", "dtype", "shape", "frames") if k in head}
+    fields = {k: head[k] for k in DECODE_FIELDS if k in head}
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
 
@@ -212,9 +189,4 @@ def unpack(buf: memoryview, header: tuple[dict[str, Any], int] | None = None) ->
     ``header`` is ``read_header(buf)`` when the caller already has it.
     """
     head, offset = read_header(buf) if header is None else header
-    frames = _split(buf, head["frames"], offset)
-    if head["kind"] == "ndarray":
-        arr = np.frombuffer(frames[0], dtype=np.dtype(head["dtype"])) if frames[0].nbytes else (
-            np.empty(0, dtype=np.dtype(head["dtype"])))
-        return arr.reshape(head["shape"]), head
-    return pickle.loads(frames[0], buffers=frames[1:]), head
+    return from_frames(head, _split(buf, head["frames"], offset)), head

@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -32,38 +33,25 @@ from urllib.parse import quote
 
 from ..errors import CacheCorruptError, CacheError
 from .lru import pick_victims
-from .records import dumps
+from .records import (INSERT_COLS, JSON_COLS, REAL_COLS, RECORD_COLS, SIGNED_COLS, TEXT_COLS,
+                      entries_ddl, record_values)
 
-__all__ = ["SqliteIndex", "IndexTxn", "INDEX_NAME"]
+__all__ = ["SqliteIndex", "IndexTxn", "INDEX_NAME", "SIGNED_COLS", "record_values"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 INDEX_NAME = "index.sqlite"
 _SCHEMA_VERSION = "2"
-_JSON_COLS = ("params", "inputs", "func_parts", "summary")
-_TEXT_COLS = ("func", "func_digest", "version", "label", "host", "engine")
-_REAL_COLS = ("created", "duration")
-def record_values(record: dict[str, Any], now: float) -> tuple[Any, ...]:
-    """The record columns of a row, as stored (and signed), in ``SIGNED_COLS`` order."""
-    return (
-        *(str(record.get(c, "") or "") for c in _TEXT_COLS[:4]),
-        *(dumps(record.get(c) or {}) for c in _JSON_COLS),
-        float(record.get("created") or now), float(record.get("duration") or 0.0),
-        str(record.get("host", "")), int(record.get("pid") or 0), str(record.get("engine", "")),
-    )
+# the one row schema lives with the Record (records.py); the names below are kept for
+# the modules that import them from here
+_JSON_COLS, _TEXT_COLS, _REAL_COLS, _RECORD_COLS = JSON_COLS, TEXT_COLS, REAL_COLS, RECORD_COLS
 
-
-_RECORD_COLS = ("key", "kind", "size", "last_access", "pid", *_TEXT_COLS, *_REAL_COLS, *_JSON_COLS)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    key TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, checksum TEXT NOT NULL,
-    blob TEXT, inline BLOB, mac TEXT NOT NULL, gen INTEGER NOT NULL DEFAULT 0,
-    func TEXT, func_digest TEXT, version TEXT, label TEXT,
-    params TEXT, inputs TEXT, func_parts TEXT, summary TEXT,
-    created REAL, duration REAL, host TEXT, pid INTEGER, engine TEXT, last_access REAL
-);
+_SQL_TYPES = {"key": "TEXT PRIMARY KEY", "text!": "TEXT NOT NULL", "int!": "INTEGER NOT NULL",
+              "text": "TEXT", "bytes": "BLOB", "gen": "INTEGER NOT NULL DEFAULT 0", "json": "TEXT",
+              "real": "REAL", "int": "INTEGER"}
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS entries ({entries_ddl(_SQL_TYPES)});
 CREATE INDEX IF NOT EXISTS entries_func ON entries(func);
 CREATE INDEX IF NOT EXISTS entries_access ON entries(last_access);
 CREATE TABLE IF NOT EXISTS stats (id INTEGER PRIMARY KEY CHECK (id = 0), n INTEGER, bytes INTEGER);
@@ -76,17 +64,13 @@ CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, ex
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS tombstones (key TEXT PRIMARY KEY, gen INTEGER NOT NULL);
 """
-#: Columns the row MAC covers, in order (everything but ``last_access`` and the bytes).
-SIGNED_COLS = ("key", "kind", "size", "checksum", "blob", "gen", "func", "func_digest",
-               "version", "label", "params", "inputs", "func_parts", "summary", "created",
-               "duration", "host", "pid", "engine")
-
 _SIGNED = ", ".join(f"e.{c}" for c in SIGNED_COLS)
 _FETCH = (f"SELECT {_SIGNED}, e.inline, e.mac, "
           "(SELECT gen FROM tombstones WHERE key = ?) FROM entries e WHERE e.key = ?")
 _ALL = (f"SELECT {_SIGNED}, e.inline, e.mac, t.gen FROM entries e "
         "LEFT JOIN tombstones t ON t.key = e.key")
 
+_SERIALS = itertools.count(1)  # names connections in read stamps (ids can be reused)
 _BUSY_TIMEOUT = 10.0  # seconds SQLite itself waits for a lock, per attempt
 _DEADLINE = 30.0  # seconds in all before giving up: the caller warns and the run goes on
 
@@ -191,6 +175,7 @@ class SqliteIndex:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         self._local.conn, self._local.pid = conn, os.getpid()
+        self._local.serial = next(_SERIALS)
         return conn
 
     def _connect_read_only(self) -> sqlite3.Connection:
@@ -262,8 +247,34 @@ class SqliteIndex:
 
     # -- reads ----------------------------------------------------------------------
     def fetch(self, key: str) -> tuple[Any, ...] | None:
-        """``(signed columns..., inline, mac, tombstone gen or None)`` of ``key``, or None."""
-        return self._retry(lambda c: c.execute(_FETCH, (key, key)).fetchone())
+        """``(signed columns..., inline, mac, tombstone gen or None)`` of ``key``, or None.
+
+        One statement in autocommit (no transaction for a read); the retry loop is
+        entered only when SQLite reports a problem.
+        """
+        try:
+            return self._conn().execute(_FETCH, (key, key)).fetchone()  # type: ignore[no-any-return]
+        except sqlite3.Error:
+            return self._retry(lambda c: c.execute(_FETCH, (key, key)).fetchone())
+
+    def read_stamp(self) -> tuple[int, int, int]:
+        """What changes whenever the index may have changed, as this thread sees it.
+
+        ``(connection serial, rows this connection changed, PRAGMA data_version)``:
+        ``data_version`` moves when another connection commits (another process or
+        thread), ``total_changes`` when this one writes. Two equal stamps mean no
+        write happened in between (:mod:`~pylearn_lab.cache.memo` relies on it).
+        """
+        local = self._local
+        c = getattr(local, "conn", None)
+        if c is None or local.pid != os.getpid():
+            c = self._conn()
+        try:
+            (version,) = c.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            (version,) = self._retry(lambda c: c.execute("PRAGMA data_version").fetchone())
+            c = self._conn()
+        return (local.serial, c.total_changes, version)
 
     def present(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` have rows (batched, for planning big graphs)."""
@@ -591,10 +602,8 @@ class SqliteIndex:
             self._local.conn = None
 
 
-_INSERT = ("INSERT INTO entries (key, kind, size, checksum, blob, inline, mac, gen, "
-           "func, func_digest, version, label, params, inputs, func_parts, summary, "
-           "created, duration, host, pid, engine, last_access) "
-           f"VALUES ({','.join('?' * 22)})")
+_INSERT = (f"INSERT INTO entries ({', '.join(INSERT_COLS)}) "
+           f"VALUES ({','.join('?' * len(INSERT_COLS))})")
 
 
 def _insert_row(c: sqlite3.Connection, row: tuple[Any, ...], now: float) -> bool:

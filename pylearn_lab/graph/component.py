@@ -101,9 +101,10 @@ class Component:
 
     # -- graph building --------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from .expr import build_expr
-
-        return build_expr(self, args, kwargs)
+        build = _BUILD_EXPR
+        if build is None:  # expr.py imports this module: bound on first use, not per call
+            build = _bind_build_expr()  # (a function-level import costs ~2 us per node)
+        return build(self, args, kwargs)
 
     @property
     def params(self) -> list[ParamSpec]:
@@ -272,3 +273,14 @@ def as_component(fn: Any) -> Component:
         except TypeError:
             pass
     return comp
+
+
+_BUILD_EXPR: Callable[..., Any] | None = None
+
+
+def _bind_build_expr() -> Callable[..., Any]:
+    global _BUILD_EXPR
+    from .expr import build_expr
+
+    _BUILD_EXPR = build_expr
+    return build_expr

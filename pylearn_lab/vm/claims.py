@@ -29,12 +29,11 @@ False
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
+
+from ..cache.leases import run_owner
 
 __all__ = ["Leases", "CLAIM_TTL", "FLUSH_EVERY", "POLL"]
 
@@ -44,11 +43,6 @@ POLL = 0.1
 """Seconds between two looks at a key another run is computing."""
 FLUSH_EVERY = 0.25
 """Seconds between two release transactions (releases wait and go together)."""
-
-
-def run_owner() -> str:
-    """A unique claim owner for one run: ``host:pid:random``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Leases:

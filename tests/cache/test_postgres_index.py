@@ -301,3 +301,29 @@ def test_a_database_that_goes_away_means_recompute_not_crash_and_it_reconnects(
                        check=True, capture_output=True, env=env, cwd=srv.data.parent, **run_as)
         assert pl.run(exprs, cache=cache, progress=False) == [1, 2, 3]
         assert nodes.count(log, "plus") == 6 and cache.info().hits >= 3  # reconnected: hits
+
+
+
+def test_engine_results_are_adopted_in_one_batch_first_writer_wins(db, tmp_path) -> None:
+    from pylearn_lab.cache.serialize import encode
+
+    cache = pl.Cache(db, blobs=tmp_path / "blobs")
+    keys = [f"{i:032x}" for i in range(6)]
+    values = [np.arange(9000 + i, dtype=np.float64) if i % 2 else {"i": i} for i in range(6)]
+
+    def receipts(vals: list) -> list[dict]:
+        out = []
+        for k, v in zip(keys, vals):
+            head, payload, _ = encode(v)
+            out.append({"key": k, "head": head, "record": {"func": "t.f"},
+                        "payload": b"".join(bytes(p) for p in payload)})
+        return out
+
+    cache.save(keys[0], "stored before")
+    assert cache.store.adopt(receipts(values)) == set(keys[1:])  # blobs and inline rows
+    assert cache.lookup(keys[0]) == (True, "stored before")  # the first writer's value stays
+    for k, v in zip(keys[1:], values[1:]):
+        hit, got = cache.lookup(k)
+        assert hit and (np.array_equal(got, v) if isinstance(v, np.ndarray) else got == v)
+    assert cache.store.adopt(receipts([0] * 6)) == set()  # all present: nothing replaced
+    assert cache.lookup(keys[2]) == (True, {"i": 2})

@@ -66,3 +66,33 @@ def test_errors_name_the_argument_at_the_call(tmp_path):
         pl.call(add, (lock,), cache=False)
     with pytest.raises(TypeError, match="tuple or list"):
         pl.call(add, 1, cache=False)
+
+
+def test_a_hit_future_behaves_like_any_finished_future(tmp_path):
+    cache = pl.Cache(tmp_path / "c")
+    pl.call(_double_for_hit, (4,), cache=cache).result()
+    futs = [pl.call(_double_for_hit, (4,), cache=cache) for _ in range(3)]
+    assert all(isinstance(f, cf.Future) and f.done() and not f.running() for f in futs)
+    assert [f.result(timeout=0) for f in futs] == [8, 8, 8] and futs[0].exception() is None
+    done, pending = cf.wait(futs, timeout=1)
+    assert len(done) == 3 and not pending
+    assert [f.result() for f in cf.as_completed(futs, timeout=1)] == [8, 8, 8]
+    seen: list[int] = []
+    futs[0].add_done_callback(lambda f: seen.append(f.result()))
+    assert seen == [8]  # called at once: it is done
+    assert not futs[1].cancel()
+    with pytest.raises(cf.InvalidStateError):
+        futs[2].set_result(0)
+    # threads waiting on hit futures at the same time (they share one re-entrant lock)
+    out: list[int] = []
+    ts = [threading.Thread(target=lambda: out.extend(f.result() for f in cf.as_completed(futs)))
+          for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(5)
+    assert out == [8] * 12
+
+
+def _double_for_hit(x: int) -> int:
+    return 2 * x
