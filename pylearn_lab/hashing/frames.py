@@ -153,19 +153,26 @@ def _feed_np_or_objects(d: Any, arr: np.ndarray, path: str) -> None:
     if arr.dtype != object:
         _feed_ndarray(d, arr, path)
         return
-    try:
-        import pyarrow as pa
+    strings = None
+    # Exactly str (and None): Arrow would take str subclasses and bytes as plain text, and a
+    # subclass is another value. One C-level pass over the types, then one bulk UTF-8 encode.
+    if arr.ndim == 1 and set(map(type, arr)) <= _STR_OR_NONE:
+        try:
+            import pyarrow as pa
 
-        strings = pa.array(arr, type=pa.large_string(), from_pandas=False)
-    except Exception:  # noqa: BLE001 -- mixed types, NA objects: keyed element by element
-        strings = None
-    if strings is not None and strings.null_count == 0:
+            strings = pa.array(arr, type=pa.large_string(), from_pandas=False)  # None -> null
+        except Exception:  # noqa: BLE001 -- no pyarrow, lone surrogates: element by element
+            strings = None
+    if strings is not None:
         d.update(b"S")
         feed_arrow(d, strings, path)
         return
     d.update(b"E")
     for i, item in enumerate(arr):
         feed_value(d, item, f"{path}[{i}]")
+
+
+_STR_OR_NONE = frozenset({str, type(None)})
 
 
 def _tz_key(tz: Any) -> str:

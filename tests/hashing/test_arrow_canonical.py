@@ -134,3 +134,20 @@ def test_any_slice_keys_like_a_fresh_array_and_any_edit_changes_the_key(kind, se
         edited[i] = {"int64": 7, "string": "!", "large_string": "!", "struct": {"x": "!"},
                      "list": [7]}[kind] if old is None else None
         assert H(piece) != H(pa.array(edited, type=typ))
+
+
+def test_object_string_columns_keep_str_subclasses_bytes_and_none_apart():
+    class Tagged(str):
+        pass
+
+    plain = pd.Series(["a", "b", None], dtype=object)
+    others = [pd.Series([Tagged("a"), "b", None], dtype=object),
+              pd.Series([np.str_("a"), "b", None], dtype=object),
+              pd.Series([b"a", "b", None], dtype=object),
+              pd.Series(["a", "b", float("nan")], dtype=object),
+              pd.Series(["a", "b", pd.NA], dtype=object),
+              pd.Series(["a", "b", "None"], dtype=object),
+              pd.Series(["a", "b", ""], dtype=object)]
+    assert len({H(plain), *map(H, others)}) == 1 + len(others)
+    assert H(plain) == H(plain.copy()) == H(pd.Series(["a", "b", None], dtype=object))
+    assert H(pd.Series(["\ud800"], dtype=object)) != H(pd.Series(["\ud801"], dtype=object))
