@@ -291,7 +291,10 @@ def _feed_arrow_array(d: Any, arr: Any, path: str) -> None:
         d.update(b"p")
         feed_buffer(d, np.packbits(bits, bitorder="little"))
     elif pa.types.is_struct(typ):
+        # the field names again, length-prefixed: str(typ) does not quote them
+        d.update(b"F" + _PACK_Q(typ.num_fields))
         for i in range(typ.num_fields):  # field(i) applies the struct's own offset
+            _tag(d, b"n", typ.field(i).name)
             _feed_arrow_array(d, arr.field(i), f"{path}.{typ.field(i).name}")
     elif pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_map(typ):
         offsets = np.asarray(arr.offsets)  # sliced with the array, not rebased

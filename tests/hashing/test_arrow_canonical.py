@@ -151,3 +151,11 @@ def test_object_string_columns_keep_str_subclasses_bytes_and_none_apart():
     assert len({H(plain), *map(H, others)}) == 1 + len(others)
     assert H(plain) == H(plain.copy()) == H(pd.Series(["a", "b", None], dtype=object))
     assert H(pd.Series(["\ud800"], dtype=object)) != H(pd.Series(["\ud801"], dtype=object))
+
+
+def test_struct_field_names_that_look_like_a_type_list_are_kept_apart():
+    one = pa.StructArray.from_arrays([pa.array([1])], names=["a: int64, b"])
+    two = pa.StructArray.from_arrays([pa.array([1]), pa.array([2])], names=["a", "b"])
+    assert str(one.type) == str(two.type)  # Arrow prints both as struct<a: int64, b: int64>
+    assert H((one, pa.array([2]))) != H((two, pa.array([2])))
+    assert H([one, pa.array([2])]) != H([two])
