@@ -111,9 +111,8 @@ _texts = st.one_of(st.none(), st.text(max_size=6))
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(["int64", "string", "large_string", "struct", "list"]),
-       st.lists(st.integers(0, 2**31), min_size=1, max_size=20), st.data())
-def test_any_slice_keys_like_a_fresh_array_and_any_edit_changes_the_key(kind, seed, data):
+@given(st.sampled_from(["int64", "string", "large_string", "struct", "list"]), st.data())
+def test_any_slice_keys_like_a_fresh_array_and_any_edit_changes_the_key(kind, data):
     values = data.draw(st.lists(_texts if "string" in kind else _cells, min_size=1, max_size=20))
     typ = {"int64": pa.int64(), "string": pa.string(), "large_string": pa.large_string(),
            "struct": pa.struct([("x", pa.string())]), "list": pa.list_(pa.int64())}[kind]
