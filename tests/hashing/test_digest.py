@@ -90,10 +90,12 @@ def _child_hash(q) -> None:
 # These tests pin the stream down independently and flip single bits everywhere.
 
 
-def test_a_large_array_enters_the_stream_as_its_own_blake3_digest() -> None:
+@pytest.mark.parametrize("size", ["just over the split size", "3 MiB: on every core"])
+def test_a_large_array_enters_the_stream_as_its_own_blake3_digest(size) -> None:
     from pylearn_lab.hashing.digest import BIG_BUFFER
 
-    a = np.random.default_rng(2).random(BIG_BUFFER // 8 + 3)  # just over the split size
+    n = BIG_BUFFER // 8 + 3 if size.startswith("just") else 3 * 2**20 // 8
+    a = np.random.default_rng(2).random(n)
     dt = a.dtype.str.encode()
     inner = blake3.blake3(a.tobytes()).digest()  # the full 256 bits, from a fresh hasher
     expected = blake3.blake3(b"A" + _q(len(dt)) + dt + _q(1) + _q(a.size) + b"H" + inner)
