@@ -134,8 +134,8 @@ def _frame_buffers(df: object) -> list[np.ndarray]:
     import pandas as pd
 
     out = []
-    for _, col in df.items():  # type: ignore[attr-defined]
-        arr = col.array
+    for i in range(df.shape[1]):  # type: ignore[attr-defined]
+        arr = df.iloc[:, i].array  # type: ignore[attr-defined]
         if hasattr(arr, "_pa_array"):
             out += [np.frombuffer(b, np.uint8) for b in arr._pa_array.chunk(0).buffers() if b]
         elif isinstance(arr, pd.Categorical):

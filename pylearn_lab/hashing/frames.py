@@ -122,7 +122,7 @@ def _feed_pd_array(d: Any, arr: Any, path: str) -> None:
     elif isinstance(arr, pd.arrays.DatetimeArray):
         _tag(d, b"z", f"{arr.dtype}|{_tz_key(getattr(arr, 'tz', None))}")
         _feed_ndarray(d, arr.asi8, path)
-    elif isinstance(arr, pd.arrays.TimedeltaArray) or isinstance(arr, pd.arrays.PeriodArray):
+    elif isinstance(arr, (pd.arrays.TimedeltaArray, pd.arrays.PeriodArray)):
         _tag(d, b"z", str(arr.dtype))
         _feed_ndarray(d, arr.asi8, path)
     elif isinstance(arr, pd.arrays.IntervalArray):
