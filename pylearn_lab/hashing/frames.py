@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnhashableError
+from .digest import feed_buffer
 from .values import _PACK_Q, _feed_ndarray, _tag, feed_value, register_probe
 
 __all__ = ["feed_arrow", "feed_pandas", "feed_polars", "feed_sparse", "feed_xarray"]
@@ -68,10 +69,9 @@ def feed_pandas(d: Any, obj: Any, path: str) -> None:
         _feed_index(d, obj.columns, f"{path}.columns")
         feed_value(d, dict(obj.attrs), f"{path}.attrs")
         _feed_index(d, obj.index, f"{path}.index")
-        for i in range(obj.shape[1]):
-            col = obj.iloc[:, i]
+        for label, col in obj.items():  # in column order; items() is cheaper than .iloc
             _tag(d, b"c", str(col.dtype))
-            _feed_pd_array(d, col.array, f"{path}[{obj.columns[i]!r}]")
+            _feed_pd_array(d, col.array, f"{path}[{label!r}]")
     elif isinstance(obj, pd.Series):
         feed_value(d, obj.name, f"{path}.name")
         feed_value(d, dict(obj.attrs), f"{path}.attrs")
@@ -122,7 +122,7 @@ def _feed_pd_array(d: Any, arr: Any, path: str) -> None:
     elif isinstance(arr, pd.arrays.DatetimeArray):
         _tag(d, b"z", f"{arr.dtype}|{_tz_key(getattr(arr, 'tz', None))}")
         _feed_ndarray(d, arr.asi8, path)
-    elif isinstance(arr, pd.arrays.TimedeltaArray) or isinstance(arr, pd.arrays.PeriodArray):
+    elif isinstance(arr, (pd.arrays.TimedeltaArray, pd.arrays.PeriodArray)):
         _tag(d, b"z", str(arr.dtype))
         _feed_ndarray(d, arr.asi8, path)
     elif isinstance(arr, pd.arrays.IntervalArray):
@@ -153,19 +153,26 @@ def _feed_np_or_objects(d: Any, arr: np.ndarray, path: str) -> None:
     if arr.dtype != object:
         _feed_ndarray(d, arr, path)
         return
-    try:
-        import pyarrow as pa
+    strings = None
+    # Exactly str (and None): Arrow would take str subclasses and bytes as plain text, and a
+    # subclass is another value. One C-level pass over the types, then one bulk UTF-8 encode.
+    if arr.ndim == 1 and set(map(type, arr)) <= _STR_OR_NONE:
+        try:
+            import pyarrow as pa
 
-        strings = pa.array(arr, type=pa.large_string(), from_pandas=False)
-    except Exception:  # noqa: BLE001 -- mixed types, NA objects: keyed element by element
-        strings = None
-    if strings is not None and strings.null_count == 0:
+            strings = pa.array(arr, type=pa.large_string(), from_pandas=False)  # None -> null
+        except Exception:  # noqa: BLE001 -- no pyarrow, lone surrogates: element by element
+            strings = None
+    if strings is not None:
         d.update(b"S")
         feed_arrow(d, strings, path)
         return
     d.update(b"E")
     for i, item in enumerate(arr):
         feed_value(d, item, f"{path}[{i}]")
+
+
+_STR_OR_NONE = frozenset({str, type(None)})
 
 
 def _tz_key(tz: Any) -> str:
@@ -224,20 +231,102 @@ def feed_arrow(d: Any, obj: Any, path: str) -> None:
         obj = obj.combine_chunks() if obj.num_chunks != 1 else obj.chunk(0)
     if not isinstance(obj, pa.Array):
         raise UnhashableError(path, obj, "no canonical form for this pyarrow object")
-    _tag(d, b"v", str(obj.type))
-    d.update(_PACK_Q(len(obj)) + _PACK_Q(obj.null_count))
-    if obj.offset:
-        obj = pa.concat_arrays([obj])  # a slice: rebase its buffers at offset 0
-    if isinstance(obj, pa.DictionaryArray):
-        feed_arrow(d, obj.indices, f"{path}.indices")
-        feed_arrow(d, obj.dictionary, f"{path}.dictionary")
+    _feed_arrow_array(d, obj, path)
+
+
+def _feed_arrow_array(d: Any, arr: Any, path: str) -> None:
+    """One Arrow array by the values it addresses, never by the buffers it happens to share.
+
+    A slice keeps its parent's whole buffers plus an offset, and so may each
+    child of a struct or list array: hashing ``buffers()`` as they are would
+    give ``struct{x: [1, 2, 3][1:]}`` and ``struct{x: [1, 2, 3][:2]}`` one key.
+    So: fixed-width values by the bytes of their own slots, strings and binary
+    by rebased offsets and the bytes they span, booleans and validity as bits
+    repacked from the slice's start (validity absent when there are no nulls),
+    dictionaries by indices and dictionary, structs field by field, lists and
+    maps by rebased offsets and the child values they span; every other type
+    (unions, run-end encoded, views, extension types) by its Arrow IPC
+    stream, which decodes back to the same values and so cannot merge two
+    different arrays (it copies: those types are rare in keys).
+    """
+    import pyarrow as pa
+
+    typ = arr.type
+    n = len(arr)
+    nulls = arr.null_count
+    _tag(d, b"v", str(typ))
+    d.update(_PACK_Q(n) + _PACK_Q(nulls))
+    if nulls:
+        valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        feed_buffer(d, np.packbits(valid, bitorder="little"))
+    if n == 0 or nulls == n or pa.types.is_null(typ):
+        return  # the type, length and validity say it all (values under nulls never count)
+    if pa.types.is_dictionary(typ):
+        _feed_arrow_array(d, arr.indices, f"{path}.indices")
+        _feed_arrow_array(d, arr.dictionary, f"{path}.dictionary")
         return
-    for buf in obj.buffers():
-        if buf is None:
-            d.update(b"-")
-        else:
-            d.update(_PACK_Q(buf.size))
-            d.update(memoryview(buf))
+    width = _byte_width(pa, typ)
+    if width:
+        raw = np.frombuffer(arr.buffers()[1], np.uint8, count=n * width, offset=arr.offset * width)
+        d.update(b"w")
+        feed_buffer(d, raw)
+    elif pa.types.is_string(typ) or pa.types.is_binary(typ) or pa.types.is_large_string(typ) \
+            or pa.types.is_large_binary(typ):
+        bufs = arr.buffers()
+        odt = np.dtype(np.int64 if pa.types.is_large_string(typ) or pa.types.is_large_binary(typ)
+                       else np.int32)
+        offsets = np.frombuffer(bufs[1], odt, count=n + 1, offset=arr.offset * odt.itemsize)
+        first, last = int(offsets[0]), int(offsets[-1])
+        if first:
+            offsets = offsets - offsets.dtype.type(first)  # a slice: rebase (one pass, rare)
+        d.update(b"o")
+        feed_buffer(d, offsets.view(np.uint8))
+        d.update(_PACK_Q(last - first))
+        if last > first:
+            feed_buffer(d, np.frombuffer(bufs[2], np.uint8, count=last - first, offset=first))
+    elif pa.types.is_boolean(typ):  # bit-packed: repack from the slice's first bit, zero tail
+        import pyarrow.compute as pc
+
+        bits = np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+        d.update(b"p")
+        feed_buffer(d, np.packbits(bits, bitorder="little"))
+    elif pa.types.is_struct(typ):
+        # the field names again, length-prefixed: str(typ) does not quote them
+        d.update(b"F" + _PACK_Q(typ.num_fields))
+        for i in range(typ.num_fields):  # field(i) applies the struct's own offset
+            _tag(d, b"n", typ.field(i).name)
+            _feed_arrow_array(d, arr.field(i), f"{path}.{typ.field(i).name}")
+    elif pa.types.is_list(typ) or pa.types.is_large_list(typ) or pa.types.is_map(typ):
+        offsets = np.asarray(arr.offsets)  # sliced with the array, not rebased
+        first, last = int(offsets[0]), int(offsets[-1])
+        d.update(b"o")
+        feed_buffer(d, (offsets - offsets.dtype.type(first)).view(np.uint8))
+        _feed_arrow_array(d, arr.values.slice(first, last - first), f"{path}.values")
+    elif pa.types.is_fixed_size_list(typ):
+        size = typ.list_size
+        _feed_arrow_array(d, arr.values.slice(arr.offset * size, n * size), f"{path}.values")
+    else:
+        _feed_arrow_ipc(d, pa, arr)
+
+
+def _byte_width(pa: Any, typ: Any) -> int:
+    """Bytes per value of a flat fixed-width type (ints, floats, temporal, decimal), else 0."""
+    if typ.num_fields or isinstance(typ, pa.BaseExtensionType):
+        return 0
+    try:
+        bits = typ.bit_width
+    except ValueError:  # variable width
+        return 0
+    return bits // 8 if bits % 8 == 0 else 0  # bool: 1 bit, repacked by the caller
+
+
+def _feed_arrow_ipc(d: Any, pa: Any, arr: Any) -> None:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, pa.schema([pa.field("v", arr.type)])) as writer:
+        writer.write_batch(pa.record_batch([arr], names=["v"]))
+    buf = sink.getvalue()
+    d.update(b"I" + _PACK_Q(buf.size))
+    feed_buffer(d, memoryview(buf))
 
 
 def _feed_schema(d: Any, schema: Any) -> None:

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnhashableError
-from .digest import new_digest
+from .digest import BIG_BUFFER, feed_buffer, new_digest
 
 __all__ = ["Feeder", "class_digest", "feed_argument", "feed_value", "hash_value", "register_hash"]
 
@@ -433,7 +433,10 @@ def _feed_ndarray(d: Any, obj: np.ndarray, path: str) -> None:
         if pad is not None and dt.itemsize == pad[0]:
             # x87 extended precision: 10 meaningful bytes per 16, the rest is padding
             raw = np.ascontiguousarray(raw.reshape(-1, pad[0])[:, pad[1]])
-        d.update(raw)
+        if raw.nbytes >= BIG_BUFFER:
+            feed_buffer(d, raw)  # its own digest, on every core (see digest.py)
+        else:
+            d.update(raw)  # small: inline, as feed_buffer would (no extra call per small key)
 
 
 def _longdouble_layout() -> dict[str, tuple[int, Any]]:

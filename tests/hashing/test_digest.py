@@ -6,6 +6,9 @@ import struct
 
 import blake3
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pylearn_lab.hashing import digest_bytes, hash_value, new_digest
 from pylearn_lab.hashing.digest import DIGEST_HEX_LEN, DIGEST_NAME
@@ -79,3 +82,75 @@ def test_a_forked_child_hashes_large_buffers_without_hanging():
 
 def _child_hash(q) -> None:
     q.put(digest_bytes(np.zeros(32 * 2**20, dtype=np.uint8)))
+
+
+# --------------------------------------------------------------------------- crafted collisions
+# Keys are BLAKE3 over the canonical stream: a collision of the key is a collision of BLAKE3
+# (or of its 128-bit truncation, 2**64 work), whatever structure the inputs are crafted with.
+# These tests pin the stream down independently and flip single bits everywhere.
+
+
+@pytest.mark.parametrize("size", ["just over the split size", "3 MiB: on every core"])
+def test_a_large_array_enters_the_stream_as_its_own_blake3_digest(size) -> None:
+    from pylearn_lab.hashing.digest import BIG_BUFFER
+
+    n = BIG_BUFFER // 8 + 3 if size.startswith("just") else 3 * 2**20 // 8
+    a = np.random.default_rng(2).random(n)
+    dt = a.dtype.str.encode()
+    inner = blake3.blake3(a.tobytes()).digest()  # the full 256 bits, from a fresh hasher
+    expected = blake3.blake3(b"A" + _q(len(dt)) + dt + _q(1) + _q(a.size) + b"H" + inner)
+    assert hash_value(a) == expected.hexdigest(16)
+
+
+def test_the_docs_name_the_algorithm_and_the_key_length() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "keys.md").read_text()
+    assert DIGEST_NAME.startswith("blake3-") and int(DIGEST_NAME.split("-")[1]) == 4 * DIGEST_HEX_LEN
+    assert "first 128 bits of **BLAKE3**" in text and "32 hex characters" in text
+    assert len(hash_value(np.zeros(3))) == DIGEST_HEX_LEN
+
+
+_DTYPES = ["u1", "i2", "<f4", ">f4", "<f8", "<c16", "?", "<M8[ns]", "<m8[s]", "S3", "<U2"]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from(_DTYPES), st.integers(1, 300), st.data())
+def test_one_flipped_bit_anywhere_changes_the_key(dtype, n, data) -> None:
+    a = np.frombuffer(data.draw(st.binary(min_size=n * np.dtype(dtype).itemsize,
+                                          max_size=n * np.dtype(dtype).itemsize)), dtype=dtype).copy()
+    if dtype == "?":
+        a = (a.view(np.uint8) & 1).astype(bool)  # a bool holds 0 or 1: flip bit 0 of an element
+    raw = a.view(np.uint8)
+    where = data.draw(st.sampled_from(["first", "middle", "last", "any"]))
+    pos = {"first": 0, "middle": raw.size // 2, "last": raw.size - 1}.get(where)
+    if pos is None:
+        pos = data.draw(st.integers(0, raw.size - 1))
+    bit = 0 if dtype == "?" else data.draw(st.integers(0, 7))
+    b = a.copy()
+    b.view(np.uint8)[pos] ^= np.uint8(1 << bit)
+    assert hash_value(a) != hash_value(b)
+
+
+@pytest.mark.parametrize("pos", ["first", "middle", "last"])
+def test_one_flipped_bit_in_a_large_buffer_changes_the_key(pos) -> None:
+    a = np.random.default_rng(3).integers(0, 255, 3 * 2**20 + 16, dtype=np.uint8)  # 3 MiB: split path
+    b = a.copy()
+    b[{"first": 0, "middle": a.size // 2, "last": a.size - 1}[pos]] ^= 0x80
+    assert hash_value(a) != hash_value(b)
+    assert hash_value(a.view("<f8")) != hash_value(b.view("<f8"))
+    assert hash_value(a.view("<f8").reshape(-1, 2)[:, ::-1]) != hash_value(b.view("<f8").reshape(-1, 2)[:, ::-1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=8, max_size=256).filter(lambda b: len(b) % 8 == 0), st.data())
+def test_equal_bytes_under_another_dtype_or_shape_never_share_a_key(raw, data) -> None:
+    n = len(raw)
+    views = {dt: np.frombuffer(raw, dtype=dt) for dt in ("u1", "i1", "<u2", ">u2", "<i4", "<f4", "<f8",
+                                                         "<i8", ">f8", "<c8", "S8", "V8")}
+    keys = {hash_value(v) for v in views.values()}
+    assert len(keys) == len(views)
+    shaped = [np.frombuffer(raw, dtype="u1").reshape(shape) for shape in
+              {(n,), (1, n), (n, 1), (n // 8, 8), (8, n // 8), (2, n // 2)}]
+    assert len({hash_value(s) for s in shaped}) == len(shaped)
+    assert len(keys | {hash_value(raw), hash_value(bytearray(raw))}) == len(views) + 2
