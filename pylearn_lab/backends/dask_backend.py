@@ -47,7 +47,8 @@ from typing import Any
 
 import cloudpickle
 
-from ..errors import BackendError, ClusterGoneError, NoEnginesError, UnpicklableError
+from ..errors import BackendError, ClusterGoneError, NoEnginesError, OptionError, UnpicklableError
+from ..graph.seconds import check_seconds
 from .ipp_batch import NodeTimes, gather, split_slow
 from .ipp_pickle import failed_receipts, pack, task_keys
 from .ipp_remote import call_pickled
@@ -93,7 +94,9 @@ class DaskBackend(Backend):
                  data_plane: str = "auto", batch_cap: int = 64,
                  engine_timeout: float = 10.0, health_timeout: float = 10.0) -> None:
         if data_plane not in DATA_PLANES:
-            raise ValueError(f"data_plane= expected one of {DATA_PLANES}, received {data_plane!r}")
+            raise OptionError(f"data_plane= expected one of {DATA_PLANES}, received {data_plane!r}")
+        for name, value in (("engine_timeout", engine_timeout), ("health_timeout", health_timeout)):
+            check_seconds(name, value, where="DaskBackend", allow_none=False)
         if not callable(getattr(client, "submit", None)) or not hasattr(client, "scheduler_info"):
             raise BackendError(
                 f"DaskBackend expected a distributed.Client, received {type(client).__name__}. "

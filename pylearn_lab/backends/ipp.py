@@ -30,6 +30,7 @@ Examples
 from __future__ import annotations
 
 import atexit
+import collections
 import concurrent.futures as cf
 import functools
 import logging
@@ -40,14 +41,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BackendError, ClusterGoneError, UnpicklableError
+from ..errors import BackendError, ClusterGoneError, OptionError, UnpicklableError
+from ..graph.seconds import check_seconds
 from .ipp_batch import NodeTimes, gather, split_slow
 from .ipp_jobs import Dispatcher
 from .ipp_pickle import failed_receipts, pack, task_keys
 from .ipp_remote import engine_pid, set_engine_id
 from .ipp_adopt import Indexer, prepare
 from .ipp_blobs import run_with_blobs, to_wire
-from .ipp_store import Visibility
+from .ipp_store import Visibility, normalise_path_map
 from .ipp_watch import Watchdog, call_with_timeout
 from .local import Backend
 from .registry import current_cluster, set_current_cluster
@@ -122,6 +124,15 @@ class IPyParallelBackend(Backend):
         Seconds a run's start waits for the *first* engine to say whether it
         sees a new cache directory; slower engines answer later, meanwhile
         their tasks' large values travel through the client.
+    stop_grace : float
+        Seconds an engine gets to stop a timed-out node after the interrupt
+        before it is shut down.
+
+    Raises
+    ------
+    OptionError
+        ``data_plane=`` is not one of its values, or a timeout is not a number
+        of seconds > 0.
     """
 
     name = "ipyparallel"
@@ -131,9 +142,15 @@ class IPyParallelBackend(Backend):
                  data_plane: str = "auto", batch_cap: int = 256, engine_timeout: float = 5.0,
                  health_interval: float = 1.0, health_timeout: float = 10.0,
                  profile_tmp: str | None = None, path_map: dict[str, str] | None = None,
-                 probe_timeout: float = 3.0) -> None:
+                 probe_timeout: float = 3.0, stop_grace: float = 5.0) -> None:
         if data_plane not in DATA_PLANES:
-            raise ValueError(f"data_plane= expected one of {DATA_PLANES}, received {data_plane!r}")
+            raise OptionError(f"IPyParallelBackend(data_plane=) expected one of {DATA_PLANES}, "
+                              f"received {data_plane!r}")
+        for name, value in (("engine_timeout", engine_timeout), ("health_interval", health_interval),
+                            ("health_timeout", health_timeout), ("probe_timeout", probe_timeout),
+                            ("stop_grace", stop_grace)):
+            check_seconds(name, value, where="IPyParallelBackend", allow_none=False)
+        path_map = normalise_path_map(path_map)  # refused before anything starts
         self.client = client
         self.cluster = cluster
         self.data_plane = data_plane
@@ -143,12 +160,13 @@ class IPyParallelBackend(Backend):
         self.times = NodeTimes()
         self._watch = Watchdog(client, engine_timeout, health_interval, health_timeout,
                                on_result=self.times.observe_result)
-        self._jobs = Dispatcher(client, self._watch)
+        self._jobs = Dispatcher(client, self._watch, grace=stop_grace)
         self._visibility = Visibility(client, path_map, timeout=probe_timeout)
         self._indexer = Indexer()
         self._caches: dict[str, Any] = {}
         self._tagged: set[int] = set()
         self._tag_results: list[Any] = []
+        self._sent: collections.deque[tuple[str, ...]] = collections.deque(maxlen=1000)
         self._closed = False
         self._tag_engines()
         set_current_cluster(self)
@@ -357,6 +375,7 @@ class IPyParallelBackend(Backend):
             tasks = [t for a in args for t in (a if isinstance(a, list) else [a])
                      if hasattr(t, "call")]
         self.times.expect(tasks)
+        self._sent.append(tuple(getattr(t.call, "label", "") for t in tasks))
         limits = [t.timeout for t in tasks if getattr(t, "timeout", None) is not None]
         return self._jobs.dispatch(payload, keys, timeout=max(limits) if limits else None,
                                    targets=targets)
@@ -395,6 +414,53 @@ class IPyParallelBackend(Backend):
     def engine_views(self, cache: Any) -> dict[int, tuple[bool, str]]:
         """``engine -> (sees the cache directory, why not)`` for engines that answered."""
         return self._visibility.verdicts(cache.location)
+
+    # -- what the backend did (for tests, benchmarks and the curious) -----------------
+    @property
+    def path_map(self) -> dict[str, str]:
+        """``{client prefix: engine prefix}`` (see the class doc); assigning one forgets
+        every engine's verdict, so engines are asked again where the cache is."""
+        return dict(self._visibility.path_map)
+
+    @path_map.setter
+    def path_map(self, mapping: dict[str, str] | None) -> None:
+        self._visibility.set_path_map(mapping)
+
+    @property
+    def health_timeout(self) -> float:
+        """Seconds without an answer from the controller before ``ClusterGoneError``."""
+        return float(self._watch.health_timeout)
+
+    @property
+    def stop_grace(self) -> float:
+        """Seconds a timed-out node gets after the interrupt before its engine is shut down."""
+        return float(self._jobs.grace)
+
+    @stop_grace.setter
+    def stop_grace(self, seconds: float) -> None:
+        self._jobs.grace = check_seconds("stop_grace", seconds, allow_none=False)
+
+    @property
+    def cluster_error(self) -> BaseException | None:
+        """Why the watchdog thinks the cluster is gone (None while it answers)."""
+        return self._watch.error
+
+    @property
+    def index_batches(self) -> int:
+        """Index transactions the client made for receipts so far (each holds many rows)."""
+        return self._indexer.batches
+
+    @property
+    def blob_writers(self) -> collections.Counter[int]:
+        """Blob files stored through this backend, by the pid of the process that wrote
+        their bytes (an engine's, or this process's for values that travelled)."""
+        return collections.Counter(self._indexer.blob_writers)
+
+    @property
+    def sent_tasks(self) -> list[tuple[str, ...]]:
+        """The node labels of each of the last 1,000 tasks sent, oldest first: what
+        tiny-node batching and the slow-function split made of the ready nodes."""
+        return list(self._sent)
 
     # -- cluster state ----------------------------------------------------------------
     def status(self, timeout: float = 5.0) -> ClusterStatus:
