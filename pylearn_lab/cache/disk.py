@@ -56,7 +56,7 @@ from .binding import MARKER, check_not_system, checked_root, classify, write_mar
 from .confine import Confined, blob_name, check_key, check_tmp_name
 from .keyring import load_team_key, load_user_key
 from .serialize import checksum_of_fd, checksum_with_header, layout, read_header
-from .sqlite_index import INDEX_NAME, SIGNED_COLS, SqliteIndex, record_values
+from .sqlite_index import INDEX_NAME, SIGNED_COLS, SignedRecord, SqliteIndex, record_values
 from .store import StoredEntry, VerifyReport, register_store
 from .warn import warn_once
 
@@ -398,6 +398,8 @@ class DiskStore:
         payload_size = sum(p.nbytes for p in payload)
         blob = None if payload_size <= INLINE_MAX else blob_name(key)
         tail = record_values(rec, 0.0)
+        rec = SignedRecord(rec)
+        rec.values = tail  # the index stores exactly the signed values (encoded once)
         # The header repeats the signed row, so the index can be rebuilt from the blobs;
         # the row MAC (over the total size, header included) fills a same-length placeholder.
         parts, size = layout({**head, "checksum": checksum, "gen": gen, "blob": blob,

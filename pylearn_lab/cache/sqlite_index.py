@@ -34,7 +34,7 @@ from ..errors import CacheCorruptError, CacheError
 from .lru import pick_victims
 from .records import dumps
 
-__all__ = ["SqliteIndex", "IndexTxn", "INDEX_NAME"]
+__all__ = ["SqliteIndex", "IndexTxn", "INDEX_NAME", "SignedRecord"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,8 +44,18 @@ _SCHEMA_VERSION = "2"
 _JSON_COLS = ("params", "inputs", "func_parts", "summary")
 _TEXT_COLS = ("func", "func_digest", "version", "label", "host", "engine")
 _REAL_COLS = ("created", "duration")
+class SignedRecord(dict):  # type: ignore[type-arg]
+    """A record whose column values were already computed (and signed) by the store:
+    :func:`record_values` returns them as they are instead of encoding the record's
+    JSON columns a second time (a batch of receipts pays the encoding once per row)."""
+
+    values: tuple[Any, ...] = ()
+
+
 def record_values(record: dict[str, Any], now: float) -> tuple[Any, ...]:
     """The record columns of a row, as stored (and signed), in ``SIGNED_COLS`` order."""
+    if isinstance(record, SignedRecord) and record.values:
+        return record.values
     return (
         *(str(record.get(c, "") or "") for c in _TEXT_COLS[:4]),
         *(dumps(record.get(c) or {}) for c in _JSON_COLS),
