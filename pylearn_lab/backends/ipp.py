@@ -53,6 +53,7 @@ from .ipp_store import Visibility, normalise_path_map
 from .ipp_watch import Watchdog, call_with_timeout
 from .local import Backend
 from .registry import current_cluster, set_current_cluster
+from .remote_future import RemoteFuture, concat_receipts, relay, send_groups
 
 __all__ = ["ClusterStatus", "IPyParallelBackend"]
 
@@ -282,9 +283,7 @@ class IPyParallelBackend(Backend):
         if fn is execute_batch and len(args) == 1 and not kwargs:
             groups = self._groups(args[0])
             if len(groups) > 1:  # slow functions go one per task: combine their receipts
-                parts = [self._send(execute_batch, (g,)) if len(g) > 1 else
-                         self._send(execute, (g[0],)) for g in groups]
-                return gather(parts, _concat_receipts)
+                return send_groups(self._send, groups)
         if kwargs:
             fn = functools.partial(fn, **kwargs)
         return self._send(fn, args)
@@ -304,7 +303,7 @@ class IPyParallelBackend(Backend):
 
             cache = self._caches[spec[1]] = Cache.from_spec(spec)
         parts = [self._send_via_store(g, cache) for g in self._groups(tasks)]
-        return parts[0] if len(parts) == 1 else gather(parts, _concat_receipts)
+        return parts[0] if len(parts) == 1 else gather(parts, concat_receipts)
 
     def _send_via_store(self, tasks: list[Any], cache: Any) -> cf.Future:
         location = cache.location
@@ -326,14 +325,9 @@ class IPyParallelBackend(Backend):
         out = _Adopted(job)
 
         def adopt(f: cf.Future) -> None:
-            if f.cancelled():
-                out.cancel()
+            ok, result = relay(f, out)
+            if not ok:
                 return
-            exc = f.exception()
-            if exc is not None:
-                out._settle(error=exc)
-                return
-            result = f.result()
             receipts = result if isinstance(result, list) else [result]
             self._check_missing(cache, plan, receipts)
             rows = getattr(result, "rows", [])
@@ -551,7 +545,7 @@ class IPyParallelBackend(Backend):
             self._tagged.discard(engine)
 
 
-class _Adopted(cf.Future):
+class _Adopted(RemoteFuture):
     """The future the VM sees for a store-plane task: receipts once their rows are indexed."""
 
     def __init__(self, job: cf.Future) -> None:
@@ -561,19 +555,3 @@ class _Adopted(cf.Future):
     def cancel(self) -> bool:
         self.job.cancel()
         return super().cancel()
-
-    def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        try:
-            if error is not None:
-                self.set_exception(error)
-            else:
-                self.set_result(result)
-        except cf.InvalidStateError:
-            pass
-
-
-def _concat_receipts(results: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for r in results:
-        out.extend(r if isinstance(r, list) else [r])
-    return out
