@@ -49,6 +49,7 @@ from .ipp_pickle import failed_receipts, pack, task_keys
 from .ipp_remote import engine_pid, set_engine_id
 from .ipp_adopt import Indexer, prepare
 from .ipp_blobs import run_with_blobs, to_wire
+from .ipp_root import RootWatch
 from .ipp_store import Visibility, normalise_path_map
 from .ipp_watch import Watchdog, call_with_timeout
 from .local import Backend
@@ -164,6 +165,7 @@ class IPyParallelBackend(Backend):
         self._jobs = Dispatcher(client, self._watch, grace=stop_grace)
         self._visibility = Visibility(client, path_map, timeout=probe_timeout)
         self._indexer = Indexer()
+        self._roots = RootWatch()
         self._caches: dict[str, Any] = {}
         self._tagged: set[int] = set()
         self._tag_results: list[Any] = []
@@ -307,7 +309,9 @@ class IPyParallelBackend(Backend):
 
     def _send_via_store(self, tasks: list[Any], cache: Any) -> cf.Future:
         location = cache.location
-        seers = self.seeing_engines(cache) - set(self._jobs.excluded)
+        # a directory deleted or replaced under the run: engines touch no file of it
+        usable = self._roots.ok(location)
+        seers = self.seeing_engines(cache) - set(self._jobs.excluded) if usable else set()
         plan, targets = prepare(tasks, cache, self._visibility.engine_path(location), seers,
                                 trusted=self.data_plane == "store")
         # the recipe half of each record stays here (the engine adds how the call went):
@@ -333,7 +337,10 @@ class IPyParallelBackend(Backend):
             rows = getattr(result, "rows", [])
             for row in rows:
                 row["record"] = {**recipes.get(row["key"], {}), **row["record"]}
-            self._indexer.submit(cache, receipts, rows).add_done_callback(
+            store = usable and self._roots.ok(location)
+            if not store:
+                self._roots.warn(location)
+            self._indexer.submit(cache, receipts, rows, store=store).add_done_callback(
                 lambda g: out._settle(result=g.result()) if g.exception() is None
                 else out._settle(error=g.exception()))
 
@@ -387,7 +394,13 @@ class IPyParallelBackend(Backend):
         """
         if cache is None or not getattr(cache, "shareable", False) or self.data_plane == "ship":
             return False
+        self._roots.note(cache)
         self._caches[cache.location] = cache
+        if not self._roots.ok(cache.location):
+            # keys still travel, but no file is read or written there by anyone: engines
+            # send values back and the client hands them to the run uncached
+            self._roots.warn(cache.location)
+            return True
         if self.data_plane == "auto":
             # the first run on a directory waits (up to probe_timeout) for one answer
             self._visibility.ask(cache.location, wait=self._visibility.timeout)

@@ -114,9 +114,16 @@ class Indexer:
         #: engine's (from its temp file's name) or this process's (shipped values)
         self.blob_writers: collections.Counter[int] = collections.Counter()
 
-    def submit(self, cache: Any, receipts: list[Any], rows: list[dict[str, Any]]) -> cf.Future:
-        """A future of ``receipts`` once ``rows`` are indexed (``stored`` set on each)."""
+    def submit(self, cache: Any, receipts: list[Any], rows: list[dict[str, Any]],
+               store: bool = True) -> cf.Future:
+        """A future of ``receipts`` once ``rows`` are indexed (``stored`` set on each).
+
+        ``store=False`` (the cache directory is no longer the one ``cache`` opened):
+        nothing is written; the values go to the run uncached."""
         fut: cf.Future = cf.Future()
+        if not store:
+            _settle_uncached(cache, receipts, rows, fut)
+            return fut
         self._q.put((cache, receipts, rows, fut))
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -209,6 +216,18 @@ class Indexer:
                 self.blob_writers[int(r["tmp"].split(".")[1])] += 1
             elif len(r["payload"]) > INLINE_MAX:
                 self.blob_writers[os.getpid()] += 1
+
+
+def _settle_uncached(cache: Any, receipts: list[Any], rows: list[dict[str, Any]],
+                     fut: cf.Future) -> None:
+    why = CacheError(f"the cache directory {cache.location} was deleted or replaced")
+    by_key = {r["key"]: r for r in rows}
+    for rc in receipts:
+        row = by_key.get(rc.key)
+        if row is not None and rc.ok and not rc.has_value:
+            rc.stored = False
+            _hand_over(cache, rc, row, why)
+    fut.set_result(list(receipts))
 
 
 def _decode(row: dict[str, Any]) -> Any:
