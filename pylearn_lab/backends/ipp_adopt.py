@@ -41,6 +41,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import warnings
 from typing import Any
 
@@ -54,6 +55,7 @@ __all__ = ["Indexer", "prepare"]
 log = logging.getLogger(__name__)
 
 _BATCH = 4096  # rows per transaction at most
+_LINGER = 0.005  # seconds the indexer waits for more receipts before a transaction
 _SMALL = 4096  # values up to this many bytes also go to the run decoded (see _index)
 
 
@@ -142,9 +144,13 @@ class Indexer:
                 return
             items = [item]
             n = len(item[2])
+            # linger a little for the receipts right behind this one: tasks of one node
+            # each arrive a few ms apart, and one transaction for several of them costs
+            # about what one costs for a single row (the commit dominates)
+            deadline = time.monotonic() + _LINGER
             while n < _BATCH:
                 try:
-                    more = self._q.get_nowait()
+                    more = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
                 if more is None:
