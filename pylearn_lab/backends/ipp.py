@@ -164,7 +164,8 @@ class IPyParallelBackend(Backend):
                                on_result=self.times.observe_result)
         self._jobs = Dispatcher(client, self._watch, grace=stop_grace)
         self._visibility = Visibility(client, path_map, timeout=probe_timeout)
-        self._indexer = Indexer()
+        # tasks still outstanding: their receipts are worth a short wait (one transaction)
+        self._indexer = Indexer(busy=lambda: self._watch.pending > 0)
         self._roots = RootWatch()
         self._caches: dict[str, Any] = {}
         self._tagged: set[int] = set()

@@ -43,6 +43,7 @@ import queue
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from ..cache.disk import INLINE_MAX
@@ -55,7 +56,7 @@ __all__ = ["Indexer", "prepare"]
 log = logging.getLogger(__name__)
 
 _BATCH = 4096  # rows per transaction at most
-_LINGER = 0.005  # seconds the indexer waits for more receipts before a transaction
+_LINGER = 0.02  # seconds the indexer waits for more receipts (while more are coming)
 _SMALL = 4096  # values up to this many bytes also go to the run decoded (see _index)
 
 
@@ -107,7 +108,10 @@ def prepare(tasks: list[Any], cache: Any, root: str, seers: set[int], trusted: b
 class Indexer:
     """The one thread that indexes receipts' rows in the client's cache (batched)."""
 
-    def __init__(self) -> None:
+    def __init__(self, busy: Callable[[], bool] | None = None) -> None:
+        #: True while more receipts are on their way (jobs outstanding): only then does
+        #: the indexer linger for them before a transaction
+        self.busy = busy
         self._q: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -147,7 +151,8 @@ class Indexer:
             # linger a little for the receipts right behind this one: tasks of one node
             # each arrive a few ms apart, and one transaction for several of them costs
             # about what one costs for a single row (the commit dominates)
-            deadline = time.monotonic() + _LINGER
+            lingering = self.busy is not None and self.busy()
+            deadline = time.monotonic() + (_LINGER if lingering else 0.0)
             while n < _BATCH:
                 try:
                     more = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -180,7 +185,9 @@ class Indexer:
                 self.batches += 1
                 self._count_writers(rows, inserted)
                 # lost a race to another writer is fine: the key is stored either way
-                stored = cache.contains_many([r["key"] for r in rows])
+                # (asked only for the rows this batch did not insert itself)
+                others = [r["key"] for r in rows if r["key"] not in inserted]
+                stored = set(inserted) | (cache.contains_many(others) if others else set())
             except Exception as exc:
                 failed = exc
                 from ..cache.cache import CacheWarning
