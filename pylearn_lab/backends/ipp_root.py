@@ -6,9 +6,10 @@ runs, or delete it and make another cache at the same path. The client's
 and the old blob paths name files of another cache, or nothing. Engines must
 not write there, and the client must not publish what they send into a
 directory that is no longer its cache. :class:`RootWatch` remembers the
-identity (device and inode) of each cache directory when the backend first
-meets the :class:`Cache` object, and says whether the path still names that
-directory: one ``stat`` per check. When it does not, the backend runs the
+identity (device, inode and the marker file holding the cache's random id)
+of each cache directory when the backend first meets the :class:`Cache`
+object, and says whether the path still names that directory: a ``stat``
+and a read of a small file per check. When it does not, the backend runs the
 rest on the ship plane -- engines touch no file, results are handed to the
 run uncached with a :class:`~pylearn_lab.errors.CacheWarning` -- and nobody
 creates a directory where the path is missing. A new ``pylearn_lab.Cache(path)``
@@ -17,18 +18,20 @@ for the recreated directory is met afresh and used through the store again.
 Examples
 --------
 >>> import os, shutil, tempfile
->>> class C:
-...     location = tempfile.mkdtemp()
->>> watch, c = RootWatch(), C()
->>> watch.note(c); watch.ok(c.location)
+>>> from pylearn_lab.cache import Cache
+>>> d = os.path.join(tempfile.mkdtemp(), "c")
+>>> watch, old = RootWatch(), Cache(d)
+>>> watch.note(old); watch.ok(d)
 True
->>> shutil.rmtree(c.location); watch.ok(c.location)
+>>> shutil.rmtree(d); watch.ok(d)
 False
->>> os.mkdir(c.location); watch.ok(c.location)  # another directory at the same path
+>>> os.mkdir(d); watch.ok(d)  # an empty directory at the same path
 False
->>> watch.note(C()); watch.ok(c.location)  # a new Cache object for it: met afresh
+>>> os.rmdir(d); new = Cache(d); watch.ok(d)  # another cache there
+False
+>>> watch.note(new); watch.ok(d)  # its own Cache object is met afresh
 True
->>> shutil.rmtree(c.location)
+>>> new.close(); old.close(); shutil.rmtree(d)
 """
 
 from __future__ import annotations
@@ -37,25 +40,34 @@ import os
 import threading
 from typing import Any
 
+from ..cache.binding import MARKER
 from ..cache.warn import warn_once
 
 __all__ = ["RootWatch", "dir_identity"]
 
 
-def dir_identity(path: str) -> tuple[int, int] | None:
-    """``(st_dev, st_ino)`` of the directory ``path`` names now (None: missing)."""
+def dir_identity(path: str) -> tuple[int, int, bytes] | None:
+    """What tells this cache directory from any other at ``path``: the directory's
+    device and inode, and the bytes of its marker file (it holds the cache's random
+    identity; an inode number alone is reused by the next directory made there).
+    None when the path names nothing."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_dev, st.st_ino)
+    try:
+        with open(os.path.join(path, MARKER), "rb") as f:
+            marker = f.read(65536)
+    except OSError:  # an empty directory, or not a cache
+        marker = b""
+    return (st.st_dev, st.st_ino, marker)
 
 
 class RootWatch:
     """Identity of each cache directory as its Cache object first met it."""
 
     def __init__(self) -> None:
-        self._known: dict[str, tuple[Any, tuple[int, int] | None]] = {}
+        self._known: dict[str, tuple[Any, tuple[int, int, bytes] | None]] = {}
         self._lock = threading.Lock()
 
     def note(self, cache: Any) -> None:

@@ -399,7 +399,7 @@ class DiskStore:
         blob = None if payload_size <= INLINE_MAX else blob_name(key)
         tail = record_values(rec, 0.0)
         rec = SignedRecord(rec)
-        rec.values = tail  # the index stores exactly the signed values (encoded once)
+        rec.row_values = tail  # the index stores exactly the signed values (encoded once)
         # The header repeats the signed row, so the index can be rebuilt from the blobs;
         # the row MAC (over the total size, header included) fills a same-length placeholder.
         parts, size = layout({**head, "checksum": checksum, "gen": gen, "blob": blob,

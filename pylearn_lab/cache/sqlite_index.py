@@ -49,13 +49,13 @@ class SignedRecord(dict):  # type: ignore[type-arg]
     :func:`record_values` returns them as they are instead of encoding the record's
     JSON columns a second time (a batch of receipts pays the encoding once per row)."""
 
-    values: tuple[Any, ...] = ()
+    row_values: tuple[Any, ...] = ()
 
 
 def record_values(record: dict[str, Any], now: float) -> tuple[Any, ...]:
     """The record columns of a row, as stored (and signed), in ``SIGNED_COLS`` order."""
-    if isinstance(record, SignedRecord) and record.values:
-        return record.values
+    if isinstance(record, SignedRecord) and record.row_values:
+        return record.row_values
     return (
         *(str(record.get(c, "") or "") for c in _TEXT_COLS[:4]),
         *(dumps(record.get(c) or {}) for c in _JSON_COLS),
