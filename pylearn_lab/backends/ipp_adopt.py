@@ -12,7 +12,9 @@ is correct on any cluster.
 the rows engines sent back and indexes them with
 :meth:`~pylearn_lab.cache.disk.DiskStore.adopt` -- all rows that arrived
 meanwhile in one transaction, so thousands of tiny nodes a second cost a few
-commits. A row that cannot be indexed (the cache directory was deleted under
+commits. While tasks are still outstanding it waits up to 20 ms for the
+receipts right behind the first (one node per task: receipts arrive a few ms
+apart); an idle backend indexes at once. A row that cannot be indexed (the cache directory was deleted under
 the run, the disk is full) is not lost: its value is decoded and handed to
 the run, which goes on uncached for that node.
 
