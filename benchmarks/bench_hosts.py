@@ -228,7 +228,7 @@ def bench_p12(cfg: Config) -> list[Row]:
         exprs = [comp(i, salt=_SALT[0]) for i in range(n)]
         pl.run(exprs, backend=b, cache=cache, progress=False, timeout=600)
 
-    batches0 = b._indexer.batches
+    batches0 = b.index_batches
     t_ours = median_time(ours, reps)
 
     def serial() -> None:  # the same run in-process: the ceiling the VM loop sets here
@@ -238,7 +238,7 @@ def bench_p12(cfg: Config) -> list[Row]:
 
     t_serial = median_time(serial, reps)
     rate, raw_rate = n / t_ours, n / t_raw
-    per_batch = n * reps / max(1, b._indexer.batches - batches0)
+    per_batch = n * reps / max(1, b.index_batches - batches0)
     return [
         Row("P12", f"stored throughput, {n:,} tiny nodes on 3 engines", "raw view.map_sync",
             raw_rate, rate, "nodes/s", higher_is_better=True, target=None,

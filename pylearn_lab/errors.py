@@ -28,6 +28,7 @@ in user code keeps working::
     ├── RunCancelledError(RuntimeError)   a run was cancelled before it finished
     │   └── TrainingStopped               a training was stopped remotely (checkpoint kept)
     ├── TrainingError(ValueError)         a training loop, schedule or plugin is misused
+    ├── OptionError(ValueError)           an option (a timeout, a mode) has a value it cannot take
     └── MissingDependencyError(ImportError)  an optional extra is not installed
 
     CacheWarning(UserWarning)             a cache problem that was handled (entry dropped,
@@ -80,6 +81,7 @@ __all__ = [
     "TrainingStopped",
     "EdgeTypeError",
     "MissingDependencyError",
+    "OptionError",
 ]
 # CacheWarning (below) is a warning, not an error: importable from here and from
 # pylearn_lab.cache, kept out of __all__, which lists the error tree
@@ -377,6 +379,12 @@ class StaleKeyError(PylearnError, ValueError):
     Raised just before the node would run: its result would be stored under a
     key that describes other inputs. Build the expression again.
     """
+
+
+class OptionError(PylearnError, ValueError):
+    """An option of ``run()``, a component or a backend has a value it cannot take
+    (e.g. ``node_timeout=-1``): the message names the option, what it expects and
+    what it received."""
 
 
 class MissingDependencyError(PylearnError, ImportError):

@@ -45,14 +45,15 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
 
-from ..errors import BackendError, ClusterGoneError, NoEnginesError, UnpicklableError
-from .ipp_batch import NodeTimes, gather, split_slow
+from ..errors import BackendError, ClusterGoneError, NoEnginesError, OptionError, UnpicklableError
+from ..graph.seconds import check_seconds
+from .ipp_batch import NodeTimes, split_slow
 from .ipp_pickle import failed_receipts, pack, task_keys
 from .ipp_remote import call_pickled
 from .ipp_store import StoreProbe
 from .local import Backend
+from .remote_future import RemoteFuture, failed, send_groups
 
 __all__ = ["DaskBackend"]
 
@@ -93,7 +94,9 @@ class DaskBackend(Backend):
                  data_plane: str = "auto", batch_cap: int = 64,
                  engine_timeout: float = 10.0, health_timeout: float = 10.0) -> None:
         if data_plane not in DATA_PLANES:
-            raise ValueError(f"data_plane= expected one of {DATA_PLANES}, received {data_plane!r}")
+            raise OptionError(f"data_plane= expected one of {DATA_PLANES}, received {data_plane!r}")
+        for name, value in (("engine_timeout", engine_timeout), ("health_timeout", health_timeout)):
+            check_seconds(name, value, where="DaskBackend", allow_none=False)
         if not callable(getattr(client, "submit", None)) or not hasattr(client, "scheduler_info"):
             raise BackendError(
                 f"DaskBackend expected a distributed.Client, received {type(client).__name__}. "
@@ -198,15 +201,13 @@ class DaskBackend(Backend):
             raise BackendError("this DaskBackend was stopped; start or connect a new one")
         gone = self._gone()
         if gone is not None:
-            return _failed(gone)
-        from ..vm.task import execute, execute_batch
+            return failed(gone)
+        from ..vm.task import execute_batch
 
         if fn is execute_batch and len(args) == 1 and not kwargs:
             groups = split_slow(args[0], self.times)
             if len(groups) > 1:  # slow functions go one per task: combine their receipts
-                parts = [self._send(execute_batch, (g,)) if len(g) > 1 else
-                         self._send(execute, (g[0],)) for g in groups]
-                return gather(parts, _concat_receipts)
+                return send_groups(self._send, groups)
         if kwargs:
             fn = functools.partial(fn, **kwargs)
         return self._send(fn, args)
@@ -236,20 +237,11 @@ class DaskBackend(Backend):
         return fut
 
     def _relay(self, fut: _DaskFuture, dfut: Any) -> None:
-        try:
-            if dfut.status == "cancelled":
-                fut._settle(error=ClusterGoneError(
-                    "dask cancelled this task (the scheduler restarted or lost the client)"))
-                return
-            exc = dfut.exception()
-            if exc is not None:
-                fut._settle(error=exc)  # e.g. KilledWorker: the VM retries it
-                return
-            result = cloudpickle.loads(dfut.result())
-            self.times.observe_result(result)
-            fut._settle(result=result)
-        except BaseException as exc:
-            fut._settle(error=exc)
+        if dfut.status == "cancelled":
+            fut._settle(error=ClusterGoneError(
+                "dask cancelled this task (the scheduler restarted or lost the client)"))
+            return
+        fut.settle_pickled(dfut, self.times.observe_result)  # KilledWorker: the VM retries it
 
     def _forget(self, fut: cf.Future) -> None:
         with self._lock:
@@ -347,7 +339,7 @@ class DaskBackend(Backend):
         return f"<DaskBackend {how}, {state}, data_plane={self.data_plane}>"
 
 
-class _DaskFuture(cf.Future):
+class _DaskFuture(RemoteFuture):
     """The client-side future of one dask task; ``cancel()`` also cancels it in dask."""
 
     def __init__(self, dfut: Any) -> None:
@@ -362,27 +354,5 @@ class _DaskFuture(cf.Future):
                 pass
         return super().cancel()
 
-    def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        if self.done():
-            return
-        try:
-            if error is not None:
-                self.set_exception(error)
-            else:
-                self.set_result(result)
-        except cf.InvalidStateError:
-            pass
 
-
-def _failed(exc: BaseException) -> cf.Future:
-    fut: cf.Future = cf.Future()
-    fut.set_exception(exc)
-    return fut
-
-
-def _concat_receipts(results: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for r in results:
-        out.extend(r if isinstance(r, list) else [r])
-    return out
 

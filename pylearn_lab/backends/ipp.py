@@ -30,6 +30,7 @@ Examples
 from __future__ import annotations
 
 import atexit
+import collections
 import concurrent.futures as cf
 import functools
 import logging
@@ -40,17 +41,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BackendError, ClusterGoneError, UnpicklableError
+from ..errors import BackendError, ClusterGoneError, OptionError, UnpicklableError
+from ..graph.seconds import check_seconds
 from .ipp_batch import NodeTimes, gather, split_slow
 from .ipp_jobs import Dispatcher
 from .ipp_pickle import failed_receipts, pack, task_keys
 from .ipp_remote import engine_pid, set_engine_id
 from .ipp_adopt import Indexer, prepare
 from .ipp_blobs import run_with_blobs, to_wire
-from .ipp_store import Visibility
+from .ipp_root import RootWatch
+from .ipp_store import Visibility, normalise_path_map
 from .ipp_watch import Watchdog, call_with_timeout
 from .local import Backend
 from .registry import current_cluster, set_current_cluster
+from .remote_future import RemoteFuture, concat_receipts, relay, send_groups
 
 __all__ = ["ClusterStatus", "IPyParallelBackend"]
 
@@ -122,6 +126,15 @@ class IPyParallelBackend(Backend):
         Seconds a run's start waits for the *first* engine to say whether it
         sees a new cache directory; slower engines answer later, meanwhile
         their tasks' large values travel through the client.
+    stop_grace : float
+        Seconds an engine gets to stop a timed-out node after the interrupt
+        before it is shut down.
+
+    Raises
+    ------
+    OptionError
+        ``data_plane=`` is not one of its values, or a timeout is not a number
+        of seconds > 0.
     """
 
     name = "ipyparallel"
@@ -131,9 +144,15 @@ class IPyParallelBackend(Backend):
                  data_plane: str = "auto", batch_cap: int = 256, engine_timeout: float = 5.0,
                  health_interval: float = 1.0, health_timeout: float = 10.0,
                  profile_tmp: str | None = None, path_map: dict[str, str] | None = None,
-                 probe_timeout: float = 3.0) -> None:
+                 probe_timeout: float = 3.0, stop_grace: float = 5.0) -> None:
         if data_plane not in DATA_PLANES:
-            raise ValueError(f"data_plane= expected one of {DATA_PLANES}, received {data_plane!r}")
+            raise OptionError(f"IPyParallelBackend(data_plane=) expected one of {DATA_PLANES}, "
+                              f"received {data_plane!r}")
+        for name, value in (("engine_timeout", engine_timeout), ("health_interval", health_interval),
+                            ("health_timeout", health_timeout), ("probe_timeout", probe_timeout),
+                            ("stop_grace", stop_grace)):
+            check_seconds(name, value, where="IPyParallelBackend", allow_none=False)
+        path_map = normalise_path_map(path_map)  # refused before anything starts
         self.client = client
         self.cluster = cluster
         self.data_plane = data_plane
@@ -143,12 +162,15 @@ class IPyParallelBackend(Backend):
         self.times = NodeTimes()
         self._watch = Watchdog(client, engine_timeout, health_interval, health_timeout,
                                on_result=self.times.observe_result)
-        self._jobs = Dispatcher(client, self._watch)
+        self._jobs = Dispatcher(client, self._watch, grace=stop_grace)
         self._visibility = Visibility(client, path_map, timeout=probe_timeout)
-        self._indexer = Indexer()
+        # tasks still outstanding: their receipts are worth a short wait (one transaction)
+        self._indexer = Indexer(busy=lambda: self._watch.pending > 0)
+        self._roots = RootWatch()
         self._caches: dict[str, Any] = {}
         self._tagged: set[int] = set()
         self._tag_results: list[Any] = []
+        self._sent: collections.deque[tuple[str, ...]] = collections.deque(maxlen=1000)
         self._closed = False
         self._tag_engines()
         set_current_cluster(self)
@@ -264,9 +286,7 @@ class IPyParallelBackend(Backend):
         if fn is execute_batch and len(args) == 1 and not kwargs:
             groups = self._groups(args[0])
             if len(groups) > 1:  # slow functions go one per task: combine their receipts
-                parts = [self._send(execute_batch, (g,)) if len(g) > 1 else
-                         self._send(execute, (g[0],)) for g in groups]
-                return gather(parts, _concat_receipts)
+                return send_groups(self._send, groups)
         if kwargs:
             fn = functools.partial(fn, **kwargs)
         return self._send(fn, args)
@@ -286,11 +306,13 @@ class IPyParallelBackend(Backend):
 
             cache = self._caches[spec[1]] = Cache.from_spec(spec)
         parts = [self._send_via_store(g, cache) for g in self._groups(tasks)]
-        return parts[0] if len(parts) == 1 else gather(parts, _concat_receipts)
+        return parts[0] if len(parts) == 1 else gather(parts, concat_receipts)
 
     def _send_via_store(self, tasks: list[Any], cache: Any) -> cf.Future:
         location = cache.location
-        seers = self.seeing_engines(cache) - set(self._jobs.excluded)
+        # a directory deleted or replaced under the run: engines touch no file of it
+        usable = self._roots.ok(location)
+        seers = self.seeing_engines(cache) - set(self._jobs.excluded) if usable else set()
         plan, targets = prepare(tasks, cache, self._visibility.engine_path(location), seers,
                                 trusted=self.data_plane == "store")
         # the recipe half of each record stays here (the engine adds how the call went):
@@ -308,20 +330,18 @@ class IPyParallelBackend(Backend):
         out = _Adopted(job)
 
         def adopt(f: cf.Future) -> None:
-            if f.cancelled():
-                out.cancel()
+            ok, result = relay(f, out)
+            if not ok:
                 return
-            exc = f.exception()
-            if exc is not None:
-                out._settle(error=exc)
-                return
-            result = f.result()
             receipts = result if isinstance(result, list) else [result]
             self._check_missing(cache, plan, receipts)
             rows = getattr(result, "rows", [])
             for row in rows:
                 row["record"] = {**recipes.get(row["key"], {}), **row["record"]}
-            self._indexer.submit(cache, receipts, rows).add_done_callback(
+            store = usable and self._roots.ok(location)
+            if not store:
+                self._roots.warn(location)
+            self._indexer.submit(cache, receipts, rows, store=store).add_done_callback(
                 lambda g: out._settle(result=g.result()) if g.exception() is None
                 else out._settle(error=g.exception()))
 
@@ -357,6 +377,7 @@ class IPyParallelBackend(Backend):
             tasks = [t for a in args for t in (a if isinstance(a, list) else [a])
                      if hasattr(t, "call")]
         self.times.expect(tasks)
+        self._sent.append(tuple(getattr(t.call, "label", "") for t in tasks))
         limits = [t.timeout for t in tasks if getattr(t, "timeout", None) is not None]
         return self._jobs.dispatch(payload, keys, timeout=max(limits) if limits else None,
                                    targets=targets)
@@ -374,7 +395,13 @@ class IPyParallelBackend(Backend):
         """
         if cache is None or not getattr(cache, "shareable", False) or self.data_plane == "ship":
             return False
+        self._roots.note(cache)
         self._caches[cache.location] = cache
+        if not self._roots.ok(cache.location):
+            # keys still travel, but no file is read or written there by anyone: engines
+            # send values back and the client hands them to the run uncached
+            self._roots.warn(cache.location)
+            return True
         if self.data_plane == "auto":
             # the first run on a directory waits (up to probe_timeout) for one answer
             self._visibility.ask(cache.location, wait=self._visibility.timeout)
@@ -395,6 +422,53 @@ class IPyParallelBackend(Backend):
     def engine_views(self, cache: Any) -> dict[int, tuple[bool, str]]:
         """``engine -> (sees the cache directory, why not)`` for engines that answered."""
         return self._visibility.verdicts(cache.location)
+
+    # -- what the backend did (for tests, benchmarks and the curious) -----------------
+    @property
+    def path_map(self) -> dict[str, str]:
+        """``{client prefix: engine prefix}`` (see the class doc); assigning one forgets
+        every engine's verdict, so engines are asked again where the cache is."""
+        return dict(self._visibility.path_map)
+
+    @path_map.setter
+    def path_map(self, mapping: dict[str, str] | None) -> None:
+        self._visibility.set_path_map(mapping)
+
+    @property
+    def health_timeout(self) -> float:
+        """Seconds without an answer from the controller before ``ClusterGoneError``."""
+        return float(self._watch.health_timeout)
+
+    @property
+    def stop_grace(self) -> float:
+        """Seconds a timed-out node gets after the interrupt before its engine is shut down."""
+        return float(self._jobs.grace)
+
+    @stop_grace.setter
+    def stop_grace(self, seconds: float) -> None:
+        self._jobs.grace = check_seconds("stop_grace", seconds, allow_none=False)
+
+    @property
+    def cluster_error(self) -> BaseException | None:
+        """Why the watchdog thinks the cluster is gone (None while it answers)."""
+        return self._watch.error
+
+    @property
+    def index_batches(self) -> int:
+        """Index transactions the client made for receipts so far (each holds many rows)."""
+        return self._indexer.batches
+
+    @property
+    def blob_writers(self) -> collections.Counter[int]:
+        """Blob files stored through this backend, by the pid of the process that wrote
+        their bytes (an engine's, or this process's for values that travelled)."""
+        return collections.Counter(self._indexer.blob_writers)
+
+    @property
+    def sent_tasks(self) -> list[tuple[str, ...]]:
+        """The node labels of each of the last 1,000 tasks sent, oldest first: what
+        tiny-node batching and the slow-function split made of the ready nodes."""
+        return list(self._sent)
 
     # -- cluster state ----------------------------------------------------------------
     def status(self, timeout: float = 5.0) -> ClusterStatus:
@@ -485,7 +559,7 @@ class IPyParallelBackend(Backend):
             self._tagged.discard(engine)
 
 
-class _Adopted(cf.Future):
+class _Adopted(RemoteFuture):
     """The future the VM sees for a store-plane task: receipts once their rows are indexed."""
 
     def __init__(self, job: cf.Future) -> None:
@@ -495,19 +569,3 @@ class _Adopted(cf.Future):
     def cancel(self) -> bool:
         self.job.cancel()
         return super().cancel()
-
-    def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        try:
-            if error is not None:
-                self.set_exception(error)
-            else:
-                self.set_result(result)
-        except cf.InvalidStateError:
-            pass
-
-
-def _concat_receipts(results: list[Any]) -> list[Any]:
-    out: list[Any] = []
-    for r in results:
-        out.extend(r if isinstance(r, list) else [r])
-    return out

@@ -12,7 +12,9 @@ is correct on any cluster.
 the rows engines sent back and indexes them with
 :meth:`~pylearn_lab.cache.disk.DiskStore.adopt` -- all rows that arrived
 meanwhile in one transaction, so thousands of tiny nodes a second cost a few
-commits. A row that cannot be indexed (the cache directory was deleted under
+commits. While tasks are still outstanding it waits up to 20 ms for the
+receipts right behind the first (one node per task: receipts arrive a few ms
+apart); an idle backend indexes at once. A row that cannot be indexed (the cache directory was deleted under
 the run, the disk is full) is not lost: its value is decoded and handed to
 the run, which goes on uncached for that node.
 
@@ -41,7 +43,9 @@ import logging
 import os
 import queue
 import threading
+import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from ..cache.disk import INLINE_MAX
@@ -54,6 +58,7 @@ __all__ = ["Indexer", "prepare"]
 log = logging.getLogger(__name__)
 
 _BATCH = 4096  # rows per transaction at most
+_LINGER = 0.02  # seconds the indexer waits for more receipts (while more are coming)
 _SMALL = 4096  # values up to this many bytes also go to the run decoded (see _index)
 
 
@@ -105,7 +110,10 @@ def prepare(tasks: list[Any], cache: Any, root: str, seers: set[int], trusted: b
 class Indexer:
     """The one thread that indexes receipts' rows in the client's cache (batched)."""
 
-    def __init__(self) -> None:
+    def __init__(self, busy: Callable[[], bool] | None = None) -> None:
+        #: True while more receipts are on their way (jobs outstanding): only then does
+        #: the indexer linger for them before a transaction
+        self.busy = busy
         self._q: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -114,9 +122,16 @@ class Indexer:
         #: engine's (from its temp file's name) or this process's (shipped values)
         self.blob_writers: collections.Counter[int] = collections.Counter()
 
-    def submit(self, cache: Any, receipts: list[Any], rows: list[dict[str, Any]]) -> cf.Future:
-        """A future of ``receipts`` once ``rows`` are indexed (``stored`` set on each)."""
+    def submit(self, cache: Any, receipts: list[Any], rows: list[dict[str, Any]],
+               store: bool = True) -> cf.Future:
+        """A future of ``receipts`` once ``rows`` are indexed (``stored`` set on each).
+
+        ``store=False`` (the cache directory is no longer the one ``cache`` opened):
+        nothing is written; the values go to the run uncached."""
         fut: cf.Future = cf.Future()
+        if not store:
+            _settle_uncached(cache, receipts, rows, fut)
+            return fut
         self._q.put((cache, receipts, rows, fut))
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -135,9 +150,14 @@ class Indexer:
                 return
             items = [item]
             n = len(item[2])
+            # linger a little for the receipts right behind this one: tasks of one node
+            # each arrive a few ms apart, and one transaction for several of them costs
+            # about what one costs for a single row (the commit dominates)
+            lingering = self.busy is not None and self.busy()
+            deadline = time.monotonic() + (_LINGER if lingering else 0.0)
             while n < _BATCH:
                 try:
-                    more = self._q.get_nowait()
+                    more = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
                     break
                 if more is None:
@@ -167,7 +187,9 @@ class Indexer:
                 self.batches += 1
                 self._count_writers(rows, inserted)
                 # lost a race to another writer is fine: the key is stored either way
-                stored = cache.contains_many([r["key"] for r in rows])
+                # (asked only for the rows this batch did not insert itself)
+                others = [r["key"] for r in rows if r["key"] not in inserted]
+                stored = set(inserted) | (cache.contains_many(others) if others else set())
             except Exception as exc:
                 failed = exc
                 from ..cache.cache import CacheWarning
@@ -209,6 +231,18 @@ class Indexer:
                 self.blob_writers[int(r["tmp"].split(".")[1])] += 1
             elif len(r["payload"]) > INLINE_MAX:
                 self.blob_writers[os.getpid()] += 1
+
+
+def _settle_uncached(cache: Any, receipts: list[Any], rows: list[dict[str, Any]],
+                     fut: cf.Future) -> None:
+    why = CacheError(f"the cache directory {cache.location} was deleted or replaced")
+    by_key = {r["key"]: r for r in rows}
+    for rc in receipts:
+        row = by_key.get(rc.key)
+        if row is not None and rc.ok and not rc.has_value:
+            rc.stored = False
+            _hand_over(cache, rc, row, why)
+    fut.set_result(list(receipts))
 
 
 def _decode(row: dict[str, Any]) -> Any:

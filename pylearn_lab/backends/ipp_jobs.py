@@ -38,6 +38,7 @@ from typing import Any
 
 from .ipp_remote import call_pickled
 from .ipp_watch import TaskFuture, Watchdog, call_with_timeout
+from .remote_future import RemoteFuture, relay
 
 __all__ = ["ENV_ERRORS", "Dispatcher", "EngineExcludedWarning", "Job", "engine_of_receipts",
            "env_failure"]
@@ -71,7 +72,7 @@ def engine_of_receipts(result: Any) -> int | None:
     return None
 
 
-class Job(cf.Future):
+class Job(RemoteFuture):
     """A submission that may be attempted on several engines (see the module docstring)."""
 
     def __init__(self, payload: bytes, keys: list[str], timeout: float | None,
@@ -85,17 +86,6 @@ class Job(cf.Future):
         if self.attempt is not None:
             self.attempt.cancel()
         return super().cancel()
-
-    def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        if self.done():
-            return
-        try:
-            if error is not None:
-                self.set_exception(error)
-            else:
-                self.set_result(result)
-        except cf.InvalidStateError:
-            pass
 
 
 class Dispatcher:
@@ -148,14 +138,9 @@ class Dispatcher:
     def _finished(self, job: Job, fut: cf.Future) -> None:
         if job.done():
             return
-        if fut.cancelled():
-            job.cancel()
+        ok, result = relay(fut, job)
+        if not ok:
             return
-        exc = fut.exception()
-        if exc is not None:
-            job._settle(error=exc)
-            return
-        result = fut.result()
         why = env_failure(result)
         engine = engine_of_receipts(result)
         if engine is None:

@@ -51,7 +51,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..cache.confine import Confined
-from ..errors import CacheError
+from ..errors import CacheError, OptionError
 from .ipp_remote import machine_id, probe_store, read_probe
 
 __all__ = ["StoreProbe", "Visibility", "normalise_path_map"]
@@ -62,12 +62,13 @@ log = logging.getLogger(__name__)
 def normalise_path_map(path_map: dict[str, str] | None) -> dict[str, str]:
     """``{client prefix: engine prefix}`` with absolute, normalised POSIX paths.
 
-    Raises ``ValueError`` for relative paths (say what was expected and received).
+    Raises :class:`~pylearn_lab.errors.OptionError` (a ``ValueError``) for relative
+    paths, saying what was expected and received.
     """
     out: dict[str, str] = {}
     for src, dst in (path_map or {}).items():
         if not (str(src).startswith("/") and str(dst).startswith("/")):
-            raise ValueError(
+            raise OptionError(
                 f"path_map= expects absolute paths {{'/client/prefix': '/engine/prefix'}}, "
                 f"received {src!r}: {dst!r}. Give the directory as the notebook sees it and "
                 "as the compute nodes see it.")
@@ -89,6 +90,16 @@ class Visibility:
         self._checked: dict[str, float] = {}
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)
+
+    def set_path_map(self, path_map: dict[str, str] | None) -> None:
+        """Use another path map; every verdict is forgotten (engines are asked again)."""
+        mapping = normalise_path_map(path_map)
+        with self._lock:
+            locations = ({loc for loc, _ in self._verdicts} | {loc for loc, _ in self._asked}
+                         | set(self._tokens))
+        for location in locations:
+            self.forget(location)
+        self.path_map = mapping
 
     def engine_path(self, location: str) -> str:
         """``location`` as the engines see it (longest matching path-map prefix)."""

@@ -37,9 +37,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
 
 from ..errors import BackendError, ClusterGoneError, NoEnginesError
+from .remote_future import RemoteFuture
 
 __all__ = ["TaskFuture", "Watchdog", "call_with_timeout"]
 
@@ -71,7 +71,7 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
     return box.get("value")
 
 
-class TaskFuture(cf.Future):
+class TaskFuture(RemoteFuture):
     """The client-side future of one task: its result is the unpickled return value.
 
     ``cancel()`` also asks the cluster to drop the task if it has not started.
@@ -94,17 +94,6 @@ class TaskFuture(cf.Future):
             except Exception:
                 pass
         return super().cancel()
-
-    def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        if self.done():  # cancelled, or failed by the watchdog first
-            return
-        try:
-            if error is not None:
-                self.set_exception(error)
-            else:
-                self.set_result(result)
-        except cf.InvalidStateError:
-            pass
 
 
 class Watchdog:
@@ -164,17 +153,7 @@ class Watchdog:
         self._last_ok = time.monotonic()
         if fut.engine is None:
             fut.engine = self._engine_of(fut)
-        try:
-            exc = ar.exception()
-            if exc is not None:
-                fut._settle(error=exc)
-            else:
-                result = cloudpickle.loads(ar.result())
-                if self.on_result is not None:
-                    self.on_result(result)
-                fut._settle(result=result)
-        except BaseException as exc:
-            fut._settle(error=exc)
+        fut.settle_pickled(ar, self.on_result)
 
     def _forget(self, fut: cf.Future) -> None:
         with self._lock:

@@ -62,7 +62,7 @@ from .keyring import load_team_key, load_user_key
 from .index import Index, StampedIndex
 from .memo import HitMemo
 from .serialize import checksum_of_fd, checksum_with_header, layout, read_header
-from .records import SIGNED_COLS, record_values
+from .records import SIGNED_COLS, SignedRecord, record_values
 from .sqlite_index import INDEX_NAME, SqliteIndex
 from .store import StoredEntry, VerifyReport, register_store
 from .warn import warn_once
@@ -393,6 +393,8 @@ class DiskStore:
         payload_size = sum(p.nbytes for p in payload)
         blob = None if payload_size <= INLINE_MAX else blob_name(key)
         tail = record_values(rec, 0.0)
+        rec = SignedRecord(rec)
+        rec.row_values = tail  # the index stores exactly the signed values (encoded once)
         # The header repeats the signed row, so the index can be rebuilt from the blobs;
         # the row MAC (over the total size, header included) fills a same-length placeholder.
         parts, size = layout({**head, "checksum": checksum, "gen": gen, "blob": blob,

@@ -30,6 +30,7 @@ from typing import Any, overload
 from ..errors import SignatureError
 from ..hashing.functions import FunctionIdentity, function_identity, qualified_name
 from . import registry
+from .seconds import check_seconds
 from .params import ParamSpec, param_specs
 
 __all__ = ["Component", "component", "as_component"]
@@ -85,11 +86,8 @@ class Component:
         self.version = None if version is None else str(version)
         self.category = category or _default_category(fn)
         self.cache = cache
-        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-            raise ValueError(f"component(timeout=) expected seconds > 0 or None, received "
-                             f"{timeout!r}")
         # not part of the key: how long a call may take does not change what it computes
-        self.timeout: float | None = None if timeout is None else float(timeout)
+        self.timeout: float | None = check_seconds("timeout", timeout, where="component")
         try:
             self.signature: inspect.Signature | None = inspect.signature(fn)
         except (TypeError, ValueError):  # some builtins have none: bind positionally

@@ -44,6 +44,7 @@ from ..backends.registry import resolve_backend
 from ..cache.cache import resolve_cache
 from ..errors import CacheError, NodeError, Status
 from ..graph.expr import Expr
+from ..graph.seconds import check_seconds
 from .claims import POLL, Leases
 from .deadline import Deadline
 from .events import Callback, Event, emit
@@ -112,7 +113,11 @@ def run(
         also an instance of the node's own exception type; ``.others`` lists
         further failures and ``.partial`` maps each requested output key that
         finished to its value.
+    OptionError
+        ``timeout=`` or ``node_timeout=`` is not a number of seconds > 0 or None.
     """
+    timeout = check_seconds("timeout", timeout, where="run")
+    node_timeout = check_seconds("node_timeout", node_timeout, where="run")
     single = isinstance(exprs, Expr)
     outs = _check_exprs(exprs)
     cb = list(callbacks)

@@ -184,3 +184,16 @@ def host_of() -> tuple:
     import socket
 
     return socket.gethostname(), os.getpid()
+
+
+@pl.component
+def counted_block(log: str, seed: int, kib: int) -> np.ndarray:
+    """A value larger than an index row (a blob file), its calls counted."""
+    mark(log, "block")
+    return np.full(kib * 128, float(seed))
+
+
+@pl.component
+def counted_total(log: str, *parts: np.ndarray) -> float:
+    mark(log, "total")
+    return float(sum(p.sum() for p in parts))

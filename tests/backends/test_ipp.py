@@ -84,7 +84,7 @@ def test_store_mode_engines_write_entries_and_the_client_never_holds_intermediat
         ipp_cluster, log, tmp_path) -> None:
     cache = pl.Cache(tmp_path / "c")
     assert ipp_cluster.sees_store(cache)  # same host: the token probe finds the directory
-    before = Counter(ipp_cluster._indexer.blob_writers)
+    before = Counter(ipp_cluster.blob_writers)
     rec = pl.Recorder()
     total = pl.run(_tracked_graph(log), backend=ipp_cluster, cache=cache, callbacks=[rec],
                    progress=False)
@@ -95,7 +95,7 @@ def test_store_mode_engines_write_entries_and_the_client_never_holds_intermediat
     assert len(cache.records()) == 3
     # the two arrays are blobs written by the engines that computed them
     engine_pids = set(ipp_cluster.engine_pids().values())
-    writers = Counter(ipp_cluster._indexer.blob_writers) - before
+    writers = Counter(ipp_cluster.blob_writers) - before
     assert sum(writers.values()) == len(list((tmp_path / "c" / "blobs").glob("*/*"))) == 2
     assert set(writers) <= engine_pids
     # no engine ever opened the SQLite index: the client is its one writer
@@ -133,7 +133,7 @@ def test_auto_detects_a_cache_the_engines_cannot_see(ipp_cluster, log, tmp_path)
     fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY)
     try:
         cache = pl.Cache(f"/proc/self/fd/{fd}/cache")
-        before = Counter(ipp_cluster._indexer.blob_writers)
+        before = Counter(ipp_cluster.blob_writers)
         visible = pl.Cache(tmp_path / "visible")
         assert ipp_cluster.sees_store(visible)  # waits for the first engine's answer only
         wait_until(lambda: ipp_cluster.seeing_engines(visible) == {0, 1}, timeout=10,
@@ -150,7 +150,7 @@ def test_auto_detects_a_cache_the_engines_cannot_see(ipp_cluster, log, tmp_path)
         stored = pl.Cache(real / "cache")
         assert len(stored.records()) == 3  # the client stored them
         assert {r.engine for r in stored.records()} <= {"engine 0", "engine 1"}
-        writers = Counter(ipp_cluster._indexer.blob_writers) - before
+        writers = Counter(ipp_cluster.blob_writers) - before
         assert len(list((real / "cache" / "blobs").glob("*/*"))) == 2
         assert writers == {os.getpid(): 2}  # the two 400 KB arrays: blobs written by the client
     finally:
@@ -182,34 +182,27 @@ def test_tiny_nodes_go_in_batches_and_are_cached_one_by_one(ipp_cluster, tmp_pat
     monkeypatch.setattr(ipp_cluster, "submit",
                         lambda fn, *a, **k: sent.append(fn) or real_submit(fn, *a, **k))
     cache = pl.Cache(tmp_path / "c")
-    batches0 = ipp_cluster._indexer.batches
+    batches0 = ipp_cluster.index_batches
     exprs = [nodes.tiny(i) for i in range(400)]
     assert pl.run(exprs, backend=ipp_cluster, cache=cache, progress=False) == \
         [i * i + 1 for i in range(400)]
     assert execute_batch in sent and len(sent) <= 400 // 8
     assert cache.contains_many([e.key for e in exprs]) == {e.key for e in exprs}
-    assert ipp_cluster._indexer.batches - batches0 <= len(sent)  # index writes batched
+    assert ipp_cluster.index_batches - batches0 <= len(sent)  # index writes batched
     sent.clear()
     assert pl.run(exprs, backend=ipp_cluster, cache=cache, progress=False)[5] == 26
     assert sent == []  # fully cached: nothing goes to the engines
 
 
-def test_functions_seen_to_be_slow_go_one_per_task(ipp_cluster, tmp_path, monkeypatch) -> None:
+def test_functions_seen_to_be_slow_go_one_per_task(ipp_cluster, tmp_path) -> None:
     cache = pl.Cache(tmp_path / "c")
     pl.run([nodes.slowish(i) for i in range(16)], backend=ipp_cluster, cache=cache,
            progress=False)  # the backend learns that slowish takes ~50 ms
-    groups: list[list[str]] = []
-    real_send = ipp_cluster._send
-
-    def spy(fn, args, **kw):
-        items = kw.get("tasks") or (args[0] if isinstance(args[0], list) else [args[0]])
-        groups.append([t.call.label for t in items])
-        return real_send(fn, args, **kw)
-
-    monkeypatch.setattr(ipp_cluster, "_send", spy)
+    before = len(ipp_cluster.sent_tasks)
     exprs = [nodes.slowish(i) for i in range(16, 32)] + [nodes.tiny(i) for i in range(16)]
     assert pl.run(exprs, backend=ipp_cluster, cache=cache, progress=False) == \
         list(range(16, 32)) + [i * i + 1 for i in range(16)]
+    groups = ipp_cluster.sent_tasks[before:]
     assert all(len(g) == 1 for g in groups if "slowish" in g)
     assert sum(g.count("slowish") for g in groups) == 16
     assert any(len(g) > 1 for g in groups)  # the tiny ones still share tasks

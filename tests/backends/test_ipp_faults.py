@@ -111,7 +111,7 @@ def test_a_backend_idle_past_the_health_timeout_still_runs(tmp_path) -> None:
 
     cache = pl.Cache(tmp_path / "c")
     with IPyParallelBackend.start(n=1) as b:
-        assert b._watch.health_timeout == 10.0
+        assert b.health_timeout == 10.0
         time.sleep(11.0)  # idle, never submitted anything
         assert b.status().engines == 1
         # nodes of 0.5 s: the watchdog looks at the run while it is in flight
@@ -122,4 +122,4 @@ def test_a_backend_idle_past_the_health_timeout_still_runs(tmp_path) -> None:
         time.sleep(11.0)  # idle again, after runs
         assert pl.run(nodes.napping(3, 0.5), backend=b, cache=cache, progress=False,
                       timeout=60) == 3
-        assert b._watch.error is None and b.status().engines == 1
+        assert b.cluster_error is None and b.status().engines == 1

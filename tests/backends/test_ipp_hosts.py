@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240),
 def _writers(b: IPyParallelBackend, cache_dir: Path) -> dict[int, int]:
     """pid -> blob files whose bytes it wrote (the client's indexer counts them from the
     engines' temp-file names); checked against the blob files really there."""
-    counts = dict(b._indexer.blob_writers)
+    counts = dict(b.blob_writers)
     assert sum(counts.values()) == len(list((cache_dir / "blobs").glob("*/*")))
     return counts
 
@@ -60,7 +60,7 @@ def test_engines_seeing_the_cache_at_another_path_write_the_blobs(controller, tm
     mnt = tmp_path / "mnt-proj"  # where the compute nodes see the same directory
     mnt.mkdir()
     cache = pl.Cache(home / ".pylearn")
-    b._visibility.path_map = {str(home): str(mnt)}
+    b.path_map = {str(home): str(mnt)}
     ids = [hosts.add(f"node-{i}", binds=[(str(home), str(mnt), False)], hide=[str(home)])
            for i in range(2)]
     # inside the namespaces the client's path is hidden: only the mapped one works

@@ -67,7 +67,7 @@ def test_a_components_own_timeout_applies_without_node_timeout(log, tmp_path) ->
 
 def test_a_node_that_swallows_interrupts_gets_its_engine_shut_down(log, tmp_path) -> None:
     with IPyParallelBackend.start(n=2) as b:
-        b._jobs.grace = 1.0
+        b.stop_grace = 1.0
         pids = b.engine_pids()
         with pytest.warns(UserWarning, match="did not stop a timed-out node"):
             with pytest.raises(NodeError, match="stubborn"):

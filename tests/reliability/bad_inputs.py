@@ -237,6 +237,12 @@ API_CASES = [
          E.SpecError, r"must name a node id",
          lambda ctx: Graph.from_json('{"pylearn_graph": 1, "nodes": [{"id": "a", "component": '
                                      '"x", "args": [{"$ref": 3}]}]}')),
+    Case("api-bad-node-timeout", "API", "`run(..., node_timeout=-1)`",
+         E.OptionError, r"run\(node_timeout=\) expected a number of seconds > 0 .* Pass e.g.",
+         lambda ctx: pl.run(rel_scale(1), node_timeout=-1, cache=False, progress=False)),
+    Case("api-bad-component-timeout", "API", "`component(timeout='5s')`",
+         E.OptionError, r"component\(timeout=\) expected a number of seconds > 0 .* Pass e.g.",
+         lambda ctx: pl.component(timeout="5s")(plain_function)),
 ]
 
 #: Needs a cluster of its own (test_bad_inputs.py, marked ``cluster``).

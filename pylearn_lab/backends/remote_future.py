@@ -1,0 +1,110 @@
+"""The client-side future every cluster backend returns, and what they share around it.
+
+A cluster backend (ipyparallel, dask) hands the VM one
+:class:`concurrent.futures.Future` per submission, settled from another
+thread -- a socket callback, a watchdog, a retry on another engine -- and
+possibly by two of them racing (a timeout and a late result, a lost engine
+and its last answer). :class:`RemoteFuture` is that future: it is settled
+*once*; later settlements are dropped, never raised. :func:`relay` passes
+an inner future's outcome on, :func:`send_groups` sends the groups of a
+batch that the slow-function split made (each group one task, their receipts
+combined in order), :func:`failed` is a future failed at once.
+
+Examples
+--------
+>>> f = RemoteFuture()
+>>> f._settle(result=1); f._settle(error=RuntimeError("late"))
+>>> f.result()
+1
+>>> concat_receipts([[1, 2], 3, [4]])
+[1, 2, 3, 4]
+>>> type(failed(KeyError("k")).exception()).__name__
+'KeyError'
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from .ipp_batch import gather
+
+__all__ = ["RemoteFuture", "concat_receipts", "failed", "relay", "send_groups"]
+
+
+class RemoteFuture(cf.Future):
+    """A future settled once, from any thread: the first result, error or cancel wins."""
+
+    def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        """Set ``error`` (if given) or ``result``, unless the future is already done."""
+        if self.done():  # cancelled, or settled by whoever came first
+            return
+        try:
+            if error is not None:
+                self.set_exception(error)
+            else:
+                self.set_result(result)
+        except cf.InvalidStateError:  # lost a race between done() and set_*
+            pass
+
+    def settle_pickled(self, inner: Any, on_result: Callable[[Any], None] | None = None) -> None:
+        """Settle from a finished cluster future whose result is ``call_pickled``'s
+        bytes: its error, or the unpickled value (first shown to ``on_result``)."""
+        try:
+            exc = inner.exception()
+            if exc is not None:
+                self._settle(error=exc)
+                return
+            result = cloudpickle.loads(inner.result())
+            if on_result is not None:
+                on_result(result)
+            self._settle(result=result)
+        except BaseException as exc:  # an unreadable result fails the task, not the thread
+            self._settle(error=exc)
+
+
+def relay(inner: cf.Future, out: RemoteFuture) -> tuple[bool, Any]:
+    """Pass a cancel or an error of the finished ``inner`` on to ``out``.
+
+    ``(True, result)`` when ``inner`` has a result (for the caller to settle
+    ``out`` with, maybe after more work); ``(False, None)`` with ``out``
+    settled already otherwise.
+    """
+    if inner.cancelled():
+        out.cancel()
+        return False, None
+    exc = inner.exception()
+    if exc is not None:
+        out._settle(error=exc)
+        return False, None
+    return True, inner.result()
+
+
+def concat_receipts(results: list[Any]) -> list[Any]:
+    """The receipts of several tasks as one list, in order (a task's result is one
+    receipt or a list of them)."""
+    out: list[Any] = []
+    for r in results:
+        out.extend(r if isinstance(r, list) else [r])
+    return out
+
+
+def send_groups(send: Callable[[Callable[..., Any], tuple[Any, ...]], cf.Future],
+                groups: list[list[Any]]) -> cf.Future:
+    """Send each group of VM tasks as one task (``execute_batch``; a lone node as
+    ``execute``) through ``send(fn, args)``; one future of all their receipts."""
+    from ..vm.task import execute, execute_batch
+
+    parts = [send(execute_batch, (g,)) if len(g) > 1 else send(execute, (g[0],))
+             for g in groups]
+    return parts[0] if len(parts) == 1 else gather(parts, concat_receipts)
+
+
+def failed(exc: BaseException) -> cf.Future:
+    """A future that has already failed with ``exc``."""
+    fut: cf.Future = cf.Future()
+    fut.set_exception(exc)
+    return fut
