@@ -64,13 +64,48 @@ def test_layers_import_only_downward():
         layer = rel.parts[0].removesuffix(".py")
         if layer not in ALLOWED:
             continue  # magics, widgets, the package __init__: adapters on top
-        if rel.parts[-1] == "ipp.py" or rel.name.startswith("ipp_"):
-            continue  # the ipyparallel adapter
         for mod in _top_level_imports(path):
             target = _layer_of(mod)
             if target is not None and target not in ALLOWED[layer]:
                 problems.append(f"{rel} imports {mod} ({layer} -> {target})")
     assert not problems, "\n".join(problems)
+
+
+def _all_imports(path: Path) -> list[str]:
+    """Every pylearn_lab import of a module, at any depth (lazy ones in functions too)."""
+    rel = path.relative_to(PKG.parent).with_suffix("")
+    package = ".".join(rel.parts[:-1])
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+            out.append(".".join(base + ([node.module] if node.module else [])))
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.append(node.module)
+        elif isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+    return [m for m in out if m.startswith("pylearn_lab.")]
+
+
+def test_backends_reach_the_vm_only_for_the_task_executor():
+    # Backends run callables; the one thing they take from the VM, lazily, is the task
+    # executor their workers run (vm.task). Anything else upward is a backend knowing the VM.
+    problems = []
+    for path in sorted((PKG / "backends").rglob("*.py")):
+        for mod in _all_imports(path):
+            if _layer_of(mod) not in ALLOWED["backends"] and mod != "pylearn_lab.vm.task":
+                problems.append(f"{path.relative_to(PKG)} imports {mod}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_ipyparallel_package_is_a_subpackage_with_lazy_entry():
+    assert (PKG / "backends" / "ipp" / "__init__.py").is_file()
+    assert not list((PKG / "backends").glob("ipp_*.py")), "ipyparallel modules belong in backends/ipp/"
+    code = ("import sys, pylearn_lab.backends.ipp.packing, pylearn_lab.backends.dask_backend, "
+            "pylearn_lab.backends.queue_backend\n"
+            "print('ipyparallel' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"  # the shared wire modules never pull ipyparallel in
 
 
 def test_core_imports_no_jupyter_or_cluster_library():

@@ -2,13 +2,13 @@
 
 The same data plane as :class:`~pylearn_lab.backends.ipp.IPyParallelBackend`,
 built from the same pieces: a task is one cloudpickle payload with user code by
-value (:func:`~pylearn_lab.backends.ipp_pickle.pack`), run on a worker by
-:func:`~pylearn_lab.backends.ipp_remote.call_pickled`; workers that see the
+value (:func:`~pylearn_lab.backends.ipp.packing.pack`), run on a worker by
+:func:`~pylearn_lab.backends.ipp.remote.call_pickled`; workers that see the
 cache directory (the token probe of
-:class:`~pylearn_lab.backends.ipp_store.StoreProbe`) load inputs from the store
+:class:`~pylearn_lab.backends.ipp.store.StoreProbe`) load inputs from the store
 and write their outputs there, returning receipts; otherwise values travel with
 tasks and the client stores them. Tiny nodes share tasks
-(:mod:`~pylearn_lab.backends.ipp_batch`), slow ones go one per task.
+(:mod:`~pylearn_lab.backends.ipp.batch`), slow ones go one per task.
 
 Failures keep the VM's contract: user errors come back inside receipts (never
 retried); a worker that dies mid-task is first retried by dask's scheduler on
@@ -48,10 +48,10 @@ from typing import Any
 
 from ..errors import BackendError, ClusterGoneError, NoEnginesError, OptionError, UnpicklableError
 from ..graph.seconds import check_seconds
-from .ipp_batch import NodeTimes, split_slow
-from .ipp_pickle import failed_receipts, pack, task_keys
-from .ipp_remote import call_pickled
-from .ipp_store import StoreProbe
+from .ipp.batch import NodeTimes, split_slow
+from .ipp.packing import failed_receipts, pack, task_keys
+from .ipp.remote import call_pickled
+from .ipp.store import StoreProbe
 from .local import Backend
 from .remote_future import RemoteFuture, failed, send_groups
 

@@ -7,7 +7,7 @@ dask.distributed workers:
   worker's name on every worker, including workers that join or restart later,
   so receipts and lineage say ``engine 0`` as they do on ipyparallel;
 * :class:`WorkerView` -- presents a ``distributed.Client`` with the two things
-  :class:`~pylearn_lab.backends.ipp_store.StoreProbe` asks of a cluster
+  :class:`~pylearn_lab.backends.ipp.store.StoreProbe` asks of a cluster
   (``ids`` and ``client[ids].apply_async(fn, arg).get(timeout)``), so the same
   token probe decides whether workers see the cache directory.
 

@@ -51,7 +51,7 @@ import cloudpickle
 from ..cache.keyring import load_team_key, load_user_key
 from ..cache.postgres_index import PostgresIndex, masked_url
 from ..errors import BackendError, CacheError, IntegrityError, UnpicklableError
-from .ipp_pickle import failed_receipts, pack, task_keys
+from .ipp.packing import failed_receipts, pack, task_keys
 from .local import Backend
 from .queue_db import EXPIRE, NOW, SCHEMA, check, job_key, queue_key, sign
 

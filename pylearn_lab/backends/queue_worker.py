@@ -34,7 +34,7 @@ from typing import Any
 import cloudpickle
 
 from ..cache.postgres_index import PostgresIndex, masked_url
-from .ipp_remote import call_pickled, restore_files
+from .ipp.remote import call_pickled, restore_files
 from .queue_backend import QueueBackend, trust_key
 from .queue_db import EXPIRE, NOW, TAKE, check, sign
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import cloudpickle
 
-from .ipp_batch import gather
+from .ipp.batch import gather
 
 __all__ = ["RemoteFuture", "concat_receipts", "failed", "relay", "send_groups"]
 

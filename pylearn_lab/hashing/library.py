@@ -4,7 +4,7 @@ Library code (the standard library, installed packages, pylearn_lab's own
 machinery) counts in a key by its package version and travels to an engine by
 reference; user code (a notebook, a script, a module beside it) counts by its
 source and travels by value. The three places that ask -- function identity
-(:mod:`.functions`), the ipyparallel payload (:mod:`pylearn_lab.backends.ipp_pickle`)
+(:mod:`.functions`), the ipyparallel payload (:mod:`pylearn_lab.backends.ipp.packing`)
 and ``%%pylearn`` module inputs -- ask this module, so a function can never be
 keyed from one source and shipped from another.
 

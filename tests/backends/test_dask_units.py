@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pylearn_lab.backends.dask_remote import WorkerView
-from pylearn_lab.backends.ipp_remote import read_probe
-from pylearn_lab.backends.ipp_store import StoreProbe
+from pylearn_lab.backends.ipp.remote import read_probe
+from pylearn_lab.backends.ipp.store import StoreProbe
 
 
 class _DaskClientElsewhere:

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pylearn_lab.backends.ipp_adopt import prepare
-from pylearn_lab.backends.ipp_blobs import BlobPlan, run_with_blobs
-from pylearn_lab.backends.ipp_remote import SEEN_ROOTS
+from pylearn_lab.backends.ipp.adopt import prepare
+from pylearn_lab.backends.ipp.blobs import BlobPlan, run_with_blobs
+from pylearn_lab.backends.ipp.remote import SEEN_ROOTS
 from pylearn_lab.cache import Cache
 from pylearn_lab.graph.nodes import Call, Ref
 from pylearn_lab.vm.task import Task

@@ -13,10 +13,10 @@ import cloudpickle
 import ipp_nodes as nodes
 import pytest
 
-from pylearn_lab.backends.ipp_batch import TINY, NodeTimes, gather, split_slow
-from pylearn_lab.backends.ipp_pickle import is_installed, modules_of, pack
-from pylearn_lab.backends.ipp_remote import call_pickled
-from pylearn_lab.backends.ipp_watch import call_with_timeout
+from pylearn_lab.backends.ipp.batch import TINY, NodeTimes, gather, split_slow
+from pylearn_lab.backends.ipp.packing import is_installed, modules_of, pack
+from pylearn_lab.backends.ipp.remote import call_pickled
+from pylearn_lab.backends.ipp.watch import call_with_timeout
 from pylearn_lab.vm.task import Receipt, Task
 
 
@@ -78,7 +78,7 @@ def test_payloads_carry_user_code_without_registering_it_for_good(tmp_path) -> N
     payload = pack(nodes.count, (str(log), "x"))  # a plain function: by reference normally
     assert "ipp_nodes" not in cloudpickle.list_registry_pickle_by_value()
     (tmp_path / "payload").write_bytes(payload)
-    code = ("import sys, cloudpickle; from pylearn_lab.backends.ipp_remote import call_pickled; "
+    code = ("import sys, cloudpickle; from pylearn_lab.backends.ipp.remote import call_pickled; "
             "print(cloudpickle.loads(call_pickled(open(sys.argv[1], 'rb').read(), ['k'])))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "payload")], cwd=tmp_path,
                          capture_output=True, text=True, check=True)
@@ -132,7 +132,7 @@ class _StuckController:
 
 
 def test_results_prove_a_busy_controller_alive_and_silence_means_gone() -> None:
-    from pylearn_lab.backends.ipp_watch import Watchdog
+    from pylearn_lab.backends.ipp.watch import Watchdog
     from pylearn_lab.errors import ClusterGoneError
 
     dog = Watchdog(_StuckController(), engine_timeout=60, health_interval=0.1,
@@ -187,7 +187,7 @@ class _InProcessEngines:
 
 
 def test_visibility_is_decided_per_engine_and_a_silent_one_blocks_nobody(tmp_path) -> None:
-    from pylearn_lab.backends.ipp_store import Visibility
+    from pylearn_lab.backends.ipp.store import Visibility
     from pylearn_lab.cache import Cache
 
     cache = Cache(tmp_path / "c")
@@ -210,7 +210,7 @@ def test_visibility_is_decided_per_engine_and_a_silent_one_blocks_nobody(tmp_pat
 
 
 def test_path_map_longest_prefix_and_bad_maps() -> None:
-    from pylearn_lab.backends.ipp_store import Visibility
+    from pylearn_lab.backends.ipp.store import Visibility
 
     v = Visibility(_InProcessEngines({}), {"/home/u": "/mnt/u", "/home/u/proj": "/proj"})
     assert v.engine_path("/home/u/proj/.pylearn") == "/proj/.pylearn"
@@ -226,8 +226,8 @@ def test_adopt_indexes_engine_rows_in_one_batch_and_locate_refuses_forged_rows(t
     back; a second writer of a key loses cleanly; a forged row is never located."""
     import numpy as np
 
-    from pylearn_lab.backends.ipp_blobs import BlobPlan, run_with_blobs
-    from pylearn_lab.backends.ipp_remote import SEEN_ROOTS, probe_store
+    from pylearn_lab.backends.ipp.blobs import BlobPlan, run_with_blobs
+    from pylearn_lab.backends.ipp.remote import SEEN_ROOTS, probe_store
     from pylearn_lab.cache import Cache
     from pylearn_lab.graph.nodes import Call
     from pylearn_lab.vm.task import Task

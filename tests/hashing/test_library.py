@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pylearn_lab.backends import ipp_pickle
+from pylearn_lab.backends.ipp import packing as ipp_pickle
 from pylearn_lab.hashing import library, versions
 from pylearn_lab.hashing.functions import function_identity
 

@@ -40,8 +40,8 @@ import os
 import threading
 from typing import Any
 
-from ..cache.binding import MARKER
-from ..cache.warn import warn_once
+from ...cache.binding import MARKER
+from ...cache.warn import warn_once
 
 __all__ = ["RootWatch", "dir_identity"]
 

@@ -1,7 +1,7 @@
 """The engine half of the data plane: inputs from blobs, outputs as temp files, receipts back.
 
 An engine never opens the cache's SQLite index and never signs anything (only
-the client writes the index, see :mod:`~pylearn_lab.backends.ipp_adopt`). A
+the client writes the index, see :mod:`~pylearn_lab.backends.ipp.adopt`). A
 task arrives with a :class:`BlobPlan`: for each stored input its signed row
 (fields and row MAC, as the client's index holds them) and either its bytes
 (small entries live in the row; any entry when the engine cannot read files)
@@ -45,14 +45,14 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cache.auth import Signer
-from ..cache.confine import Confined
-from ..cache.disk import INLINE_MAX
-from ..cache.keyring import load_team_key, load_user_key, user_key_path
-from ..cache.records import summarise_value
-from ..cache.serialize import checksum_with_header, encode, layout, read_header
-from ..cache.serialize import unpack as unpack_blob
-from .ipp_remote import SEEN_ROOTS
+from ...cache.auth import Signer
+from ...cache.confine import Confined
+from ...cache.disk import INLINE_MAX
+from ...cache.keyring import load_team_key, load_user_key, user_key_path
+from ...cache.records import summarise_value
+from ...cache.serialize import checksum_with_header, encode, layout, read_header
+from ...cache.serialize import unpack as unpack_blob
+from .remote import SEEN_ROOTS
 
 __all__ = ["BlobPlan", "EngineCache", "Receipts", "from_wire", "run_with_blobs", "to_wire"]
 
@@ -253,8 +253,8 @@ def to_wire(tasks: list[Any]) -> list[tuple[Any, ...]]:
 
 def from_wire(items: list[Any]) -> list[Any]:
     """The VM tasks of :func:`to_wire` (Task objects pass through)."""
-    from ..graph.nodes import Call
-    from ..vm.task import Task
+    from ...graph.nodes import Call
+    from ...vm.task import Task
 
     out = []
     for it in items:
@@ -268,7 +268,7 @@ def from_wire(items: list[Any]) -> list[Any]:
 
 def run_with_blobs(tasks: list[Any], plan: BlobPlan, batch: bool) -> Receipts:
     """Run VM tasks on this engine through an :class:`EngineCache` (see the module doc)."""
-    from ..vm.task import execute, execute_batch
+    from ...vm.task import execute, execute_batch
 
     tasks = from_wire(tasks)
     cache = EngineCache(plan)

@@ -38,8 +38,8 @@ from collections.abc import Callable
 from typing import Any
 
 
-from ..errors import BackendError, ClusterGoneError, NoEnginesError
-from .remote_future import RemoteFuture
+from ...errors import BackendError, ClusterGoneError, NoEnginesError
+from ..remote_future import RemoteFuture
 
 __all__ = ["TaskFuture", "Watchdog", "call_with_timeout"]
 

@@ -53,7 +53,7 @@ def user_functions(objs: list[Any]) -> Iterator[types.FunctionType]:
     seen: set[int] = set()
     while stack:
         o = stack.pop()
-        if isinstance(o, (list, tuple)):  # tuples: tasks on the wire (ipp_blobs.to_wire)
+        if isinstance(o, (list, tuple)):  # tuples: tasks on the wire (blobs.to_wire)
             stack.extend(o)
         elif hasattr(o, "call") and hasattr(o.call, "func"):  # a Task (duck-typed: no vm import)
             stack.append(o.call.func)
@@ -116,7 +116,7 @@ def call_pickled(payload: bytes, keys: list[str]) -> bytes:
     except Exception as exc:
         if not keys:
             raise
-        from ..vm.task import Receipt, worker_name
+        from ...vm.task import Receipt, worker_name
 
         tb = traceback.format_exc()
         etype = f"{type(exc).__module__}.{type(exc).__qualname__}"
@@ -173,7 +173,7 @@ def probe_store(root: str, probe: str, token: str) -> tuple[bool, str]:
     Yes only if ``root/probe`` holds ``token`` (the very directory the client
     wrote it into), ``blobs/`` and ``tmp/`` are writable here. (Whether this
     engine holds the cache's key is checked where it reads or writes: an
-    engine without it ships values, see :mod:`.ipp_blobs`.)
+    engine without it ships values, see :mod:`.blobs`.)
     Reads and checks only: nothing is created, even where ``root`` is missing.
     """
     SEEN_ROOTS.discard(root)

@@ -2,7 +2,7 @@
 
 For each submission of VM tasks, :func:`prepare` looks up the stored inputs
 in the client's index (the only process that opens it) and builds the
-engine's :class:`~pylearn_lab.backends.ipp_blobs.BlobPlan`: small entries
+engine's :class:`~pylearn_lab.backends.ipp.blobs.BlobPlan`: small entries
 travel as their bytes, large ones as blob names that engines which see the
 cache directory memory-map. When no engine sees it, the blob bytes travel
 instead (read from the client's memory map, never unpickled here), so a run
@@ -48,10 +48,10 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from ..cache.disk import INLINE_MAX
-from ..cache.serialize import unpack
-from ..errors import CacheError
-from .ipp_blobs import BlobPlan
+from ...cache.disk import INLINE_MAX
+from ...cache.serialize import unpack
+from ...errors import CacheError
+from .blobs import BlobPlan
 
 __all__ = ["Indexer", "prepare"]
 
@@ -192,7 +192,7 @@ class Indexer:
                 stored = set(inserted) | (cache.contains_many(others) if others else set())
             except Exception as exc:
                 failed = exc
-                from ..cache.cache import CacheWarning
+                from ...cache.cache import CacheWarning
 
                 warnings.warn(
                     f"could not store {len(rows)} result(s) in {cache.location} ({exc}); the "
@@ -246,7 +246,7 @@ def _settle_uncached(cache: Any, receipts: list[Any], rows: list[dict[str, Any]]
 
 
 def _decode(row: dict[str, Any]) -> Any:
-    from ..cache.serialize import layout
+    from ...cache.serialize import layout
 
     parts, _ = layout(dict(row["head"]), [memoryview(row["payload"])])
     return unpack(memoryview(b"".join(parts)))[0]

@@ -36,9 +36,9 @@ import time
 import warnings
 from typing import Any
 
-from .ipp_remote import call_pickled
-from .ipp_watch import TaskFuture, Watchdog, call_with_timeout
-from .remote_future import RemoteFuture, relay
+from .remote import call_pickled
+from .watch import TaskFuture, Watchdog, call_with_timeout
+from ..remote_future import RemoteFuture, relay
 
 __all__ = ["ENV_ERRORS", "Dispatcher", "EngineExcludedWarning", "Job", "engine_of_receipts",
            "env_failure"]
@@ -166,7 +166,7 @@ class Dispatcher:
     # -- timeouts -----------------------------------------------------------------------
     def _timed_out(self, fut: TaskFuture, engine: int, ran: float) -> None:
         """Called by the watchdog once when ``fut`` ran past its timeout on ``engine``."""
-        from ..vm.task import Receipt
+        from ...vm.task import Receipt
 
         msg = (f"it ran for more than its timeout of {fut.timeout:g} s on engine {engine} and "
                "was stopped there. Raise node_timeout= (run) or timeout= (component), or make "

@@ -6,7 +6,7 @@ libraries (``__main__`` of a notebook, a test module, a script beside the
 notebook) are pickled by value; the standard library, installed packages and
 pylearn_lab itself go by reference. cloudpickle drops source file names from
 code it pickles by value, so the payload carries them
-(:func:`~pylearn_lab.backends.ipp_remote.code_files`) and remote tracebacks
+(:func:`~pylearn_lab.backends.ipp.remote.code_files`) and remote tracebacks
 still name the user's file and line.
 
 Examples
@@ -30,8 +30,8 @@ from typing import Any
 
 import cloudpickle
 
-from ..hashing.library import is_library_module
-from .ipp_remote import code_files
+from ...hashing.library import is_library_module
+from .remote import code_files
 
 __all__ = ["failed_receipts", "is_installed", "modules_of", "pack", "task_keys", "user_modules"]
 
@@ -76,7 +76,7 @@ def user_modules(objs: list[Any]) -> list[str]:
 
 def modules_of(objs: list[Any]) -> set[str]:
     """Modules of the user functions and classes in VM tasks or plain arguments."""
-    from ..vm.task import Task
+    from ...vm.task import Task
 
     found: set[str] = set()
     stack = list(objs)
@@ -104,7 +104,7 @@ def is_installed(module: types.ModuleType) -> bool:
 
 def task_keys(args: tuple[Any, ...]) -> list[str]:
     """Node keys of the VM task(s) among ``args`` (empty for other uses of submit)."""
-    from ..vm.task import Task
+    from ...vm.task import Task
 
     keys: list[str] = []
     for a in args:
@@ -115,7 +115,7 @@ def task_keys(args: tuple[Any, ...]) -> list[str]:
 
 def failed_receipts(keys: list[str], exc: BaseException) -> cf.Future:
     """A finished future whose receipts say the task could not be pickled (a node error)."""
-    from ..vm.task import Receipt
+    from ...vm.task import Receipt
 
     etype = f"{type(exc).__module__}.{type(exc).__qualname__}"
     msg = (f"the task cannot be pickled to travel to an engine ({exc}). Pass data the object "

@@ -14,7 +14,7 @@ probes are asynchronous: an engine busy with a long task answers when it is
 free and is counted as blind until then -- it can still take tasks whose
 inputs are small -- so one slow engine never makes the others ship. Engines
 that join later are asked when they are first seen. The engine side
-(:func:`~pylearn_lab.backends.ipp_remote.probe_store`) only reads and
+(:func:`~pylearn_lab.backends.ipp.remote.probe_store`) only reads and
 checks permissions; it never creates anything.
 
 Since engines write blob files only and the client alone writes the SQLite
@@ -50,9 +50,9 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..cache.confine import Confined
-from ..errors import CacheError, OptionError
-from .ipp_remote import machine_id, probe_store, read_probe
+from ...cache.confine import Confined
+from ...errors import CacheError, OptionError
+from .remote import machine_id, probe_store, read_probe
 
 __all__ = ["StoreProbe", "Visibility", "normalise_path_map"]
 

@@ -6,11 +6,11 @@ ready nodes to a load-balanced view. Engines that can see the cache
 directory -- at the client's path, or at another one through ``path_map`` --
 read their inputs from blob files (memory-mapped) and write their outputs as
 blob files, returning receipts; the client alone writes the index, in batches
-(:mod:`.ipp_blobs`, :mod:`.ipp_adopt`). Which engines see it is asked of each
+(:mod:`.blobs`, :mod:`.adopt`). Which engines see it is asked of each
 engine, not configured (:meth:`IPyParallelBackend.seeing_engines`); the
 others get stored bytes with their tasks. Faults never hang a run or lie
 about it: timeouts, environment errors and lost engines are handled behind
-the future each submission returns (:mod:`.ipp_jobs`, :mod:`.ipp_watch`).
+the future each submission returns (:mod:`.jobs`, :mod:`.watch`).
 
 Both :meth:`IPyParallelBackend.start` and :meth:`IPyParallelBackend.connect`
 make the backend the session's cluster, so ``run(..., backend="ipyparallel")``
@@ -41,20 +41,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BackendError, ClusterGoneError, OptionError, UnpicklableError
-from ..graph.seconds import check_seconds
-from .ipp_batch import NodeTimes, gather, split_slow
-from .ipp_jobs import Dispatcher
-from .ipp_pickle import failed_receipts, pack, task_keys
-from .ipp_remote import engine_pid, set_engine_id
-from .ipp_adopt import Indexer, prepare
-from .ipp_blobs import run_with_blobs, to_wire
-from .ipp_root import RootWatch
-from .ipp_store import Visibility, normalise_path_map
-from .ipp_watch import Watchdog, call_with_timeout
-from .local import Backend
-from .registry import current_cluster, set_current_cluster
-from .remote_future import RemoteFuture, concat_receipts, relay, send_groups
+from ...errors import BackendError, ClusterGoneError, OptionError, UnpicklableError
+from ...graph.seconds import check_seconds
+from .batch import NodeTimes, gather, split_slow
+from .jobs import Dispatcher
+from .packing import failed_receipts, pack, task_keys
+from .remote import engine_pid, set_engine_id
+from .adopt import Indexer, prepare
+from .blobs import run_with_blobs, to_wire
+from .root import RootWatch
+from .store import Visibility, normalise_path_map
+from .watch import Watchdog, call_with_timeout
+from ..local import Backend
+from ..registry import current_cluster, set_current_cluster
+from ..remote_future import RemoteFuture, concat_receipts, relay, send_groups
 
 __all__ = ["ClusterStatus", "IPyParallelBackend"]
 
@@ -277,7 +277,7 @@ class IPyParallelBackend(Backend):
         if self._watch.error is not None and not self._watch.recheck():
             return self._watch.failed(ClusterGoneError(str(self._watch.error)))
         self._tag_engines()
-        from ..vm.task import execute, execute_batch
+        from ...vm.task import execute, execute_batch
 
         if fn in (execute, execute_batch) and len(args) == 1 and not kwargs:
             tasks = args[0] if fn is execute_batch else [args[0]]
@@ -298,11 +298,11 @@ class IPyParallelBackend(Backend):
         return groups + (split_slow(rest, self.times) if len(rest) > 1 else [rest] if rest else [])
 
     def _submit_via_store(self, tasks: list[Any]) -> cf.Future:
-        """Tasks whose data goes through the store: see :mod:`.ipp_blobs` and :mod:`.ipp_adopt`."""
+        """Tasks whose data goes through the store: see :mod:`.blobs` and :mod:`.adopt`."""
         spec = tasks[0].cache
         cache = self._caches.get(spec[1])
         if cache is None:
-            from ..cache.cache import Cache
+            from ...cache.cache import Cache
 
             cache = self._caches[spec[1]] = Cache.from_spec(spec)
         parts = [self._send_via_store(g, cache) for g in self._groups(tasks)]
@@ -350,7 +350,7 @@ class IPyParallelBackend(Backend):
 
     def _check_missing(self, cache: Any, plan: Any, receipts: list[Any]) -> None:
         """An engine that could not read a blob the client reads is blind from now on."""
-        from .ipp_jobs import engine_of_receipts
+        from .jobs import engine_of_receipts
 
         for r in receipts:
             k = getattr(r, "missing_input", "")
