@@ -23,6 +23,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
@@ -136,6 +137,9 @@ def _init_worker(threads: int | None, modules: tuple[str, ...] = (),
 
         preload(modules, stop)
         limit_threads(threads)
+    # stamp what start-up imported (the parent's __main__, the preload): a user module
+    # edited from now on is re-imported before the next task, not trusted as imported
+    _refresh_user_modules(reload=False)
     if board is not None:
         board.ready(claimed)
 
@@ -274,6 +278,19 @@ class ProcessBackend(Backend):
     @property
     def workers(self) -> int:
         return self._n
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until every worker has started (its preload done or cut short).
+
+        Returns False if ``timeout`` seconds passed first. A run never needs this
+        (tasks queue until a worker takes them); it makes a timing start warm.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._board.up < self._n:
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
         payload = cloudpickle.dumps((fn, args, kwargs), protocol=5)

@@ -43,6 +43,8 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..errors import BackendError
+
 __all__ = ["PRELOAD_PACKAGES", "Board", "parent_modules", "preload"]
 
 #: Top-level packages whose imported modules a worker preloads (large import times,
@@ -67,13 +69,23 @@ def parent_modules(names: Iterable[str] | None = None) -> tuple[str, ...]:
     if names is not None:
         if isinstance(names, str):
             names = [names]
-        return tuple(str(n) for n in names)
+        try:
+            out = tuple(names)
+        except TypeError:
+            out = (names,)  # type: ignore[assignment]
+        bad = [n for n in out if not isinstance(n, str) or not n]
+        if bad:
+            raise BackendError(
+                f"preload= expected a list of module names (e.g. ['sklearn.ensemble']), "
+                f"received {names!r}. Pass [] to preload nothing, or leave it out to preload "
+                f"the scientific libraries this process has imported.")
+        return out
     return tuple(name for name, mod in list(sys.modules.items())
                  if name.split(".")[0] in PRELOAD_PACKAGES and _public(name)
                  and isinstance(mod, types.ModuleType))
 
 
-_WAITING, _IDLE, _CLAIMED = range(3)
+_WAITING, _IDLE, _CLAIMED, _UP = range(4)
 
 
 class Board:
@@ -96,15 +108,23 @@ class Board:
     (True, False)
     >>> b.ready(claimed=True); b.started(); b.finished(); b.counts()  # ran it, idle again
     (0, 1, 0)
+    >>> b.up
+    1
     """
 
     def __init__(self, ctx: Any) -> None:
-        self._a = ctx.Array("q", 3, lock=True)  # shared memory: passes to spawned workers
+        self._a = ctx.Array("q", 4, lock=True)  # shared memory: passes to spawned workers
 
     def counts(self) -> tuple[int, int, int]:
         """``(waiting, idle, claimed)``."""
         with self._a.get_lock():
             return tuple(self._a[:3])  # type: ignore[return-value]
+
+    @property
+    def up(self) -> int:
+        """How many workers have finished their start-up."""
+        with self._a.get_lock():
+            return int(self._a[_UP])
 
     def submitted(self) -> None:
         with self._a.get_lock():
@@ -123,6 +143,7 @@ class Board:
         """This worker's start-up is over: it is idle (its claim, if any, with it)."""
         with self._a.get_lock():
             self._a[_IDLE] += 1
+            self._a[_UP] += 1
             if claimed:
                 self._a[_CLAIMED] -= 1
 
