@@ -176,7 +176,7 @@ def preload(names: Iterable[str], stop: Callable[[], bool] | None = None) -> tup
                 break
             try:
                 importlib.import_module(name)
-            except Exception:  # the task that needs it will raise it, with its own traceback
+            except (Exception, SystemExit):  # the task that needs it raises it, where it belongs
                 continue
             done.append(name)
     return tuple(done)

@@ -168,3 +168,17 @@ def test_the_board_claims_one_stop_per_waiting_task():
     b.submitted()
     assert b.counts() == (2, 1, 1)
     assert b.should_stop() is False  # the idle worker and the claim cover both tasks
+
+
+def test_a_module_that_fails_to_preload_leaves_the_worker_working(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "pl_raises_on_import.py").write_text("raise RuntimeError('broken module')\n")
+    (tmp_path / "pl_exits_on_import.py").write_text("raise SystemExit(3)\n")
+    names = ["pl_raises_on_import", "pl_exits_on_import", "no_such_module_anywhere", "json"]
+    with ProcessBackend(1, preload=names) as b:
+        assert b.wait_ready(120)
+        assert b.submit(_loaded, "json").result() is True  # the rest of the list still loaded
+        assert b.submit(_loaded, "pl_raises_on_import").result() is False
+        # the task that needs the module gets the real error, where it is used
+        with pytest.raises(RuntimeError, match="broken module"):
+            b.submit(importlib.import_module, "pl_raises_on_import").result()
