@@ -273,8 +273,7 @@ class ProcessBackend(Backend):
                                          initargs=(self.threads_per_worker, self.preload,
                                                    self._board))
         # start every worker now: each submit spawns one while none is idle yet
-        for _ in range(self._n):
-            self._pool.submit(int)
+        self._started = [self._pool.submit(int) for _ in range(self._n)]
 
     @property
     def workers(self) -> int:
@@ -283,11 +282,15 @@ class ProcessBackend(Backend):
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until every worker has started (its preload done or cut short).
 
-        Returns False if ``timeout`` seconds passed first. A run never needs this
+        Returns False if ``timeout`` seconds passed first; raises the pool's
+        ``BrokenProcessPool`` if a worker died starting. A run never needs this
         (tasks queue until a worker takes them); it makes a timing start warm.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while self._board.up < self._n:
+            for f in self._started:
+                if f.done() and f.exception() is not None:
+                    raise f.exception()  # type: ignore[misc]  (checked just above)
             if deadline is not None and time.monotonic() > deadline:
                 return False
             time.sleep(0.01)

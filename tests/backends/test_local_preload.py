@@ -182,3 +182,13 @@ def test_a_module_that_fails_to_preload_leaves_the_worker_working(tmp_path, monk
         # the task that needs the module gets the real error, where it is used
         with pytest.raises(RuntimeError, match="broken module"):
             b.submit(importlib.import_module, "pl_raises_on_import").result()
+
+
+def test_wait_ready_reports_a_worker_that_died_starting(tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "pl_kills_its_worker.py").write_text("import os\nos._exit(7)\n")
+    with ProcessBackend(1, preload=["pl_kills_its_worker"]) as b:
+        with pytest.raises(BrokenProcessPool):
+            b.wait_ready(120)  # raises instead of waiting for a worker that never comes
