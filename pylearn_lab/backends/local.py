@@ -289,8 +289,9 @@ class ProcessBackend(Backend):
         deadline = None if timeout is None else time.monotonic() + timeout
         while self._board.up < self._n:
             for f in self._started:
-                if f.done() and f.exception() is not None:
-                    raise f.exception()  # type: ignore[misc]  (checked just above)
+                exc = f.exception() if f.done() else None
+                if exc is not None:
+                    raise exc
             if deadline is not None and time.monotonic() > deadline:
                 return False
             time.sleep(0.01)
