@@ -289,7 +289,7 @@ class ProcessBackend(Backend):
         deadline = None if timeout is None else time.monotonic() + timeout
         while self._board.up < self._n:
             for f in self._started:
-                exc = f.exception() if f.done() else None
+                exc = f.exception() if f.done() and not f.cancelled() else None
                 if exc is not None:
                     raise exc
             if deadline is not None and time.monotonic() > deadline:
