@@ -409,11 +409,10 @@ class Cache:
         try:
             got = self.store.try_claim(key, owner, ttl)
             if not got:
-                take_over = getattr(self.store, "take_over_claim", None)
                 holder = self.store.claim_owner(key)
                 stale = (self.location, key, holder) in _UNRELEASED
-                if take_over is not None and holder and (stale or owner_is_dead(holder)):
-                    got = bool(take_over(key, owner, ttl, holder))
+                if holder and (stale or owner_is_dead(holder)):
+                    got = bool(self.store.take_over_claim(key, owner, ttl, holder))
                     if got:
                         _UNRELEASED.discard((self.location, key, holder))
             if got and self.store.contains([key]):
@@ -431,24 +430,16 @@ class Cache:
         batch go through :meth:`try_claim` (which takes over dead owners' claims).
         """
         keys = list(keys)
-        many = getattr(self.store, "try_claim_many", None)
-        if many is None:
-            return {k for k in keys if self.try_claim(k, owner, ttl)}
         try:
-            got = set(many(keys, owner, ttl))
+            got = set(self.store.try_claim_many(keys, owner, ttl))
         except Exception:
             return set(keys)  # claims are an optimisation: never block a run on them
         return got | {k for k in keys if k not in got and self.try_claim(k, owner, ttl)}
 
     def release_many(self, keys: list[str], owner: str) -> None:
         """Give many claims back (one transaction when the store can)."""
-        many = getattr(self.store, "release_many", None)
-        if many is None:
-            for k in keys:
-                self.release(k, owner)
-            return
         try:
-            many(list(keys), owner)
+            self.store.release_many(list(keys), owner)
         except Exception:
             for k in keys:
                 _UNRELEASED.add((self.location, k, owner))

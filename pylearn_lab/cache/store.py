@@ -148,6 +148,15 @@ class Store(Protocol):
     def claim_owner(self, key: str) -> str | None:
         """Who holds a live claim on ``key``."""
 
+    def take_over_claim(self, key: str, owner: str, ttl: float, stale: str) -> bool:
+        """Take ``key``'s claim from ``stale`` (a dead holder) when ``stale`` still holds it."""
+
+    def try_claim_many(self, keys: list[str], owner: str, ttl: float) -> set[str]:
+        """:meth:`try_claim` for many keys at once (one transaction); the keys now ours."""
+
+    def release_many(self, keys: list[str], owner: str) -> None:
+        """:meth:`release` for many keys at once."""
+
     def verify(self, repair: bool = True) -> VerifyReport:
         """Check every entry; drop bad ones and stray files when ``repair``."""
 
@@ -282,6 +291,21 @@ class MemoryStore:
         with self._lock:
             held = self._claims.get(key)
         return held[0] if held and held[1] >= time.time() else None
+
+    def take_over_claim(self, key: str, owner: str, ttl: float, stale: str) -> bool:
+        with self._lock:
+            held = self._claims.get(key)
+            if held is not None and held[0] != stale:
+                return False
+            self._claims[key] = (owner, time.time() + ttl)
+            return True
+
+    def try_claim_many(self, keys: list[str], owner: str, ttl: float) -> set[str]:
+        return {k for k in keys if self.try_claim(k, owner, ttl)}
+
+    def release_many(self, keys: list[str], owner: str) -> None:
+        for k in keys:
+            self.release(k, owner)
 
     def verify(self, repair: bool = True) -> VerifyReport:
         return VerifyReport(checked=len(self._rows), bad=[])
