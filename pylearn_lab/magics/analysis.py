@@ -31,7 +31,12 @@ import re
 import symtable
 from dataclasses import dataclass
 
-__all__ = ["CellNames", "analyse", "normalise"]
+__all__ = ["DYNAMIC", "CellNames", "analyse", "dynamic_uses", "normalise"]
+
+# Builtins that read or write names the syntax tree cannot see, and IPython's hook for
+# magics and shell commands (``%time y = x`` reads ``x`` inside a string; ``!cmd`` is a
+# side effect a hit cannot replay): a cell that calls them cannot be cached safely.
+DYNAMIC = ("eval", "exec", "get_ipython", "globals", "locals", "vars")
 
 # IPython's output-history names: never outputs of a cell.
 _HISTORY = re.compile(r"^_+\d*$|^_i+\d*$")
@@ -96,8 +101,42 @@ def analyse(source: str) -> CellNames:
     for child in table.get_children():
         _module_names(child, nested_reads, top)
     assigns = [n for n in top.assigned if n not in top.deleted and not _HISTORY.match(n)]
-    free = [n for n in nested_reads if n not in top.assigned and n not in top.reads]
-    return CellNames(tuple(top.reads), tuple(free), tuple(assigns))
+    # a name a nested ``global`` statement assigns may be read at top level before the
+    # walk saw it assigned (``g()`` then ``y = made``): an input when it exists, never
+    # required (more inputs only mean more misses, never a stale hit)
+    reads = [n for n in top.reads if n not in top.global_stores]
+    late = [n for n in top.reads if n in top.global_stores]
+    free = [*late, *(n for n in nested_reads if n not in top.assigned and n not in top.reads)]
+    return CellNames(tuple(reads), tuple(dict.fromkeys(free)), tuple(assigns))
+
+
+def dynamic_uses(source: str) -> list[str]:
+    """What in the cell reads names the analysis cannot see: ``import *`` and :data:`DYNAMIC`.
+
+    Returns each once, as it would be written (``'from math import *'``,
+    ``'exec()'``), never a name the cell binds itself; the caller decides whether a name is really the
+    builtin (a user's own ``eval`` function is fine).
+
+    Examples
+    --------
+    >>> dynamic_uses("from math import *\ny = eval('1')\nz = len([])")
+    ['from math import *', 'eval()']
+    >>> dynamic_uses("y = evaluate(x)")
+    []
+    """
+    nodes = list(ast.walk(ast.parse(source)))
+    own = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    own |= {n.name for n in nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                    ast.ClassDef))}
+    own |= {(a.asname or a.name).split(".")[0] for n in nodes
+            if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    found: dict[str, None] = {}
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            found.setdefault(f"from {'.' * node.level}{node.module or ''} import *")
+        elif isinstance(node, ast.Name) and node.id in DYNAMIC and node.id not in own:
+            found.setdefault(f"{node.id}()")
+    return list(found)
 
 
 def _module_names(table: symtable.SymbolTable, reads: dict[str, None], top: _TopLevel) -> None:
@@ -108,6 +147,7 @@ def _module_names(table: symtable.SymbolTable, reads: dict[str, None], top: _Top
             reads.setdefault(name)
         if sym.is_declared_global() and sym.is_assigned():
             top.store(name)
+            top.global_stores.add(name)
     for child in table.get_children():
         _module_names(child, reads, top)
 
@@ -119,6 +159,7 @@ class _TopLevel(ast.NodeVisitor):
         self.assigned: dict[str, None] = {}
         self.reads: dict[str, None] = {}
         self.deleted: set[str] = set()
+        self.global_stores: set[str] = set()  # assigned by a nested ``global`` statement
 
     def load(self, name: str) -> None:
         if name not in self.assigned:

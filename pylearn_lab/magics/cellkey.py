@@ -61,7 +61,7 @@ from ..hashing import digest_bytes, hash_value
 from ..hashing.functions import FunctionIdentity
 from ..hashing.library import is_library_module
 from ..hashing.versions import package_version
-from .analysis import CellNames, analyse, normalise
+from .analysis import CellNames, analyse, dynamic_uses, normalise
 from .execute import CellCode, Held
 
 __all__ = ["CELL_FUNC", "CellComponent", "CellPlan", "plan_cell"]
@@ -133,15 +133,21 @@ def plan_cell(source: str, ns: dict[str, Any], hidden: dict[str, Any] | None = N
     Raises
     ------
     UsageError
-        Invalid syntax, a name read that does not exist, or an unhashable input
-        (one line naming the variable).
+        Invalid syntax, a name read that does not exist, an unhashable input
+        (one line naming the variable), or -- when ``hashed`` -- code that reads
+        names the analysis cannot see (``import *``, ``exec``/``eval``,
+        ``globals()``, magics and shell commands).
     """
     try:
         names = analyse(source)
         normalised = normalise(source)
     except SyntaxError as exc:
         raise UsageError(f"the cell is not valid Python: {exc.msg} (line {exc.lineno}).") from None
-    inputs = _inputs(names, ns, hidden or {})
+    if hashed:
+        _refuse_dynamic(source, ns, hidden or {})
+    # names a star import brings are unknown before it runs (only --no-cache gets here)
+    star = any(u.endswith("import *") for u in dynamic_uses(source))
+    inputs = _inputs(names, ns, hidden or {}, star)
     outs = tuple(outputs) if outputs else names.assigns
     code = CellCode(source, tuple(sorted(inputs)), outs, explicit=bool(outputs), cached=hashed,
                     shell=shell, raw=raw)
@@ -180,12 +186,39 @@ class CellComponent(Component):
         return self._identity
 
 
-def _inputs(names: CellNames, ns: dict[str, Any], hidden: dict[str, Any]) -> dict[str, Any]:
+def _refuse_dynamic(source: str, ns: dict[str, Any], hidden: dict[str, Any]) -> None:
+    """One line when a cached cell would read names no key can see (a hit could be stale)."""
+    uses = []
+    for use in dynamic_uses(source):
+        name = use.removesuffix("()")
+        value = ns.get(name, _MISSING)
+        if use == name or value is _MISSING or value is getattr(builtins, name, None) or \
+                hidden.get(name, _MISSING) is value:  # the builtin, or IPython's own hook
+            uses.append(use)
+    if not uses:
+        return
+    ways = []
+    if any(u.endswith("import *") for u in uses):
+        ways.append("import the names it uses by name (from m import a, b)")
+    if "get_ipython()" in uses:
+        ways.append("move magics and shell commands (%time, !cmd) to a plain cell")
+    if any(u.endswith("()") and u != "get_ipython()" for u in uses):
+        ways.append("use the variables themselves instead of exec/eval/globals()")
+    shown = ", ".join("%magic or !command" if u == "get_ipython()" else u for u in uses)
+    raise UsageError(
+        f"a cached cell cannot use {shown}: the names it reads are not visible before it "
+        f"runs, so a cache hit could be stale. {'; '.join(ways).capitalize()}, or run the "
+        "cell with --no-cache."
+    )
+
+
+def _inputs(names: CellNames, ns: dict[str, Any], hidden: dict[str, Any],
+            lenient: bool = False) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     for name in names.reads:
         value = ns.get(name, _MISSING)
         if value is _MISSING or hidden.get(name, _MISSING) is value:
-            if hasattr(builtins, name) or value is not _MISSING:
+            if hasattr(builtins, name) or value is not _MISSING or lenient:
                 continue
             raise UsageError(
                 f"the cell reads {name!r}, which is not defined: run the cell that defines it "
