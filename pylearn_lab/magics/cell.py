@@ -86,7 +86,7 @@ def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
     session.cell_misses += 1
     if not here:
         write_captured(value.stdout, value.stderr)
-        shell.user_ns.update(value.outputs)
+        _restore(shell.user_ns, value)
     return value.live if value.live is not None else value.result
 
 
@@ -130,8 +130,16 @@ def _output_names(text: str) -> list[str]:
     return names
 
 
+def _restore(ns: dict[str, Any], value: CellValue) -> None:
+    """The cell's effect on the namespace: its outputs set, the inputs it deleted gone."""
+    ns.update(value.outputs)
+    for name in getattr(value, "deleted", ()):  # entries stored before the field: none
+        if name not in value.outputs:
+            ns.pop(name, None)
+
+
 def _serve(shell: Any, session: MagicSession, stored: CellValue, label: str) -> Any:
-    shell.user_ns.update(stored.outputs)
+    _restore(shell.user_ns, stored)
     write_captured(stored.stdout, stored.stderr)
     replay(stored.displays or [])
     if stored.result is None and stored.result_display:

@@ -58,7 +58,7 @@ from ..hashing import hash_value
 from ..jobs import check_picklable
 from .richout import DisplayRecorder, Output, formatted
 
-__all__ = ["CellCode", "CellNotCached", "CellNotStored", "CellValue", "Held", "Tee", "execute",
+__all__ = ["CellCode", "CellExited", "CellNotCached", "CellNotStored", "CellValue", "Held", "Tee", "execute",
            "has_result", "write_captured"]
 
 _NO_RESULT = object()
@@ -68,6 +68,10 @@ _SCALARS = (int, float, complex, str, bytes, bool, type(None))
 
 class CellNotStored(Exception):
     """The cell ran, but its result cannot be stored; the message says why and what to do."""
+
+
+class CellExited(Exception):
+    """The cell raised SystemExit: a failure of the cell, never a lost worker to retry."""
 
 
 class CellNotCached(Exception):
@@ -126,6 +130,8 @@ class CellValue:
     run : str
         The token of the :class:`CellCode` that computed it: a run whose own
         token comes back computed the cell; any other was served from the cache.
+    deleted : tuple of str
+        Inputs the cell deleted (``del tmp``): deleted again on a hit.
     """
 
     outputs: dict[str, Any]
@@ -137,6 +143,7 @@ class CellValue:
     result_display: Output | None = None
     live: Any = None
     run: str = ""
+    deleted: tuple[str, ...] = ()
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -229,11 +236,14 @@ class CellCode:
             # frames only (not the VM's, which say nothing about the cell)
             self.error_tb = _from_file(exc.__traceback__, filename)
             self.error = exc
+            if isinstance(exc, SystemExit):  # the VM would take it for a lost worker and retry
+                raise CellExited(f"the cell called exit({exc.code!r})") from exc
             raise
         ns = shell.user_ns
         cell = CellValue({n: ns[n] for n in self.outputs if n in ns}, None, out.getvalue(),
                          err.getvalue(), time.perf_counter() - start, shown.outputs)
         cell.live, cell.run = (value if has_result(value) else None), self.run
+        cell.deleted = tuple(n for n in values if n not in ns)
         self._check_assigned(cell)
         if self.cached:
             self._keep_changed(cell, _changed(before, values, ns))
@@ -273,6 +283,8 @@ class CellCode:
         try:
             with redirect_stdout(out), redirect_stderr(err):
                 value = execute(ast.parse(self.source, FILENAME), ns, FILENAME)
+        except SystemExit as exc:  # a failure of the cell, not of the worker: never retried
+            raise CellExited(f"the cell called exit({exc.code!r})") from exc
         except Exception as exc:
             # what it printed before failing travels in the traceback the client shows
             printed = (out.getvalue() + err.getvalue()).rstrip()
@@ -282,6 +294,7 @@ class CellCode:
         cell = CellValue({n: ns[n] for n in self.outputs if n in ns}, None, out.getvalue(),
                          err.getvalue(), time.perf_counter() - start)
         cell.live, cell.run = (value if has_result(value) else None), self.run
+        cell.deleted = tuple(n for n in values if n not in ns)
         self._check_assigned(cell)
         self._check_storable(cell, "sent back or stored",
                              "run the cell without --backend")
