@@ -45,6 +45,7 @@ False
 from __future__ import annotations
 
 import builtins
+import os
 import re
 import types
 import uuid
@@ -69,6 +70,8 @@ __all__ = ["CELL_FUNC", "CellComponent", "CellPlan", "plan_cell"]
 CELL_FUNC = "%%pylearn"  # the ``func`` of every cell's record: ``%pylearn cache ls %%pylearn``
 _KEY_VERSION = 2  # bump when the key recipe changes: old entries then simply miss
 _MISSING = object()
+# module name -> (its __spec__, file digest when first seen with it): see _as_loaded
+_LOADED: dict[str, tuple[Any, str]] = {}
 _ARG = re.compile(r"^(?:argument '(\w+)' of [^()]*\(\)|variable '(\w+)')")
 
 
@@ -272,9 +275,30 @@ def _module_version(module: types.ModuleType) -> str:
         return package_version(module.__name__)
     try:  # the user's own module: its code is its version
         with open(path, "rb") as f:
-            return "file:" + digest_bytes(f.read())
+            digest = "file:" + digest_bytes(f.read())
     except OSError:
         return "unreadable:" + path
+    return _as_loaded(module, digest)
+
+
+def _as_loaded(module: types.ModuleType, digest: str) -> str:
+    """The file digest of the code ``module`` runs: as first seen since it was (re)loaded.
+
+    A file edited but not reloaded still runs its old code: keying the cell by the
+    new file would store the old code's result where the reloaded module hits it.
+    ``importlib.reload`` (and ``%autoreload``) give the module a new ``__spec__``,
+    which starts a new entry here.
+    """
+    spec = getattr(module, "__spec__", None)
+    seen = _LOADED.get(module.__name__)
+    if seen is None or seen[0] is not spec:
+        _LOADED[module.__name__] = (spec, digest)
+        return digest
+    if seen[1] != digest:
+        print(f"%%pylearn: {os.path.basename(module.__file__ or '')} changed on disk since "
+              f"{module.__name__} was imported; the cell uses the loaded code "
+              f"(importlib.reload({module.__name__}) to use the new one).")
+    return seen[1]
 
 
 def _unhashable(exc: UnhashableError, inputs: dict[str, Any]) -> UsageError:
