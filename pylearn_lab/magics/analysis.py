@@ -119,7 +119,7 @@ def dynamic_uses(source: str) -> list[str]:
 
     Examples
     --------
-    >>> dynamic_uses("from math import *\ny = eval('1')\nz = len([])")
+    >>> dynamic_uses("from math import *\\ny = eval('1')\\nz = len([])")
     ['from math import *', 'eval()']
     >>> dynamic_uses("y = evaluate(x)")
     []

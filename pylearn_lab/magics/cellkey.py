@@ -70,6 +70,7 @@ __all__ = ["CELL_FUNC", "CellComponent", "CellPlan", "plan_cell"]
 CELL_FUNC = "%%pylearn"  # the ``func`` of every cell's record: ``%pylearn cache ls %%pylearn``
 _KEY_VERSION = 2  # bump when the key recipe changes: old entries then simply miss
 _MISSING = object()
+_SCALARS = (int, float, complex, str, bytes, bool, type(None))
 # module name -> (its __spec__, file digest when first seen with it): see _as_loaded
 _LOADED: dict[str, tuple[Any, str]] = {}
 _ARG = re.compile(r"^(?:argument '(\w+)' of [^()]*\(\)|variable '(\w+)')")
@@ -232,7 +233,47 @@ def _inputs(names: CellNames, ns: dict[str, Any], hidden: dict[str, Any],
         value = ns.get(name, _MISSING)
         if value is not _MISSING and hidden.get(name, _MISSING) is not value:
             inputs[name] = value
+    return _through_functions(inputs, ns, hidden)
+
+
+def _through_functions(inputs: dict[str, Any], ns: dict[str, Any],
+                       hidden: dict[str, Any]) -> dict[str, Any]:
+    """Add the notebook's data its functions read (transitively): inputs by content.
+
+    A function's identity holds such data as a constant memoised by object
+    identity, so ``table.append(10)`` between two runs would go unseen (see the
+    known limits in docs/keys.md); as inputs of the cell they are hashed each
+    run, and a change in place made by the cell is found and stored.
+    """
+    stack = [v for v in inputs.values() if isinstance(v, types.FunctionType)]
+    seen: set[int] = set()
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen or fn.__globals__ is not ns:  # not the notebook's own function
+            continue
+        seen.add(id(fn))
+        for name in _global_names(fn.__code__):
+            value = ns.get(name, _MISSING)
+            if name in inputs or value is _MISSING or hidden.get(name, _MISSING) is value:
+                continue
+            if isinstance(value, types.FunctionType):
+                stack.append(value)
+            elif not (callable(value) or isinstance(value, (types.ModuleType, *_SCALARS))):
+                try:
+                    hash_value(value)
+                except UnhashableError:  # the function's own identity decides about it
+                    continue
+                inputs[name] = value
     return inputs
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    """Names ``code`` and the code nested in it may look up (attribute names too: harmless)."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
 
 
 def _argument(name: str, value: Any, hashed: bool) -> Any:

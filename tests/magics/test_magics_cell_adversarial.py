@@ -424,3 +424,38 @@ def test_a_stored_cell_is_never_served_to_edited_code_after_the_file_changes(ip,
     out, _ = cell(ip, "y = x * 2")
     assert runs(log) == 1 and "served from cache" in out
 
+
+
+def test_notebook_data_changed_in_place_behind_a_function_misses(ip, log):
+    # the function's constant `table` is memoised by object identity (a documented limit
+    # of function keys): the cell takes the notebook data its functions read as inputs
+    plain(ip, "table = [1, 2]\ndef helper():\n    return sum(table)\n"
+              "def total():\n    return helper()\n")
+    cell(ip, "y = total() + x")
+    cell(ip, "y = total() + x")
+    assert runs(log) == 1
+    plain(ip, "table.append(10)")
+    cell(ip, "y = total() + x")
+    assert runs(log) == 2 and ip.user_ns["y"] == 16
+
+
+def test_notebook_data_a_called_function_changes_in_place_is_stored(ip, log):
+    plain(ip, "seen = []\ndef note(v):\n    seen.append(v)\n    return len(seen)\n")
+    out, _ = cell(ip, "y = note(x)")
+    assert "changed input 'seen' in place" in out
+    plain(ip, "seen = []")
+    cell(ip, "y = note(x)")
+    assert runs(log) == 1 and ip.user_ns["seen"] == [3] and ip.user_ns["y"] == 1
+
+
+def test_system_exit_on_a_worker_thread_is_not_retried(ip, log):
+    plain(ip, "stop = True")
+    with pytest.raises(Exception, match="exit"):
+        cell(ip, "if stop:\n    raise SystemExit(3)\ny = x", "--backend threads")
+    assert runs(log) == 1
+
+
+def test_del_of_an_input_on_a_worker_is_applied_here(ip, log):
+    plain(ip, "tmp = 7")
+    cell(ip, "y = tmp * 2\ndel tmp", "--backend threads")
+    assert "tmp" not in ip.user_ns and ip.user_ns["y"] == 14
