@@ -132,10 +132,36 @@ def _output_names(text: str) -> list[str]:
 
 def _restore(ns: dict[str, Any], value: CellValue) -> None:
     """The cell's effect on the namespace: its outputs set, the inputs it deleted gone."""
-    ns.update(value.outputs)
+    ns.update({name: _rebind(v, ns) for name, v in value.outputs.items()})
     for name in getattr(value, "deleted", ()):  # entries stored before the field: none
         if name not in value.outputs:
             ns.pop(name, None)
+
+
+def _rebind(value: Any, ns: dict[str, Any]) -> Any:
+    """A function or class the cell defined, made to read the live namespace again.
+
+    Unpickled, a notebook function reads a copy of the globals it had when
+    stored: after ``x = 10`` it would still see the old ``x``, unlike the one a
+    plain cell defines. Its code is rebound to ``ns`` (a class: its methods, in
+    place, so instances stored with it keep their class).
+    """
+    if isinstance(value, types.FunctionType):
+        if value.__globals__ is ns or value.__module__ != ns.get("__name__"):
+            return value
+        fn = types.FunctionType(value.__code__, ns, value.__name__, value.__defaults__,
+                                value.__closure__)
+        fn.__kwdefaults__, fn.__qualname__ = value.__kwdefaults__, value.__qualname__
+        fn.__annotations__, fn.__doc__ = value.__annotations__, value.__doc__
+        fn.__dict__.update(value.__dict__)
+        return fn
+    if isinstance(value, type) and value.__module__ == ns.get("__name__"):
+        for attr, member in list(vars(value).items()):
+            inner = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+            new = _rebind(inner, ns)
+            if new is not inner:
+                setattr(value, attr, type(member)(new) if inner is not member else new)
+    return value
 
 
 def _serve(shell: Any, session: MagicSession, stored: CellValue, label: str) -> Any:

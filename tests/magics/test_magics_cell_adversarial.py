@@ -459,3 +459,90 @@ def test_del_of_an_input_on_a_worker_is_applied_here(ip, log):
     plain(ip, "tmp = 7")
     cell(ip, "y = tmp * 2\ndel tmp", "--backend threads")
     assert "tmp" not in ip.user_ns and ip.user_ns["y"] == 14
+
+
+# -- what a hit hands back ------------------------------------------------------------------
+
+def test_an_output_mutated_after_the_run_is_not_what_a_hit_serves(ip, log):
+    cell(ip, "y = [x]")
+    ip.user_ns["y"].append(99)  # the user's own object, after the miss stored it
+    cell(ip, "y = [x]")
+    assert runs(log) == 1 and ip.user_ns["y"] == [3]
+    ip.user_ns["y"].append(98)  # and after a hit
+    cell(ip, "y = [x]")
+    assert runs(log) == 1 and ip.user_ns["y"] == [3]
+
+
+def test_a_function_defined_in_the_cell_sees_the_live_namespace_after_a_hit(ip, log):
+    body = "def g():\n    return x * 2\ny = g()"
+    cell(ip, body)
+    del ip.user_ns["g"]
+    cell(ip, body)
+    assert runs(log) == 1
+    plain(ip, "x = 10\nz = g()")
+    assert ip.user_ns["z"] == 20  # as the function a plain cell defines: reads x live
+
+
+def test_a_class_defined_in_the_cell_and_its_instance_agree_after_a_hit(ip, log):
+    body = "class P:\n    k = x\np = P()"
+    cell(ip, body)
+    del ip.user_ns["P"], ip.user_ns["p"]
+    cell(ip, body)
+    assert runs(log) == 1
+    plain(ip, "ok = isinstance(p, P)")
+    assert ip.user_ns["ok"] and ip.user_ns["p"].k == 3
+
+
+def test_methods_of_a_class_defined_in_the_cell_read_the_live_namespace_after_a_hit(ip, log):
+    body = ("class Q:\n    def m(self):\n        return x\n"
+            "    @staticmethod\n    def s():\n        return x + 1\n"
+            "    @classmethod\n    def c(cls):\n        return x + 2\nq = Q()")
+    cell(ip, body)
+    del ip.user_ns["Q"], ip.user_ns["q"]
+    cell(ip, body)
+    assert runs(log) == 1
+    plain(ip, "x = 10\nr = (q.m(), Q.s(), Q.c(), Q().m())")
+    assert ip.user_ns["r"] == (10, 11, 12, 10)
+
+
+def test_an_input_aliased_under_two_names_is_changed_in_both_on_a_hit(ip, log):
+    plain(ip, "a = [1]\nb = a")
+    cell(ip, "a.append(x)")
+    plain(ip, "a = [1]\nb = a")
+    cell(ip, "a.append(x)")
+    assert runs(log) == 1 and ip.user_ns["a"] == [1, 3]
+    # the restored `a` is a new object: `b` is not the same list any more (a stated limit)
+    text = (Path(__file__).parents[2] / "docs" / "keys.md").read_text()
+    assert "another name" in text
+
+
+def test_a_tampered_blob_of_a_large_output_is_never_served(ip, log, tmp_path):
+    body = "import numpy as np\nbig = np.arange(1_000_000, dtype=np.float64) * x"
+    cell(ip, body)
+    blobs = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()
+             and p.stat().st_size > 1_000_000]
+    assert blobs, sorted((tmp_path / "cache").rglob("*"))
+    for blob in blobs:
+        blob.chmod(0o644)
+        data = bytearray(blob.read_bytes())
+        data[-8:] = b"\x00\x00\x00\x00\x00\x00\xf0\x7f"  # the last float becomes inf
+        blob.write_bytes(bytes(data))
+    del ip.user_ns["big"]
+    with pytest.warns(Warning):
+        cell(ip, body)
+    assert runs(log) == 2 and ip.user_ns["big"][-1] == 999_999 * 3
+
+
+def test_a_blob_replaced_by_a_symlink_is_never_followed(ip, log, tmp_path):
+    body = "import numpy as np\nbig = np.arange(1_000_000, dtype=np.float64) * x"
+    cell(ip, body)
+    blobs = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()
+             and p.stat().st_size > 1_000_000]
+    decoy = tmp_path / "decoy.bin"
+    decoy.write_bytes(blobs[0].read_bytes()[:-8] + b"\x00" * 8)
+    blobs[0].unlink()
+    blobs[0].symlink_to(decoy)
+    del ip.user_ns["big"]
+    with pytest.warns(Warning):
+        cell(ip, body)
+    assert runs(log) == 2 and ip.user_ns["big"][-1] == 999_999 * 3
