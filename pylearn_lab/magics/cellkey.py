@@ -70,6 +70,7 @@ __all__ = ["CELL_FUNC", "CellComponent", "CellPlan", "plan_cell"]
 CELL_FUNC = "%%pylearn"  # the ``func`` of every cell's record: ``%pylearn cache ls %%pylearn``
 _KEY_VERSION = 2  # bump when the key recipe changes: old entries then simply miss
 _MISSING = object()
+_HISTORY = re.compile(r"^(?:_+\d*|_i+\d*|In|Out|_ih|_oh|_dh)$")
 _SCALARS = (int, float, complex, str, bytes, bool, type(None))
 # module name -> (its __spec__, file digest when first seen with it): see _as_loaded
 _LOADED: dict[str, tuple[Any, str]] = {}
@@ -219,6 +220,9 @@ def _refuse_dynamic(source: str, ns: dict[str, Any], hidden: dict[str, Any]) -> 
 def _inputs(names: CellNames, ns: dict[str, Any], hidden: dict[str, Any],
             lenient: bool = False) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
+    # IPython's output and input history (``_``, ``Out[3]``, ``_i2``) is hidden, yet a
+    # cell reading it depends on it: an input like any value (it changes, so it misses)
+    hidden = {n: v for n, v in hidden.items() if not _HISTORY.match(n)}
     for name in names.reads:
         value = ns.get(name, _MISSING)
         if value is _MISSING or hidden.get(name, _MISSING) is value:

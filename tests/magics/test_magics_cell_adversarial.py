@@ -546,3 +546,20 @@ def test_a_blob_replaced_by_a_symlink_is_never_followed(ip, log, tmp_path):
     with pytest.warns(Warning):
         cell(ip, body)
     assert runs(log) == 2 and ip.user_ns["big"][-1] == 999_999 * 3
+
+
+@pytest.mark.parametrize("body", ["y = _ + x", "y = Out[n] + x", "y = len(In) + x"])
+def test_a_cell_reading_ipythons_history_misses_when_it_changes(ip, log, body):
+    # `_`, `Out` and `In` are IPython's hidden variables, but a cell that reads them
+    # depends on them: a later result must not be served the first one's value
+    def shown(value: int) -> None:
+        with capture_output():
+            assert ip.run_cell(str(value), store_history=True).success
+        ip.user_ns["n"] = ip.execution_count - 1
+
+    shown(100)
+    cell(ip, body)
+    first = ip.user_ns["y"]
+    shown(200)
+    cell(ip, body)
+    assert runs(log) == 2 and ip.user_ns["y"] != first
