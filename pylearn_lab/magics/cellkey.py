@@ -64,8 +64,9 @@ from ..hashing.library import is_library_module
 from ..hashing.versions import package_version
 from .analysis import CellNames, analyse, dynamic_uses, normalise
 from .execute import CellCode, Held
+from .session import MagicUsageError
 
-__all__ = ["CELL_FUNC", "CellComponent", "CellPlan", "plan_cell"]
+__all__ = ["CELL_FUNC", "CellComponent", "CellPlan", "UnhashableCellInput", "plan_cell"]
 
 CELL_FUNC = "%%pylearn"  # the ``func`` of every cell's record: ``%pylearn cache ls %%pylearn``
 _KEY_VERSION = 2  # bump when the key recipe changes: old entries then simply miss
@@ -75,6 +76,19 @@ _SCALARS = (int, float, complex, str, bytes, bool, type(None))
 # module name -> (its __spec__, file digest when first seen with it): see _as_loaded
 _LOADED: dict[str, tuple[Any, str]] = {}
 _ARG = re.compile(r"^(?:argument '(\w+)' of [^()]*\(\)|variable '(\w+)')")
+
+
+class UnhashableCellInput(MagicUsageError, UnhashableError):
+    """A cached cell reads a variable with no canonical hash.
+
+    One line in the notebook (a ``UsageError``) naming the variable and the
+    ways out; ``except UnhashableError`` catches it too, as it does for any
+    argument with no hash.
+    """
+
+    def __init__(self, message: str, path: str, value_type: type) -> None:
+        Exception.__init__(self, message)
+        self.path, self.value_type = path, value_type
 
 
 @dataclass
@@ -139,7 +153,7 @@ def plan_cell(source: str, ns: dict[str, Any], hidden: dict[str, Any] | None = N
     ------
     UsageError
         Invalid syntax, a name read that does not exist, an unhashable input
-        (one line naming the variable), or -- when ``hashed`` -- code that reads
+        (:class:`UnhashableCellInput`, one line naming the variable), or -- when ``hashed`` -- code that reads
         names the analysis cannot see (``import *``, ``exec``/``eval``,
         ``globals()``, magics and shell commands).
     """
@@ -210,7 +224,7 @@ def _refuse_dynamic(source: str, ns: dict[str, Any], hidden: dict[str, Any]) -> 
     if any(u.endswith("()") and u != "get_ipython()" for u in uses):
         ways.append("use the variables themselves instead of exec/eval/globals()")
     shown = ", ".join("%magic or !command" if u == "get_ipython()" else u for u in uses)
-    raise UsageError(
+    raise MagicUsageError(
         f"a cached cell cannot use {shown}: the names it reads are not visible before it "
         f"runs, so a cache hit could be stale. {'; '.join(ways).capitalize()}, or run the "
         "cell with --no-cache."
@@ -346,7 +360,7 @@ def _as_loaded(module: types.ModuleType, digest: str) -> str:
     return seen[1]
 
 
-def _unhashable(exc: UnhashableError, inputs: dict[str, Any]) -> UsageError:
+def _unhashable(exc: UnhashableError, inputs: dict[str, Any]) -> UnhashableCellInput:
     """The one-line error naming the variable (not the node's argument) and the ways out."""
     m = _ARG.match(exc.path)
     name = (m.group(1) or m.group(2)) if m else next(iter(inputs), "?")
@@ -355,9 +369,8 @@ def _unhashable(exc: UnhashableError, inputs: dict[str, Any]) -> UsageError:
     where = "" if path == f"variable {name!r}" else \
         f" ({path} is a {exc.value_type.__module__}.{exc.value_type.__qualname__})"
     tname = f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
-    return UsageError(
+    return UnhashableCellInput(
         f"cannot use variable {name!r} (type {tname}) as an input of a cached cell: it has no "
         f"canonical hash{where}. Create it inside this cell (and keep it out of the stored "
         "outputs with -o), register a hash with pylearn_lab.register_hash(type, fn), or run "
-        "the cell with --no-cache."
-    )
+        "the cell with --no-cache.", path, type(value))

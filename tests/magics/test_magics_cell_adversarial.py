@@ -327,9 +327,12 @@ def test_system_exit_mid_cell_stores_nothing(ip, log):
     ("fh = open(log)", "fh"),
 ])
 def test_an_unhashable_input_is_a_one_line_error_naming_it(ip, log, setup, name):
+    from pylearn_lab.errors import UnhashableError
+
     plain(ip, setup)
-    with pytest.raises(UsageError) as info:
+    with pytest.raises(UnhashableError) as info:  # and a UsageError: one line in a notebook
         cell(ip, f"y = {name}")
+    assert isinstance(info.value, UsageError)
     msg = str(info.value)
     assert f"variable {name!r}" in msg and "--no-cache" in msg and "\n" not in msg
     assert runs(log) == 0  # refused before anything ran
