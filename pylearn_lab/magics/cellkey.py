@@ -306,8 +306,20 @@ def _argument(name: str, value: Any, hashed: bool) -> Any:
     if callable(value):  # keyed by its identity as always; recorded by it, not by its address
         what = "class" if isinstance(value, type) else "function"
         qual = getattr(value, "__qualname__", None) or type(value).__qualname__
-        return Held(value, value, f"<{what} {qual} {hash_value(value, name=f'variable {name!r}')[:8]}>")
+        shown = f"<{what} {qual} {hash_value(value, name=f'variable {name!r}')[:8]}>"
+        return Held(value, _with_attributes(value), shown)
     return value
+
+
+def _with_attributes(fn: Any) -> Any:
+    """A function with attributes (``f.calls = 0``) counts by them too: a cell may change
+    them, and the function's identity (memoised by object) would not see it."""
+    if not isinstance(fn, types.FunctionType) or not fn.__dict__:
+        return fn
+    try:
+        return (fn, ("attributes", hash_value(dict(fn.__dict__))))
+    except UnhashableError:  # attributes with no hash: the identity alone, as before
+        return fn
 
 
 def _expr_token(value: Any, depth: int = 0) -> Any:

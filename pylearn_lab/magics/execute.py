@@ -339,13 +339,22 @@ def _digests(values: dict[str, Any]) -> dict[str, str]:
     """Digests of the inputs a cell could change in place (not code, modules or scalars)."""
     out = {}
     for name, value in values.items():
-        if callable(value) or isinstance(value, (*_SCALARS, types.ModuleType)):
+        if isinstance(value, types.FunctionType) and value.__dict__:
+            pass  # its attributes (f.calls += 1) can change in place; its code cannot
+        elif callable(value) or isinstance(value, (*_SCALARS, types.ModuleType)):
             continue
         try:
-            out[name] = hash_value(value)
+            out[name] = _content(value)
         except UnhashableError:  # only held inputs get here (never hashed for the key)
             continue
     return out
+
+
+def _content(value: Any) -> str:
+    """The digest of what can change in place: a function's attributes, any other value."""
+    if isinstance(value, types.FunctionType):
+        return hash_value(("attributes", dict(value.__dict__)))
+    return hash_value(value)
 
 
 def _changed(before: dict[str, str], values: dict[str, Any], ns: dict[str, Any]) -> list[str]:
@@ -356,7 +365,7 @@ def _changed(before: dict[str, str], values: dict[str, Any], ns: dict[str, Any])
         if ns.get(name) is not value:
             continue  # reassigned (then an output) or deleted: not changed in place
         try:
-            if hash_value(value) != digest:
+            if _content(value) != digest:
                 changed.append(name)
         except UnhashableError:  # hashable before, not now: certainly changed
             changed.append(name)

@@ -413,7 +413,7 @@ def test_an_entry_replayed_under_another_cells_key_is_never_served(ip, log, tmp_
     con.commit()
     con.close()
     del ip.user_ns["y"]
-    with capture_output() as cap:
+    with capture_output() as cap, pytest.warns(Warning, match="no valid signature"):
         ip.run_cell_magic("pylearn", "", TICK + "y = x * 2")
     assert ip.user_ns["y"] == 6, cap.stdout
     assert runs(log) == 3
@@ -566,3 +566,18 @@ def test_a_cell_reading_ipythons_history_misses_when_it_changes(ip, log, body):
     shown(200)
     cell(ip, body)
     assert runs(log) == 2 and ip.user_ns["y"] != first
+
+
+def test_a_class_attribute_changed_by_the_cell_is_not_served_stale(ip, log):
+    plain(ip, "class Counter:\n    n = 0\n")
+    cell(ip, "Counter.n += 1\ny = Counter.n")
+    cell(ip, "Counter.n += 1\ny = Counter.n")
+    # a plain cell twice gives 2: a hit must not say 1 while Counter.n stays 1
+    assert ip.user_ns["Counter"].n == ip.user_ns["y"] == 2 and runs(log) == 2
+
+
+def test_a_function_attribute_changed_by_the_cell_is_not_served_stale(ip, log):
+    plain(ip, "def f():\n    return 1\nf.calls = 0\n")
+    cell(ip, "f.calls += 1\ny = f.calls")
+    cell(ip, "f.calls += 1\ny = f.calls")
+    assert ip.user_ns["f"].calls == ip.user_ns["y"] == 2 and runs(log) == 2
