@@ -106,7 +106,8 @@ def analyse(source: str) -> CellNames:
     # required (more inputs only mean more misses, never a stale hit)
     reads = [n for n in top.reads if n not in top.global_stores]
     late = [n for n in top.reads if n in top.global_stores]
-    free = [*late, *(n for n in nested_reads if n not in top.assigned and n not in top.reads)]
+    free = [*late, *top.optional,
+            *(n for n in nested_reads if n not in top.assigned and n not in top.reads)]
     return CellNames(tuple(reads), tuple(dict.fromkeys(free)), tuple(assigns))
 
 
@@ -160,14 +161,52 @@ class _TopLevel(ast.NodeVisitor):
         self.reads: dict[str, None] = {}
         self.deleted: set[str] = set()
         self.global_stores: set[str] = set()  # assigned by a nested ``global`` statement
+        self.definite: set[str] = set()  # assigned on every path so far
+        self.optional: dict[str, None] = {}  # read after a maybe-assignment: inputs if they exist
+        self.cond = 0  # inside a branch (if/while/for body, try, match, a and/or operand)
 
     def load(self, name: str) -> None:
         if name not in self.assigned:
             self.reads.setdefault(name)
+        elif name not in self.definite:  # ``if c: z = 1`` then ``y = z``: may be the old z
+            self.optional.setdefault(name)
 
     def store(self, name: str) -> None:
         self.assigned.setdefault(name)
         self.deleted.discard(name)
+        if not self.cond:
+            self.definite.add(name)
+
+    # -- branches: what they assign may not be assigned at all -----------------------------
+    def _branch(self, node: ast.AST, first: str | None = None) -> None:
+        if first is not None:
+            self.visit(getattr(node, first))
+        self.cond += 1
+        for field, value in ast.iter_fields(node):
+            if field == first:
+                continue
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, ast.AST):
+                    self.visit(child)
+        self.cond -= 1
+
+    def visit_If(self, node: ast.If | ast.While) -> None:
+        self._branch(node, "test")
+
+    visit_While = visit_If
+
+    def visit_Match(self, node: ast.Match) -> None:
+        self._branch(node, "subject")
+
+    def visit_Try(self, node: ast.AST) -> None:
+        self._branch(node)  # the body may raise before it assigns
+
+    visit_TryStar = visit_Try
+
+    def visit_IfExp(self, node: ast.IfExp | ast.BoolOp) -> None:
+        self._branch(node, "test" if isinstance(node, ast.IfExp) else None)
+
+    visit_BoolOp = visit_IfExp
 
     # -- names ------------------------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
@@ -206,9 +245,11 @@ class _TopLevel(ast.NodeVisitor):
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
+        self.cond += 1  # the iterable may be empty
         self.visit(node.target)
         for stmt in [*node.body, *node.orelse]:
             self.visit(stmt)
+        self.cond -= 1
 
     visit_AsyncFor = visit_For
 
@@ -277,7 +318,9 @@ class _TopLevel(ast.NodeVisitor):
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
         # The first iterable is evaluated in the enclosing scope; the rest is a nested scope.
         self.visit(node.generators[0].iter)
+        self.cond += 1  # zero iterations bind nothing
         for walrus in (n for n in ast.walk(node) if isinstance(n, ast.NamedExpr)):
             self.store(walrus.target.id)  # := in a comprehension binds in the enclosing scope
+        self.cond -= 1
 
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension

@@ -581,3 +581,21 @@ def test_a_function_attribute_changed_by_the_cell_is_not_served_stale(ip, log):
     cell(ip, "f.calls += 1\ny = f.calls")
     cell(ip, "f.calls += 1\ny = f.calls")
     assert ip.user_ns["f"].calls == ip.user_ns["y"] == 2 and runs(log) == 2
+
+
+@pytest.mark.parametrize("body", [
+    "if x > 100:\n    z = 1\ny = z",
+    "for z in []:\n    pass\ny = z",
+    "while x > 100:\n    z = 1\ny = z",
+    "try:\n    1 / 0\n    z = 1\nexcept ZeroDivisionError:\n    pass\ny = z",
+    "y = [(z := i) for i in []] and z or z",
+    "match x:\n    case 100:\n        z = 1\ny = z",
+])
+def test_a_name_assigned_only_on_some_paths_is_still_an_input(ip, log, body):
+    # the branch that assigns z does not run: y is the notebook's z, which then changes
+    plain(ip, "z = 5")
+    cell(ip, body)
+    assert ip.user_ns["y"] == 5
+    plain(ip, "z = 6")
+    cell(ip, body)
+    assert runs(log) == 2 and ip.user_ns["y"] == 6
