@@ -599,3 +599,16 @@ def test_a_name_assigned_only_on_some_paths_is_still_an_input(ip, log, body):
     plain(ip, "z = 6")
     cell(ip, body)
     assert runs(log) == 2 and ip.user_ns["y"] == 6
+
+
+def test_a_module_attribute_set_by_the_cell_is_not_replayed_as_documented(ip, log, tmp_path,
+                                                                         monkeypatch):
+    (tmp_path / "pl_advmod4.py").write_text("K = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plain(ip, "import pl_advmod4")
+    cell(ip, "pl_advmod4.K = x\ny = 1")
+    plain(ip, "pl_advmod4.K = 1")
+    out, _ = cell(ip, "pl_advmod4.K = x\ny = 1")
+    assert "served from cache" in out and ip.user_ns["pl_advmod4"].K == 1  # the stated limit
+    text = (Path(__file__).parents[2] / "docs" / "keys.md").read_text()
+    assert "Side effects outside the namespace are not replayed" in text
