@@ -149,8 +149,11 @@ def _rebind(value: Any, ns: dict[str, Any]) -> Any:
     if isinstance(value, types.FunctionType):
         if value.__globals__ is ns or value.__module__ != ns.get("__name__"):
             return value
+        closure = value.__closure__
+        if closure:  # a decorator's wrapper holds the cell's function in its closure
+            closure = tuple(_rebound_cell(c, ns) for c in closure)
         fn = types.FunctionType(value.__code__, ns, value.__name__, value.__defaults__,
-                                value.__closure__)
+                                closure)
         fn.__kwdefaults__, fn.__qualname__ = value.__kwdefaults__, value.__qualname__
         fn.__annotations__, fn.__doc__ = value.__annotations__, value.__doc__
         fn.__dict__.update(value.__dict__)
@@ -162,6 +165,16 @@ def _rebind(value: Any, ns: dict[str, Any]) -> Any:
             if new is not inner:
                 setattr(value, attr, type(member)(new) if inner is not member else new)
     return value
+
+
+def _rebound_cell(cell: Any, ns: dict[str, Any]) -> Any:
+    """A closure cell holding a notebook function, rebound; any other cell as it is (shared)."""
+    try:
+        inner = cell.cell_contents
+    except ValueError:  # an empty cell
+        return cell
+    new = _rebind(inner, ns) if isinstance(inner, types.FunctionType) else inner
+    return cell if new is inner else types.CellType(new)
 
 
 def _serve(shell: Any, session: MagicSession, stored: CellValue, label: str) -> Any:

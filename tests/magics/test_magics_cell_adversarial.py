@@ -612,3 +612,15 @@ def test_a_module_attribute_set_by_the_cell_is_not_replayed_as_documented(ip, lo
     assert "served from cache" in out and ip.user_ns["pl_advmod4"].K == 1  # the stated limit
     text = (Path(__file__).parents[2] / "docs" / "keys.md").read_text()
     assert "Side effects outside the namespace are not replayed" in text
+
+
+def test_a_decorated_function_defined_in_the_cell_reads_the_live_namespace_after_a_hit(ip, log):
+    body = ("import functools\ndef deco(fn):\n    @functools.wraps(fn)\n"
+            "    def wrapper():\n        return fn() + 1\n    return wrapper\n"
+            "@deco\ndef g():\n    return x\ny = g()")
+    cell(ip, body)
+    del ip.user_ns["g"]
+    cell(ip, body)
+    assert runs(log) == 1
+    plain(ip, "x = 10\nz = g()")
+    assert ip.user_ns["z"] == 11
