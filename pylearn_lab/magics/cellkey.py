@@ -263,7 +263,7 @@ def _through_functions(inputs: dict[str, Any], ns: dict[str, Any],
     known limits in docs/keys.md); as inputs of the cell they are hashed each
     run, and a change in place made by the cell is found and stored.
     """
-    stack = [v for v in inputs.values() if isinstance(v, types.FunctionType)]
+    stack = [f for v in inputs.values() for f in _functions(v, ns)]
     seen: set[int] = set()
     while stack:
         fn = stack.pop()
@@ -274,8 +274,8 @@ def _through_functions(inputs: dict[str, Any], ns: dict[str, Any],
             value = ns.get(name, _MISSING)
             if name in inputs or value is _MISSING or hidden.get(name, _MISSING) is value:
                 continue
-            if isinstance(value, types.FunctionType):
-                stack.append(value)
+            if isinstance(value, (types.FunctionType, type)):
+                stack.extend(_functions(value, ns))
             elif not (callable(value) or isinstance(value, (types.ModuleType, *_SCALARS))):
                 try:
                     hash_value(value)
@@ -283,6 +283,17 @@ def _through_functions(inputs: dict[str, Any], ns: dict[str, Any],
                     continue
                 inputs[name] = value
     return inputs
+
+
+def _functions(value: Any, ns: dict[str, Any]) -> list[types.FunctionType]:
+    """The function itself, or the methods of a class the notebook defined."""
+    if isinstance(value, types.FunctionType):
+        return [value]
+    if isinstance(value, type) and value.__module__ == ns.get("__name__"):
+        members = [m.__func__ if isinstance(m, (staticmethod, classmethod)) else m
+                   for m in vars(value).values()]
+        return [m for m in members if isinstance(m, types.FunctionType)]
+    return []
 
 
 def _global_names(code: types.CodeType) -> set[str]:

@@ -624,3 +624,11 @@ def test_a_decorated_function_defined_in_the_cell_reads_the_live_namespace_after
     assert runs(log) == 1
     plain(ip, "x = 10\nz = g()")
     assert ip.user_ns["z"] == 11
+
+
+def test_notebook_data_a_method_reads_misses_when_changed_in_place(ip, log):
+    plain(ip, "table = [1, 2]\nclass Summer:\n    def total(self):\n        return sum(table)\n")
+    cell(ip, "y = Summer().total() + x")
+    plain(ip, "table.append(10)")
+    cell(ip, "y = Summer().total() + x")
+    assert runs(log) == 2 and ip.user_ns["y"] == 16
