@@ -112,7 +112,8 @@ def analyse(source: str) -> CellNames:
 
 
 def dynamic_uses(source: str) -> list[str]:
-    """What in the cell reads names the analysis cannot see: ``import *`` and :data:`DYNAMIC`.
+    """What in the cell reads names the analysis cannot see: ``import *``, ``__main__``
+    (the notebook namespace as a module) and :data:`DYNAMIC`.
 
     Returns each once, as it would be written (``'from math import *'``,
     ``'exec()'``), never a name the cell binds itself; the caller decides whether a name is really the
@@ -135,6 +136,9 @@ def dynamic_uses(source: str) -> list[str]:
     for node in nodes:
         if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             found.setdefault(f"from {'.' * node.level}{node.module or ''} import *")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and "__main__" in (
+                [getattr(node, "module", None)] + [a.name for a in node.names]):
+            found.setdefault("import __main__")  # the namespace itself, read by attribute
         elif isinstance(node, ast.Name) and node.id in DYNAMIC and node.id not in own:
             found.setdefault(f"{node.id}()")
     return list(found)

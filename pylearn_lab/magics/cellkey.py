@@ -219,6 +219,8 @@ def _refuse_dynamic(source: str, ns: dict[str, Any], hidden: dict[str, Any]) -> 
     ways = []
     if any(u.endswith("import *") for u in uses):
         ways.append("import the names it uses by name (from m import a, b)")
+    if "import __main__" in uses:
+        ways.append("read the notebook's variables by name, not through __main__")
     if "get_ipython()" in uses:
         ways.append("move magics and shell commands (%time, !cmd) to a plain cell")
     if any(u.endswith("()") and u != "get_ipython()" for u in uses):

@@ -189,6 +189,8 @@ def test_a_star_import_is_refused_from_the_cache_in_one_line(ip, log):
     "y = globals()['x'] * 2",
     "y = vars()['x'] * 2",
     "y = locals()['x']",
+    "import __main__\ny = __main__.x",
+    "from __main__ import x as x_again\ny = x_again",
 ])
 def test_dynamic_name_access_is_refused_from_the_cache(ip, log, body):
     # the names exec/eval/globals read are invisible to the analysis: a hit would be stale
