@@ -153,19 +153,21 @@ def plan_cell(source: str, ns: dict[str, Any], hidden: dict[str, Any] | None = N
     ------
     UsageError
         Invalid syntax, a name read that does not exist, an unhashable input
-        (:class:`UnhashableCellInput`, one line naming the variable), or -- when ``hashed`` -- code that reads
-        names the analysis cannot see (``import *``, ``exec``/``eval``,
-        ``globals()``, magics and shell commands).
+        (:class:`UnhashableCellInput`, one line naming the variable), or --
+        when ``hashed`` -- code that reads names the analysis cannot see
+        (``import *``, ``exec``/``eval``, ``globals()``, ``__main__``, magics
+        and shell commands).
     """
     try:
         names = analyse(source)
         normalised = normalise(source)
+        uses = dynamic_uses(source)
     except SyntaxError as exc:
         raise UsageError(f"the cell is not valid Python: {exc.msg} (line {exc.lineno}).") from None
     if hashed:
-        _refuse_dynamic(source, ns, hidden or {})
+        _refuse_dynamic(uses, ns, hidden or {})
     # names a star import brings are unknown before it runs (only --no-cache gets here)
-    star = any(u.endswith("import *") for u in dynamic_uses(source))
+    star = any(u.endswith("import *") for u in uses)
     inputs = _inputs(names, ns, hidden or {}, star)
     outs = tuple(outputs) if outputs else names.assigns
     code = CellCode(source, tuple(sorted(inputs)), outs, explicit=bool(outputs), cached=hashed,
@@ -205,10 +207,10 @@ class CellComponent(Component):
         return self._identity
 
 
-def _refuse_dynamic(source: str, ns: dict[str, Any], hidden: dict[str, Any]) -> None:
+def _refuse_dynamic(found: list[str], ns: dict[str, Any], hidden: dict[str, Any]) -> None:
     """One line when a cached cell would read names no key can see (a hit could be stale)."""
     uses = []
-    for use in dynamic_uses(source):
+    for use in found:
         name = use.removesuffix("()")
         value = ns.get(name, _MISSING)
         if use == name or value is _MISSING or value is getattr(builtins, name, None) or \
