@@ -13,7 +13,10 @@ On a hit the cell does not run: the names it assigns (or those given with
 what it displayed (DataFrame HTML, matplotlib figures, widget fallbacks; see
 :mod:`.richout`) is displayed again, and one line says it came from the cache.
 The node of the last cell is kept as ``_cell``: ``pl.lineage(_cell)``,
-``pl.why(_cell)``.
+``pl.why(_cell)``. A hit also deletes again the inputs the cell deleted, and a
+function or class the cell defined is rebound to the live namespace (unpickled,
+it would read a frozen copy of the globals). What a cached cell promises and
+where it stops is in docs/keys.md ("``%%pylearn`` cells").
 
 An input the cell changes in place (``df["ratio"] = ...`` on a DataFrame it
 did not create) is found by hashing the inputs again after the cell: its new
