@@ -63,7 +63,7 @@ from ..hashing.functions import FunctionIdentity
 from ..hashing.library import is_library_module
 from ..hashing.versions import package_version
 from .analysis import CellNames, analyse, dynamic_uses, normalise
-from .execute import CellCode, Held
+from .execute import CellCode, Held, function_state
 from .session import MagicUsageError
 
 __all__ = ["CELL_FUNC", "CellComponent", "CellPlan", "UnhashableCellInput", "plan_cell"]
@@ -327,13 +327,14 @@ def _argument(name: str, value: Any, hashed: bool) -> Any:
 
 
 def _with_attributes(fn: Any) -> Any:
-    """A function with attributes (``f.calls = 0``) counts by them too: a cell may change
-    them, and the function's identity (memoised by object) would not see it."""
-    if not isinstance(fn, types.FunctionType) or not fn.__dict__:
+    """A function counts by its data too (attributes, defaults, closure: see
+    :func:`~.execute.function_state`): they may change in place, and the function's
+    identity (memoised by object) would not see it."""
+    if not isinstance(fn, types.FunctionType):
         return fn
     try:
-        return (fn, ("attributes", hash_value(dict(fn.__dict__))))
-    except UnhashableError:  # attributes with no hash: the identity alone, as before
+        return (fn, hash_value(function_state(fn)))
+    except UnhashableError:  # data with no hash: the identity alone, as before
         return fn
 
 

@@ -58,8 +58,8 @@ from ..hashing import hash_value
 from ..jobs import check_picklable
 from .richout import DisplayRecorder, Output, formatted
 
-__all__ = ["CellCode", "CellExited", "CellNotCached", "CellNotStored", "CellValue", "Held", "Tee", "execute",
-           "has_result", "write_captured"]
+__all__ = ["CellCode", "CellExited", "CellNotCached", "CellNotStored", "CellValue", "Held", "Tee",
+           "execute", "function_state", "has_result", "write_captured"]
 
 _NO_RESULT = object()
 FILENAME = "<%%pylearn cell>"
@@ -339,8 +339,8 @@ def _digests(values: dict[str, Any]) -> dict[str, str]:
     """Digests of the inputs a cell could change in place (not code, modules or scalars)."""
     out = {}
     for name, value in values.items():
-        if isinstance(value, types.FunctionType) and value.__dict__:
-            pass  # its attributes (f.calls += 1) can change in place; its code cannot
+        if isinstance(value, types.FunctionType):
+            pass  # its data (f.calls += 1, a default, its closure) can change; its code cannot
         elif callable(value) or isinstance(value, (*_SCALARS, types.ModuleType)):
             continue
         try:
@@ -351,10 +351,38 @@ def _digests(values: dict[str, Any]) -> dict[str, str]:
 
 
 def _content(value: Any) -> str:
-    """The digest of what can change in place: a function's attributes, any other value."""
+    """The digest of what can change in place: a function's data, any other value."""
     if isinstance(value, types.FunctionType):
-        return hash_value(("attributes", dict(value.__dict__)))
+        return hash_value(function_state(value))
     return hash_value(value)
+
+
+def function_state(fn: types.FunctionType) -> Any:
+    """The data a function holds that can change in place, without its code.
+
+    Its attributes (``f.calls``), defaults (``def g(t=table)``) and the data in
+    its closure (``lambda: sum(t)``): a function's identity is memoised by
+    object, so a change to them would not change it. Functions and modules
+    held there count by their own keys, so they are left out.
+
+    Examples
+    --------
+    >>> def make(t):
+    ...     return lambda: sum(t)
+    >>> data = [1]
+    >>> g = make(data)
+    >>> before = hash_value(function_state(g)); data.append(2)
+    >>> hash_value(function_state(g)) == before
+    False
+    """
+    closure = []
+    for cell in fn.__closure__ or ():
+        try:
+            closure.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            closure.append(None)
+    data = [v for v in closure if not (callable(v) or isinstance(v, types.ModuleType))]
+    return ("state", dict(fn.__dict__), fn.__defaults__, fn.__kwdefaults__, data)
 
 
 def _changed(before: dict[str, str], values: dict[str, Any], ns: dict[str, Any]) -> list[str]:

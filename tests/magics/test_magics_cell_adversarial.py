@@ -634,3 +634,16 @@ def test_notebook_data_a_method_reads_misses_when_changed_in_place(ip, log):
     plain(ip, "table.append(10)")
     cell(ip, "y = Summer().total() + x")
     assert runs(log) == 2 and ip.user_ns["y"] == 16
+
+
+@pytest.mark.parametrize("setup", [
+    "def make(t):\n    return lambda: sum(t)\ng = make(table)",
+    "def g(t=table):\n    return sum(t)",
+    "import functools\ndef add(t):\n    return sum(t)\ng = functools.partial(add, table)",
+])
+def test_data_held_by_a_function_changed_in_place_misses(ip, log, setup):
+    plain(ip, "table = [1, 2]\n" + setup)
+    cell(ip, "y = g() + x")
+    plain(ip, "table.append(10)")
+    cell(ip, "y = g() + x")
+    assert runs(log) == 2 and ip.user_ns["y"] == 16
