@@ -31,7 +31,12 @@ import re
 import symtable
 from dataclasses import dataclass
 
-__all__ = ["CellNames", "analyse", "normalise"]
+__all__ = ["DYNAMIC", "CellNames", "analyse", "dynamic_uses", "normalise"]
+
+# Builtins that read or write names the syntax tree cannot see, and IPython's hook for
+# magics and shell commands (``%time y = x`` reads ``x`` inside a string; ``!cmd`` is a
+# side effect a hit cannot replay): a cell that calls them cannot be cached safely.
+DYNAMIC = ("eval", "exec", "get_ipython", "globals", "locals", "vars")
 
 # IPython's output-history names: never outputs of a cell.
 _HISTORY = re.compile(r"^_+\d*$|^_i+\d*$")
@@ -96,8 +101,47 @@ def analyse(source: str) -> CellNames:
     for child in table.get_children():
         _module_names(child, nested_reads, top)
     assigns = [n for n in top.assigned if n not in top.deleted and not _HISTORY.match(n)]
-    free = [n for n in nested_reads if n not in top.assigned and n not in top.reads]
-    return CellNames(tuple(top.reads), tuple(free), tuple(assigns))
+    # a name a nested ``global`` statement assigns may be read at top level before the
+    # walk saw it assigned (``g()`` then ``y = made``): an input when it exists, never
+    # required (more inputs only mean more misses, never a stale hit)
+    reads = [n for n in top.reads if n not in top.global_stores]
+    late = [n for n in top.reads if n in top.global_stores]
+    free = [*late, *top.optional,
+            *(n for n in nested_reads if n not in top.assigned and n not in top.reads)]
+    return CellNames(tuple(reads), tuple(dict.fromkeys(free)), tuple(assigns))
+
+
+def dynamic_uses(source: str) -> list[str]:
+    """What in the cell reads names the analysis cannot see: ``import *``, ``__main__``
+    (the notebook namespace as a module) and :data:`DYNAMIC`.
+
+    Returns each once, as it would be written (``'from math import *'``,
+    ``'exec()'``), never a name the cell binds itself; the caller decides whether a name is really the
+    builtin (a user's own ``eval`` function is fine).
+
+    Examples
+    --------
+    >>> dynamic_uses("from math import *\\ny = eval('1')\\nz = len([])")
+    ['from math import *', 'eval()']
+    >>> dynamic_uses("y = evaluate(x)")
+    []
+    """
+    nodes = list(ast.walk(ast.parse(source)))
+    own = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    own |= {n.name for n in nodes if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                    ast.ClassDef))}
+    own |= {(a.asname or a.name).split(".")[0] for n in nodes
+            if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    found: dict[str, None] = {}
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            found.setdefault(f"from {'.' * node.level}{node.module or ''} import *")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and "__main__" in (
+                [getattr(node, "module", None)] + [a.name for a in node.names]):
+            found.setdefault("import __main__")  # the namespace itself, read by attribute
+        elif isinstance(node, ast.Name) and node.id in DYNAMIC and node.id not in own:
+            found.setdefault(f"{node.id}()")
+    return list(found)
 
 
 def _module_names(table: symtable.SymbolTable, reads: dict[str, None], top: _TopLevel) -> None:
@@ -108,6 +152,7 @@ def _module_names(table: symtable.SymbolTable, reads: dict[str, None], top: _Top
             reads.setdefault(name)
         if sym.is_declared_global() and sym.is_assigned():
             top.store(name)
+            top.global_stores.add(name)
     for child in table.get_children():
         _module_names(child, reads, top)
 
@@ -119,14 +164,53 @@ class _TopLevel(ast.NodeVisitor):
         self.assigned: dict[str, None] = {}
         self.reads: dict[str, None] = {}
         self.deleted: set[str] = set()
+        self.global_stores: set[str] = set()  # assigned by a nested ``global`` statement
+        self.definite: set[str] = set()  # assigned on every path so far
+        self.optional: dict[str, None] = {}  # read after a maybe-assignment: inputs if they exist
+        self.cond = 0  # inside a branch (if/while/for body, try, match, a and/or operand)
 
     def load(self, name: str) -> None:
         if name not in self.assigned:
             self.reads.setdefault(name)
+        elif name not in self.definite:  # ``if c: z = 1`` then ``y = z``: may be the old z
+            self.optional.setdefault(name)
 
     def store(self, name: str) -> None:
         self.assigned.setdefault(name)
         self.deleted.discard(name)
+        if not self.cond:
+            self.definite.add(name)
+
+    # -- branches: what they assign may not be assigned at all -----------------------------
+    def _branch(self, node: ast.AST, first: str | None = None) -> None:
+        if first is not None:
+            self.visit(getattr(node, first))
+        self.cond += 1
+        for field, value in ast.iter_fields(node):
+            if field == first:
+                continue
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, ast.AST):
+                    self.visit(child)
+        self.cond -= 1
+
+    def visit_If(self, node: ast.If | ast.While) -> None:
+        self._branch(node, "test")
+
+    visit_While = visit_If
+
+    def visit_Match(self, node: ast.Match) -> None:
+        self._branch(node, "subject")
+
+    def visit_Try(self, node: ast.AST) -> None:
+        self._branch(node)  # the body may raise before it assigns
+
+    visit_TryStar = visit_Try
+
+    def visit_IfExp(self, node: ast.IfExp | ast.BoolOp) -> None:
+        self._branch(node, "test" if isinstance(node, ast.IfExp) else None)
+
+    visit_BoolOp = visit_IfExp
 
     # -- names ------------------------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
@@ -165,9 +249,11 @@ class _TopLevel(ast.NodeVisitor):
 
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
         self.visit(node.iter)
+        self.cond += 1  # the iterable may be empty
         self.visit(node.target)
         for stmt in [*node.body, *node.orelse]:
             self.visit(stmt)
+        self.cond -= 1
 
     visit_AsyncFor = visit_For
 
@@ -236,7 +322,9 @@ class _TopLevel(ast.NodeVisitor):
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
         # The first iterable is evaluated in the enclosing scope; the rest is a nested scope.
         self.visit(node.generators[0].iter)
+        self.cond += 1  # zero iterations bind nothing
         for walrus in (n for n in ast.walk(node) if isinstance(n, ast.NamedExpr)):
             self.store(walrus.target.id)  # := in a comprehension binds in the enclosing scope
+        self.cond -= 1
 
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension

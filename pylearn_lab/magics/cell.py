@@ -13,7 +13,10 @@ On a hit the cell does not run: the names it assigns (or those given with
 what it displayed (DataFrame HTML, matplotlib figures, widget fallbacks; see
 :mod:`.richout`) is displayed again, and one line says it came from the cache.
 The node of the last cell is kept as ``_cell``: ``pl.lineage(_cell)``,
-``pl.why(_cell)``.
+``pl.why(_cell)``. A hit also deletes again the inputs the cell deleted, and a
+function or class the cell defined is rebound to the live namespace (unpickled,
+it would read a frozen copy of the globals). What a cached cell promises and
+where it stops is in docs/keys.md ("``%%pylearn`` cells").
 
 An input the cell changes in place (``df["ratio"] = ...`` on a DataFrame it
 did not create) is found by hashing the inputs again after the cell: its new
@@ -86,7 +89,7 @@ def run_cell(shell: Any, session: MagicSession, args: Any, cell: str) -> Any:
     session.cell_misses += 1
     if not here:
         write_captured(value.stdout, value.stderr)
-        shell.user_ns.update(value.outputs)
+        _restore(shell.user_ns, value)
     return value.live if value.live is not None else value.result
 
 
@@ -130,8 +133,55 @@ def _output_names(text: str) -> list[str]:
     return names
 
 
+def _restore(ns: dict[str, Any], value: CellValue) -> None:
+    """The cell's effect on the namespace: its outputs set, the inputs it deleted gone."""
+    ns.update({name: _rebind(v, ns) for name, v in value.outputs.items()})
+    for name in getattr(value, "deleted", ()):  # entries stored before the field: none
+        if name not in value.outputs:
+            ns.pop(name, None)
+
+
+def _rebind(value: Any, ns: dict[str, Any]) -> Any:
+    """A function or class the cell defined, made to read the live namespace again.
+
+    Unpickled, a notebook function reads a copy of the globals it had when
+    stored: after ``x = 10`` it would still see the old ``x``, unlike the one a
+    plain cell defines. Its code is rebound to ``ns`` (a class: its methods, in
+    place, so instances stored with it keep their class).
+    """
+    if isinstance(value, types.FunctionType):
+        if value.__globals__ is ns or value.__module__ != ns.get("__name__"):
+            return value
+        closure = value.__closure__
+        if closure:  # a decorator's wrapper holds the cell's function in its closure
+            closure = tuple(_rebound_cell(c, ns) for c in closure)
+        fn = types.FunctionType(value.__code__, ns, value.__name__, value.__defaults__,
+                                closure)
+        fn.__kwdefaults__, fn.__qualname__ = value.__kwdefaults__, value.__qualname__
+        fn.__annotations__, fn.__doc__ = value.__annotations__, value.__doc__
+        fn.__dict__.update(value.__dict__)
+        return fn
+    if isinstance(value, type) and value.__module__ == ns.get("__name__"):
+        for attr, member in list(vars(value).items()):
+            inner = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+            new = _rebind(inner, ns)
+            if new is not inner:
+                setattr(value, attr, type(member)(new) if inner is not member else new)
+    return value
+
+
+def _rebound_cell(cell: Any, ns: dict[str, Any]) -> Any:
+    """A closure cell holding a notebook function, rebound; any other cell as it is (shared)."""
+    try:
+        inner = cell.cell_contents
+    except ValueError:  # an empty cell
+        return cell
+    new = _rebind(inner, ns) if isinstance(inner, types.FunctionType) else inner
+    return cell if new is inner else types.CellType(new)
+
+
 def _serve(shell: Any, session: MagicSession, stored: CellValue, label: str) -> Any:
-    shell.user_ns.update(stored.outputs)
+    _restore(shell.user_ns, stored)
     write_captured(stored.stdout, stored.stderr)
     replay(stored.displays or [])
     if stored.result is None and stored.result_display:

@@ -45,6 +45,7 @@ False
 from __future__ import annotations
 
 import builtins
+import os
 import re
 import types
 import uuid
@@ -61,15 +62,33 @@ from ..hashing import digest_bytes, hash_value
 from ..hashing.functions import FunctionIdentity
 from ..hashing.library import is_library_module
 from ..hashing.versions import package_version
-from .analysis import CellNames, analyse, normalise
-from .execute import CellCode, Held
+from .analysis import CellNames, analyse, dynamic_uses, normalise
+from .execute import CellCode, Held, function_state
+from .session import MagicUsageError
 
-__all__ = ["CELL_FUNC", "CellComponent", "CellPlan", "plan_cell"]
+__all__ = ["CELL_FUNC", "CellComponent", "CellPlan", "UnhashableCellInput", "plan_cell"]
 
 CELL_FUNC = "%%pylearn"  # the ``func`` of every cell's record: ``%pylearn cache ls %%pylearn``
 _KEY_VERSION = 2  # bump when the key recipe changes: old entries then simply miss
 _MISSING = object()
+_HISTORY = re.compile(r"^(?:_+\d*|_i+\d*|In|Out|_ih|_oh|_dh)$")
+_SCALARS = (int, float, complex, str, bytes, bool, type(None))
+# module name -> (its __spec__, file digest when first seen with it): see _as_loaded
+_LOADED: dict[str, tuple[Any, str]] = {}
 _ARG = re.compile(r"^(?:argument '(\w+)' of [^()]*\(\)|variable '(\w+)')")
+
+
+class UnhashableCellInput(MagicUsageError, UnhashableError):
+    """A cached cell reads a variable with no canonical hash.
+
+    One line in the notebook (a ``UsageError``) naming the variable and the
+    ways out; ``except UnhashableError`` catches it too, as it does for any
+    argument with no hash.
+    """
+
+    def __init__(self, message: str, path: str, value_type: type) -> None:
+        Exception.__init__(self, message)
+        self.path, self.value_type = path, value_type
 
 
 @dataclass
@@ -133,15 +152,23 @@ def plan_cell(source: str, ns: dict[str, Any], hidden: dict[str, Any] | None = N
     Raises
     ------
     UsageError
-        Invalid syntax, a name read that does not exist, or an unhashable input
-        (one line naming the variable).
+        Invalid syntax, a name read that does not exist, an unhashable input
+        (:class:`UnhashableCellInput`, one line naming the variable), or --
+        when ``hashed`` -- code that reads names the analysis cannot see
+        (``import *``, ``exec``/``eval``, ``globals()``, ``__main__``, magics
+        and shell commands).
     """
     try:
         names = analyse(source)
         normalised = normalise(source)
+        uses = dynamic_uses(source)
     except SyntaxError as exc:
         raise UsageError(f"the cell is not valid Python: {exc.msg} (line {exc.lineno}).") from None
-    inputs = _inputs(names, ns, hidden or {})
+    if hashed:
+        _refuse_dynamic(uses, ns, hidden or {})
+    # names a star import brings are unknown before it runs (only --no-cache gets here)
+    star = any(u.endswith("import *") for u in uses)
+    inputs = _inputs(names, ns, hidden or {}, star)
     outs = tuple(outputs) if outputs else names.assigns
     code = CellCode(source, tuple(sorted(inputs)), outs, explicit=bool(outputs), cached=hashed,
                     shell=shell, raw=raw)
@@ -180,12 +207,44 @@ class CellComponent(Component):
         return self._identity
 
 
-def _inputs(names: CellNames, ns: dict[str, Any], hidden: dict[str, Any]) -> dict[str, Any]:
+def _refuse_dynamic(found: list[str], ns: dict[str, Any], hidden: dict[str, Any]) -> None:
+    """One line when a cached cell would read names no key can see (a hit could be stale)."""
+    uses = []
+    for use in found:
+        name = use.removesuffix("()")
+        value = ns.get(name, _MISSING)
+        if use == name or value is _MISSING or value is getattr(builtins, name, None) or \
+                hidden.get(name, _MISSING) is value:  # the builtin, or IPython's own hook
+            uses.append(use)
+    if not uses:
+        return
+    ways = []
+    if any(u.endswith("import *") for u in uses):
+        ways.append("import the names it uses by name (from m import a, b)")
+    if "import __main__" in uses:
+        ways.append("read the notebook's variables by name, not through __main__")
+    if "get_ipython()" in uses:
+        ways.append("move magics and shell commands (%time, !cmd) to a plain cell")
+    if any(u.endswith("()") and u != "get_ipython()" for u in uses):
+        ways.append("use the variables themselves instead of exec/eval/globals()")
+    shown = ", ".join("%magic or !command" if u == "get_ipython()" else u for u in uses)
+    raise MagicUsageError(
+        f"a cached cell cannot use {shown}: the names it reads are not visible before it "
+        f"runs, so a cache hit could be stale. {'; '.join(ways).capitalize()}, or run the "
+        "cell with --no-cache."
+    )
+
+
+def _inputs(names: CellNames, ns: dict[str, Any], hidden: dict[str, Any],
+            lenient: bool = False) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
+    # IPython's output and input history (``_``, ``Out[3]``, ``_i2``) is hidden, yet a
+    # cell reading it depends on it: an input like any value (it changes, so it misses)
+    hidden = {n: v for n, v in hidden.items() if not _HISTORY.match(n)}
     for name in names.reads:
         value = ns.get(name, _MISSING)
         if value is _MISSING or hidden.get(name, _MISSING) is value:
-            if hasattr(builtins, name) or value is not _MISSING:
+            if hasattr(builtins, name) or value is not _MISSING or lenient:
                 continue
             raise UsageError(
                 f"the cell reads {name!r}, which is not defined: run the cell that defines it "
@@ -196,7 +255,58 @@ def _inputs(names: CellNames, ns: dict[str, Any], hidden: dict[str, Any]) -> dic
         value = ns.get(name, _MISSING)
         if value is not _MISSING and hidden.get(name, _MISSING) is not value:
             inputs[name] = value
+    return _through_functions(inputs, ns, hidden)
+
+
+def _through_functions(inputs: dict[str, Any], ns: dict[str, Any],
+                       hidden: dict[str, Any]) -> dict[str, Any]:
+    """Add the notebook's data its functions read (transitively): inputs by content.
+
+    A function's identity holds such data as a constant memoised by object
+    identity, so ``table.append(10)`` between two runs would go unseen (see the
+    known limits in docs/keys.md); as inputs of the cell they are hashed each
+    run, and a change in place made by the cell is found and stored.
+    """
+    stack = [f for v in inputs.values() for f in _functions(v, ns)]
+    seen: set[int] = set()
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen or fn.__globals__ is not ns:  # not the notebook's own function
+            continue
+        seen.add(id(fn))
+        for name in _global_names(fn.__code__):
+            value = ns.get(name, _MISSING)
+            if name in inputs or value is _MISSING or hidden.get(name, _MISSING) is value:
+                continue
+            if isinstance(value, (types.FunctionType, type)):
+                stack.extend(_functions(value, ns))
+            elif not (callable(value) or isinstance(value, (types.ModuleType, *_SCALARS))):
+                try:
+                    hash_value(value)
+                except UnhashableError:  # the function's own identity decides about it
+                    continue
+                inputs[name] = value
     return inputs
+
+
+def _functions(value: Any, ns: dict[str, Any]) -> list[types.FunctionType]:
+    """The function itself, or the methods of a class the notebook defined."""
+    if isinstance(value, types.FunctionType):
+        return [value]
+    if isinstance(value, type) and value.__module__ == ns.get("__name__"):
+        members = [m.__func__ if isinstance(m, (staticmethod, classmethod)) else m
+                   for m in vars(value).values()]
+        return [m for m in members if isinstance(m, types.FunctionType)]
+    return []
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    """Names ``code`` and the code nested in it may look up (attribute names too: harmless)."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
 
 
 def _argument(name: str, value: Any, hashed: bool) -> Any:
@@ -211,8 +321,21 @@ def _argument(name: str, value: Any, hashed: bool) -> Any:
     if callable(value):  # keyed by its identity as always; recorded by it, not by its address
         what = "class" if isinstance(value, type) else "function"
         qual = getattr(value, "__qualname__", None) or type(value).__qualname__
-        return Held(value, value, f"<{what} {qual} {hash_value(value, name=f'variable {name!r}')[:8]}>")
+        shown = f"<{what} {qual} {hash_value(value, name=f'variable {name!r}')[:8]}>"
+        return Held(value, _with_attributes(value), shown)
     return value
+
+
+def _with_attributes(fn: Any) -> Any:
+    """A function counts by its data too (attributes, defaults, closure: see
+    :func:`~.execute.function_state`): they may change in place, and the function's
+    identity (memoised by object) would not see it."""
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    try:
+        return (fn, hash_value(function_state(fn)))
+    except UnhashableError:  # data with no hash: the identity alone, as before
+        return fn
 
 
 def _expr_token(value: Any, depth: int = 0) -> Any:
@@ -239,12 +362,33 @@ def _module_version(module: types.ModuleType) -> str:
         return package_version(module.__name__)
     try:  # the user's own module: its code is its version
         with open(path, "rb") as f:
-            return "file:" + digest_bytes(f.read())
+            digest = "file:" + digest_bytes(f.read())
     except OSError:
         return "unreadable:" + path
+    return _as_loaded(module, digest)
 
 
-def _unhashable(exc: UnhashableError, inputs: dict[str, Any]) -> UsageError:
+def _as_loaded(module: types.ModuleType, digest: str) -> str:
+    """The file digest of the code ``module`` runs: as first seen since it was (re)loaded.
+
+    A file edited but not reloaded still runs its old code: keying the cell by the
+    new file would store the old code's result where the reloaded module hits it.
+    ``importlib.reload`` (and ``%autoreload``) give the module a new ``__spec__``,
+    which starts a new entry here.
+    """
+    spec = getattr(module, "__spec__", None)
+    seen = _LOADED.get(module.__name__)
+    if seen is None or seen[0] is not spec:
+        _LOADED[module.__name__] = (spec, digest)
+        return digest
+    if seen[1] != digest:
+        print(f"%%pylearn: {os.path.basename(module.__file__ or '')} changed on disk since "
+              f"{module.__name__} was imported; the cell uses the loaded code "
+              f"(importlib.reload({module.__name__}) to use the new one).")
+    return seen[1]
+
+
+def _unhashable(exc: UnhashableError, inputs: dict[str, Any]) -> UnhashableCellInput:
     """The one-line error naming the variable (not the node's argument) and the ways out."""
     m = _ARG.match(exc.path)
     name = (m.group(1) or m.group(2)) if m else next(iter(inputs), "?")
@@ -253,9 +397,8 @@ def _unhashable(exc: UnhashableError, inputs: dict[str, Any]) -> UsageError:
     where = "" if path == f"variable {name!r}" else \
         f" ({path} is a {exc.value_type.__module__}.{exc.value_type.__qualname__})"
     tname = f"{type(value).__module__}.{type(value).__qualname__}".removeprefix("builtins.")
-    return UsageError(
+    return UnhashableCellInput(
         f"cannot use variable {name!r} (type {tname}) as an input of a cached cell: it has no "
         f"canonical hash{where}. Create it inside this cell (and keep it out of the stored "
         "outputs with -o), register a hash with pylearn_lab.register_hash(type, fn), or run "
-        "the cell with --no-cache."
-    )
+        "the cell with --no-cache.", path, type(value))

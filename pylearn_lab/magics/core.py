@@ -213,7 +213,11 @@ class PylearnMagics(Magics):
         again; an input it changes in place is stored and restored too. With
         --backend the cell runs on a worker as a function of its inputs. The
         cell runs through pl.run like any node; the node is kept as _cell
-        (%pylearn lineage _cell, %pylearn why _cell).
+        (%pylearn lineage _cell, %pylearn why _cell). A cell is cached as a
+        function of its inputs: random draws without a seed are replayed, and
+        side effects outside the namespace (files, module attributes) are not.
+        A cell using import *, exec/eval, globals(), __main__, magics or !cmd
+        is refused (its inputs cannot be seen): use --no-cache.
 
         EXPR and FUNC are variable names or attribute paths, never evaluated.
         FUNC may also be a registered component's name, or %%pylearn for cells.

@@ -58,8 +58,8 @@ from ..hashing import hash_value
 from ..jobs import check_picklable
 from .richout import DisplayRecorder, Output, formatted
 
-__all__ = ["CellCode", "CellNotCached", "CellNotStored", "CellValue", "Held", "Tee", "execute",
-           "has_result", "write_captured"]
+__all__ = ["CellCode", "CellExited", "CellNotCached", "CellNotStored", "CellValue", "Held", "Tee",
+           "execute", "function_state", "has_result", "write_captured"]
 
 _NO_RESULT = object()
 FILENAME = "<%%pylearn cell>"
@@ -68,6 +68,10 @@ _SCALARS = (int, float, complex, str, bytes, bool, type(None))
 
 class CellNotStored(Exception):
     """The cell ran, but its result cannot be stored; the message says why and what to do."""
+
+
+class CellExited(Exception):
+    """The cell raised SystemExit: a failure of the cell, never a lost worker to retry."""
 
 
 class CellNotCached(Exception):
@@ -126,6 +130,8 @@ class CellValue:
     run : str
         The token of the :class:`CellCode` that computed it: a run whose own
         token comes back computed the cell; any other was served from the cache.
+    deleted : tuple of str
+        Inputs the cell deleted (``del tmp``): deleted again on a hit.
     """
 
     outputs: dict[str, Any]
@@ -137,6 +143,7 @@ class CellValue:
     result_display: Output | None = None
     live: Any = None
     run: str = ""
+    deleted: tuple[str, ...] = ()
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -229,11 +236,14 @@ class CellCode:
             # frames only (not the VM's, which say nothing about the cell)
             self.error_tb = _from_file(exc.__traceback__, filename)
             self.error = exc
+            if isinstance(exc, SystemExit):  # the VM would take it for a lost worker and retry
+                raise CellExited(f"the cell called exit({exc.code!r})") from exc
             raise
         ns = shell.user_ns
         cell = CellValue({n: ns[n] for n in self.outputs if n in ns}, None, out.getvalue(),
                          err.getvalue(), time.perf_counter() - start, shown.outputs)
         cell.live, cell.run = (value if has_result(value) else None), self.run
+        cell.deleted = tuple(n for n in values if n not in ns)
         self._check_assigned(cell)
         if self.cached:
             self._keep_changed(cell, _changed(before, values, ns))
@@ -273,6 +283,8 @@ class CellCode:
         try:
             with redirect_stdout(out), redirect_stderr(err):
                 value = execute(ast.parse(self.source, FILENAME), ns, FILENAME)
+        except SystemExit as exc:  # a failure of the cell, not of the worker: never retried
+            raise CellExited(f"the cell called exit({exc.code!r})") from exc
         except Exception as exc:
             # what it printed before failing travels in the traceback the client shows
             printed = (out.getvalue() + err.getvalue()).rstrip()
@@ -282,6 +294,7 @@ class CellCode:
         cell = CellValue({n: ns[n] for n in self.outputs if n in ns}, None, out.getvalue(),
                          err.getvalue(), time.perf_counter() - start)
         cell.live, cell.run = (value if has_result(value) else None), self.run
+        cell.deleted = tuple(n for n in values if n not in ns)
         self._check_assigned(cell)
         self._check_storable(cell, "sent back or stored",
                              "run the cell without --backend")
@@ -326,13 +339,50 @@ def _digests(values: dict[str, Any]) -> dict[str, str]:
     """Digests of the inputs a cell could change in place (not code, modules or scalars)."""
     out = {}
     for name, value in values.items():
-        if callable(value) or isinstance(value, (*_SCALARS, types.ModuleType)):
+        if isinstance(value, types.FunctionType):
+            pass  # its data (f.calls += 1, a default, its closure) can change; its code cannot
+        elif callable(value) or isinstance(value, (*_SCALARS, types.ModuleType)):
             continue
         try:
-            out[name] = hash_value(value)
+            out[name] = _content(value)
         except UnhashableError:  # only held inputs get here (never hashed for the key)
             continue
     return out
+
+
+def _content(value: Any) -> str:
+    """The digest of what can change in place: a function's data, any other value."""
+    if isinstance(value, types.FunctionType):
+        return hash_value(function_state(value))
+    return hash_value(value)
+
+
+def function_state(fn: types.FunctionType) -> Any:
+    """The data a function holds that can change in place, without its code.
+
+    Its attributes (``f.calls``), defaults (``def g(t=table)``) and the data in
+    its closure (``lambda: sum(t)``): a function's identity is memoised by
+    object, so a change to them would not change it. Functions and modules
+    held there count by their own keys, so they are left out.
+
+    Examples
+    --------
+    >>> def make(t):
+    ...     return lambda: sum(t)
+    >>> data = [1]
+    >>> g = make(data)
+    >>> before = hash_value(function_state(g)); data.append(2)
+    >>> hash_value(function_state(g)) == before
+    False
+    """
+    closure = []
+    for cell in fn.__closure__ or ():
+        try:
+            closure.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            closure.append(None)
+    data = [v for v in closure if not (callable(v) or isinstance(v, types.ModuleType))]
+    return ("state", dict(fn.__dict__), fn.__defaults__, fn.__kwdefaults__, data)
 
 
 def _changed(before: dict[str, str], values: dict[str, Any], ns: dict[str, Any]) -> list[str]:
@@ -343,7 +393,7 @@ def _changed(before: dict[str, str], values: dict[str, Any], ns: dict[str, Any])
         if ns.get(name) is not value:
             continue  # reassigned (then an output) or deleted: not changed in place
         try:
-            if hash_value(value) != digest:
+            if _content(value) != digest:
                 changed.append(name)
         except UnhashableError:  # hashable before, not now: certainly changed
             changed.append(name)

@@ -113,6 +113,9 @@ def test_a_user_module_input_counts_by_its_file(ip, log, tmp_path, monkeypatch):
     ip.run_cell("import pl_cellmod")
     first = plan_cell("k = pl_cellmod.K", ip.user_ns).key
     mod.write_text("K = 2  # edited\n")
+    # not reloaded, it still runs K = 1: the key stays that of the loaded code
+    assert plan_cell("k = pl_cellmod.K", ip.user_ns).key == first
+    ip.run_cell("import importlib; importlib.reload(pl_cellmod)")
     assert plan_cell("k = pl_cellmod.K", ip.user_ns).key != first
 
 
