@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import SignatureError, UnhashableError
-from ..hashing.digest import new_digest
-from ..hashing.values import _HANDLERS, _tag, feed_argument, feed_value, register_hash
+from ..hashing.digest import digest_bytes, new_digest
+from ..hashing.values import (_HANDLERS, PLAIN_BYTES, _tag, feed_argument, feed_value,
+                              register_hash)
 from .nodes import Call, Ref, map_refs
 from .params import check_literal
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = ["Expr", "build_expr", "short_repr"]
 
 register_hash(Ref, lambda r: r.key)
+_REF_FEEDER = _HANDLERS[Ref]  # the fast path below writes its bytes itself
 
 
 class Expr:
@@ -367,18 +369,85 @@ def _binder(comp: "Component") -> _Binder:
 def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]) -> Expr:
     """Bind, check and key one call of ``comp``; return its :class:`Expr`."""
     args, kwargs = tuple(args), dict(kwargs)
+    ident = comp.identity()
+    if comp.signature is None:  # some builtins have none: key the arguments as passed
+        return _build_general(comp, ident, None, None, args, kwargs)
+    binder = _binder(comp)
+    arguments = binder.bind(args, kwargs)
+    if arguments is not None:
+        expr = _build_plain(comp, ident.digest, binder, arguments, (args, kwargs))
+        if expr is not None:
+            return expr
+    return _build_general(comp, ident, binder, arguments, args, kwargs)
+
+
+def _ref_prefix() -> bytes:
+    rec = _Recorder()
+    _tag(rec, b"R", f"{Ref.__module__}.{Ref.__qualname__}")
+    return rec.data
+
+
+_REF_PREFIX = _ref_prefix()  # what register_hash's feeder writes before a Ref's key
+_ENC_STR = PLAIN_BYTES[_HANDLERS[str]]
+
+
+def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: dict[str, Any],
+                 shown: tuple[tuple[Any, ...], dict[str, Any]]) -> Expr | None:
+    """The key of a call whose every argument is a plain scalar or an Expr, in one pass.
+
+    The same bytes as the streaming path (:func:`_build_general`), joined into one
+    buffer and hashed at once: no digest object, no per-value dispatch through
+    :func:`feed_value`, no container bookkeeping. None (and nothing built) as soon
+    as one argument is anything else -- a container, an array, a subclass of a
+    scalar (tagged with its class), a type whose handler was replaced: the
+    general path keys those.
+    """
+    pieces = [b"node\0", ident.encode()]
+    values: list[Any] = []
+    found: dict[str, Expr] = {}
+    handlers, encoders, items = _HANDLERS, PLAIN_BYTES, binder.items
+    for name, value in arguments.items():
+        tag, path, spec = items[name]
+        if type(value) is Expr:
+            if handlers.get(Ref) is not _REF_FEEDER:
+                return None
+            key = value.call.key
+            found.setdefault(key, value)
+            values.append(Ref(key))
+            if tag is not None:
+                pieces += (tag, _REF_PREFIX, _ENC_STR(key))
+            continue
+        if spec is not None:
+            value = check_literal(spec, value, path)  # C: float -> 1 and 1.0 one key
+        enc = encoders.get(handlers.get(type(value)))  # type: ignore[arg-type]
+        if enc is None:
+            return None
+        values.append(value)
+        if tag is not None:  # @component(ignore=[...]): passed on, never keyed
+            pieces += (tag, enc(value))
+    n = len(binder.positional)
+    if len(values) == n:
+        call_args, call_kwargs = tuple(values), {}
+    else:  # keyword-only parameters follow the positional ones, as in BoundArguments
+        call_args, call_kwargs = tuple(values[:n]), dict(zip(list(arguments)[n:], values[n:]))
+    call = Call(comp.fn, call_args, call_kwargs, digest_bytes(b"".join(pieces)), comp.name,
+                comp.cache, tuple(found))
+    return Expr(call, tuple(found.values()), comp, shown)
+
+
+def _build_general(comp: "Component", ident: Any, binder: _Binder | None,
+                   arguments: dict[str, Any] | None, args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> Expr:
+    """Key any call by streaming its arguments into a digest (containers, arrays, objects)."""
     found: dict[str, Expr] = {}
     d = new_digest()
-    ident = comp.identity()
     d.update(b"node\0" + ident.digest.encode())
-    if comp.signature is None:  # some builtins have none: key the arguments as passed
+    if binder is None:
         call_args = _extract(args, found)
         call_kwargs = _extract(kwargs, found)
         feed_argument(d, call_args, f"the positional arguments of {comp.name}()")
         feed_argument(d, call_kwargs, f"the keyword arguments of {comp.name}()")
     else:
-        binder = _binder(comp)
-        arguments = binder.bind(args, kwargs)
         if arguments is None:  # *args/**kwargs, or a call that does not fit: inspect decides
             bound = _bind(comp, args, kwargs)
             assert bound is not None

@@ -1,0 +1,150 @@
+"""The one-pass key of a call of plain scalars is byte for byte the streaming key.
+
+``build_expr`` keys a call whose arguments are all exact ``None``/``bool``/``int``/
+``float``/``str`` values or Exprs by joining their bytes into one buffer
+(``_build_plain``); everything else streams through ``feed_value``
+(``_build_general``). These tests compute both for the same call and require the
+same key, the same Call and the same edges -- and check that what must not take
+the shortcut (subclasses, replaced handlers, containers) does not.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hashing"))
+from keyed import TALLY, through_cache
+
+import pylearn_lab as pl
+from pylearn_lab.graph import expr as E
+from pylearn_lab.hashing import values as V
+
+
+@pl.component(ignore=["verbose"])
+def f(a, b: float = 1.0, c: int = 2, *, d=None, e: str = "x", verbose: bool = False):
+    TALLY.tick()
+    return (a, b, c, d, e)
+
+
+@pl.component
+def src(x):
+    TALLY.tick()
+    return x
+
+
+def general(comp, args, kwargs):
+    """The streaming path for the same call: the reference the one-pass key must equal."""
+    binder = E._binder(comp)
+    return E._build_general(comp, comp.identity(), binder, binder.bind(args, kwargs), args, kwargs)
+
+
+def plain(comp, args, kwargs):
+    binder = E._binder(comp)
+    out = E._build_plain(comp, comp.identity().digest, binder, binder.bind(args, kwargs),
+                         (args, kwargs))
+    assert out is not None, "this call should take the one-pass path"
+    return out
+
+
+def same(a, b):
+    assert a.key == b.key
+    assert a.call.args == b.call.args and a.call.kwargs == b.call.kwargs
+    assert [type(x) for x in a.call.args] == [type(x) for x in b.call.args]
+    assert a.call.inputs == b.call.inputs and a.inputs == b.inputs
+
+
+scalars = st.one_of(
+    st.none(), st.booleans(),
+    st.integers(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0]),
+    st.text(), st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(a=scalars, b=st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False)),
+       c=st.integers(-10**6, 10**6), d=scalars, e=st.text(), verbose=st.booleans(),
+       as_kw=st.booleans())
+def test_one_pass_key_equals_streaming_key(a, b, c, d, e, verbose, as_kw):
+    args, kwargs = ((a,), {"b": b, "c": c}) if as_kw else ((a, b, c), {})
+    kwargs.update(d=d, e=e, verbose=verbose)
+    same(plain(f, args, kwargs), general(f, args, kwargs))
+    assert f(*args, **kwargs).key == general(f, args, kwargs).key
+
+
+@settings(max_examples=100, deadline=None)
+@given(x=scalars, y=scalars)
+def test_exprs_as_arguments_key_as_their_refs(x, y):
+    up = src(x)
+    args = (up, 1.5, 3)
+    kwargs = {"d": up, "e": "z"}
+    same(plain(f, args, kwargs), general(f, args, kwargs))
+    e2 = f(src(y), d=src(x))
+    same(e2, general(f, (src(y),), {"d": src(x)}))
+    assert len(e2.inputs) == (1 if src(x).key == src(y).key else 2)
+
+
+def test_one_pass_keys_separate_what_must_differ():
+    keys = {f(v).key for v in (1, 1.0, True, "1", None, 0.0, -0.0, 2**63, 2**64, -(2**63) - 1)}
+    assert len(keys) == 10
+    assert f(1, 2).key == f(1, 2.0).key  # b: float -- the annotation converts, as before
+    assert f(1, verbose=True).key == f(1).key  # ignored
+    assert f(1, e="x").key == f(1).key and f(1, e="y").key != f(1).key
+
+
+class MyInt(int):
+    pass
+
+
+class MyStr(str):
+    pass
+
+
+class Colour(enum.IntEnum):
+    RED = 1
+
+
+@pytest.mark.parametrize("odd, plain_value", [(MyInt(1), 1), (MyStr("a"), "a"), (Colour.RED, 1)])
+def test_subclasses_do_not_take_the_shortcut(odd, plain_value):
+    binder = E._binder(f)
+    assert E._build_plain(f, f.identity().digest, binder, binder.bind((odd,), {}),
+                          ((odd,), {})) is None
+    assert f(odd).key != f(plain_value).key
+    assert f(odd).key == general(f, (odd,), {}).key
+
+
+def test_containers_and_arrays_take_the_streaming_path():
+    import numpy as np
+
+    for value in ([1], (1,), {"a": 1}, np.arange(3), b"x", 1j):
+        binder = E._binder(f)
+        assert E._build_plain(f, f.identity().digest, binder, binder.bind((value,), {}),
+                              ((value,), {})) is None
+        assert f(value).key == general(f, (value,), {}).key
+
+
+def test_a_replaced_handler_is_honoured(monkeypatch):
+    before = f(7).key
+    monkeypatch.setitem(V._HANDLERS, int, lambda d, o, p: d.update(b"other" + bytes([o])))
+    binder = E._binder(f)
+    assert E._build_plain(f, f.identity().digest, binder, binder.bind((7,), {}), ((7,), {})) is None
+    assert f(7).key != before
+    monkeypatch.undo()
+    assert f(7).key == before
+
+
+def test_one_pass_keys_hit_and_miss_through_the_cache(tmp_path):
+    cache = pl.Cache(tmp_path)
+    out, n = through_cache(cache, f(1, 2, 3, d="q"))
+    assert out == (1, 2.0, 3, "q", "x") and n == 1
+    out, n = through_cache(cache, f(1, b=2.0, c=3, d="q"))
+    assert n == 0
+    out, n = through_cache(cache, f(1, 2, 4, d="q"))
+    assert n == 1
+    cache.close()
