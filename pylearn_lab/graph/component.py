@@ -58,6 +58,10 @@ class Component:
         Seconds one call may run on a backend that can stop it (ipyparallel).
     """
 
+    # What keying a call needs that does not depend on the call (graph/expr.py _Binder),
+    # built on the first call; never pickled (``__reduce__`` rebuilds the component).
+    _key_binder: Any = None
+
     def __init__(
         self,
         fn: Callable[..., Any],

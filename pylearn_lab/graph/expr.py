@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import inspect
 import reprlib
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +38,7 @@ from ..errors import SignatureError, UnhashableError
 from ..hashing.digest import digest_bytes, new_digest
 from ..hashing.values import (_HANDLERS, PLAIN_BYTES, _tag, feed_argument, feed_value,
                               register_hash)
-from .nodes import Call, Ref, map_refs
+from .nodes import Call, Ref, map_refs, new_call
 from .params import check_literal
 
 if TYPE_CHECKING:
@@ -356,13 +355,12 @@ class _Binder:
         return out if used == len(kwargs) else None  # else: unknown or doubled keyword
 
 
-_BINDERS: "weakref.WeakKeyDictionary[Component, _Binder]" = weakref.WeakKeyDictionary()
-
-
 def _binder(comp: "Component") -> _Binder:
-    b = _BINDERS.get(comp)
+    # Held by the component itself (an attribute lookup, not a weak-dictionary probe per
+    # key); rebuilt when its signature, parameters or name were replaced.
+    b = comp._key_binder
     if b is None or not b.valid_for(comp):
-        b = _BINDERS[comp] = _Binder(comp)
+        b = comp._key_binder = _Binder(comp)
     return b
 
 
@@ -430,8 +428,8 @@ def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: dict
         call_args, call_kwargs = tuple(values), {}
     else:  # keyword-only parameters follow the positional ones, as in BoundArguments
         call_args, call_kwargs = tuple(values[:n]), dict(zip(list(arguments)[n:], values[n:]))
-    call = Call(comp.fn, call_args, call_kwargs, digest_bytes(b"".join(pieces)), comp.name,
-                comp.cache, tuple(found))
+    call = new_call(comp.fn, call_args, call_kwargs, digest_bytes(b"".join(pieces)), comp.name,
+                    comp.cache, tuple(found))
     return Expr(call, tuple(found.values()), comp, shown)
 
 
@@ -477,10 +475,8 @@ def _build_general(comp: "Component", ident: Any, binder: _Binder | None,
         else:
             rebound = inspect.BoundArguments(binder.sig, canonical)  # type: ignore[arg-type]
             call_args, call_kwargs = rebound.args, rebound.kwargs
-    call = Call(
-        comp.fn, tuple(call_args), dict(call_kwargs), d.hexdigest(), comp.name,
-        comp.cache, tuple(found),
-    )
+    call = new_call(comp.fn, tuple(call_args), dict(call_kwargs), d.hexdigest(), comp.name,
+                    comp.cache, tuple(found))
     return Expr(call, tuple(found.values()), comp, (args, kwargs))
 
 
