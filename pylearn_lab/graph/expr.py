@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import inspect
 import reprlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -293,7 +293,7 @@ class _Binder:
     """
 
     __slots__ = ("sig", "params", "name", "positional", "keyword_only", "positional_only", "fast",
-                 "items")
+                 "items", "ordered", "kw_names", "all_positional")
 
     def __init__(self, comp: "Component") -> None:
         sig = comp.signature
@@ -318,6 +318,12 @@ class _Binder:
             check = spec if spec is not None and not spec.variadic else None
             self.items[name] = (None if name in ignored else tag.data,
                                 f"argument {name!r} of {comp.name}()", check)
+        # For a plain signature: the items in parameter order (positional, then
+        # keyword-only: the order bind() fills), and whether a call passing exactly
+        # every parameter positionally can skip bind() altogether.
+        self.ordered = tuple(self.items[n] for n, _ in self.positional + self.keyword_only)
+        self.kw_names = tuple(n for n, _ in self.keyword_only)
+        self.all_positional = len(self.positional) if self.fast and not self.keyword_only else -1
 
     def valid_for(self, comp: "Component") -> bool:
         return (self.sig is comp.signature and self.params is comp.params
@@ -371,9 +377,14 @@ def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]
     if comp.signature is None:  # some builtins have none: key the arguments as passed
         return _build_general(comp, ident, None, None, args, kwargs)
     binder = _binder(comp)
+    if not kwargs and len(args) == binder.all_positional:  # f(1, 2): nothing to bind
+        expr = _build_plain(comp, ident.digest, binder, args, (args, kwargs))
+        if expr is not None:
+            return expr
+        return _build_general(comp, ident, binder, dict(zip(binder.items, args)), args, kwargs)
     arguments = binder.bind(args, kwargs)
     if arguments is not None:
-        expr = _build_plain(comp, ident.digest, binder, arguments, (args, kwargs))
+        expr = _build_plain(comp, ident.digest, binder, arguments.values(), (args, kwargs))
         if expr is not None:
             return expr
     return _build_general(comp, ident, binder, arguments, args, kwargs)
@@ -389,7 +400,7 @@ _REF_PREFIX = _ref_prefix()  # what register_hash's feeder writes before a Ref's
 _ENC_STR = PLAIN_BYTES[_HANDLERS[str]]
 
 
-def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: dict[str, Any],
+def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: Iterable[Any],
                  shown: tuple[tuple[Any, ...], dict[str, Any]]) -> Expr | None:
     """The key of a call whose every argument is a plain scalar or an Expr, in one pass.
 
@@ -398,14 +409,14 @@ def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: dict
     :func:`feed_value`, no container bookkeeping. None (and nothing built) as soon
     as one argument is anything else -- a container, an array, a subclass of a
     scalar (tagged with its class), a type whose handler was replaced: the
-    general path keys those.
+    general path keys those. ``arguments`` are the bound values of a plain
+    signature in parameter order (positional, then keyword-only).
     """
     pieces = [b"node\0", ident.encode()]
     values: list[Any] = []
     found: dict[str, Expr] = {}
-    handlers, encoders, items = _HANDLERS, PLAIN_BYTES, binder.items
-    for name, value in arguments.items():
-        tag, path, spec = items[name]
+    handlers, encoders = _HANDLERS, PLAIN_BYTES
+    for (tag, path, spec), value in zip(binder.ordered, arguments):
         if type(value) is Expr:
             if handlers.get(Ref) is not _REF_FEEDER:
                 return None
@@ -423,11 +434,11 @@ def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: dict
         values.append(value)
         if tag is not None:  # @component(ignore=[...]): passed on, never keyed
             pieces += (tag, enc(value))
-    n = len(binder.positional)
-    if len(values) == n:
+    if not binder.kw_names:
         call_args, call_kwargs = tuple(values), {}
     else:  # keyword-only parameters follow the positional ones, as in BoundArguments
-        call_args, call_kwargs = tuple(values[:n]), dict(zip(list(arguments)[n:], values[n:]))
+        n = len(binder.positional)
+        call_args, call_kwargs = tuple(values[:n]), dict(zip(binder.kw_names, values[n:]))
     call = new_call(comp.fn, call_args, call_kwargs, digest_bytes(b"".join(pieces)), comp.name,
                     comp.cache, tuple(found))
     return Expr(call, tuple(found.values()), comp, shown)

@@ -46,7 +46,7 @@ def general(comp, args, kwargs):
 
 def plain(comp, args, kwargs):
     binder = E._binder(comp)
-    out = E._build_plain(comp, comp.identity().digest, binder, binder.bind(args, kwargs),
+    out = E._build_plain(comp, comp.identity().digest, binder, binder.bind(args, kwargs).values(),
                          (args, kwargs))
     assert out is not None, "this call should take the one-pass path"
     return out
@@ -76,6 +76,33 @@ def test_one_pass_key_equals_streaming_key(a, b, c, d, e, verbose, as_kw):
     kwargs.update(d=d, e=e, verbose=verbose)
     same(plain(f, args, kwargs), general(f, args, kwargs))
     assert f(*args, **kwargs).key == general(f, args, kwargs).key
+
+
+@pl.component(ignore=["quiet"])
+def g(a, b: float, c: int = 3, quiet=False):
+    TALLY.tick()
+    return (a, b, c)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(a=scalars, b=st.one_of(st.integers(-10**6, 10**6), st.floats()), c=st.integers(),
+       quiet=scalars, expr_a=st.booleans())
+def test_all_positional_shortcut_equals_streaming_and_bound_keys(a, b, c, quiet, expr_a):
+    # every parameter passed positionally skips bind(); the key must be the bound call's
+    a = src(a) if expr_a else a
+    e = g(a, b, c, quiet)
+    assert e.key == g(a, b=b, c=c, quiet=quiet).key == general(g, (a, b, c, quiet), {}).key
+    same(e, general(g, (a, b, c, quiet), {}))
+    assert e.call.args == g(a, b, c=c, quiet=quiet).call.args
+
+
+def test_all_positional_shortcut_streams_what_it_cannot_encode():
+    e = g([1, 2], 1.0, 3, (4,))
+    assert e.key == general(g, ([1, 2], 1.0, 3, (4,)), {}).key
+    assert e.key == g([1, 2], 1.0, c=3, quiet=(4,)).key == g([1, 2], 1, 3).key
+    assert e.key != g([1, 3], 1.0, 3, (4,)).key
+    with pytest.raises(pl.errors.ParameterTypeError):
+        g(1, "not a float", 3, None)
 
 
 @settings(max_examples=100, deadline=None)
@@ -113,7 +140,7 @@ class Colour(enum.IntEnum):
 @pytest.mark.parametrize("odd, plain_value", [(MyInt(1), 1), (MyStr("a"), "a"), (Colour.RED, 1)])
 def test_subclasses_do_not_take_the_shortcut(odd, plain_value):
     binder = E._binder(f)
-    assert E._build_plain(f, f.identity().digest, binder, binder.bind((odd,), {}),
+    assert E._build_plain(f, f.identity().digest, binder, binder.bind((odd,), {}).values(),
                           ((odd,), {})) is None
     assert f(odd).key != f(plain_value).key
     assert f(odd).key == general(f, (odd,), {}).key
@@ -124,7 +151,7 @@ def test_containers_and_arrays_take_the_streaming_path():
 
     for value in ([1], (1,), {"a": 1}, np.arange(3), b"x", 1j):
         binder = E._binder(f)
-        assert E._build_plain(f, f.identity().digest, binder, binder.bind((value,), {}),
+        assert E._build_plain(f, f.identity().digest, binder, binder.bind((value,), {}).values(),
                               ((value,), {})) is None
         assert f(value).key == general(f, (value,), {}).key
 
@@ -133,7 +160,8 @@ def test_a_replaced_handler_is_honoured(monkeypatch):
     before = f(7).key
     monkeypatch.setitem(V._HANDLERS, int, lambda d, o, p: d.update(b"other" + bytes([o])))
     binder = E._binder(f)
-    assert E._build_plain(f, f.identity().digest, binder, binder.bind((7,), {}), ((7,), {})) is None
+    assert E._build_plain(f, f.identity().digest, binder, binder.bind((7,), {}).values(),
+                          ((7,), {})) is None
     assert f(7).key != before
     monkeypatch.undo()
     assert f(7).key == before
