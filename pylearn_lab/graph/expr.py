@@ -321,7 +321,10 @@ class _Binder:
         # For a plain signature: the items in parameter order (positional, then
         # keyword-only: the order bind() fills), and whether a call passing exactly
         # every parameter positionally can skip bind() altogether.
-        self.ordered = tuple(self.items[n] for n, _ in self.positional + self.keyword_only)
+        # Each with the one type check_literal passes unchanged, so the common case
+        # costs a type test, not a call (None: call it); "any" is never checked.
+        self.ordered = tuple(_with_pass_type(self.items[n])
+                             for n, _ in self.positional + self.keyword_only)
         self.kw_names = tuple(n for n, _ in self.keyword_only)
         self.all_positional = len(self.positional) if self.fast and not self.keyword_only else -1
 
@@ -359,6 +362,22 @@ class _Binder:
             else:
                 return None
         return out if used == len(kwargs) else None  # else: unknown or doubled keyword
+
+
+_PASS_TYPES = {"int": int, "float": float, "str": str}
+
+
+def _with_pass_type(item: tuple[bytes | None, str, Any]) -> tuple[bytes | None, str, Any, Any]:
+    """``(tag, path, spec, pass_type)``: a value of exactly ``pass_type`` needs no check.
+
+    ``check_literal`` returns such a value as it is (int for ``int``, float for
+    ``float``, str for ``str``, when no bounds apply); a spec of kind ``"any"``
+    returns every value as it is, so it is dropped.
+    """
+    tag, path, spec = item
+    if spec is None or spec.kind == "any":
+        return tag, path, None, None
+    return tag, path, spec, (_PASS_TYPES.get(spec.kind) if spec.bounds is None else None)
 
 
 def _binder(comp: "Component") -> _Binder:
@@ -416,8 +435,9 @@ def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: Iter
     values: list[Any] = []
     found: dict[str, Expr] = {}
     handlers, encoders = _HANDLERS, PLAIN_BYTES
-    for (tag, path, spec), value in zip(binder.ordered, arguments):
-        if type(value) is Expr:
+    for (tag, path, spec, pass_type), value in zip(binder.ordered, arguments):
+        t = type(value)
+        if t is Expr:
             if handlers.get(Ref) is not _REF_FEEDER:
                 return None
             key = value.call.key
@@ -426,9 +446,10 @@ def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: Iter
             if tag is not None:
                 pieces += (tag, _REF_PREFIX, _ENC_STR(key))
             continue
-        if spec is not None:
+        if spec is not None and t is not pass_type:
             value = check_literal(spec, value, path)  # C: float -> 1 and 1.0 one key
-        enc = encoders.get(handlers.get(type(value)))  # type: ignore[arg-type]
+            t = type(value)
+        enc = encoders.get(handlers.get(t))  # type: ignore[arg-type]
         if enc is None:
             return None
         values.append(value)

@@ -542,6 +542,7 @@ def _user_identity(fn: Any, name: str) -> FunctionIdentity:
 
 
 _NO_REF: Any = object()
+_IDENTITY_DATA = _IDENTITY.data
 
 
 def _weak(obj: Any) -> Any:
@@ -560,8 +561,9 @@ def _memoised(fn: Any) -> FunctionIdentity | None:
     the digest would come out the same, so they are skipped.
     """
     try:
-        entry = _IDENTITY.get(fn)
-    except TypeError:  # an unhashable callable object
+        # WeakKeyDictionary.get without its Python frame (every key pays this probe)
+        entry = _IDENTITY_DATA.get(weakref.ref(fn))
+    except TypeError:  # an unhashable or not weak-referenceable callable object
         return None
     if entry is None:
         return None
