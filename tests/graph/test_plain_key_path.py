@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
+from typing import Annotated, Literal, Optional
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,6 +24,7 @@ from keyed import TALLY, through_cache
 
 import pylearn_lab as pl
 from pylearn_lab.graph import expr as E
+from pylearn_lab.graph.params import Bounds
 from pylearn_lab.hashing import values as V
 
 
@@ -176,3 +178,24 @@ def test_one_pass_keys_hit_and_miss_through_the_cache(tmp_path):
     out, n = through_cache(cache, f(1, 2, 4, d="q"))
     assert n == 1
     cache.close()
+
+
+def test_checks_the_shortcut_skips_are_still_made():
+    @pl.component
+    def h(n: Annotated[int, Bounds(1, 5)] = 2, s: Literal["a", "b"] = "a",
+          o: Optional[int] = None, flag: bool = False, x: float = 1.0):
+        return n
+
+    with pytest.raises(pl.errors.ParameterTypeError):
+        h(9)  # bounds: an int is not passed through unchecked
+    with pytest.raises(pl.errors.ParameterTypeError):
+        h(2, "c")  # choices of a str
+    with pytest.raises(pl.errors.ParameterTypeError):
+        h(2, "a", "not an int")
+    with pytest.raises(pl.errors.ParameterTypeError):
+        h(2, "a", None, 1)  # bool: an int is refused
+    assert h(2, "a", None, True, 1).call.args == (2, "a", None, True, 1.0)  # int -> float
+    assert h(2, "a", None, True, 1).key == h(2, "a", None, True, 1.0).key
+    assert h(2.0).key == h(2).key and type(h(2.0).call.args[0]) is int
+    for args in [(3, "b", 4, True, 2.5), (1,), (5, "a", None)]:
+        assert h(*args).key == general(h, args + h(*args).call.args[len(args):], {}).key
