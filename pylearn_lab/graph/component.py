@@ -260,6 +260,7 @@ def component(
 
 
 _ADHOC: "weakref.WeakKeyDictionary[Any, Component]" = weakref.WeakKeyDictionary()
+_ADHOC_DATA = _ADHOC.data
 
 
 def as_component(fn: Any) -> Component:
@@ -267,8 +268,8 @@ def as_component(fn: Any) -> Component:
     if isinstance(fn, Component):
         return fn
     try:
-        comp = _ADHOC.get(fn)
-    except TypeError:
+        comp = _ADHOC_DATA.get(weakref.ref(fn))  # _ADHOC.get(fn) without its Python frame
+    except TypeError:  # unhashable or not weak-referenceable: a fresh component each time
         comp = None
     if comp is None:
         comp = Component(fn, register=False)
