@@ -260,7 +260,7 @@ def component(
 
 
 _ADHOC: "weakref.WeakKeyDictionary[Any, Component]" = weakref.WeakKeyDictionary()
-_ADHOC_DATA = _ADHOC.data
+_ADHOC_DATA: dict[Any, Component] = _ADHOC.data  # type: ignore[attr-defined]  # its dict
 
 
 def as_component(fn: Any) -> Component:

@@ -96,9 +96,9 @@ class FunctionIdentity:
 def qualified_name(obj: Any) -> str:
     """``module.qualname`` of a callable (``__main__.f`` for notebook functions)."""
     if type(obj) is types.FunctionType and "__pylearn_component_fn__" not in obj.__dict__:
-        mod, qual = obj.__module__, obj.__qualname__  # the common case, every key pays it
-        if type(mod) is str and mod and qual:
-            return f"{mod}.{qual}"
+        fmod, fqual = obj.__module__, obj.__qualname__  # the common case, every key pays it
+        if type(fmod) is str and fmod and fqual:
+            return f"{fmod}.{fqual}"
     obj = unwrap_component(obj)
     mod = getattr(obj, "__module__", None) or type(obj).__module__
     qual = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
@@ -542,7 +542,7 @@ def _user_identity(fn: Any, name: str) -> FunctionIdentity:
 
 
 _NO_REF: Any = object()
-_IDENTITY_DATA = _IDENTITY.data
+_IDENTITY_DATA: dict[Any, Any] = _IDENTITY.data  # type: ignore[attr-defined]  # its dict
 
 
 def _weak(obj: Any) -> Any:

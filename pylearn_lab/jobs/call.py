@@ -71,7 +71,7 @@ class _Resolved(cf.Future):
         """None: a resolved hit holds a value, never an exception."""
         return None
 _CHECKED: "weakref.WeakSet[Any]" = weakref.WeakSet()
-_CHECKED_DATA = _CHECKED.data
+_CHECKED_DATA: set[Any] = _CHECKED.data  # type: ignore[attr-defined]  # its set of refs
 
 
 def check_picklable(value: Any, path: str) -> None:

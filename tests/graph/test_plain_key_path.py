@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -183,7 +183,7 @@ def test_one_pass_keys_hit_and_miss_through_the_cache(tmp_path):
 def test_checks_the_shortcut_skips_are_still_made():
     @pl.component
     def h(n: Annotated[int, Bounds(1, 5)] = 2, s: Literal["a", "b"] = "a",
-          o: Optional[int] = None, flag: bool = False, x: float = 1.0):
+          o: int | None = None, flag: bool = False, x: float = 1.0):
         return n
 
     with pytest.raises(pl.errors.ParameterTypeError):
