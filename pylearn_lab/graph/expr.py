@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import SignatureError, UnhashableError
-from ..hashing.digest import digest_bytes, new_digest
+from ..hashing.digest import digest_small, new_digest
 from ..hashing.values import (_HANDLERS, PLAIN_BYTES, _tag, feed_argument, feed_value,
                               register_hash)
 from .nodes import Call, Ref, map_refs, new_call
@@ -431,7 +431,7 @@ def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: Iter
     general path keys those. ``arguments`` are the bound values of a plain
     signature in parameter order (positional, then keyword-only).
     """
-    pieces = [b"node\0", ident.encode()]
+    pieces = [b"node\0" + ident.encode()]
     values: list[Any] = []
     found: dict[str, Expr] = {}
     handlers, encoders = _HANDLERS, PLAIN_BYTES
@@ -460,7 +460,7 @@ def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: Iter
     else:  # keyword-only parameters follow the positional ones, as in BoundArguments
         n = len(binder.positional)
         call_args, call_kwargs = tuple(values[:n]), dict(zip(binder.kw_names, values[n:]))
-    call = new_call(comp.fn, call_args, call_kwargs, digest_bytes(b"".join(pieces)), comp.name,
+    call = new_call(comp.fn, call_args, call_kwargs, digest_small(b"".join(pieces)), comp.name,
                     comp.cache, tuple(found))
     return Expr(call, tuple(found.values()), comp, shown)
 

@@ -164,3 +164,14 @@ def test_function_type_check_is_exact():
     obj = Fake()
     assert not isinstance(obj, types.FunctionType)
     assert F.qualified_name(obj) == _slow_qualified_name(obj)
+
+
+@pytest.mark.parametrize("n", [0, 1, 31, 32, 64, 1023, 1024, 1025, 4096, 70_000])
+def test_digest_small_is_digest_bytes(n):
+    from pylearn_lab.hashing.digest import digest_bytes, digest_small, new_digest
+
+    data = bytes(range(256)) * (n // 256) + bytes(n % 256)
+    d = new_digest()
+    d.update(data)
+    assert digest_small(data) == digest_bytes(data) == d.hexdigest()
+    assert len(digest_small(data)) == 32
