@@ -117,7 +117,7 @@ def digest_small(data: bytes) -> str:
 
     Examples
     --------
-    >>> digest_small(b"node\0abc") == digest_bytes(b"node\0abc")
+    >>> digest_small(b"node-abc") == digest_bytes(b"node-abc")
     True
     """
     return new_blake3(data).digest(16).hex()
