@@ -59,6 +59,10 @@ class Component:
         Seconds one call may run on a backend that can stop it (ipyparallel).
     """
 
+    # What keying a call needs that does not depend on the call (graph/expr.py _Binder),
+    # built on the first call; never pickled (``__reduce__`` rebuilds the component).
+    _key_binder: Any = None
+
     def __init__(
         self,
         fn: Callable[..., Any],
@@ -254,6 +258,7 @@ def component(
 
 
 _ADHOC: "weakref.WeakKeyDictionary[Any, Component]" = weakref.WeakKeyDictionary()
+_ADHOC_DATA: dict[Any, Component] = _ADHOC.data  # type: ignore[attr-defined]  # its dict
 
 
 def as_component(fn: Any) -> Component:
@@ -261,8 +266,8 @@ def as_component(fn: Any) -> Component:
     if isinstance(fn, Component):
         return fn
     try:
-        comp = _ADHOC.get(fn)
-    except TypeError:
+        comp = _ADHOC_DATA.get(weakref.ref(fn))  # _ADHOC.get(fn) without its Python frame
+    except TypeError:  # unhashable or not weak-referenceable: a fresh component each time
         comp = None
     if comp is None:
         comp = Component(fn, register=False)

@@ -29,16 +29,16 @@ from __future__ import annotations
 
 import inspect
 import reprlib
-import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import SignatureError, UnhashableError
-from ..hashing.digest import new_digest
-from ..hashing.values import _HANDLERS, _tag, feed_argument, feed_value, register_hash
-from .nodes import Call, Ref, map_refs
+from ..hashing.digest import digest_small, new_digest
+from ..hashing.values import (_HANDLERS, PLAIN_BYTES, _tag, feed_argument, feed_value,
+                              register_hash)
+from .nodes import Call, Ref, map_refs, new_call
 from .params import check_literal
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["Expr", "build_expr", "short_repr"]
 
 register_hash(Ref, lambda r: r.key)
+_REF_FEEDER = _HANDLERS[Ref]  # the fast path below writes its bytes itself
 
 
 class Expr:
@@ -292,7 +293,7 @@ class _Binder:
     """
 
     __slots__ = ("sig", "params", "name", "positional", "keyword_only", "positional_only", "fast",
-                 "items")
+                 "items", "ordered", "kw_names", "all_positional")
 
     def __init__(self, comp: "Component") -> None:
         sig = comp.signature
@@ -317,6 +318,15 @@ class _Binder:
             check = spec if spec is not None and not spec.variadic else None
             self.items[name] = (None if name in ignored else tag.data,
                                 f"argument {name!r} of {comp.name}()", check)
+        # For a plain signature: the items in parameter order (positional, then
+        # keyword-only: the order bind() fills), and whether a call passing exactly
+        # every parameter positionally can skip bind() altogether.
+        # Each with the one type check_literal passes unchanged, so the common case
+        # costs a type test, not a call (None: call it); "any" is never checked.
+        self.ordered = tuple(_with_pass_type(self.items[n])
+                             for n, _ in self.positional + self.keyword_only)
+        self.kw_names = tuple(n for n, _ in self.keyword_only)
+        self.all_positional = len(self.positional) if self.fast and not self.keyword_only else -1
 
     def valid_for(self, comp: "Component") -> bool:
         return (self.sig is comp.signature and self.params is comp.params
@@ -354,31 +364,120 @@ class _Binder:
         return out if used == len(kwargs) else None  # else: unknown or doubled keyword
 
 
-_BINDERS: "weakref.WeakKeyDictionary[Component, _Binder]" = weakref.WeakKeyDictionary()
+_PASS_TYPES = {"int": int, "float": float, "str": str}
+
+
+def _with_pass_type(item: tuple[bytes | None, str, Any]) -> tuple[bytes | None, str, Any, Any]:
+    """``(tag, path, spec, pass_type)``: a value of exactly ``pass_type`` needs no check.
+
+    ``check_literal`` returns such a value as it is (int for ``int``, float for
+    ``float``, str for ``str``, when no bounds apply); a spec of kind ``"any"``
+    returns every value as it is, so it is dropped.
+    """
+    tag, path, spec = item
+    if spec is None or spec.kind == "any":
+        return tag, path, None, None
+    return tag, path, spec, (_PASS_TYPES.get(spec.kind) if spec.bounds is None else None)
 
 
 def _binder(comp: "Component") -> _Binder:
-    b = _BINDERS.get(comp)
+    # Held by the component itself (an attribute lookup, not a weak-dictionary probe per
+    # key); rebuilt when its signature, parameters or name were replaced.
+    b = comp._key_binder
     if b is None or not b.valid_for(comp):
-        b = _BINDERS[comp] = _Binder(comp)
+        b = comp._key_binder = _Binder(comp)
     return b
 
 
 def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]) -> Expr:
     """Bind, check and key one call of ``comp``; return its :class:`Expr`."""
     args, kwargs = tuple(args), dict(kwargs)
+    ident = comp.identity()
+    if comp.signature is None:  # some builtins have none: key the arguments as passed
+        return _build_general(comp, ident, None, None, args, kwargs)
+    binder = _binder(comp)
+    if not kwargs and len(args) == binder.all_positional:  # f(1, 2): nothing to bind
+        expr = _build_plain(comp, ident.digest, binder, args, (args, kwargs))
+        if expr is not None:
+            return expr
+        return _build_general(comp, ident, binder, dict(zip(binder.items, args)), args, kwargs)
+    arguments = binder.bind(args, kwargs)
+    if arguments is not None:
+        expr = _build_plain(comp, ident.digest, binder, arguments.values(), (args, kwargs))
+        if expr is not None:
+            return expr
+    return _build_general(comp, ident, binder, arguments, args, kwargs)
+
+
+def _ref_prefix() -> bytes:
+    rec = _Recorder()
+    _tag(rec, b"R", f"{Ref.__module__}.{Ref.__qualname__}")
+    return rec.data
+
+
+_REF_PREFIX = _ref_prefix()  # what register_hash's feeder writes before a Ref's key
+_ENC_STR = PLAIN_BYTES[_HANDLERS[str]]
+
+
+def _build_plain(comp: "Component", ident: str, binder: _Binder, arguments: Iterable[Any],
+                 shown: tuple[tuple[Any, ...], dict[str, Any]]) -> Expr | None:
+    """The key of a call whose every argument is a plain scalar or an Expr, in one pass.
+
+    The same bytes as the streaming path (:func:`_build_general`), joined into one
+    buffer and hashed at once: no digest object, no per-value dispatch through
+    :func:`feed_value`, no container bookkeeping. None (and nothing built) as soon
+    as one argument is anything else -- a container, an array, a subclass of a
+    scalar (tagged with its class), a type whose handler was replaced: the
+    general path keys those. ``arguments`` are the bound values of a plain
+    signature in parameter order (positional, then keyword-only).
+    """
+    pieces = [b"node\0" + ident.encode()]
+    values: list[Any] = []
+    found: dict[str, Expr] = {}
+    handlers, encoders = _HANDLERS, PLAIN_BYTES
+    for (tag, path, spec, pass_type), value in zip(binder.ordered, arguments):
+        t = type(value)
+        if t is Expr:
+            if handlers.get(Ref) is not _REF_FEEDER:
+                return None
+            key = value.call.key
+            found.setdefault(key, value)
+            values.append(Ref(key))
+            if tag is not None:
+                pieces += (tag, _REF_PREFIX, _ENC_STR(key))
+            continue
+        if spec is not None and t is not pass_type:
+            value = check_literal(spec, value, path)  # C: float -> 1 and 1.0 one key
+            t = type(value)
+        enc = encoders.get(handlers.get(t))  # type: ignore[arg-type]
+        if enc is None:
+            return None
+        values.append(value)
+        if tag is not None:  # @component(ignore=[...]): passed on, never keyed
+            pieces += (tag, enc(value))
+    if not binder.kw_names:
+        call_args, call_kwargs = tuple(values), {}
+    else:  # keyword-only parameters follow the positional ones, as in BoundArguments
+        n = len(binder.positional)
+        call_args, call_kwargs = tuple(values[:n]), dict(zip(binder.kw_names, values[n:]))
+    call = new_call(comp.fn, call_args, call_kwargs, digest_small(b"".join(pieces)), comp.name,
+                    comp.cache, tuple(found))
+    return Expr(call, tuple(found.values()), comp, shown)
+
+
+def _build_general(comp: "Component", ident: Any, binder: _Binder | None,
+                   arguments: dict[str, Any] | None, args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> Expr:
+    """Key any call by streaming its arguments into a digest (containers, arrays, objects)."""
     found: dict[str, Expr] = {}
     d = new_digest()
-    ident = comp.identity()
     d.update(b"node\0" + ident.digest.encode())
-    if comp.signature is None:  # some builtins have none: key the arguments as passed
+    if binder is None:
         call_args = _extract(args, found)
         call_kwargs = _extract(kwargs, found)
         feed_argument(d, call_args, f"the positional arguments of {comp.name}()")
         feed_argument(d, call_kwargs, f"the keyword arguments of {comp.name}()")
     else:
-        binder = _binder(comp)
-        arguments = binder.bind(args, kwargs)
         if arguments is None:  # *args/**kwargs, or a call that does not fit: inspect decides
             bound = _bind(comp, args, kwargs)
             assert bound is not None
@@ -408,10 +507,8 @@ def build_expr(comp: "Component", args: Sequence[Any], kwargs: Mapping[str, Any]
         else:
             rebound = inspect.BoundArguments(binder.sig, canonical)  # type: ignore[arg-type]
             call_args, call_kwargs = rebound.args, rebound.kwargs
-    call = Call(
-        comp.fn, tuple(call_args), dict(call_kwargs), d.hexdigest(), comp.name,
-        comp.cache, tuple(found),
-    )
+    call = new_call(comp.fn, tuple(call_args), dict(call_kwargs), d.hexdigest(), comp.name,
+                    comp.cache, tuple(found))
     return Expr(call, tuple(found.values()), comp, (args, kwargs))
 
 

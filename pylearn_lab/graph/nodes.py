@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Ref", "Call", "iter_refs", "map_refs"]
+__all__ = ["Ref", "Call", "iter_refs", "map_refs", "new_call"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,36 @@ class Call:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Call) and other.key == self.key
+
+
+_NEW = object.__new__
+_SET = tuple(Call.__dict__[f].__set__ for f in
+             ("func", "args", "kwargs", "key", "label", "cache", "inputs"))
+
+
+def new_call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], key: str,
+             label: str, cache: bool, inputs: tuple[str, ...]) -> Call:
+    """``Call(func, args, kwargs, key, label, cache, inputs)``, built in half the time.
+
+    A frozen dataclass sets each field through ``object.__setattr__`` (a lookup and
+    a call per field); the slot descriptors write them directly. Every node pays
+    it, so keying a call uses this. Same object, same equality, same pickle.
+
+    Examples
+    --------
+    >>> new_call(abs, (-2,), {}, "k" * 32, "abs", True, ()) == Call(abs, (-2,), {}, "k" * 32, "abs")
+    True
+    """
+    c = _NEW(Call)
+    s_func, s_args, s_kwargs, s_key, s_label, s_cache, s_inputs = _SET
+    s_func(c, func)
+    s_args(c, args)
+    s_kwargs(c, kwargs)
+    s_key(c, key)
+    s_label(c, label)
+    s_cache(c, cache)
+    s_inputs(c, inputs)
+    return c
 
 
 def iter_refs(obj: Any) -> Iterator[Ref]:

@@ -95,6 +95,10 @@ class FunctionIdentity:
 
 def qualified_name(obj: Any) -> str:
     """``module.qualname`` of a callable (``__main__.f`` for notebook functions)."""
+    if type(obj) is types.FunctionType and "__pylearn_component_fn__" not in obj.__dict__:
+        fmod, fqual = obj.__module__, obj.__qualname__  # the common case, every key pays it
+        if type(fmod) is str and fmod and fqual:
+            return f"{fmod}.{fqual}"
     obj = unwrap_component(obj)
     mod = getattr(obj, "__module__", None) or type(obj).__module__
     qual = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
@@ -538,6 +542,7 @@ def _user_identity(fn: Any, name: str) -> FunctionIdentity:
 
 
 _NO_REF: Any = object()
+_IDENTITY_DATA: dict[Any, Any] = _IDENTITY.data  # type: ignore[attr-defined]  # its dict
 
 
 def _weak(obj: Any) -> Any:
@@ -556,15 +561,20 @@ def _memoised(fn: Any) -> FunctionIdentity | None:
     the digest would come out the same, so they are skipped.
     """
     try:
-        entry = _IDENTITY.get(fn)
-    except TypeError:  # an unhashable callable object
+        # WeakKeyDictionary.get without its Python frame (every key pays this probe)
+        entry = _IDENTITY_DATA.get(weakref.ref(fn))
+    except TypeError:  # an unhashable or not weak-referenceable callable object
         return None
     if entry is None:
         return None
     ident, members = entry
     for ref, memo, qual in members:
         obj = fn if ref is None else ref()
-        if obj is None or _local(obj) is not memo or qualified_name(obj) != qual:
+        # The member's own memo re-validated in place (what _local would check before
+        # returning it): when its code, defaults, cells and globals are the very objects it
+        # was built from, its parts are what a recomputation gives, whichever memo _LOCAL
+        # holds for it now.
+        if obj is None or not _still_valid(obj, memo) or qualified_name(obj) != qual:
             return None
     return ident
 

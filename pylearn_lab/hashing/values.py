@@ -530,6 +530,43 @@ def _feed_path(d: Any, obj: pathlib.PurePath, path: str) -> None:
 
 _feed_tuple = _sequence_feeder(b"t")
 
+
+# The bytes each plain scalar feeds, as one ``bytes`` per value, keyed by the feeder that
+# writes them: the key of a call whose arguments are all such scalars is built as one
+# buffer and hashed in one pass (``graph/expr.py``), with exactly the bytes the streaming
+# feeders above write (tests/hashing/test_plain_bytes.py checks both ways agree). Keyed by
+# the *feeder*, so a type whose handler is replaced (``register_hash(int, ...)``) or a
+# subclass (its own tagging feeder) is never encoded here.
+def _enc_none(obj: Any) -> bytes:
+    return b"N"
+
+
+def _enc_bool(obj: Any) -> bytes:
+    return b"T" if obj else b"F"
+
+
+def _enc_int(obj: Any) -> bytes:
+    if -(2**63) <= obj < 2**63:
+        return b"i" + _PACK_Q(obj)
+    raw = obj.to_bytes((obj.bit_length() + 8) // 8, "little", signed=True)
+    return b"I" + _PACK_Q(len(raw)) + raw
+
+
+def _enc_float(obj: Any) -> bytes:
+    return b"f" + _PACK_D(obj)
+
+
+def _enc_str(obj: Any) -> bytes:
+    raw = obj.encode("utf-8", "surrogatepass")
+    return b"s" + _PACK_Q(len(raw)) + raw
+
+
+PLAIN_BYTES: dict[Feeder, Callable[[Any], bytes]] = {
+    _feed_none: _enc_none, _feed_bool: _enc_bool, _feed_int: _enc_int, _feed_float: _enc_float,
+    _feed_str: _enc_str,
+}
+"""``PLAIN_BYTES[_HANDLERS[type(v)]](v)``: the bytes ``feed_value`` writes for a plain scalar."""
+
 _HANDLERS.update(
     {
         type(None): _feed_none,

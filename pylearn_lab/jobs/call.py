@@ -26,10 +26,12 @@ import numpy as np
 
 from ..cache.cache import resolve_cache
 from ..errors import UnpicklableError
-from ..graph.component import as_component
-from ..graph.expr import Expr
+from ..graph.component import Component, as_component
+from ..graph.expr import Expr, build_expr
 
 __all__ = ["call", "check_picklable"]
+
+_COMPONENT_CALL = Component.__call__
 
 _PLAIN = (type(None), bool, int, float, complex, str, bytes)
 _RESOLVED_LOCK = threading.Condition()  # re-entrant; a finished future never waits on it
@@ -47,14 +49,29 @@ class _Resolved(cf.Future):
     (True, 3, False)
     """
 
+    # Constant for every resolved future: class attributes, not one store per hit.
+    _condition = _RESOLVED_LOCK
+    _state = FINISHED
+    _exception = None
+
     def __init__(self, value: Any) -> None:  # noqa: D107 -- Future's own state, set finished
-        self._condition = _RESOLVED_LOCK
-        self._state = FINISHED
         self._result = value
-        self._exception = None
-        self._waiters: list[Any] = []
+        self._waiters: list[Any] = []  # wait()/as_completed() add theirs to every future
         self._done_callbacks: list[Any] = []
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The value (a finished future never changes state: no lock to take).
+
+        ``set_result``/``set_exception`` on it raise ``InvalidStateError`` and
+        ``cancel()`` returns False, so what is read here is final.
+        """
+        return self._result
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        """None: a resolved hit holds a value, never an exception."""
+        return None
 _CHECKED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_CHECKED_DATA: set[Any] = _CHECKED.data  # type: ignore[attr-defined]  # its set of refs
 
 
 def check_picklable(value: Any, path: str) -> None:
@@ -135,7 +152,10 @@ def call(
     for k, v in kwargs.items():
         if type(v) not in _PLAIN:
             check_picklable(v, f"argument {k!r} of {comp.name}()")
-    expr = comp(*args, **kwargs)
+    if type(comp).__call__ is _COMPONENT_CALL:  # what comp(*args, **kwargs) does, one frame less
+        expr = build_expr(comp, args, kwargs)
+    else:
+        expr = comp(*args, **kwargs)
     store = resolve_cache(cache)
     if store is not None and comp.cache:
         hit, value = store.lookup(expr.key)
@@ -150,9 +170,9 @@ def call(
 def _check_function(fn: Any) -> None:
     """Check once per function that it can travel (pickling costs microseconds)."""
     try:
-        if fn in _CHECKED:
+        if weakref.ref(fn) in _CHECKED_DATA:  # ``fn in _CHECKED`` without WeakSet's frame
             return
-    except TypeError:  # an unhashable callable object: check it every time
+    except TypeError:  # an unhashable or not weak-referenceable callable: check it every time
         check_picklable(fn, "the function")
         return
     check_picklable(fn, "the function")

@@ -96,3 +96,24 @@ def test_a_hit_future_behaves_like_any_finished_future(tmp_path):
 
 def _double_for_hit(x: int) -> int:
     return 2 * x
+
+
+def test_a_hit_future_waited_on_with_a_pending_one(tmp_path):
+    # wait() installs its waiter on every future, the resolved ones too (per-instance
+    # lists), and removes it after; result() reads the value without the shared lock
+    cache = pl.Cache(tmp_path / "c")
+    pl.call(_double_for_hit, (5,), cache=cache).result()
+    hit = pl.call(_double_for_hit, (5,), cache=cache)
+    other = pl.call(_double_for_hit, (5,), cache=cache)
+    pending: cf.Future = cf.Future()
+    timer = threading.Timer(0.2, lambda: pending.set_result("late"))
+    timer.start()
+    done, not_done = cf.wait([hit, pending], return_when=cf.ALL_COMPLETED, timeout=10)
+    timer.join()
+    assert done == {hit, pending} and not not_done
+    assert hit._waiters == [] and other._waiters == [] and hit._waiters is not other._waiters
+    assert hit.result() == 10 and hit.result(timeout=0) == 10 and hit.exception(timeout=0) is None
+    with pytest.raises(cf.InvalidStateError):
+        hit.set_exception(RuntimeError("no"))
+    assert hit.result() == 10 and hit.done() and not hit.cancelled()
+    cache.close()
