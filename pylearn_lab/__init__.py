@@ -46,7 +46,7 @@ from .errors import (
 )
 from .graph import Bounds, Expr, Graph, component, pipeline
 from .graph.registry import all_components
-from .hashing import function_identity, hash_value, register_hash
+from .hashing import function_identity, hash_value, register_hash, untracked
 from .jobs import call
 from .vm import Event, Recorder, RunHandle, register_rewrite, run
 
@@ -85,6 +85,7 @@ __all__ = [
     "function_identity",
     "get_default_cache",
     "hash_value",
+    "untracked",
     "lineage",
     "load_ipython_extension",
     "pipeline",

@@ -19,7 +19,7 @@ PUBLIC = {
     # experiments
     "sweep", "random_search", "results", "lineage", "why",
     # hashing and the cache
-    "hash_value", "register_hash", "function_identity", "Cache", "Record",
+    "hash_value", "register_hash", "function_identity", "untracked", "Cache", "Record",
     "get_default_cache", "set_default_cache",
     # backends
     "Backend", "SerialBackend", "ThreadBackend", "ProcessBackend", "IPyParallelBackend",

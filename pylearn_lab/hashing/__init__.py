@@ -9,6 +9,7 @@ True
 
 from .digest import DIGEST_HEX_LEN, digest_bytes, new_digest
 from .functions import FunctionIdentity, function_identity, qualified_name
+from .untracked import untracked
 from .values import feed_value, hash_value, register_hash
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "feed_value",
     "function_identity",
     "hash_value",
+    "untracked",
     "new_digest",
     "qualified_name",
     "register_hash",

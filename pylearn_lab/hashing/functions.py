@@ -54,6 +54,7 @@ from ..errors import UnhashableError
 from .callables import is_hashable_callable, is_instance_callable
 from .code import code_fingerprint
 from .digest import new_digest
+from .untracked import is_untracked
 from .versions import is_library_module, package_version
 
 __all__ = [
@@ -145,6 +146,10 @@ class _Local:
     refs: list[tuple[Any, str, Any]]  # (namespace, name, object seen)
     deps: list[Any]  # user functions / classes referenced
     checks: tuple[Any, ...]  # objects that must stay the same (code, defaults, cells)
+    # (part name, value, what) of the mutable data the code reads (a global list, a default
+    # dict, a class attribute array): re-hashed at every validation, since an in-place change
+    # keeps the object's identity but changes what the code computes
+    volatile: list[tuple[str, Any, str]] = field(default_factory=list)
 
 
 _LOCAL: weakref.WeakKeyDictionary[Any, _Local] = weakref.WeakKeyDictionary()
@@ -219,7 +224,37 @@ def _still_valid(obj: Any, memo: _Local) -> bool:
     for ns, name, seen in memo.refs:
         if ns.get(name, _MISSING) is not seen:
             return False
+    for part, value, what in memo.volatile:
+        try:
+            if _hash_part(value, what) != memo.parts[part]:
+                return False
+        except UnhashableError:
+            return False
     return True
+
+
+# Values whose content cannot change while their identity stays: hashed once, memoised.
+_FROZEN_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None), range,
+                           type(Ellipsis)})
+
+
+def _frozen(value: Any, depth: int = 0) -> bool:
+    t = type(value)
+    if t in _FROZEN_ATOMS:
+        return True
+    if t in (tuple, frozenset) and depth < 4:
+        return all(_frozen(v, depth + 1) for v in value)
+    return False
+
+
+def _data_part(parts: dict[str, str], volatile: list[tuple[str, Any, str]], part: str,
+               value: Any, what: str) -> None:
+    """``parts[part]`` for a value the code reads; a mutable one is also re-checked later."""
+    parts[part] = text = _closure_or_global_part(value, what)
+    hashed = not (is_hashable_callable(value) and not is_instance_callable(value)) and not (
+        isinstance(value, types.ModuleType) or text.startswith(("unhashable:", "untracked:")))
+    if hashed and not _frozen(value):
+        volatile.append((part, value, what))
 
 
 def _hash_part(value: Any, what: str) -> str:
@@ -241,30 +276,33 @@ def _local(obj: Any) -> _Local:
     parts: dict[str, str] = {}
     refs: list[tuple[Any, str, Any]] = []
     deps: list[Any] = []
+    volatile: list[tuple[str, Any, str]] = []
     if isinstance(obj, type):
-        _class_parts(obj, parts, refs, deps)
+        _class_parts(obj, parts, refs, deps, volatile)
     else:
         label = qualified_name(obj)
         parts["code"] = code_fingerprint(obj.__code__)
-        if obj.__defaults__:
-            parts["defaults"] = _hash_part(obj.__defaults__, f"the defaults of {label}")
-        if obj.__kwdefaults__:
-            parts["kwdefaults"] = _hash_part(obj.__kwdefaults__, f"the defaults of {label}")
+        for part, defaults in (("defaults", obj.__defaults__), ("kwdefaults", obj.__kwdefaults__)):
+            if defaults:
+                parts[part] = _hash_part(defaults, f"the defaults of {label}")
+                if not _frozen(defaults if part == "defaults" else tuple(defaults.values())):
+                    volatile.append((part, defaults, f"the defaults of {label}"))
         for name, cell in zip(obj.__code__.co_freevars, obj.__closure__ or ()):
             if not _cell_full(cell):
                 continue
             value = cell.cell_contents
             if isinstance(value, types.ModuleType):  # pkg.sub.helper through a closure
                 parts[f"closure:{name}"] = f"module:{value.__name__}"
-                _scan_module(value, _all_names(obj.__code__), parts, refs, deps, label, 0)
+                _scan_module(value, _all_names(obj.__code__), parts, refs, deps, volatile,
+                             label, 0)
             elif _is_user_callable(value):
                 deps.append(unwrap_component(value))
                 parts[f"closure:{name}"] = _dep_label(value)
             else:
-                parts[f"closure:{name}"] = _closure_or_global_part(
-                    value, f"closure variable {name!r} of {label}")
-        _scan_globals(obj, parts, refs, deps)
-    memo = _Local(parts, refs, deps, _checks_of(obj))
+                _data_part(parts, volatile, f"closure:{name}", value,
+                           f"closure variable {name!r} of {label}")
+        _scan_globals(obj, parts, refs, deps, volatile)
+    memo = _Local(parts, refs, deps, _checks_of(obj), volatile)
     try:
         _LOCAL[obj] = memo
     except TypeError:  # not weak-referenceable: just do not memoise
@@ -284,7 +322,8 @@ def _dep_label(value: Any) -> str:
     return f"fn:{qualified_name(unwrap_component(value))}"
 
 
-def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[Any]) -> None:
+def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[Any],
+                 volatile: list[tuple[str, Any, str]]) -> None:
     """A class by what its instances run: bases, methods (as deps) and other attributes."""
     ns = vars(cls)
     for i, base in enumerate(cls.__bases__):
@@ -317,9 +356,12 @@ def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[A
                                      else _describe_library(value))
             if _is_user_callable(value):
                 deps.append(value)
+        elif isinstance(value, (types.MemberDescriptorType, types.GetSetDescriptorType)):
+            # a __slots__ member: the slot's name is all it holds (its state is the instance's)
+            parts[f"attr:{name}"] = f"slot:{type(value).__name__}:{value.__name__}"
         else:
-            parts[f"attr:{name}"] = _closure_or_global_part(
-                value, f"attribute {name!r} of class {cls.__qualname__}")
+            _data_part(parts, volatile, f"attr:{name}", value,
+                       f"attribute {name!r} of class {cls.__qualname__}")
 
 
 def _functions_in(value: Any) -> list[Any] | None:
@@ -336,6 +378,8 @@ def _functions_in(value: Any) -> list[Any] | None:
 
 
 def _closure_or_global_part(value: Any, what: str) -> str:
+    if is_untracked(value):  # pl.untracked(): a log or counter the code writes to
+        return f"untracked:{type(value).__module__}.{type(value).__qualname__}"
     if is_hashable_callable(value) and not is_instance_callable(value):
         return _describe_library(value) if not _is_user_callable(value) else _dep_label(value)
     if isinstance(value, types.ModuleType):
@@ -359,7 +403,8 @@ def _describe_library(value: Any) -> str:
     return f"lib:{package_version(mod)}:{qualified_name(value)}"
 
 
-def _scan_globals(fn: types.FunctionType, parts: dict[str, str], refs: list[Any], deps: list[Any]) -> None:
+def _scan_globals(fn: types.FunctionType, parts: dict[str, str], refs: list[Any], deps: list[Any],
+                  volatile: list[tuple[str, Any, str]]) -> None:
     ns = fn.__globals__
     label = qualified_name(fn)
     names = _all_names(fn.__code__)
@@ -369,19 +414,20 @@ def _scan_globals(fn: types.FunctionType, parts: dict[str, str], refs: list[Any]
             continue  # a builtin, an attribute name, or not defined yet
         refs.append((ns, name, value))
         if isinstance(value, types.ModuleType):
-            _scan_module(value, names, parts, refs, deps, label, 0)
+            _scan_module(value, names, parts, refs, deps, volatile, label, 0)
         elif _is_user_callable(value):
             if unwrap_component(value) is not fn:
                 deps.append(unwrap_component(value))
             parts[f"global:{name}"] = _dep_label(value)
         else:
-            parts[f"global:{name}"] = _closure_or_global_part(value, f"global {name!r} read by {label}")
+            _data_part(parts, volatile, f"global:{name}", value, f"global {name!r} read by {label}")
             if is_instance_callable(value) and _is_user_callable(type(value)):
                 deps.append(type(value))
 
 
 def _scan_module(mod: types.ModuleType, names: set[str], parts: dict[str, str], refs: list[Any],
-                 deps: list[Any], label: str, depth: int) -> None:
+                 deps: list[Any], volatile: list[tuple[str, Any, str]], label: str,
+                 depth: int) -> None:
     """Follow attribute chains into a user module (``pkg.sub.helper``), a few levels deep."""
     if is_library_module(mod.__name__):
         parts[f"module:{mod.__name__}"] = _describe_library(mod)
@@ -395,12 +441,12 @@ def _scan_module(mod: types.ModuleType, names: set[str], parts: dict[str, str], 
         refs.append((vars(mod), attr, sub))
         key = f"global:{mod.__name__}.{attr}"
         if isinstance(sub, types.ModuleType):
-            _scan_module(sub, names, parts, refs, deps, label, depth + 1)
+            _scan_module(sub, names, parts, refs, deps, volatile, label, depth + 1)
         elif _is_user_callable(sub):
             deps.append(unwrap_component(sub))
             parts[key] = _dep_label(sub)
         else:
-            parts[key] = _closure_or_global_part(sub, f"global {mod.__name__}.{attr} read by {label}")
+            _data_part(parts, volatile, key, sub, f"global {mod.__name__}.{attr} read by {label}")
 
 
 def _all_names(code: types.CodeType) -> set[str]:

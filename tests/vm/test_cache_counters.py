@@ -6,7 +6,7 @@ import time
 
 import pylearn_lab as pl
 
-RAN: list[str] = []
+RAN: list[str] = pl.untracked([])  # a counter the code writes to: not part of any key
 
 
 @pl.component

@@ -20,7 +20,7 @@ from pylearn_lab.widgets.builder_model import BuilderModel
 from pylearn_lab.widgets.builder_run import RunTracker
 from pylearn_lab.widgets.builder_types import admits
 
-CALLS: list[str] = []
+CALLS: list[str] = pylearn_lab.untracked([])  # a counter the code writes to: not part of any key
 
 
 @component(category="test-editing")
