@@ -53,7 +53,7 @@ from .ipp.packing import failed_receipts, pack, task_keys
 from .ipp.remote import call_pickled
 from .ipp.store import StoreProbe
 from .local import Backend
-from .remote_future import RemoteFuture, failed, send_groups
+from .remote_future import RemoteFuture, close_client_and_cluster, failed, send_groups
 
 __all__ = ["DaskBackend"]
 
@@ -320,16 +320,8 @@ class DaskBackend(Backend):
         self._closed = True
         atexit.unregister(self.stop)
         self._fail_all(ClusterGoneError("the DaskBackend was stopped"))
-        if self._owns_client:
-            try:
-                self.client.close()
-            except Exception:
-                pass
-        if self.cluster is not None:
-            try:
-                self.cluster.close()
-            except Exception as exc:
-                log.warning("stopping the dask cluster: %s", exc)
+        close_client_and_cluster(self.client, self._owns_client,
+                                 None if self.cluster is None else self.cluster.close, "dask")
 
     close = stop
 

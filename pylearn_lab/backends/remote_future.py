@@ -25,6 +25,7 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,7 @@ import cloudpickle
 
 from .ipp.batch import gather
 
-__all__ = ["RemoteFuture", "concat_receipts", "failed", "relay", "send_groups"]
+__all__ = ["RemoteFuture", "close_client_and_cluster", "concat_receipts", "failed", "relay", "send_groups"]
 
 
 class RemoteFuture(cf.Future):
@@ -108,3 +109,19 @@ def failed(exc: BaseException) -> cf.Future:
     fut: cf.Future = cf.Future()
     fut.set_exception(exc)
     return fut
+
+
+def close_client_and_cluster(client: Any, owns_client: bool, stop_cluster: Callable[[], Any] | None,
+                             what: str) -> None:
+    """The end of a cluster backend's ``stop()``: close the client it owns, then stop the
+    cluster it started (``stop_cluster``), never raising -- a stop runs at exit too."""
+    if owns_client:
+        try:
+            client.close()
+        except Exception:
+            pass
+    if stop_cluster is not None:
+        try:
+            stop_cluster()
+        except Exception as exc:
+            logging.getLogger(__name__).warning("stopping the %s cluster: %s", what, exc)

@@ -52,7 +52,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from ..errors import CacheError, CacheWarning, IntegrityError
+from ..errors import CacheError, IntegrityError
 from . import maintenance, tombs
 from .auth import Signer
 from .blobs import _VERIFIED, BlobStore, LocalBlobs  # noqa: F401  (_VERIFIED: tests clear it)

@@ -50,7 +50,7 @@ from urllib.parse import urlsplit
 from ..errors import CacheError
 from .lru import pick_victims
 from .records import (INSERT_COLS, JSON_COLS, RECORD_COLS, SIGNED_COLS, entries_ddl,
-                      record_values)
+                      insert_checked)
 
 __all__ = ["PostgresIndex", "is_database_url", "masked_url"]
 
@@ -588,16 +588,9 @@ _INSERT = (f"INSERT INTO pylearn_entries ({', '.join(_INSERT_COLS)}) "
 
 
 def _insert_row(c: Any, row: tuple[Any, ...], now: float) -> bool:
-    """One row of :meth:`PostgresIndex.insert` inside an open write transaction (the
-    checks, then ``publish``, then the row)."""
-    key, kind, size, checksum, blob, inline, mac, record, gen, publish = row
-    if c.execute("SELECT 1 FROM pylearn_entries WHERE key = %s", (key,)).fetchone():
-        return False
-    tomb = c.execute("SELECT gen FROM pylearn_tombstones WHERE key = %s", (key,)).fetchone()
-    if tomb is not None and tomb[0] >= gen:
-        return False
-    if publish is not None:
-        publish()
-    c.execute(_INSERT, (key, kind, size, checksum, blob, inline, mac, gen,
-                        *record_values(record, now), now))
-    return True
+    """One row of :meth:`insert` inside an open write transaction."""
+    return insert_checked(c.execute, row, now, present=_PRESENT, tomb=_TOMB, insert=_INSERT)
+
+
+_PRESENT = "SELECT 1 FROM pylearn_entries WHERE key = %s"
+_TOMB = "SELECT gen FROM pylearn_tombstones WHERE key = %s"

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["Record", "summarise_value", "summarise_param", "RECORD_FIELDS", "ESTIMATOR_TAG",
-           "TEXT_COLS", "JSON_COLS", "REAL_COLS", "RECORD_COLS", "SIGNED_COLS", "SignedRecord", "record_values",
+           "TEXT_COLS", "JSON_COLS", "REAL_COLS", "RECORD_COLS", "SIGNED_COLS", "SignedRecord", "record_values", "insert_checked",
            "ENTRY_COLUMNS", "INSERT_COLS", "entries_ddl"]
 
 # The key under which an estimator-like argument's summary names its class; the
@@ -267,3 +267,24 @@ _ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 def dumps(obj: Any) -> str:
     """Compact JSON for record columns."""
     return "{}" if obj == {} and type(obj) is dict else _ENCODE(obj)
+
+
+def insert_checked(execute: Any, row: tuple[Any, ...], now: float, *, present: str, tomb: str,
+                   insert: str) -> bool:
+    """Insert one ``(key, kind, size, checksum, blob, inline, mac, record, gen, publish)``
+    row inside an open write transaction, with the checks every index makes: not when
+    the key is present (``present`` SQL), not when deleted after its generation began
+    (``tomb`` SQL); ``publish`` (the blob file's rename) runs just before the row.
+    The SQL is the index's own (table names, placeholders); ``execute`` its cursor's.
+    """
+    key, kind, size, checksum, blob, inline, mac, record, gen, publish = row
+    if execute(present, (key,)).fetchone():
+        return False
+    dead = execute(tomb, (key,)).fetchone()
+    if dead is not None and dead[0] >= gen:
+        return False
+    if publish is not None:
+        publish()
+    execute(insert, (key, kind, size, checksum, blob, inline, mac, gen,
+                     *record_values(record, now), now))
+    return True

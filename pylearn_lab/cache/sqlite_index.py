@@ -34,7 +34,7 @@ from urllib.parse import quote
 from ..errors import CacheCorruptError, CacheError
 from .lru import pick_victims
 from .records import (INSERT_COLS, JSON_COLS, REAL_COLS, RECORD_COLS, SIGNED_COLS, TEXT_COLS,
-                      SignedRecord, entries_ddl, record_values)
+                      SignedRecord, entries_ddl, insert_checked, record_values)
 
 __all__ = ["SqliteIndex", "IndexTxn", "INDEX_NAME", "SIGNED_COLS", "SignedRecord", "record_values"]
 
@@ -628,15 +628,9 @@ _INSERT = (f"INSERT INTO entries ({', '.join(INSERT_COLS)}) "
 
 
 def _insert_row(c: sqlite3.Connection, row: tuple[Any, ...], now: float) -> bool:
-    """One row of :meth:`SqliteIndex.insert` inside an open write transaction."""
-    key, kind, size, checksum, blob, inline, mac, record, gen, publish = row
-    if c.execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone():
-        return False
-    tomb = c.execute("SELECT gen FROM tombstones WHERE key = ?", (key,)).fetchone()
-    if tomb is not None and tomb[0] >= gen:
-        return False
-    if publish is not None:
-        publish()
-    c.execute(_INSERT, (key, kind, size, checksum, blob, inline, mac, gen,
-                        *record_values(record, now), now))
-    return True
+    """One row of :meth:`insert` inside an open write transaction."""
+    return insert_checked(c.execute, row, now, present=_PRESENT, tomb=_TOMB, insert=_INSERT)
+
+
+_PRESENT = "SELECT 1 FROM entries WHERE key = ?"
+_TOMB = "SELECT gen FROM tombstones WHERE key = ?"

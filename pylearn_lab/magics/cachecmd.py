@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from IPython.core.error import UsageError
 
 from ..cache.cache import Cache, format_size, parse_size
 from ..cache.postgres_index import is_database_url, masked_url

@@ -11,15 +11,12 @@ uses the cache. Skipped, naming why, when not root or the tools are missing.
 from __future__ import annotations
 
 import os
-import pickle
 import pwd
 import secrets
 import shutil
 import stat
 import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -54,7 +54,7 @@ from .store import Visibility, normalise_path_map
 from .watch import Watchdog, call_with_timeout
 from ..local import Backend
 from ..registry import current_cluster, set_current_cluster
-from ..remote_future import RemoteFuture, concat_receipts, relay, send_groups
+from ..remote_future import RemoteFuture, close_client_and_cluster, concat_receipts, relay, send_groups
 
 __all__ = ["ClusterStatus", "IPyParallelBackend"]
 
@@ -508,16 +508,8 @@ class IPyParallelBackend(Backend):
         self._visibility.close()
         if current_cluster() is self:
             set_current_cluster(None)
-        if self._owns_client:
-            try:
-                self.client.close()
-            except Exception:
-                pass
-        if self.cluster is not None:
-            try:
-                self.cluster.stop_cluster_sync()
-            except Exception as exc:
-                log.warning("stopping the ipyparallel cluster: %s", exc)
+        close_client_and_cluster(self.client, self._owns_client, None if self.cluster is None
+                                 else self.cluster.stop_cluster_sync, "ipyparallel")
         if self._profile_tmp:
             shutil.rmtree(self._profile_tmp, ignore_errors=True)
 
