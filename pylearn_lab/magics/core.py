@@ -216,7 +216,7 @@ class PylearnMagics(Magics):
         (%pylearn lineage _cell, %pylearn why _cell). A cell is cached as a
         function of its inputs: random draws without a seed are replayed, and
         side effects outside the namespace (files, module attributes) are not.
-        A cell using import *, exec/eval, globals(), __main__, magics or !cmd
+        A cell using star imports, exec/eval, globals(), __main__, magics or !cmd
         is refused (its inputs cannot be seen): use --no-cache.
 
         EXPR and FUNC are variable names or attribute paths, never evaluated.
