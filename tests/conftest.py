@@ -35,3 +35,31 @@ def _fresh_cache_warnings():
 
     new_run()
     yield
+
+
+def pytest_unconfigure(config):
+    """End the IPython shells the tests made, without their at-exit garbage collections.
+
+    Every ``InteractiveShell`` registers ``atexit_operations``, whose namespace reset
+    ends in ``gc.collect()``: with a few hundred shells left by the magics and
+    notebook-free kernel tests, each a full collection of the suite's large heap,
+    the process outlived its summary line by minutes. Their history sessions are
+    closed here; their temp files live in the run's scratch directory.
+    """
+    import atexit
+    import gc
+    import sys
+
+    shells = sys.modules.get("IPython.core.interactiveshell")
+    if shells is None:
+        return
+    for obj in gc.get_objects():
+        if isinstance(obj, shells.InteractiveShell):
+            atexit.unregister(obj.atexit_operations)
+            history = getattr(obj, "history_manager", None)
+            if history is not None:
+                try:
+                    history.end_session()
+                    history.close()
+                except Exception:  # a shell torn down half-way: nothing left to save
+                    pass
