@@ -155,7 +155,10 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
     try:
         value = call.func(*args, **kwargs)
     except BaseException as exc:
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        # KeyboardInterrupt stops the run; SystemExit from the node's own code (sys.exit(),
+        # exit()) is a failure of that node like any other: as a lost worker it was retried,
+        # running the node's side effects twice
+        if isinstance(exc, KeyboardInterrupt):
             raise
         receipt.duration = time.perf_counter() - t0
         receipt.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
