@@ -74,6 +74,7 @@ def check_fresh(expr: Any) -> None:
         "Expected the values and code the expression was built with; received changed ones. "
         "Nothing was computed or stored. Fix: build the expression again (call the component "
         "again) after changing its inputs, or pass a copy (x.copy()) of data you change later. "
-        "Data the code reads (globals, defaults, closures) counts too: a log or counter it "
-        "only writes to (calls.append(...)) belongs out of the key -- pl.untracked(calls)."
+        "Data the code reads (globals, defaults, closures) counts too: a log, counter or memo "
+        "dict it only writes to (calls.append(...)) belongs out of the key -- "
+        "pl.untracked(calls), or functools.cache for a memo."
     )

@@ -249,12 +249,25 @@ def _frozen(value: Any, depth: int = 0) -> bool:
 
 def _data_part(parts: dict[str, str], volatile: list[tuple[str, Any, str]], part: str,
                value: Any, what: str) -> None:
-    """``parts[part]`` for a value the code reads; a mutable one is also re-checked later."""
-    parts[part] = text = _closure_or_global_part(value, what)
-    hashed = not (is_hashable_callable(value) and not is_instance_callable(value)) and not (
-        isinstance(value, types.ModuleType) or text.startswith(("unhashable:", "untracked:")))
-    if hashed and not _frozen(value):
-        volatile.append((part, value, what))
+    """``parts[part]`` for a value the code reads (a closure cell, a global, a class
+    attribute); a mutable value hashed by content is also re-checked at every validation."""
+    if is_untracked(value):  # pl.untracked(): a log or counter the code writes to
+        parts[part] = f"untracked:{type(value).__module__}.{type(value).__qualname__}"
+    elif is_hashable_callable(value) and not is_instance_callable(value):
+        parts[part] = _describe_library(value) if not _is_user_callable(value) else _dep_label(value)
+    elif isinstance(value, types.ModuleType):
+        parts[part] = f"module:{value.__name__}"
+    else:
+        try:
+            parts[part] = _hash_part(value, what)
+        except UnhashableError:
+            # An object we cannot hash (a connection, a lock) is counted by its type only;
+            # pass it as an argument to have its content in the key.
+            t = type(value)
+            parts[part] = f"unhashable:{t.__module__}.{t.__qualname__}"
+            return
+        if not _frozen(value):
+            volatile.append((part, value, what))
 
 
 def _hash_part(value: Any, what: str) -> str:
@@ -375,22 +388,6 @@ def _functions_in(value: Any) -> list[Any] | None:
     if isinstance(value, functools.cached_property):
         return [value.func]
     return None
-
-
-def _closure_or_global_part(value: Any, what: str) -> str:
-    if is_untracked(value):  # pl.untracked(): a log or counter the code writes to
-        return f"untracked:{type(value).__module__}.{type(value).__qualname__}"
-    if is_hashable_callable(value) and not is_instance_callable(value):
-        return _describe_library(value) if not _is_user_callable(value) else _dep_label(value)
-    if isinstance(value, types.ModuleType):
-        return f"module:{value.__name__}"
-    try:
-        return _hash_part(value, what)
-    except UnhashableError:
-        # An object we cannot hash (a connection, a lock) is counted by its type only;
-        # pass it as an argument to have its content in the key.
-        t = type(value)
-        return f"unhashable:{t.__module__}.{t.__qualname__}"
 
 
 def _describe_library(value: Any) -> str:

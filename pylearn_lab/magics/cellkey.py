@@ -262,10 +262,9 @@ def _through_functions(inputs: dict[str, Any], ns: dict[str, Any],
                        hidden: dict[str, Any]) -> dict[str, Any]:
     """Add the notebook's data its functions read (transitively): inputs by content.
 
-    A function's identity holds such data as a constant memoised by object
-    identity, so ``table.append(10)`` between two runs would go unseen (see the
-    known limits in docs/keys.md); as inputs of the cell they are hashed each
-    run, and a change in place made by the cell is found and stored.
+    The functions' identities already key such data by content (docs/keys.md);
+    as inputs of the cell it is also checked for changes the cell makes in
+    place (through the functions it calls), which are then stored and replayed.
     """
     stack = [f for v in inputs.values() for f in _functions(v, ns)]
     seen: set[int] = set()
