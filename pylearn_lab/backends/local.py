@@ -1,10 +1,11 @@
 """Local backends: serial (in the caller), threads, and a process pool.
 
 A backend is anything with ``submit(fn, *args, **kwargs) -> Future`` and
-``close()`` -- any ``concurrent.futures.Executor`` qualifies. The VM also
-reads three optional hints: ``in_process`` (values may be handed over live),
-``sees_store(cache)`` (workers can open the cache directory themselves) and
-``batch_hint(n_ready)`` (how many tiny nodes to send per task).
+``close()`` -- any ``concurrent.futures.Executor`` qualifies. What it can do
+besides, the VM reads once per run from :meth:`Backend.capabilities` (see
+:mod:`.capabilities`): whether values may be handed over live
+(``in_process``), whether workers can open the cache directory themselves
+(``sees_store``) and how many tiny nodes to send per task (``batch_hint``).
 
 Examples
 --------
@@ -30,7 +31,8 @@ from typing import Any
 
 import cloudpickle
 
-from ..errors import BackendError
+from ..errors import BackendError, UnpicklableError
+from .capabilities import Capabilities
 from .preload import Board, parent_modules, preload
 from .threadlimits import limit_threads, thread_budget
 
@@ -38,13 +40,23 @@ __all__ = ["Backend", "SerialBackend", "ThreadBackend", "ProcessBackend"]
 
 
 class Backend:
-    """Base class with the VM hints; subclasses implement :meth:`submit`."""
+    """Base class with the capabilities report; subclasses implement :meth:`submit`."""
 
     name = "backend"
     in_process = False
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+        """Run ``fn(*args, **kwargs)``; the future holds its return value (or its exception).
+
+        Raises :class:`~pylearn_lab.errors.UnpicklableError` at once when the call must
+        travel and cannot be pickled.
+        """
         raise NotImplementedError
+
+    def capabilities(self) -> Capabilities:
+        """What the VM may rely on (read once per run; must not block)."""
+        return Capabilities(in_process=self.in_process, workers=self.workers,
+                            batch_hint=self.batch_hint, sees_store=self.sees_store)
 
     def sees_store(self, cache: Any) -> bool:
         """True when workers can open ``cache`` themselves (same host, shared disk)."""
@@ -298,7 +310,10 @@ class ProcessBackend(Backend):
         return True
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
-        payload = cloudpickle.dumps((fn, args, kwargs), protocol=5)
+        try:
+            payload = cloudpickle.dumps((fn, args, kwargs), protocol=5)
+        except Exception as exc:
+            raise UnpicklableError("the task", fn, exc) from exc
         self._board.submitted()
         inner = self._pool.submit(_call_pickled, payload)
         outer: Future = Future()

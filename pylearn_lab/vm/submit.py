@@ -1,8 +1,11 @@
 """Sending ready nodes to the backend: tasks, the data plane, batching of tiny nodes.
 
 :class:`Submitter` turns keys into :class:`~pylearn_lab.vm.task.Task` objects
-and submits them, one task per future or, when the plan or the backend asks
-for it, several tiny nodes per future (:func:`~pylearn_lab.vm.task.execute_batch`).
+and submits them. Everything it decides comes from the backend's
+:class:`~pylearn_lab.backends.capabilities.Capabilities`, read once per run
+(:func:`~pylearn_lab.backends.capabilities.capabilities_of`); the backend
+itself only runs callables.
+
 How the data travels is decided once per run:
 
 * in-process backends get live values (and the live cache);
@@ -10,10 +13,18 @@ How the data travels is decided once per run:
   workers load inputs from the store and save outputs themselves;
 * otherwise values travel with the tasks and the client stores them.
 
-A plain ``concurrent.futures.ProcessPoolExecutor`` pickles with the standard
-library, which cannot send notebook functions or components by value: tasks
-for it travel cloudpickled (:func:`~pylearn_lab.vm.task.execute_pickled`), and
-the loop unpickles the receipts.
+How many nodes go in one task: the plan's ``batch``, else the backend's
+``batch_hint``; each chunk of ready nodes is then split by
+:func:`~pylearn_lab.vm.batching.groups` (timeout nodes and known-slow
+functions alone). A group goes to the backend's task plane when it has one
+(``submit_tasks``), else as ``backend.submit(execute_batch, tasks)``
+(``execute`` for one node). A backend that pickles with the standard
+library (``pickles_by_value=False``, e.g. a plain ``ProcessPoolExecutor``)
+cannot send notebook functions or components by value: its tasks travel
+cloudpickled (:func:`~pylearn_lab.vm.task.execute_pickled`), and the loop
+unpickles the receipts. A group that cannot be pickled at all fails as its
+nodes' errors (:func:`~pylearn_lab.vm.batching.unpicklable_receipts`), and
+the run goes on.
 
 Examples
 --------
@@ -39,7 +50,10 @@ import concurrent.futures as cf
 import queue
 from typing import Any
 
+from ..backends.capabilities import Capabilities, capabilities_of
+from ..errors import UnpicklableError
 from ..graph.fresh import check_fresh
+from .batching import groups, unpicklable_receipts
 from .recipe import recipe
 from .scheduler import Scheduler
 from .task import Task, execute, execute_batch, execute_pickled
@@ -58,31 +72,32 @@ class InputLost(Exception):
 class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
-    __slots__ = ("sched", "backend", "cache", "in_process", "via_store", "_hint", "_pickle",
-                 "finished", "node_timeout")
+    __slots__ = ("sched", "backend", "cache", "caps", "in_process", "via_store", "finished",
+                 "node_timeout")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
         # futures land here as they finish (their done-callback puts them): the loop
         # waits on this queue, O(1) per future, instead of cf.wait over everything in flight
         self.finished: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()
-        self.in_process = bool(getattr(backend, "in_process", False))
+        self.caps: Capabilities = capabilities_of(backend)  # read once per run
+        self.in_process = self.caps.in_process
         self.via_store = False
-        self._hint = getattr(backend, "batch_hint", None)
-        self._pickle = isinstance(backend, cf.ProcessPoolExecutor)
         self.node_timeout: float | None = None  # run(node_timeout=); see _timeout
 
     def choose_data_plane(self) -> None:
         """Ask the backend whether its workers see the cache (asked only when there is work:
         asking a cluster may block, and a fully cached run must not)."""
-        sees = getattr(self.backend, "sees_store", None)
-        if self.sched.plan.order and not self.in_process and callable(sees):
+        plane = self.caps.task_plane
+        sees = plane.sees_store if plane is not None else self.caps.sees_store
+        if self.sched.plan.order and not self.in_process and sees is not None:
             self.via_store = bool(self.cache is not None and self.cache.shareable
                                   and sees(self.cache))
 
     def batch_size(self, n: int) -> int:
         """Nodes per future for ``n`` ready nodes (the plan's hint, else the backend's)."""
-        size = self.sched.plan.batch or (self._hint(n) if callable(self._hint) else 1)
+        hint = self.caps.batch_hint
+        size = self.sched.plan.batch or (hint(n) if hint is not None else 1)
         return max(1, int(size))
 
     def submit(self, keys: list[str], inflight: dict[cf.Future, list[str]]) -> None:
@@ -104,17 +119,32 @@ class Submitter:
         if not tasks:
             return
         self.sched.on_submitted(sent)
-        if self._pickle:
-            import cloudpickle
+        for group in groups(tasks, self.caps.is_slow) if len(tasks) > 1 else [tasks]:
+            fut = self._send(group)
+            inflight[fut] = [t.call.key for t in group]
+            fut.add_done_callback(self.finished.put)
 
-            payload = cloudpickle.dumps(tasks[0] if len(tasks) == 1 else tasks, protocol=5)
-            fut = self.backend.submit(execute_pickled, payload)
-        elif len(tasks) == 1:
-            fut = self.backend.submit(execute, tasks[0])
-        else:
-            fut = self.backend.submit(execute_batch, tasks)
-        inflight[fut] = sent
-        fut.add_done_callback(self.finished.put)
+    def _send(self, tasks: list[Task]) -> cf.Future:
+        """One future for ``tasks``: the task plane, else ``backend.submit`` (see the module doc)."""
+        plane = self.caps.task_plane
+        try:
+            if plane is not None:
+                return plane.submit_tasks(tasks)
+            if not self.caps.pickles_by_value:
+                import cloudpickle
+
+                try:
+                    payload = cloudpickle.dumps(tasks[0] if len(tasks) == 1 else tasks, protocol=5)
+                except Exception as exc:
+                    raise UnpicklableError("the task", tasks, exc) from exc
+                return self.backend.submit(execute_pickled, payload)
+            if len(tasks) == 1:
+                return self.backend.submit(execute, tasks[0])
+            return self.backend.submit(execute_batch, tasks)
+        except UnpicklableError as exc:
+            fut: cf.Future = cf.Future()
+            fut.set_result(unpicklable_receipts([t.call.key for t in tasks], exc))
+            return fut
 
     def _timeout(self, k: str) -> float | None:
         """The shorter of ``run(node_timeout=)`` and the node's component ``timeout=``."""
