@@ -7,8 +7,8 @@ value (:func:`~pylearn_lab.backends.ipp.packing.pack`), run on a worker by
 cache directory (the token probe of
 :class:`~pylearn_lab.backends.ipp.store.StoreProbe`) load inputs from the store
 and write their outputs there, returning receipts; otherwise values travel with
-tasks and the client stores them. Tiny nodes share tasks
-(:mod:`~pylearn_lab.backends.ipp.batch`), slow ones go one per task.
+tasks and the client stores them. Tiny nodes share tasks (the VM batches them
+from :meth:`DaskBackend.capabilities`), slow ones go one per task.
 
 Failures keep the VM's contract: user errors come back inside receipts (never
 retried); a worker that dies mid-task is first retried by dask's scheduler on
@@ -48,12 +48,14 @@ from typing import Any
 
 from ..errors import BackendError, ClusterGoneError, NoEnginesError, OptionError, UnpicklableError
 from ..graph.seconds import check_seconds
-from .ipp.batch import NodeTimes, split_slow
-from .ipp.packing import failed_receipts, pack, task_keys
+from .capabilities import Capabilities
+from .ipp.batch import NodeTimes, function_name
+from .ipp.packing import pack
 from .ipp.remote import call_pickled
 from .ipp.store import StoreProbe
 from .local import Backend
-from .remote_future import RemoteFuture, close_client_and_cluster, failed, send_groups
+from .remote_future import RemoteFuture, close_client_and_cluster, failed
+from .task_plane import KeyedPlane
 
 __all__ = ["DaskBackend"]
 
@@ -116,6 +118,7 @@ class DaskBackend(Backend):
         self._lock = threading.Lock()
         self._closed = False
         self._watch: threading.Thread | None = None
+        self._plane = KeyedPlane(self)  # the VM's tasks, their node keys named
         try:
             client.register_plugin(EngineTag(), name=EngineTag.name)
         except Exception as exc:
@@ -195,32 +198,43 @@ class DaskBackend(Backend):
         slots = max(1, self.workers)
         return max(1, min(self.batch_cap, n_ready // (4 * slots)))
 
+    def capabilities(self) -> Capabilities:
+        """Workers run pickled tasks (user code by value); tiny nodes are batched
+        (:meth:`batch_hint`), known-slow functions are not (:attr:`times`); the VM's
+        tasks go through a :class:`~pylearn_lab.backends.task_plane.KeyedPlane`."""
+        return Capabilities(in_process=False, workers=self.workers, batch_hint=self.batch_hint,
+                            task_overhead=1.5e-3, pickles_by_value=True,
+                            sees_store=self.sees_store, is_slow=self._is_slow,
+                            task_plane=self._plane)
+
+    def _is_slow(self, task: Any) -> bool:
+        return self.times.is_slow(function_name(task))
+
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> cf.Future:
-        """Run ``fn(*args, **kwargs)`` on some worker; the future holds its return value."""
+        """Run ``fn(*args, **kwargs)`` on some worker; the future holds its return value.
+
+        Raises :class:`~pylearn_lab.errors.UnpicklableError` when the call cannot be pickled.
+        """
+        if kwargs:
+            fn = functools.partial(fn, **kwargs)
+        return self._send_tasks(fn, args, [], [])
+
+    def _send_tasks(self, fn: Callable[..., Any], args: tuple[Any, ...], keys: list[str],
+                    tasks: list[Any]) -> cf.Future:
+        """Send ``fn(*args)``; ``keys`` name the nodes it computes (the task plane's)."""
         if self._closed:
             raise BackendError("this DaskBackend was stopped; start or connect a new one")
         gone = self._gone()
         if gone is not None:
             return failed(gone)
-        from ..vm.task import execute_batch
+        return self._send(fn, args, keys, tasks)
 
-        if fn is execute_batch and len(args) == 1 and not kwargs:
-            groups = split_slow(args[0], self.times)
-            if len(groups) > 1:  # slow functions go one per task: combine their receipts
-                return send_groups(self._send, groups)
-        if kwargs:
-            fn = functools.partial(fn, **kwargs)
-        return self._send(fn, args)
-
-    def _send(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> cf.Future:
-        keys = task_keys(args)
+    def _send(self, fn: Callable[..., Any], args: tuple[Any, ...], keys: list[str],
+              tasks: list[Any]) -> cf.Future:
         try:
             payload = pack(fn, args)
-        except Exception as exc:
-            if not keys:
-                raise UnpicklableError("the task", fn, exc) from exc
-            return failed_receipts(keys, exc)
-        tasks = [t for a in args for t in (a if isinstance(a, list) else [a]) if hasattr(t, "call")]
+        except Exception as exc:  # the VM makes a task's failure receipts
+            raise UnpicklableError("the task", fn, exc) from exc
         self.times.expect(tasks)
         label = tasks[0].call.label if tasks else getattr(fn, "__name__", "task")
         data: Any = payload

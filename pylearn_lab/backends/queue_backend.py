@@ -51,9 +51,11 @@ import cloudpickle
 from ..cache.keyring import load_team_key, load_user_key
 from ..cache.postgres_index import PostgresIndex, masked_url
 from ..errors import BackendError, CacheError, IntegrityError, UnpicklableError
-from .ipp.packing import failed_receipts, pack, task_keys
+from .capabilities import Capabilities
+from .ipp.packing import pack
 from .local import Backend
 from .queue_db import EXPIRE, NOW, SCHEMA, check, job_key, queue_key, sign
+from .task_plane import KeyedPlane
 
 __all__ = ["QueueBackend", "QueueStatus", "trust_key"]
 
@@ -125,6 +127,7 @@ class QueueBackend(Backend):
         self._pending: dict[int, _JobFuture] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._plane = KeyedPlane(self)  # the VM's tasks, their node keys named
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="pylearn-queue", daemon=True)
         self._thread.start()
@@ -148,36 +151,47 @@ class QueueBackend(Backend):
         shared directory given with ``--blobs``); otherwise values travel in the job rows."""
         return cache is not None and getattr(cache, "index_url", None) is not None
 
+    def capabilities(self) -> Capabilities:
+        """Workers run signed, pickled jobs; the VM's tasks go through a
+        :class:`~pylearn_lab.backends.task_plane.KeyedPlane` (equal jobs merge by their
+        node keys). ``workers`` is 0 (unknown): counting them asks the database."""
+        return Capabilities(in_process=False, workers=0, pickles_by_value=True,
+                            sees_store=self.sees_store, task_plane=self._plane)
+
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> cf.Future:
-        """Queue ``fn(*args, **kwargs)``; attach to an equal job already queued or running."""
-        if self._closed:
-            raise BackendError("this QueueBackend was closed; make a new one")
+        """Queue ``fn(*args, **kwargs)`` as a job of its own (never merged with another).
+
+        Raises :class:`~pylearn_lab.errors.UnpicklableError` when the call cannot be pickled.
+        """
         if kwargs:
             fn = functools.partial(fn, **kwargs)
-        keys = task_keys(args)
-        for a in args:  # job rows never hold a database password (workers bring their own)
-            for t in a if isinstance(a, list) else [a]:
-                spec = getattr(t, "cache", None)
-                if hasattr(t, "call") and isinstance(spec, tuple) and spec[:1] == ("postgresql",):
-                    cache_key = spec[4] if len(spec) > 4 else None
-                    if cache_key != self.key_file:
-                        # workers open the team cache with the key that signs their jobs
-                        raise BackendError(
-                            f"the team cache signs with {cache_key or 'your personal key'} and "
-                            f"this QueueBackend with {self.key_file or 'your personal key'}: "
-                            "its workers could not store into the cache. Pass the cache's "
-                            "team key file to both: QueueBackend(url, key=KEYFILE) and "
-                            "Cache(url, blobs=..., trust=KEYFILE).")
-                    t.cache = (*spec[:3], masked_url(spec[3]), *spec[4:])
+        return self._send_tasks(fn, args, [], [])
+
+    def _send_tasks(self, fn: Callable[..., Any], args: tuple[Any, ...], keys: list[str],
+                    tasks: list[Any]) -> cf.Future:
+        """Queue ``fn(*args)`` computing nodes ``keys`` (the task plane's); attach to an
+        equal job already queued or running."""
+        if self._closed:
+            raise BackendError("this QueueBackend was closed; make a new one")
+        for t in tasks:  # job rows never hold a database password (workers bring their own)
+            spec = t.cache
+            if isinstance(spec, tuple) and spec[:1] == ("postgresql",):
+                cache_key = spec[4] if len(spec) > 4 else None
+                if cache_key != self.key_file:
+                    # workers open the team cache with the key that signs their jobs
+                    raise BackendError(
+                        f"the team cache signs with {cache_key or 'your personal key'} and "
+                        f"this QueueBackend with {self.key_file or 'your personal key'}: "
+                        "its workers could not store into the cache. Pass the cache's "
+                        "team key file to both: QueueBackend(url, key=KEYFILE) and "
+                        "Cache(url, blobs=..., trust=KEYFILE).")
+                t.cache = (*spec[:3], masked_url(spec[3]), *spec[4:])
         try:
             payload = pack(fn, args)
-        except Exception as exc:
-            if not keys:
-                raise UnpicklableError("the task", fn, exc) from exc
-            return failed_receipts(keys, exc)
+        except Exception as exc:  # the VM makes a task's failure receipts
+            raise UnpicklableError("the task", fn, exc) from exc
         jk = job_key(keys, fn)
-        label = next((t.call.label for a in args for t in (a if isinstance(a, list) else [a])
-                      if hasattr(t, "call")), getattr(fn, "__name__", "job"))
+        label = tasks[0].call.label if tasks else getattr(fn, "__name__", "job")
         reused = self._finished_values(jk) if keys else None
         if reused is not None:
             fut: cf.Future = cf.Future()

@@ -6,9 +6,7 @@ thread -- a socket callback, a watchdog, a retry on another engine -- and
 possibly by two of them racing (a timeout and a late result, a lost engine
 and its last answer). :class:`RemoteFuture` is that future: it is settled
 *once*; later settlements are dropped, never raised. :func:`relay` passes
-an inner future's outcome on, :func:`send_groups` sends the groups of a
-batch that the slow-function split made (each group one task, their receipts
-combined in order), :func:`failed` is a future failed at once.
+an inner future's outcome on, :func:`failed` is a future failed at once.
 
 Examples
 --------
@@ -16,8 +14,6 @@ Examples
 >>> f._settle(result=1); f._settle(error=RuntimeError("late"))
 >>> f.result()
 1
->>> concat_receipts([[1, 2], 3, [4]])
-[1, 2, 3, 4]
 >>> type(failed(KeyError("k")).exception()).__name__
 'KeyError'
 """
@@ -31,9 +27,8 @@ from typing import Any
 
 import cloudpickle
 
-from .ipp.batch import gather
 
-__all__ = ["RemoteFuture", "close_client_and_cluster", "concat_receipts", "failed", "relay", "send_groups"]
+__all__ = ["RemoteFuture", "close_client_and_cluster", "failed", "relay"]
 
 
 class RemoteFuture(cf.Future):
@@ -82,26 +77,6 @@ def relay(inner: cf.Future, out: RemoteFuture) -> tuple[bool, Any]:
         out._settle(error=exc)
         return False, None
     return True, inner.result()
-
-
-def concat_receipts(results: list[Any]) -> list[Any]:
-    """The receipts of several tasks as one list, in order (a task's result is one
-    receipt or a list of them)."""
-    out: list[Any] = []
-    for r in results:
-        out.extend(r if isinstance(r, list) else [r])
-    return out
-
-
-def send_groups(send: Callable[[Callable[..., Any], tuple[Any, ...]], cf.Future],
-                groups: list[list[Any]]) -> cf.Future:
-    """Send each group of VM tasks as one task (``execute_batch``; a lone node as
-    ``execute``) through ``send(fn, args)``; one future of all their receipts."""
-    from ..vm.task import execute, execute_batch
-
-    parts = [send(execute_batch, (g,)) if len(g) > 1 else send(execute, (g[0],))
-             for g in groups]
-    return parts[0] if len(parts) == 1 else gather(parts, concat_receipts)
 
 
 def failed(exc: BaseException) -> cf.Future:

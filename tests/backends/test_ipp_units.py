@@ -13,7 +13,8 @@ import cloudpickle
 import ipp_nodes as nodes
 import pytest
 
-from pylearn_lab.backends.ipp.batch import TINY, NodeTimes, gather, split_slow
+from pylearn_lab.backends.ipp.batch import TINY, NodeTimes, function_name
+from pylearn_lab.vm.batching import groups as vm_groups, split_slow
 from pylearn_lab.backends.ipp.packing import is_installed, modules_of, pack
 from pylearn_lab.backends.ipp.remote import call_pickled
 from pylearn_lab.backends.ipp.watch import call_with_timeout
@@ -24,16 +25,20 @@ def _task(expr) -> Task:
     return Task(expr.call, return_value=True)
 
 
+def _slow(times: NodeTimes):
+    return lambda t: times.is_slow(function_name(t))
+
+
 def test_known_slow_functions_leave_the_batch_and_tiny_ones_stay() -> None:
     times = NodeTimes()
     tasks = [_task(nodes.tiny(i)) for i in range(4)] + [_task(nodes.plus("log", 1, i))
                                                        for i in range(2)]
-    assert split_slow(tasks, times) == [tasks]  # nothing known yet: one batch
+    assert split_slow(tasks, _slow(times)) == [tasks]  # nothing known yet: one batch
     times.expect(tasks)
     times.observe_result([Receipt(t.call.key, ok=True, duration=TINY * 5)
                           for t in tasks[4:]])
     times.observe_result(Receipt(tasks[0].call.key, ok=True, duration=TINY / 100))
-    groups = split_slow(tasks, times)
+    groups = split_slow(tasks, _slow(times))
     assert sorted(map(len, groups)) == [1, 1, 4] and groups[-1] == tasks[:4]
 
 
@@ -42,23 +47,14 @@ def test_a_chain_is_never_split() -> None:
     first = nodes.plus("log", 1, 2)
     chain = [_task(first), _task(nodes.plus("log", first, 3))]
     times.observe(f"{nodes.plus.fn.__module__}.{nodes.plus.fn.__qualname__}", 1.0)
-    assert split_slow(chain, times) == [chain]
+    assert split_slow(chain, _slow(times)) == [chain]
 
 
-def test_gather_combines_results_or_reports_the_first_error() -> None:
-    a, b = cf.Future(), cf.Future()
-    out = gather([a, b], lambda rs: sum(rs, []))
-    a.set_result([1])
-    assert not out.done()
-    b.set_result([2, 3])
-    assert out.result(timeout=1) == [1, 2, 3]
-    c, d = cf.Future(), cf.Future()
-    bad = gather([c, d], list)
-    c.set_exception(RuntimeError("engine died"))
-    d.set_result(4)
-    with pytest.raises(RuntimeError, match="engine died"):
-        bad.result(timeout=1)
-
+def test_timeout_nodes_go_alone_and_the_rest_stay_together_without_timings() -> None:
+    tasks = [_task(nodes.tiny(i)) for i in range(4)]
+    tasks[2].timeout = 1.0
+    assert vm_groups(tasks) == [[tasks[2]], [tasks[0], tasks[1], tasks[3]]]
+    assert vm_groups(tasks[:1]) == [tasks[:1]] and vm_groups([]) == []
 
 def test_user_modules_go_by_value_libraries_by_reference() -> None:
     assert modules_of([_task(nodes.tiny(1))]) == {"ipp_nodes"}

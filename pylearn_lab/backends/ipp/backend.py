@@ -43,18 +43,19 @@ from typing import Any
 
 from ...errors import BackendError, ClusterGoneError, OptionError, UnpicklableError
 from ...graph.seconds import check_seconds
-from .batch import NodeTimes, gather, split_slow
+from .batch import NodeTimes, function_name
 from .jobs import Dispatcher
-from .packing import failed_receipts, pack, task_keys
+from .packing import pack
+from .plane import IppTaskPlane
 from .remote import engine_pid, set_engine_id
-from .adopt import Indexer, prepare
-from .blobs import run_with_blobs, to_wire
+from .adopt import Indexer
 from .root import RootWatch
 from .store import Visibility, normalise_path_map
 from .watch import Watchdog, call_with_timeout
+from ..capabilities import Capabilities
 from ..local import Backend
 from ..registry import current_cluster, set_current_cluster
-from ..remote_future import RemoteFuture, close_client_and_cluster, concat_receipts, relay, send_groups
+from ..remote_future import close_client_and_cluster
 
 __all__ = ["ClusterStatus", "IPyParallelBackend"]
 
@@ -172,6 +173,7 @@ class IPyParallelBackend(Backend):
         self._tag_results: list[Any] = []
         self._sent: collections.deque[tuple[str, ...]] = collections.deque(maxlen=1000)
         self._closed = False
+        self._plane = IppTaskPlane(self)  # the VM's tasks (the store data plane): see .plane
         self._tag_engines()
         set_current_cluster(self)
 
@@ -265,117 +267,57 @@ class IPyParallelBackend(Backend):
         ipyparallel costs ~3 ms per task; grouping keeps engines busy (several
         tasks each, so a slow one does not idle the others) while 2,000 tiny
         nodes cost dozens of round trips, not thousands. Functions known to be
-        slow are taken out of the groups again in :meth:`submit`.
+        slow are taken out of the groups again by the VM (``is_slow`` of
+        :meth:`capabilities`, from :attr:`times`).
         """
         engines = max(1, len(self.client.ids))
         return max(1, min(self.batch_cap, n_ready // (4 * engines)))
 
+    def capabilities(self) -> Capabilities:
+        """Engines run pickled tasks (user code by value); tiny nodes are batched
+        (:meth:`batch_hint`), known-slow functions are not (:attr:`times`), and the
+        VM's tasks go through the task plane (:mod:`.plane`: the store data plane)."""
+        return Capabilities(in_process=False, workers=len(self.client.ids),
+                            batch_hint=self.batch_hint, task_overhead=3e-3,
+                            pickles_by_value=True, sees_store=self.sees_store,
+                            is_slow=self._is_slow, task_plane=self._plane)
+
+    def _is_slow(self, task: Any) -> bool:
+        return self.times.is_slow(function_name(task))
+
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> cf.Future:
-        """Run ``fn(*args, **kwargs)`` on some engine; the future holds its return value."""
+        """Run ``fn(*args, **kwargs)`` on some engine; the future holds its return value.
+
+        Raises :class:`~pylearn_lab.errors.UnpicklableError` when the call cannot be
+        pickled. (The VM's tasks take the task plane instead: :meth:`capabilities`.)
+        """
+        gate = self._gate()
+        if gate is not None:
+            return gate
+        if kwargs:
+            fn = functools.partial(fn, **kwargs)
+        return self._send(fn, args)
+
+    def _gate(self) -> cf.Future | None:
+        """Before any send: refuse a stopped backend, fail at once on a gone cluster
+        (a future), tag new engines."""
         if self._closed:
             raise BackendError("this IPyParallelBackend was stopped; start or connect a new one")
         if self._watch.error is not None and not self._watch.recheck():
             return self._watch.failed(ClusterGoneError(str(self._watch.error)))
         self._tag_engines()
-        from ...vm.task import execute, execute_batch
-
-        if fn in (execute, execute_batch) and len(args) == 1 and not kwargs:
-            tasks = args[0] if fn is execute_batch else [args[0]]
-            if tasks and all(isinstance(getattr(t, "cache", None), tuple) for t in tasks):
-                return self._submit_via_store(tasks)
-        if fn is execute_batch and len(args) == 1 and not kwargs:
-            groups = self._groups(args[0])
-            if len(groups) > 1:  # slow functions go one per task: combine their receipts
-                return send_groups(self._send, groups)
-        if kwargs:
-            fn = functools.partial(fn, **kwargs)
-        return self._send(fn, args)
-
-    def _groups(self, tasks: list[Any]) -> list[list[Any]]:
-        # a node with a timeout goes alone: the error must name it, not its group
-        groups = [[t] for t in tasks if getattr(t, "timeout", None) is not None]
-        rest = [t for t in tasks if getattr(t, "timeout", None) is None]
-        return groups + (split_slow(rest, self.times) if len(rest) > 1 else [rest] if rest else [])
-
-    def _submit_via_store(self, tasks: list[Any]) -> cf.Future:
-        """Tasks whose data goes through the store: see :mod:`.blobs` and :mod:`.adopt`."""
-        spec = tasks[0].cache
-        cache = self._caches.get(spec[1])
-        if cache is None:
-            from ...cache.cache import Cache
-
-            cache = self._caches[spec[1]] = Cache.from_spec(spec)
-        parts = [self._send_via_store(g, cache) for g in self._groups(tasks)]
-        return parts[0] if len(parts) == 1 else gather(parts, concat_receipts)
-
-    def _send_via_store(self, tasks: list[Any], cache: Any) -> cf.Future:
-        location = cache.location
-        # a directory deleted or replaced under the run: engines touch no file of it
-        usable = self._roots.ok(location)
-        seers = self.seeing_engines(cache) - set(self._jobs.excluded) if usable else set()
-        plan, targets = prepare(tasks, cache, self._visibility.engine_path(location), seers,
-                                trusted=self.data_plane == "store")
-        # the recipe half of each record stays here (the engine adds how the call went):
-        # it would otherwise be pickled out and back for every node
-        recipes = {t.call.key: t.record for t in tasks}
-        funcs = {id(t.call.func): t.call.func for t in tasks}
-        # user code is looked for where it can be: the functions, and arguments that are
-        # functions, classes or containers (not in thousands of plain literals)
-        scan = [run_with_blobs, *funcs.values(),
-                *[a for t in tasks for a in (*t.call.args, *t.call.kwargs.values())
-                  if not isinstance(a, (int, float, str, bytes, bool, type(None)))]]
-        job = self._send(run_with_blobs, (to_wire(tasks), plan, len(tasks) > 1),
-                         targets=targets, keys=[t.call.key for t in tasks], scan=scan,
-                         tasks=tasks)
-        out = _Adopted(job)
-
-        def adopt(f: cf.Future) -> None:
-            ok, result = relay(f, out)
-            if not ok:
-                return
-            receipts = result if isinstance(result, list) else [result]
-            self._check_missing(cache, plan, receipts)
-            rows = getattr(result, "rows", [])
-            for row in rows:
-                row["record"] = {**recipes.get(row["key"], {}), **row["record"]}
-            store = usable and self._roots.ok(location)
-            if not store:
-                self._roots.warn(location)
-            self._indexer.submit(cache, receipts, rows, store=store).add_done_callback(
-                lambda g: out._settle(result=g.result()) if g.exception() is None
-                else out._settle(error=g.exception()))
-
-        job.add_done_callback(adopt)
-        return out
-
-    def _check_missing(self, cache: Any, plan: Any, receipts: list[Any]) -> None:
-        """An engine that could not read a blob the client reads is blind from now on."""
-        from .jobs import engine_of_receipts
-
-        for r in receipts:
-            k = getattr(r, "missing_input", "")
-            if not k or plan.refs.get(k, ("",))[0] != "blob":
-                continue
-            engine = engine_of_receipts([r])
-            hit, _ = cache.lookup(k, count_miss=False)  # drops the entry if it is broken
-            if hit and engine is not None:
-                self._visibility.revoke(cache.location, engine, f"could not read blob of {k[:12]}")
-                log.warning("engine %s could not read a blob the client reads; it is treated "
-                            "as blind to %s from now on", engine, cache.location)
+        return None
 
     def _send(self, fn: Callable[..., Any], args: tuple[Any, ...],
               targets: list[int] | None = None, keys: list[str] | None = None,
               scan: list[Any] | None = None, tasks: list[Any] | None = None) -> cf.Future:
-        keys = task_keys(args) if keys is None else keys
+        keys = [] if keys is None else keys  # node keys: only the task plane sends nodes
         try:
             payload = pack(fn, args, scan)
-        except Exception as exc:
-            if not keys:
-                raise UnpicklableError("the task", fn, exc) from exc
-            return failed_receipts(keys, exc)
+        except Exception as exc:  # the VM makes a task's failure receipts
+            raise UnpicklableError("the task", fn, exc) from exc
         if tasks is None:
-            tasks = [t for a in args for t in (a if isinstance(a, list) else [a])
-                     if hasattr(t, "call")]
+            tasks = []
         self.times.expect(tasks)
         self._sent.append(tuple(getattr(t.call, "label", "") for t in tasks))
         limits = [t.timeout for t in tasks if getattr(t, "timeout", None) is not None]
@@ -549,15 +491,3 @@ class IPyParallelBackend(Backend):
     def _tagged_or_not(self, engine: int, ar: Any) -> None:
         if ar.exception() is not None:  # a dying engine: try again on the next submit
             self._tagged.discard(engine)
-
-
-class _Adopted(RemoteFuture):
-    """The future the VM sees for a store-plane task: receipts once their rows are indexed."""
-
-    def __init__(self, job: cf.Future) -> None:
-        super().__init__()
-        self.job = job
-
-    def cancel(self) -> bool:
-        self.job.cancel()
-        return super().cancel()

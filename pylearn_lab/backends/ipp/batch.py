@@ -6,8 +6,9 @@ size (:meth:`IPyParallelBackend.batch_hint`) and sends each group of ready nodes
 as one :func:`~pylearn_lab.vm.task.execute_batch` call. Only *tiny* nodes
 should share a task: a slow node in a group delays its group-mates and
 unbalances the engines. :class:`NodeTimes` learns how long each function
-takes from the receipts, and :func:`split_slow` takes functions known to be
-slow out of a group again, so they go one per task. Batching never changes
+takes from the receipts, and the VM (:func:`~pylearn_lab.vm.batching.split_slow`,
+fed by the backend's ``is_slow``) takes functions known to be slow out of a
+group again, so they go one per task. Batching never changes
 keys or results: every node is still stored individually.
 
 Examples
@@ -20,12 +21,10 @@ Examples
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import threading
-from collections.abc import Callable
 from typing import Any
 
-__all__ = ["TINY", "NodeTimes", "gather", "split_slow"]
+__all__ = ["TINY", "NodeTimes", "function_name"]
 
 #: Nodes faster than this (seconds) are tiny: ipyparallel's per-task cost would dominate.
 TINY = 0.02
@@ -71,57 +70,3 @@ class NodeTimes:
     def is_slow(self, name: str) -> bool:
         """True when ``name`` is known to take longer than :data:`TINY`."""
         return self._mean.get(name, 0.0) > TINY
-
-
-def split_slow(tasks: list[Any], times: NodeTimes) -> list[list[Any]]:
-    """Groups to send: each known-slow task alone, the tiny rest together.
-
-    Only for independent tasks (no task reads another's output), which is what
-    the VM batches: ready nodes whose inputs already exist.
-    """
-    keys = {t.call.key for t in tasks}
-    if any(k in keys for t in tasks for k in t.call.inputs):
-        return [tasks]  # a chain: it must run in order in one call
-    slow = [t for t in tasks if times.is_slow(function_name(t))]
-    if not slow:
-        return [tasks]
-    rest = [t for t in tasks if not times.is_slow(function_name(t))]
-    return [[t] for t in slow] + ([rest] if rest else [])
-
-
-class _Gathered(cf.Future):
-    def __init__(self, parts: list[cf.Future]) -> None:
-        super().__init__()
-        self.parts = parts
-
-    def cancel(self) -> bool:
-        for p in self.parts:
-            p.cancel()
-        return super().cancel()
-
-
-def gather(parts: list[cf.Future], combine: Callable[[list[Any]], Any]) -> cf.Future:
-    """One future for several: ``combine(results)`` once all succeed, else the first error."""
-    out = _Gathered(parts)
-    lock = threading.Lock()
-    left = [len(parts)]
-
-    def one_done(_: cf.Future) -> None:
-        with lock:
-            left[0] -= 1
-            if left[0] or out.done():
-                return
-        errors = [p.exception() for p in parts if not p.cancelled() and p.exception()]
-        try:
-            if errors:
-                out.set_exception(errors[0])
-            elif any(p.cancelled() for p in parts):
-                out.cancel()
-            else:
-                out.set_result(combine([p.result() for p in parts]))
-        except cf.InvalidStateError:
-            pass
-
-    for p in parts:
-        p.add_done_callback(one_done)
-    return out

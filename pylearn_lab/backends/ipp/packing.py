@@ -21,7 +21,6 @@ True
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import functools
 import sys
 import threading
@@ -33,7 +32,7 @@ import cloudpickle
 from ...hashing.library import is_library_module
 from .remote import code_files
 
-__all__ = ["failed_receipts", "is_installed", "modules_of", "pack", "task_keys", "user_modules"]
+__all__ = ["is_installed", "modules_of", "pack", "user_modules"]
 
 _USER: dict[str, bool] = {}  # module name -> "is user code" (examined once)
 _LOCK = threading.Lock()
@@ -100,26 +99,3 @@ def modules_of(objs: list[Any]) -> set[str]:
 def is_installed(module: types.ModuleType) -> bool:
     """True for the standard library and installed packages (engines import those)."""
     return is_library_module(module)  # the one rule hashing uses too (realpath)
-
-
-def task_keys(args: tuple[Any, ...]) -> list[str]:
-    """Node keys of the VM task(s) among ``args`` (empty for other uses of submit)."""
-    from ...vm.task import Task
-
-    keys: list[str] = []
-    for a in args:
-        items = a if isinstance(a, list) else [a]
-        keys.extend(t.call.key for t in items if isinstance(t, Task))
-    return keys
-
-
-def failed_receipts(keys: list[str], exc: BaseException) -> cf.Future:
-    """A finished future whose receipts say the task could not be pickled (a node error)."""
-    from ...vm.task import Receipt
-
-    etype = f"{type(exc).__module__}.{type(exc).__qualname__}"
-    msg = (f"the task cannot be pickled to travel to an engine ({exc}). Pass data the object "
-           "can be rebuilt from, or run this node on the 'threads' backend.")
-    fut: cf.Future = cf.Future()
-    fut.set_result([Receipt(k, ok=False, error_type=etype, error_msg=msg) for k in keys])
-    return fut
