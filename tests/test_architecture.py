@@ -87,6 +87,19 @@ def _all_imports(path: Path) -> list[str]:
     return [m for m in out if m.startswith("pylearn_lab.")]
 
 
+# The backend modules that handle the VM's tasks (backends/capabilities.py: the task plane):
+# the planes themselves, and the engine-side executor and receipts they use. Only these may
+# take anything from the VM, and only vm.task, lazily.
+TASK_PLANE_MODULES = {
+    "backends/task_plane.py",  # dask and the queue: execute/execute_batch with node keys named
+    "backends/ipp/plane.py",  # ipyparallel: the store data plane
+    "backends/ipp/blobs.py",  # runs execute on an engine over blob files
+    "backends/ipp/jobs.py",  # a timed-out task's receipts
+    "backends/ipp/packing.py",  # finds user code inside tasks
+    "backends/ipp/remote.py",  # receipts of a task an engine cannot unpickle
+}
+
+
 def test_backends_reach_the_vm_only_for_the_task_executor():
     # Backends run callables; the one thing they take from the VM, lazily, is the task
     # executor their workers run (vm.task). Anything else upward is a backend knowing the VM.
@@ -95,6 +108,11 @@ def test_backends_reach_the_vm_only_for_the_task_executor():
         for mod in _all_imports(path):
             if _layer_of(mod) not in ALLOWED["backends"] and mod != "pylearn_lab.vm.task":
                 problems.append(f"{path.relative_to(PKG)} imports {mod}")
+            elif _layer_of(mod) == "vm" and path.relative_to(PKG).as_posix() not in \
+                    TASK_PLANE_MODULES:
+                problems.append(f"{path.relative_to(PKG)} imports {mod} but is no task-plane "
+                                "module (a backend's submit runs callables; VM tasks take "
+                                "its capabilities().task_plane)")
     assert not problems, "\n".join(problems)
 
 
@@ -140,3 +158,45 @@ def test_every_error_derives_from_the_one_tree():
         cls = getattr(errors, name)
         assert issubclass(cls, errors.PylearnError), name
         assert name in errors.__doc__, f"{name} missing from the tree drawn in errors.__doc__"
+
+
+_VM_NAMES = {"execute", "execute_batch", "execute_pickled", "Task", "Receipt"}
+
+
+def test_backend_submit_methods_know_nothing_of_the_vm():
+    # submit(fn, *args) runs a callable: no VM names, no isinstance checks on what it is given
+    problems = []
+    for path in sorted((PKG / "backends").rglob("*.py")):
+        for cls in [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ClassDef)]:
+            for fn in cls.body:
+                if not (isinstance(fn, ast.FunctionDef) and fn.name == "submit"):
+                    continue
+                where = f"{path.relative_to(PKG)}: {cls.name}.submit"
+                names = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
+                problems += [f"{where} names {v}" for v in sorted(names & _VM_NAMES)]
+                params = {a.arg for a in (*fn.args.args[1:], *fn.args.kwonlyargs)} | \
+                    {a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+                for n in ast.walk(fn):
+                    if isinstance(n, ast.Import | ast.ImportFrom):
+                        problems.append(f"{where} imports {ast.unparse(n)}")
+                    inspects = (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and
+                                n.func.id in ("isinstance", "hasattr", "getattr")) or \
+                        isinstance(n, ast.Compare)
+                    if inspects and {m.id for m in ast.walk(n) if isinstance(m, ast.Name)} & params:
+                        problems.append(f"{where} inspects what it is given: {ast.unparse(n)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_vm_reads_the_backend_through_its_capabilities_only():
+    # one report per run (backends/capabilities.py), not getattr/isinstance probes
+    problems = []
+    for path in sorted((PKG / "vm").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            if node.func.id in ("getattr", "hasattr", "isinstance") and node.args and \
+                    "backend" in ast.unparse(node.args[0]):
+                problems.append(f"vm/{path.name}:{node.lineno} {ast.unparse(node)}")
+            if node.func.id == "isinstance" and "Executor" in ast.unparse(node):
+                problems.append(f"vm/{path.name}:{node.lineno} {ast.unparse(node)}")
+    assert not problems, "\n".join(problems)

@@ -26,7 +26,6 @@ import pylearn_lab as pl
 from pylearn_lab.backends import resolve_backend
 from pylearn_lab.errors import (BackendError, ClusterGoneError, NodeError, NoEnginesError,
                                 RunCancelledError)
-from pylearn_lab.vm.task import execute_batch
 
 distributed = pytest.importorskip("distributed")
 DaskBackend = pl.DaskBackend
@@ -152,15 +151,16 @@ def test_tiny_nodes_go_in_batches_and_are_cached_one_by_one(dask_cluster, tmp_pa
                                                            monkeypatch) -> None:
     assert dask_cluster.batch_hint(2000) == dask_cluster.batch_cap
     assert dask_cluster.batch_hint(3) == 1
-    sent: list = []
-    real_submit = dask_cluster.submit
-    monkeypatch.setattr(dask_cluster, "submit",
-                        lambda fn, *a, **k: sent.append(fn) or real_submit(fn, *a, **k))
+    sent: list = []  # nodes per task: the VM's tasks take the backend's task plane
+    plane = dask_cluster.capabilities().task_plane
+    real_submit = plane.submit_tasks
+    monkeypatch.setattr(plane, "submit_tasks",
+                        lambda tasks: sent.append(len(tasks)) or real_submit(tasks))
     cache = pl.Cache(tmp_path / "c")
     exprs = [nodes.tiny(i) for i in range(400)]
     assert pl.run(exprs, backend=dask_cluster, cache=cache, progress=False) == \
         [i * i + 1 for i in range(400)]
-    assert execute_batch in sent and len(sent) <= 400 // 8
+    assert max(sent) > 1 and len(sent) <= 400 // 8 and sum(sent) == 400
     assert cache.contains_many([e.key for e in exprs]) == {e.key for e in exprs}
     sent.clear()
     assert pl.run(exprs, backend=dask_cluster, cache=cache, progress=False)[5] == 26
@@ -174,10 +174,9 @@ def test_functions_seen_to_be_slow_go_one_per_task(dask_cluster, tmp_path, monke
     groups: list[list[str]] = []
     real_send = dask_cluster._send
 
-    def spy(fn, args):
-        items = args[0] if isinstance(args[0], list) else [args[0]]
-        groups.append([t.call.label for t in items])
-        return real_send(fn, args)
+    def spy(fn, args, keys, tasks):
+        groups.append([t.call.label for t in tasks])
+        return real_send(fn, args, keys, tasks)
 
     monkeypatch.setattr(dask_cluster, "_send", spy)
     exprs = [nodes.slowish(i) for i in range(16, 32)] + [nodes.tiny(i) for i in range(16)]

@@ -23,7 +23,6 @@ from cluster_fixtures import use_cluster, wait_until
 import pylearn_lab as pl
 from pylearn_lab.backends.ipp import IPyParallelBackend
 from pylearn_lab.errors import BackendError, NodeError, RunCancelledError
-from pylearn_lab.vm.task import execute_batch
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
@@ -177,16 +176,17 @@ def test_tiny_nodes_go_in_batches_and_are_cached_one_by_one(ipp_cluster, tmp_pat
     assert ipp_cluster.batch_hint(20_000) == ipp_cluster.batch_cap
     assert ipp_cluster.batch_hint(2000) == 2000 // 8  # four tasks per engine
     assert ipp_cluster.batch_hint(3) == 1
-    sent: list = []
-    real_submit = ipp_cluster.submit
-    monkeypatch.setattr(ipp_cluster, "submit",
-                        lambda fn, *a, **k: sent.append(fn) or real_submit(fn, *a, **k))
+    sent: list = []  # nodes per task: the VM's tasks take the backend's task plane
+    plane = ipp_cluster.capabilities().task_plane
+    real_submit = plane.submit_tasks
+    monkeypatch.setattr(plane, "submit_tasks",
+                        lambda tasks: sent.append(len(tasks)) or real_submit(tasks))
     cache = pl.Cache(tmp_path / "c")
     batches0 = ipp_cluster.index_batches
     exprs = [nodes.tiny(i) for i in range(400)]
     assert pl.run(exprs, backend=ipp_cluster, cache=cache, progress=False) == \
         [i * i + 1 for i in range(400)]
-    assert execute_batch in sent and len(sent) <= 400 // 8
+    assert max(sent) > 1 and len(sent) <= 400 // 8 and sum(sent) == 400
     assert cache.contains_many([e.key for e in exprs]) == {e.key for e in exprs}
     assert ipp_cluster.index_batches - batches0 <= len(sent)  # index writes batched
     sent.clear()
