@@ -30,6 +30,9 @@ Examples
 >>> with cf.ProcessPoolExecutor(1) as pool:
 ...     capabilities_of(pool).pickles_by_value
 False
+>>> with cf.ThreadPoolExecutor(1) as pool:
+...     capabilities_of(pool).in_process
+True
 """
 
 from __future__ import annotations
@@ -112,8 +115,10 @@ def default_capabilities(executor: Any) -> Capabilities:
 
     Optional attributes older custom backends have are honoured: ``in_process``,
     ``workers``, ``batch_hint(n)`` and ``sees_store(cache)``. A
-    ``ProcessPoolExecutor`` pickles with the standard library
-    (``pickles_by_value=False``); its workers see nothing of the cache.
+    ``ThreadPoolExecutor`` runs in this process (``in_process=True``: live values,
+    as the ``threads`` backend). A ``ProcessPoolExecutor`` pickles with the
+    standard library (``pickles_by_value=False``); its workers see nothing of
+    the cache. Any other executor is assumed to run elsewhere, values travelling.
     """
     workers = getattr(executor, "workers", None)
     if workers is None:
@@ -121,7 +126,8 @@ def default_capabilities(executor: Any) -> Capabilities:
     hint = getattr(executor, "batch_hint", None)
     sees = getattr(executor, "sees_store", None)
     return Capabilities(
-        in_process=bool(getattr(executor, "in_process", False)),
+        in_process=bool(getattr(executor, "in_process",
+                                isinstance(executor, cf.ThreadPoolExecutor))),
         workers=int(workers) if isinstance(workers, int) else 1,
         batch_hint=hint if callable(hint) else None,
         pickles_by_value=not isinstance(executor, cf.ProcessPoolExecutor),

@@ -57,6 +57,45 @@ class BackendConformance:
         assert isinstance(fut, cf.Future)
         assert fut.result(timeout=60) == 5
 
+    # -- what it reports: backends/capabilities.py ----------------------------------------
+    def test_capabilities_are_one_frozen_report(self, backend: Any) -> None:
+        import dataclasses
+
+        from pylearn_lab.backends.capabilities import Capabilities, TaskPlane, capabilities_of
+        from pylearn_lab.backends.registry import resolve_backend
+
+        caps = capabilities_of(resolve_backend(backend))
+        assert isinstance(caps, Capabilities)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            caps.workers = 99  # type: ignore[misc]
+        assert isinstance(caps.in_process, bool) and isinstance(caps.pickles_by_value, bool)
+        assert isinstance(caps.workers, int) and caps.workers >= 0
+        if caps.batch_hint is not None:
+            assert all(int(caps.batch_hint(k)) >= 1 for k in (0, 1, 7, 20_000))
+        if caps.in_process:  # live values: nothing to plan for travel
+            assert caps.task_plane is None and caps.pickles_by_value
+        if caps.task_plane is not None:
+            assert isinstance(caps.task_plane, TaskPlane)
+        # a plain process pool pickles with the standard library: the VM must cloudpickle
+        assert caps.pickles_by_value == (not isinstance(backend, cf.ProcessPoolExecutor))
+
+    def test_an_argument_that_cannot_travel_fails_its_node_not_the_run(
+            self, backend: Any, log: str, cache: pl.Cache) -> None:
+        from pylearn_lab.backends.capabilities import capabilities_of
+        from pylearn_lab.backends.registry import resolve_backend
+
+        bad, good = n.tag_of(log, n.Unpicklable("lock-like")), n.inc(1)
+        if capabilities_of(resolve_backend(backend)).in_process:  # nothing is pickled
+            assert pl.run([bad, good], backend=backend, cache=False) == ["lock-like", 2]
+            return
+        with pytest.raises(NodeError) as info:
+            pl.run([bad, good], backend=backend, cache=cache)
+        err = info.value
+        assert err.key == bad.key and isinstance(err, TypeError)
+        assert "cannot be pickled" in str(err) and "refuses to be pickled" in str(err)
+        assert err.partial == {good.key: 2} and cache.contains(good) and not cache.contains(bad)
+        assert n.count(log, "tag_of") == 0  # it never ran anywhere
+
     # -- caching through the backend -----------------------------------------------------
     def test_first_run_computes_and_a_rerun_sends_nothing(self, backend: Any, log: str,
                                                           cache: pl.Cache) -> None:

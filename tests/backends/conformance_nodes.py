@@ -49,6 +49,26 @@ def inc(i: int) -> int:
     return i + 1
 
 
+class Unpicklable:
+    """A careless user's argument: it has a key (``__pylearn_hash__``) but cannot be pickled,
+    so it can reach a worker only in this process."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def __pylearn_hash__(self) -> str:
+        return self.tag
+
+    def __reduce_ex__(self, protocol: object) -> object:
+        raise TypeError(f"Unpicklable({self.tag!r}) refuses to be pickled")
+
+
+@pl.component
+def tag_of(log: str, obj: object) -> str:
+    _mark(log, "tag_of")
+    return str(getattr(obj, "tag", obj))
+
+
 def count(log: str, name: str | None = None) -> int:
     """Calls recorded (of ``name``, or of everything)."""
     return sum(1 for p in Path(log).iterdir() if name is None or p.name.startswith(name + "-"))
