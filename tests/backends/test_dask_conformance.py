@@ -11,6 +11,7 @@ compute each node once; ``wait=False`` runs can be cancelled.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import os
 import signal
 import subprocess
@@ -32,7 +33,8 @@ ENGINES = ["threads", "processes", "ipyparallel", "dask", "queue"]
 
 
 class _Counting:
-    """Counts what the VM submits (a cached rerun must send nothing)."""
+    """Counts what the VM submits (a cached rerun must send nothing): calls of ``submit``
+    and of the task plane's ``submit_tasks`` (cluster backends' tasks take that path)."""
 
     def __init__(self, inner: Any) -> None:
         self._inner, self.sent = inner, 0
@@ -41,8 +43,28 @@ class _Counting:
         self.sent += 1
         return self._inner.submit(fn, *args, **kwargs)
 
+    def capabilities(self) -> Any:
+        from pylearn_lab.backends.capabilities import capabilities_of
+
+        caps = capabilities_of(self._inner)
+        if caps.task_plane is None:
+            return caps
+        return dataclasses.replace(caps, task_plane=_CountingPlane(self, caps.task_plane))
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+class _CountingPlane:
+    def __init__(self, counter: _Counting, inner: Any) -> None:
+        self._counter, self._inner = counter, inner
+
+    def sees_store(self, cache: Any) -> bool:
+        return self._inner.sees_store(cache)
+
+    def submit_tasks(self, tasks: list) -> Any:
+        self._counter.sent += 1
+        return self._inner.submit_tasks(tasks)
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +164,10 @@ def test_a_cached_rerun_sends_nothing(engine, log) -> None:
     counting = _Counting(backend)
     assert pl.run(_graph(log), backend=counting, cache=make_cache(), progress=False) == 46
     assert counting.sent == 0 and nodes.count(log, "plus") == 7
+    # the counter sees what the VM sends (the task plane included): a new node is sent
+    assert pl.run(nodes.plus(log, 100, 1), backend=counting, cache=make_cache(),
+                  progress=False) == 101
+    assert counting.sent >= 1 and nodes.count(log, "plus") == 8
 
 
 def test_two_runs_at_once_compute_each_node_once(engine, log, tmp_path) -> None:

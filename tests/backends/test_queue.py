@@ -259,20 +259,26 @@ def test_a_personal_key_queue_needs_no_key_file(team) -> None:
 
 
 def test_two_clients_queueing_the_same_node_share_one_job(team) -> None:
-    """Single flight in the queue itself: a job is its node keys, whoever queues it."""
-    from pylearn_lab.vm.task import Task, execute
+    """Single flight in the queue itself: a job is its node keys, whoever queues it (the VM
+    sends nodes through the backend's task plane, which names their keys)."""
+    from pylearn_lab.vm.task import Task
+
+    def queue_node(backend):
+        plane = backend.capabilities().task_plane
+        return plane.submit_tasks([Task(expr.call, return_value=True)])
 
     expr = nodes.plus(str(team.log), 40, 2)
     a, b = team.backend(), team.backend()
-    fa = a.submit(execute, Task(expr.call, return_value=True))
-    fb = b.submit(execute, Task(expr.call, return_value=True))
+    fa, fb = queue_node(a), queue_node(b)
     assert fa.job == fb.job and a.status()["queued"] == 1
     team.start_workers(2)
     assert fa.result(timeout=60).value == fb.result(timeout=60).value == 42
     assert nodes.count(team.log, "plus") == 1
     # the notebook left and came back: the finished job's value is collected, not recomputed
-    again = team.backend().submit(execute, Task(expr.call, return_value=True))
+    again = queue_node(team.backend())
     assert again.done() and again.result().value == 42 and nodes.count(team.log, "plus") == 1
+    # a plain call is a job of its own, never merged with an equal one
+    assert a.submit(abs, -5).job != b.submit(abs, -5).job
     a.close()
     b.close()
 

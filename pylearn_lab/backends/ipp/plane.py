@@ -16,9 +16,12 @@ callables; this module is where the ipyparallel package touches VM types.
 
 Examples
 --------
+>>> from pylearn_lab.backends.capabilities import TaskPlane
+>>> issubclass(IppTaskPlane, TaskPlane)
+True
+>>> from pylearn_lab.backends.ipp import IPyParallelBackend
 >>> with IPyParallelBackend.start(n=2) as cluster:          # doctest: +SKIP
-...     plane = cluster.capabilities().task_plane
-...     isinstance(plane, IppTaskPlane)
+...     isinstance(cluster.capabilities().task_plane, IppTaskPlane)
 True
 """
 
