@@ -130,6 +130,23 @@ class _Counting:
         self.submitted += 1
         return self._inner.submit(fn, *args, **kwargs)
 
+    def capabilities(self) -> Any:
+        # the VM sends nodes through the backend's task plane: count those sends too
+        import dataclasses
+
+        caps = self._inner.capabilities()
+        plane, proxy = caps.task_plane, self
+
+        class Plane:
+            def sees_store(self, cache: Any) -> bool:
+                return plane.sees_store(cache)
+
+            def submit_tasks(self, tasks: list[Any]) -> Any:
+                proxy.submitted += 1
+                return plane.submit_tasks(tasks)
+
+        return caps if plane is None else dataclasses.replace(caps, task_plane=Plane())
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
