@@ -125,7 +125,7 @@ class Submitter:
             fut.add_done_callback(self.finished.put)
 
     def _send(self, tasks: list[Task]) -> cf.Future:
-        """One future for ``tasks``: the task plane, else ``backend.submit`` (see the module doc)."""
+        """One future for ``tasks``: the task plane, else ``backend.submit`` (module doc)."""
         plane = self.caps.task_plane
         try:
             if plane is not None:

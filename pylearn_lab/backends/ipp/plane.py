@@ -97,7 +97,6 @@ class IppTaskPlane:
             cache = self._caches[spec[1]] = Cache.from_spec(spec)
         return self._send_via_store(tasks, cache)
 
-
     def _send_via_store(self, tasks: list[Any], cache: Any) -> cf.Future:
         location = cache.location
         # a directory deleted or replaced under the run: engines touch no file of it
