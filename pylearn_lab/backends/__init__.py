@@ -1,5 +1,8 @@
 """Backends: where nodes run (serial, threads, processes, ipyparallel).
 
+A backend runs callables (``submit(fn, *args) -> Future``) and reports what it can
+do (:class:`Capabilities`, read by the VM once per run; see :mod:`.capabilities`).
+
 Examples
 --------
 >>> from pylearn_lab.backends import resolve_backend
@@ -7,6 +10,7 @@ Examples
 3
 """
 
+from .capabilities import Capabilities, TaskPlane, capabilities_of
 from .local import Backend, ProcessBackend, SerialBackend, ThreadBackend
 from .registry import (
     BACKEND_NAMES,
@@ -22,9 +26,12 @@ from .registry import (
 __all__ = [
     "BACKEND_NAMES",
     "Backend",
+    "Capabilities",
     "ProcessBackend",
     "SerialBackend",
+    "TaskPlane",
     "ThreadBackend",
+    "capabilities_of",
     "current_cluster",
     "get_backend",
     "get_default_backend",

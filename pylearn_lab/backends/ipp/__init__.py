@@ -1,11 +1,13 @@
 """The ipyparallel backend: run graphs on an ipyparallel cluster, local or beyond one host.
 
-One concept per module: :mod:`.backend` (the ``IPyParallelBackend`` the VM drives),
+One concept per module: :mod:`.backend` (the ``IPyParallelBackend``: it runs callables
+and reports its capabilities), :mod:`.plane` (its task plane: how the VM's tasks reach
+engines, the store data plane),
 :mod:`.jobs` and :mod:`.watch` (futures, timeouts, lost and frozen engines),
 :mod:`.store` (which engines see the cache, path maps), :mod:`.blobs` and
 :mod:`.adopt` (the data plane: engines write blobs, the client indexes receipts),
 :mod:`.root` (the cache directory deleted or replaced under running engines),
-:mod:`.batch` (tiny nodes grouped per task), :mod:`.packing` (what a task carries)
+:mod:`.batch` (how long each function takes: the VM's slow-function split), :mod:`.packing` (what a task carries)
 and :mod:`.remote` (the functions that run on engines).
 
 The modules the dask and queue backends share (:mod:`.packing`, :mod:`.remote`,
