@@ -2,7 +2,9 @@
 
 Start local engines, or attach to a cluster someone else started (local,
 Slurm, MPI, SSH -- anything ipyparallel's launchers run); the VM then submits
-ready nodes to a load-balanced view. Engines that can see the cache
+ready nodes to a load-balanced view, through the backend's task plane
+(:mod:`.plane`, offered by :meth:`IPyParallelBackend.capabilities`; ``submit``
+itself runs any callable). Engines that can see the cache
 directory -- at the client's path, or at another one through ``path_map`` --
 read their inputs from blob files (memory-mapped) and write their outputs as
 blob files, returning receipts; the client alone writes the index, in batches
