@@ -227,10 +227,9 @@ def execute_batch(tasks: list[Task]) -> list[Receipt]:
     out = []
     # values shipped in one payload are unpickled once: tasks reading the same one share it
     readers: dict[str, int] = {}
-    for t in tasks:
-        if not hasattr(t.cache, "lookup"):  # in process the Submitter has guarded them
-            for k in t.inputs:
-                readers[k] = readers.get(k, 0) + 1
+    for t in tasks:  # (in process these are guarded twice: batching there is rare)
+        for k in t.inputs:
+            readers[k] = readers.get(k, 0) + 1
     for t in tasks:
         if any(readers.get(k, 0) > 1 for k in t.inputs):
             t.inputs = {k: guarded(v) if readers.get(k, 0) > 1 else v for k, v in t.inputs.items()}
