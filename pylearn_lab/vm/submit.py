@@ -50,10 +50,13 @@ import concurrent.futures as cf
 import queue
 from typing import Any
 
+import numpy as np
+
 from ..backends.capabilities import Capabilities, capabilities_of
 from ..errors import UnpicklableError
 from ..graph.fresh import check_fresh
 from .batching import groups, unpicklable_receipts
+from .isolate import guarded
 from .recipe import recipe
 from .scheduler import Scheduler
 from .task import Task, execute, execute_batch, execute_pickled
@@ -73,7 +76,7 @@ class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
     __slots__ = ("sched", "backend", "cache", "caps", "in_process", "via_store", "finished",
-                 "node_timeout")
+                 "node_timeout", "_handed", "_outputs")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
@@ -84,6 +87,8 @@ class Submitter:
         self.in_process = self.caps.in_process
         self.via_store = False
         self.node_timeout: float | None = None  # run(node_timeout=); see _timeout
+        self._handed: dict[str, int] = {}  # in process: readers each input was handed to so far
+        self._outputs = frozenset(sched.plan.outputs)
 
     def choose_data_plane(self) -> None:
         """Ask the backend whether its workers see the cache (asked only when there is work:
@@ -165,13 +170,25 @@ class Submitter:
             check_fresh(graph.expr(k))
         rec = recipe(graph.expr(k)) if store else {}
         if self.in_process:
-            return Task(call, {d: self.value(d) for d in call.inputs}, cache, store, True, rec)
+            return Task(call, {d: self._input(d) for d in call.inputs}, cache, store, True, rec)
         if self.via_store:
             # keys only: the worker loads what is stored; values travel only for the rest
             values = self.sched.values
             inputs = {d: values[d] for d in call.inputs if d in values}
             return Task(call, inputs, cache.spec(), store, not call.cache, rec)
         return Task(call, {d: self.value(d) for d in call.inputs}, None, False, True, rec)
+
+    def _input(self, d: str) -> Any:
+        """Input ``d`` for an in-process reader: one it cannot change for anyone else
+        (:mod:`~pylearn_lab.vm.isolate`). Its last reader gets the value itself when
+        nobody asked for it as an output (arrays still read-only, as when cached): every
+        other reader's copy is made by then, so the copies cost readers - 1, not readers."""
+        value = self.value(d)
+        n = self._handed[d] = self._handed.get(d, 0) + 1
+        if n >= len(self.sched.users.get(d, ())) and d not in self._outputs \
+                and type(value) is not np.ndarray:
+            return value
+        return guarded(value)
 
     def value(self, k: str) -> Any:
         """The value of ``k``: in hand, else loaded from the cache (and kept)."""

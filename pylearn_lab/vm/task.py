@@ -31,6 +31,7 @@ from ..cache.warn import new_run
 from ..errors import CacheWarning
 from ..graph.expr import resolve_args
 from ..graph.nodes import Call
+from .isolate import READ_ONLY_HINT, guarded
 
 __all__ = ["Task", "Receipt", "execute", "execute_batch", "execute_pickled", "worker_name",
            "running_task"]
@@ -135,7 +136,7 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
             if k in values:
                 continue
             if local is not None and k in local:
-                values[k] = local[k]
+                values[k] = guarded(local[k])  # a batch's nodes share nothing they can change
             elif cache is not None:
                 try:
                     values[k] = cache.load(k, count=False)  # the run loop counts hits
@@ -163,6 +164,8 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
         receipt.duration = time.perf_counter() - t0
         receipt.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
         receipt.error_msg = str(exc)
+        if isinstance(exc, ValueError) and "read-only" in receipt.error_msg:
+            receipt.error_msg += f" ({READ_ONLY_HINT})"
         # drop this frame: the traceback starts in the user's function
         tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
         receipt.traceback = "".join(traceback.format_exception(type(exc), exc, tb))
@@ -222,7 +225,14 @@ def execute_batch(tasks: list[Task]) -> list[Receipt]:
     local: dict[str, Any] = {}
     failed: dict[str, str] = {}
     out = []
+    # values shipped in one payload are unpickled once: tasks reading the same one share it
+    readers: dict[str, int] = {}
+    for t in tasks:  # (in process these are guarded twice: batching there is rare)
+        for k in t.inputs:
+            readers[k] = readers.get(k, 0) + 1
     for t in tasks:
+        if any(readers.get(k, 0) > 1 for k in t.inputs):
+            t.inputs = {k: guarded(v) if readers.get(k, 0) > 1 else v for k, v in t.inputs.items()}
         bad = [k for k in t.call.inputs if k in failed]
         if bad:
             out.append(Receipt(t.call.key, ok=False, host=_HOST, pid=os.getpid(),
