@@ -163,9 +163,7 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
             raise
         receipt.duration = time.perf_counter() - t0
         receipt.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        receipt.error_msg = str(exc)
-        if isinstance(exc, ValueError) and "read-only" in receipt.error_msg:
-            receipt.error_msg += f" ({READ_ONLY_HINT})"
+        receipt.error_msg = _message(exc)
         # drop this frame: the traceback starts in the user's function
         tb = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
         receipt.traceback = "".join(traceback.format_exception(type(exc), exc, tb))
@@ -199,6 +197,14 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
                              and not hasattr(task.cache, "lookup")):
         receipt.value, receipt.has_value = value, True
     return receipt
+
+
+def _message(exc: BaseException) -> str:
+    """The text of a node's error; writing into a (read-only) input says what to do."""
+    msg = str(exc)
+    if isinstance(exc, ValueError) and "read-only" in msg:
+        msg += f" ({READ_ONLY_HINT})"
+    return msg
 
 
 def _save_in_worker(cache: Any, key: str, value: Any, record: dict[str, Any]
