@@ -18,8 +18,10 @@ made deterministic (open files, locks, sockets, generators) raises
 Examples
 --------
 >>> import numpy as np
->>> hash_value({"a": 1, "b": 2}) == hash_value({"b": 2, "a": 1})
+>>> hash_value({"a": 1, "b": 2}) == hash_value({"a": 1, "b": 2})
 True
+>>> hash_value({"a": 1, "b": 2}) == hash_value({"b": 2, "a": 1})  # order is what list(d) sees
+False
 >>> hash_value((1, 2)) == hash_value([1, 2])
 False
 >>> a = np.arange(12.0).reshape(3, 4)
@@ -233,15 +235,44 @@ def _subclass_feeder(typ: type, base_feeder: Feeder) -> Feeder:
         extra = getattr(obj, "__dict__", None)
         if extra:
             _feed_dict(d, extra, f"{path}.__dict__")
+        _feed_slots(d, obj, typ, path)
         base_feeder(d, obj, path)
 
     return feed
 
 
+def _feed_slots(d: Any, obj: Any, typ: type, path: str) -> None:
+    """The ``__slots__`` values of a subclass of a builtin (``class L(list): __slots__ = ("tag",)``).
+
+    They are instance state like ``__dict__``; without them two lists tagged
+    differently shared a key. Nothing is fed for classes without slots, so
+    their keys are as before.
+    """
+    from .objects import _feed_fields, _slot_names
+
+    names = _slot_names(typ)
+    if names:
+        d.update(b"%")
+        _feed_fields(d, obj, names, path)
+
+
 def _feed_custom(d: Any, obj: Any, path: str) -> None:
     typ = type(obj)
     _tag(d, b"C", f"{typ.__module__}.{typ.__qualname__}")
-    feed_value(d, obj.__pylearn_hash__(), f"{path}.__pylearn_hash__()")
+    # __pylearn_hash__ replaces the *state*; the class's code still counts, as for every other
+    # instance: a class redefined with other methods (same name, same stand-in) was served the
+    # old class's results
+    d.update(class_digest(typ).encode())
+    try:
+        stand_in = obj.__pylearn_hash__()
+    except Exception as exc:  # noqa: BLE001 -- the user's method failed: say where, as the tree does
+        raise UnhashableError(path, obj, f"its __pylearn_hash__() raised {type(exc).__name__}: "
+                              f"{exc}; fix the method so it returns a hashable stand-in") from exc
+    if type(stand_in) is typ:  # itself (or another of its kind): would recurse until RecursionError
+        raise UnhashableError(path, obj, "its __pylearn_hash__() returned an instance of its own "
+                              "class; return a stand-in made of plain values (e.g. a tuple of "
+                              "its defining fields)")
+    feed_value(d, stand_in, f"{path}.__pylearn_hash__()")
 
 
 def _feed_none(d: Any, obj: Any, path: str) -> None:
@@ -359,6 +390,23 @@ def _feed_dict(d: Any, obj: Any, path: str) -> None:
         d.update(kd + vd)
 
 
+def _feed_dict_in_order(d: Any, obj: Any, path: str) -> None:
+    # Insertion order counts: since Python 3.7 a dict iterates in it, and what code computes
+    # from a dict often follows it (pd.DataFrame({"b": ..., "a": ...}) orders its columns so,
+    # list(d), json.dumps(d), a feature order). Order-independent keys served the result of
+    # {"a": 1, "b": 2} for {"b": 2, "a": 1}. Cost: equal dicts built in another order miss
+    # each other. Object state (__dict__) stays order-independent (_feed_dict).
+    if not _enter(d, obj):
+        return
+    try:
+        d.update(b"e" + _PACK_Q(len(obj)))
+        for k, v in obj.items():
+            feed_value(d, k, f"{path} key {_key_text(k)}")
+            feed_value(d, v, f"{path}[{_key_text(k)}]")
+    finally:
+        _leave(d, obj)
+
+
 def _feed_ordered_dict(d: Any, obj: Any, path: str) -> None:
     # order counts: OrderedDict equality does, and so may the function reading it
     if not _enter(d, obj):
@@ -375,12 +423,12 @@ def _feed_ordered_dict(d: Any, obj: Any, path: str) -> None:
 def _feed_defaultdict(d: Any, obj: Any, path: str) -> None:
     d.update(b"Y")
     feed_value(d, obj.default_factory, f"{path}.default_factory")
-    _feed_dict(d, obj, path)
+    _feed_dict_in_order(d, obj, path)
 
 
 def _feed_counter(d: Any, obj: Any, path: str) -> None:
     d.update(b"K")
-    _feed_dict(d, obj, path)
+    _feed_dict_in_order(d, obj, path)  # most_common() breaks ties by insertion order
 
 
 def _set_feeder(tag: bytes) -> Feeder:
@@ -504,6 +552,9 @@ def _feed_namedtuple_or_tuple(d: Any, obj: tuple, path: str) -> None:
     if typ is not tuple:
         _tag(d, b"n", f"{typ.__module__}.{typ.__qualname__}")
         d.update(class_digest(typ).encode())
+        extra = getattr(obj, "__dict__", None)
+        if extra:  # a NamedTuple subclass without __slots__ = () carries attributes too
+            _feed_dict(d, extra, f"{path}.__dict__")
     _feed_tuple(d, obj, path)
 
 
@@ -580,7 +631,7 @@ _HANDLERS.update(
         memoryview: _feed_memoryview,
         tuple: _feed_namedtuple_or_tuple,
         list: _sequence_feeder(b"l"),
-        dict: _feed_dict,
+        dict: _feed_dict_in_order,
         set: _set_feeder(b"{"),
         frozenset: _set_feeder(b"}"),
         np.ndarray: _feed_ndarray,

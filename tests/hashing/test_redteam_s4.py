@@ -1,0 +1,688 @@
+"""Red team, session 4: trying to make a cache hit differ from a fresh computation.
+
+Every test runs calls through a real :class:`~pylearn_lab.Cache` (a temp dir),
+counts what really computed (``RAN``, marked :func:`pylearn_lab.untracked` so the
+counter itself is never part of a key) and compares each result with a fresh
+computation of the same code (``_fresh``). Tests named ``test_wrong_*`` reproduce
+a wrong result this session found (each failed before its fix); the others pin a
+guarantee that held when attacked (each can fail: a served stale entry, a missing
+``StaleKeyError`` or a crash other than the error tree breaks it).
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import copy
+import dataclasses
+import functools
+import importlib
+import math
+import struct
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pylearn_lab as pl
+from pylearn_lab.errors import StaleKeyError, UnhashableError
+
+MOD = sys.modules[__name__]
+RAN: list[str] = pl.untracked([])  # what computed; the code writes to it, no result depends on it
+
+
+@pytest.fixture
+def cache(tmp_path):
+    RAN.clear()
+    return pl.Cache(tmp_path / "cache")
+
+
+def _fresh(comp, *args):
+    """A fresh computation: the component's own function, called directly (not counted)."""
+    out = comp.fn(*args)
+    RAN.pop()
+    return out
+
+
+def _same(a, b):
+    if isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and np.array_equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+def _changed_then_fresh(cache, build, change, fresh):
+    """Run ``build()``, ``change()`` what its code reads, run ``build()`` again.
+
+    The second run must compute (the counter moves) and equal ``fresh()``; a third
+    run must hit (nothing changed since).
+    """
+    first = pl.run(build(), cache=cache)
+    assert _same(first, fresh()) and len(RAN) == 1
+    change()
+    second = pl.run(build(), cache=cache)
+    assert len(RAN) == 2, "served the entry stored before the change"
+    assert _same(second, fresh())
+    third = pl.run(build(), cache=cache)
+    assert len(RAN) == 2 and _same(third, second), "an unchanged call must hit"
+
+
+def _kept_apart(cache, comp, a, b):
+    """``comp(a)`` and ``comp(b)`` through one cache: both compute, each equals its fresh call."""
+    ra = pl.run(comp(a), cache=cache)
+    rb = pl.run(comp(b), cache=cache)
+    assert len(RAN) == 2, f"{comp.name}: the second argument was served the first one's entry"
+    assert _same(ra, _fresh(comp, a)) and _same(rb, _fresh(comp, b))
+    assert _same(pl.run(comp(b), cache=cache), rb) and len(RAN) == 2, "an equal call must hit"
+
+
+def _refused_stale(cache, expr, mutate):
+    """``mutate()`` after building ``expr``: the run refuses, nothing computes or is stored."""
+    mutate()
+    with pytest.raises(StaleKeyError):
+        pl.run(expr, cache=cache)
+    assert RAN == []
+    assert not cache.contains(expr.key)
+
+
+# =========================================================================== wrong results found
+
+
+def _mul(a, b):
+    return a * b
+
+
+SCALE = functools.partial(_mul, 2)
+
+
+@pl.component
+def scaled(x: int) -> int:
+    RAN.append("scaled")
+    return SCALE(x)
+
+
+def test_wrong_a_partial_read_as_a_global_rebound(cache, monkeypatch):
+    # it was keyed as 'functools.partial' by name: partial(_mul, 3) kept partial(_mul, 2)'s key
+    _changed_then_fresh(cache, lambda: scaled(5),
+                        lambda: monkeypatch.setattr(MOD, "SCALE", functools.partial(_mul, 3)),
+                        lambda: _fresh(scaled, 5))
+
+
+def _weigh(x, w):
+    return x * sum(w)
+
+
+WEIGHED = functools.partial(_weigh, w=[1, 2])
+
+
+@pl.component
+def weighed(x: int) -> int:
+    RAN.append("weighed")
+    return WEIGHED(x)
+
+
+def test_wrong_a_global_partials_keywords_changed_in_place(cache, monkeypatch):
+    monkeypatch.setattr(MOD, "WEIGHED", functools.partial(_weigh, w=[1, 2]))
+    _changed_then_fresh(cache, lambda: weighed(3), lambda: WEIGHED.keywords["w"].append(10),
+                        lambda: _fresh(weighed, 3))
+
+
+JOIN = "-".join
+
+
+@pl.component
+def joined(parts: tuple) -> str:
+    RAN.append("joined")
+    return JOIN(parts)
+
+
+def test_wrong_a_builtin_bound_method_read_as_a_global(cache, monkeypatch):
+    _changed_then_fresh(cache, lambda: joined(("a", "b")),
+                        lambda: monkeypatch.setattr(MOD, "JOIN", "+".join),
+                        lambda: _fresh(joined, ("a", "b")))
+
+
+class Scaler:
+    def __init__(self, k):
+        self.k = k
+
+    def predict(self, x):
+        return x * self.k
+
+
+PREDICT = Scaler(2).predict
+
+
+@pl.component
+def predicted(x: int) -> int:
+    RAN.append("predicted")
+    return PREDICT(x)
+
+
+def test_wrong_a_user_bound_method_read_as_a_global(cache, monkeypatch):
+    # by name only, neither the object it is bound to nor the method's code counted
+    _changed_then_fresh(cache, lambda: predicted(7),
+                        lambda: monkeypatch.setattr(MOD, "PREDICT", Scaler(3).predict),
+                        lambda: _fresh(predicted, 7))
+
+
+def test_wrong_a_global_bound_methods_object_changed_in_place(cache, monkeypatch):
+    monkeypatch.setattr(MOD, "PREDICT", Scaler(2).predict)
+    _changed_then_fresh(cache, lambda: predicted(7), lambda: setattr(PREDICT.__self__, "k", 5),
+                        lambda: _fresh(predicted, 7))
+
+
+@pl.component
+def magnitude(x: int) -> int:
+    RAN.append("magnitude")
+    return abs(x)
+
+
+def test_wrong_a_builtin_shadowed_by_a_global_defined_later(cache, monkeypatch):
+    # the memo recorded only the globals that existed: `def abs(...)` in a later cell changed
+    # what runs and left the memoised identity (and the key) as it was
+    monkeypatch.delattr(MOD, "abs", raising=False)
+    _changed_then_fresh(cache, lambda: magnitude(3),
+                        lambda: monkeypatch.setattr(MOD, "abs", lambda v: -v, raising=False),
+                        lambda: _fresh(magnitude, 3))
+    assert pl.run(magnitude(3), cache=cache) == -3
+    monkeypatch.delattr(MOD, "abs")
+    assert pl.run(magnitude(3), cache=cache) == builtins.abs(3)  # back: the first entry hits
+    assert len(RAN) == 2
+
+
+def _rate(x):
+    return x * _rate.k
+
+
+_rate.k = 2
+
+
+def _offset(x):
+    return x + getattr(_offset, "extra", 0)
+
+
+@pl.component
+def rated(x: int) -> int:
+    RAN.append("rated")
+    return _rate(x) + _offset(0)
+
+
+def test_wrong_a_helpers_function_attribute_rebound(cache, monkeypatch):
+    _changed_then_fresh(cache, lambda: rated(4), lambda: monkeypatch.setattr(_rate, "k", 3),
+                        lambda: _fresh(rated, 4))
+
+
+def test_wrong_a_helpers_function_attribute_added(cache, monkeypatch):
+    _changed_then_fresh(cache, lambda: rated(4),
+                        lambda: monkeypatch.setattr(_offset, "extra", 100, raising=False),
+                        lambda: _fresh(rated, 4))
+
+
+_MODEL_SRC = """
+class Model:
+    def __init__(self, k):
+        self.k = k
+
+    def __pylearn_hash__(self):
+        return ("Model", self.k)
+
+    def predict(self, x):
+        return x {op} self.k
+"""
+
+
+def _model_class(op):
+    ns = {"__name__": __name__}
+    exec(_MODEL_SRC.format(op=op), ns)  # the same name, as a notebook cell run twice defines it
+    return ns["Model"]
+
+
+@pl.component
+def use_model(m, x: int) -> int:
+    RAN.append("use_model")
+    return m.predict(x)
+
+
+def test_wrong_a_class_with_pylearn_hash_redefined(cache):
+    # __pylearn_hash__ replaced the whole value: the class's code did not count
+    times, plus = _model_class("*")(2), _model_class("+")(2)
+    assert type(times).__qualname__ == type(plus).__qualname__
+    ra, rb = pl.run(use_model(times, 5), cache=cache), pl.run(use_model(plus, 5), cache=cache)
+    assert len(RAN) == 2 and ra == 10 and rb == 7
+
+
+@dataclasses.dataclass
+class Cfg:
+    a: int
+
+    def total(self):
+        return self.a + getattr(self, "bonus", 0)
+
+    @functools.cached_property
+    def doubled(self):
+        return 2 * self.a
+
+
+@pl.component
+def use_cfg(cfg) -> int:
+    RAN.append("use_cfg")
+    return cfg.total()
+
+
+def test_wrong_a_dataclass_attribute_beyond_its_fields(cache):
+    plain, extra = Cfg(1), Cfg(1)
+    extra.bonus = 10
+    _kept_apart(cache, use_cfg, plain, extra)
+
+
+def test_a_dataclass_cached_property_leaves_its_key_alone(cache):
+    c = Cfg(4)
+    before = use_cfg(c).key
+    assert c.doubled == 8  # stored in c.__dict__ by the cached_property
+    assert use_cfg(c).key == before
+
+
+@pl.component
+def column_order(cols: dict) -> list:
+    RAN.append("column_order")
+    return list(pd.DataFrame(cols).columns)
+
+
+def test_wrong_dict_insertion_order_decides_what_code_computes(cache):
+    # dicts hashed order-independently: the DataFrame built from {"b", "a"} was served the
+    # column order of the one built from {"a", "b"}
+    _kept_apart(cache, column_order, {"a": [1], "b": [2]}, {"b": [2], "a": [1]})
+
+
+def test_object_state_stays_order_independent():
+    class P:
+        pass
+
+    p, q = P(), P()
+    p.x, p.y = 1, 2
+    q.y, q.x = 2, 1
+    assert pl.hash_value(p) == pl.hash_value(q)
+
+
+@pl.component
+def _step(x):
+    return x + 1
+
+
+class Pipeline:
+    step = _step
+
+    def run(self, x):
+        return self.step.fn(x)
+
+
+@pl.component
+def piped(x: int) -> int:
+    RAN.append("piped")
+    return Pipeline().run(x)
+
+
+def test_wrong_a_component_held_as_a_class_attribute_redefined(cache, monkeypatch):
+    # a notebook cell run again: the same qualified name, another body. The class attribute
+    # was labelled by that name alone, so the class kept its key
+    ns = {"__name__": __name__, "pl": pl}
+    exec("@pl.component\ndef _step(x):\n    return x + 100\n", ns)
+    assert ns["_step"].fn.__qualname__ == _step.fn.__qualname__
+    _changed_then_fresh(cache, lambda: piped(1),
+                        lambda: monkeypatch.setattr(Pipeline, "step", ns["_step"]),
+                        lambda: _fresh(piped, 1))
+
+
+@pl.component
+def child_draw(rng) -> float:
+    RAN.append("child_draw")
+    return float(rng.spawn(1)[0].random())
+
+
+def test_wrong_a_generator_that_spawned_children(cache):
+    # spawn() advances the seed sequence, not the bit generator's state: keyed by the state
+    # alone the second spawn was served the first one's child
+    rng = np.random.default_rng(0)
+    first = pl.run(child_draw(copy.deepcopy(rng)), cache=cache)
+    rng.spawn(1)  # the researcher spawned a child for something else
+    expected = child_draw.fn(copy.deepcopy(rng))
+    RAN.pop()
+    second = pl.run(child_draw(rng), cache=cache)
+    assert len(RAN) == 2 and second == expected and second != first
+
+
+class Tagged(list):
+    __slots__ = ("tag",)
+
+
+@pl.component
+def tag_of(xs) -> str:
+    RAN.append("tag_of")
+    return f"{xs.tag}:{sum(xs)}"
+
+
+def test_wrong_a_list_subclass_slot(cache):
+    a, b = Tagged([1]), Tagged([1])
+    a.tag, b.tag = "train", "test"
+    _kept_apart(cache, tag_of, a, b)
+
+
+Point = collections.namedtuple("Point", "x")
+
+
+class Labelled(Point):  # no __slots__ = (): instances carry a __dict__
+    pass
+
+
+@pl.component
+def point_tag(p) -> str:
+    RAN.append("point_tag")
+    return f"{p.tag}:{p.x}"
+
+
+def test_wrong_a_namedtuple_subclass_attribute(cache):
+    a, b = Labelled(1), Labelled(1)
+    a.tag, b.tag = "u", "v"
+    _kept_apart(cache, point_tag, a, b)
+
+
+# =========================================================================== refused clearly
+
+
+class SelfHash:
+    def __pylearn_hash__(self):
+        return self
+
+
+class FailingHash:
+    def __pylearn_hash__(self):
+        raise ValueError("not ready")
+
+
+@pytest.mark.parametrize("value, match", [(SelfHash(), "its own class"),
+                                          (FailingHash(), "raised ValueError: not ready")])
+def test_an_odd_pylearn_hash_is_a_clear_error(value, match):
+    with pytest.raises(UnhashableError, match=match):
+        use_model(value, 1)
+
+
+# =========================================================================== held (pinned)
+
+
+@pl.component
+def total(x) -> float:
+    RAN.append("total")
+    return float(np.sum(np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in _flat(x)])))
+
+
+def _flat(x):
+    if isinstance(x, (list, tuple)):
+        return [v for item in x for v in _flat(item)]
+    if isinstance(x, dict):
+        return [v for item in x.values() for v in _flat(item)]
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return [v for item in x.ravel() for v in _flat(item)]
+    return [x]
+
+
+def test_a_container_inside_a_container_mutated_after_building(cache):
+    data = {"a": [[1.0, 2.0], (3.0,)]}
+    e = total(data)
+    _refused_stale(cache, e, lambda: data["a"][0].append(10.0))
+
+
+def test_a_view_whose_base_is_mutated_after_building(cache):
+    base = np.arange(10.0)
+    e = total(base[::-2])  # a negative-stride view
+    _refused_stale(cache, e, lambda: base.__setitem__(9, 99.0))
+
+
+def test_an_object_array_holding_arrays_mutated_inside(cache):
+    inner = np.ones(3)
+    holder = np.empty(2, dtype=object)
+    holder[0], holder[1] = inner, np.zeros(2)
+    e = total(holder)
+    _refused_stale(cache, e, lambda: inner.__setitem__(0, 7.0))
+
+
+@pl.component
+def apply_fn(fn, x: int) -> int:
+    RAN.append("apply_fn")
+    return fn(x)
+
+
+def test_a_partial_arguments_keywords_mutated_after_building(cache):
+    p = functools.partial(_weigh, w=[1, 2])
+    e = apply_fn(p, 3)
+    _refused_stale(cache, e, lambda: p.keywords["w"].append(5))
+
+
+class Shared:
+    STATE = [1]
+
+    def __getstate__(self):
+        return {"state": Shared.STATE}
+
+
+@pl.component
+def shared_state(obj) -> int:
+    RAN.append("shared")
+    return sum(obj.__getstate__()["state"])
+
+
+def test_getstate_returning_a_shared_mutable_object(cache):
+    e = shared_state(Shared())
+    _refused_stale(cache, e, lambda: Shared.STATE.append(2))
+    Shared.STATE[:] = [1]
+
+
+def test_wrong_a_method_monkeypatched_after_building(cache, monkeypatch):
+    # (through the bound method PREDICT: its method's code did not count either)
+    e = predicted(2)
+    _refused_stale(cache, e, lambda: monkeypatch.setattr(Scaler, "predict", lambda self, x: -x))
+
+
+class Temp:
+    def __init__(self, c):
+        self.c = c
+
+    @property
+    def kelvin(self):
+        return self.c + 273
+
+
+@pl.component
+def kelvin(t) -> int:
+    RAN.append("kelvin")
+    return t.kelvin
+
+
+def test_a_property_replaced_on_the_class(cache, monkeypatch):
+    _changed_then_fresh(cache, lambda: kelvin(Temp(1)),
+                        lambda: monkeypatch.setattr(Temp, "kelvin", property(lambda s: s.c)),
+                        lambda: _fresh(kelvin, Temp(1)))
+
+
+def test_a_frame_changed_through_iloc_loc_and_setitem_after_building(cache):
+    # pandas 3 copy-on-write: each write makes new buffers under the same frame object
+    for write in (lambda df: df.iloc.__setitem__((0, 0), 50),
+                  lambda df: df.loc.__setitem__((1, "b"), 60.5),
+                  lambda df: df.__setitem__("a", [7, 8, 9])):
+        df = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5]})
+        e = frame_sum(df)
+        _refused_stale(cache, e, lambda df=df, write=write: write(df))
+
+
+@pl.component
+def frame_sum(df) -> float:
+    RAN.append("frame_sum")
+    return float(df.to_numpy().sum())
+
+
+@pl.component
+def describe(x) -> str:
+    RAN.append("describe")
+    if isinstance(x, float):
+        return f"{type(x).__name__}:{math.copysign(1.0, x)}:{struct.pack('<d', x).hex()}"
+    return f"{type(x).__name__}:{x!s}"
+
+
+@pytest.mark.parametrize("a, b", [
+    (0.0, -0.0),
+    (float("nan"), struct.unpack("<d", struct.pack("<Q", 0x7FF8000000000001))[0]),
+    (1, True), (1, np.int64(1)), (True, np.bool_(True)), (1.0, np.float64(1.0)),
+    (b"ab", bytearray(b"ab")), (bytearray(b"ab"), memoryview(b"ab")),
+])
+def test_look_alike_scalars_are_kept_apart(cache, a, b):
+    _kept_apart(cache, describe, a, b)
+
+
+class Loud(str):
+    def __str__(self):
+        return self.upper()
+
+
+def test_a_str_subclass_overriding_str(cache):
+    _kept_apart(cache, describe, "abc", Loud("abc"))
+
+
+class Liar:
+    """Equal to everything and hashing to one value: must still key by its state."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __eq__(self, other):
+        return True
+
+    def __hash__(self):
+        return 0
+
+
+@pl.component
+def liar_value(x) -> int:
+    RAN.append("liar")
+    return sum(item.v for item in x)
+
+
+def test_eq_and_hash_that_lie(cache):
+    _kept_apart(cache, liar_value, [Liar(1)], [Liar(2)])
+
+
+@pl.component
+def shape_of(x) -> tuple:
+    RAN.append("shape_of")
+    return x.shape
+
+
+def test_zero_size_arrays_of_other_shapes_and_dtypes(cache):
+    _kept_apart(cache, shape_of, np.zeros((0, 3)), np.zeros((3, 0)))
+    RAN.clear()
+    _kept_apart(cache, shape_of, np.zeros((0,), dtype=np.int8), np.zeros((0,), dtype=np.float64))
+
+
+def test_a_non_contiguous_view_shares_its_copys_entry_rightly(cache):
+    a = np.arange(24.0).reshape(4, 6)[:, ::-2]
+    ra = pl.run(total(a), cache=cache)
+    rb = pl.run(total(np.ascontiguousarray(a)), cache=cache)
+    assert len(RAN) == 1 and ra == rb == _fresh(total, np.ascontiguousarray(a))
+
+
+def _exec_component(body):
+    ns = {"__name__": __name__, "pl": pl, "RAN": RAN}
+    exec(textwrap.dedent(f"""
+        @pl.component
+        def cell(x: int) -> int:
+            RAN.append("cell")
+            return {body}
+    """), ns)
+    return ns["cell"]
+
+
+def test_components_defined_twice_in_exec_strings_under_one_name(cache):
+    a, b = _exec_component("x + 1"), _exec_component("x * 10")
+    assert a.name == b.name
+    ra, rb = pl.run(a(3), cache=cache), pl.run(b(3), cache=cache)
+    assert len(RAN) == 2 and (ra, rb) == (4, 30)
+
+
+def test_lambdas_on_one_line_as_arguments(cache):
+    inc, neg = (lambda v: v + 1), (lambda v: -v)
+    ra, rb = pl.run(apply_fn(inc, 5), cache=cache), pl.run(apply_fn(neg, 5), cache=cache)
+    assert len(RAN) == 2 and (ra, rb) == (6, -5)
+
+
+def test_closures_over_a_loop_variable(cache):
+    early = [(lambda v, i=i: v + i) for i in range(3)]  # bound per iteration
+    late = [(lambda v: v + i) for i in range(3)]  # one cell: all see i == 2  # noqa: B023
+    got = [pl.run(apply_fn(f, 10), cache=cache) for f in early + late]
+    assert got == [f(10) for f in early + late] == [10, 11, 12, 12, 12, 12]
+    assert len(RAN) == 3 + 1  # the late ones are one function: one entry, rightly shared
+
+
+def _kw_helper(x, *, w=[1]):  # noqa: B006 -- the mutable default is the point
+    return x * sum(w)
+
+
+@pl.component
+def kw_scaled(x: int) -> int:
+    RAN.append("kw_scaled")
+    return _kw_helper(x)
+
+
+def test_a_keyword_only_default_mutated_in_place(cache):
+    try:
+        _changed_then_fresh(cache, lambda: kw_scaled(2),
+                            lambda: _kw_helper.__kwdefaults__["w"].append(4),
+                            lambda: _fresh(kw_scaled, 2))
+    finally:
+        _kw_helper.__kwdefaults__["w"][:] = [1]
+
+
+@pl.component
+def offset_by_global(x: int) -> int:
+    RAN.append("offset")
+    return x + OFFSET
+
+
+OFFSET = 1
+
+
+def test_a_global_rebound_between_runs(cache, monkeypatch):
+    _changed_then_fresh(cache, lambda: offset_by_global(1),
+                        lambda: monkeypatch.setattr(MOD, "OFFSET", 2),
+                        lambda: _fresh(offset_by_global, 1))
+
+
+def test_a_module_reloaded_after_its_file_changed(cache, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    src = tmp_path / "rt_reloaded.py"
+    src.write_text("def helper(x):\n    return x + 1\n")
+    importlib.invalidate_caches()
+    mod = importlib.import_module("rt_reloaded")
+    try:
+        first = pl.run(apply_fn(mod.helper, 1), cache=cache)
+        src.write_text("def helper(x):\n    return x + 1000\n")
+        # unchanged before the reload: the loaded code still runs, the entry rightly hits
+        assert pl.run(apply_fn(mod.helper, 1), cache=cache) == first == 2 and len(RAN) == 1
+        importlib.reload(mod)
+        assert pl.run(apply_fn(mod.helper, 1), cache=cache) == 1001 and len(RAN) == 2
+    finally:
+        sys.modules.pop("rt_reloaded", None)
+
+
+@dataclasses.dataclass(eq=False)
+class NoEq:
+    a: int
+
+
+def test_a_dataclass_without_eq_keys_by_its_fields(cache):
+    @pl.component
+    def field_a(x) -> int:
+        RAN.append("field_a")
+        return x.a
+
+    _kept_apart(cache, field_a, NoEq(1), NoEq(2))
+    assert field_a(NoEq(1)).key == field_a(NoEq(1)).key
