@@ -354,9 +354,17 @@ def _local(obj: Any) -> _Local:
             # Attributes set on the function (``helper.k = 3``, read as ``helper.k``) are data
             # the code reads: they travel with the function, so they count like its closure
             # (they were not part of any identity, and a changed one was served stale).
-            if name.startswith("__") and name.endswith("__"):
-                continue  # __wrapped__, __signature__...: followed or descriptive, not data
             value = attrs[name]
+            if name == "__wrapped__":
+                # the function a wrapper calls: often a closure cell too, but not always (a
+                # functools.singledispatch function reaches its base only through here and
+                # its registry, so a changed base body kept the key)
+                if _is_user_callable(value):
+                    deps.append(unwrap_component(value))
+                    parts["attr:__wrapped__"] = _dep_label(value)
+                continue
+            if name.startswith("__") and name.endswith("__"):
+                continue  # __signature__, __qualname__ copies...: descriptive, not data
             refs.append((attrs, name, value))
             if _is_user_callable(value):
                 deps.append(unwrap_component(value))

@@ -40,6 +40,7 @@ import pathlib
 import reprlib
 import struct
 import sys
+import types
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -407,6 +408,12 @@ def _feed_dict_in_order(d: Any, obj: Any, path: str) -> None:
         _leave(d, obj)
 
 
+def _feed_mappingproxy(d: Any, obj: Any, path: str) -> None:
+    # a read-only view of a dict (a class's __dict__, a singledispatch registry): its content
+    d.update(b"P")
+    _feed_dict_in_order(d, obj, path)
+
+
 def _feed_ordered_dict(d: Any, obj: Any, path: str) -> None:
     # order counts: OrderedDict equality does, and so may the function reading it
     if not _enter(d, obj):
@@ -650,6 +657,7 @@ _HANDLERS.update(
         fractions.Fraction: _feed_text_of(b"q", str),
         uuid.UUID: _feed_text_of(b"u", str),
         collections.OrderedDict: _feed_ordered_dict,
+        types.MappingProxyType: _feed_mappingproxy,
         collections.defaultdict: _feed_defaultdict,
         collections.Counter: _feed_counter,
     }

@@ -388,6 +388,36 @@ def test_wrong_a_namedtuple_subclass_attribute(cache):
     _kept_apart(cache, point_tag, a, b)
 
 
+def _dispatcher(body):
+    ns = {"__name__": __name__, "functools": functools}
+    exec(f"@functools.singledispatch\ndef convert(x):\n    return {body}\n", ns)
+    return ns["convert"]
+
+
+def test_wrong_a_singledispatch_helpers_base_body(cache):
+    # its base function is reached only through __wrapped__ and the registry, neither of
+    # which counted: two bodies under one name shared a key
+    a, b = _dispatcher("x + 1"), _dispatcher("x * 10")
+    ra, rb = pl.run(apply_fn(a, 3), cache=cache), pl.run(apply_fn(b, 3), cache=cache)
+    assert len(RAN) == 2 and (ra, rb) == (4, 30)
+
+
+def test_a_singledispatch_implementation_registered_later(cache):
+    conv = _dispatcher("x + 1")
+    first = pl.run(apply_fn(conv, 3), cache=cache)
+    conv.register(int, lambda x: -x)
+    second = pl.run(apply_fn(conv, 3), cache=cache)
+    assert (first, second) == (4, -3) and len(RAN) == 2
+
+
+def test_a_mappingproxy_keys_by_its_content():
+    import types
+
+    assert pl.hash_value(types.MappingProxyType({"a": 1})) != pl.hash_value(
+        types.MappingProxyType({"a": 2}))
+    assert pl.hash_value(types.MappingProxyType({"a": 1})) != pl.hash_value({"a": 1})
+
+
 # =========================================================================== refused clearly
 
 
