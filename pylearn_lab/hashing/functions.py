@@ -43,6 +43,7 @@ from __future__ import annotations
 import functools
 import gc
 import linecache
+import sys
 import types
 import weakref
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from ..errors import UnhashableError
 from .callables import is_hashable_callable, is_instance_callable
 from .code import code_fingerprint
 from .digest import new_digest
+from .imports import classify, imported_modules
 from .untracked import is_untracked
 from .versions import is_library_module, package_version
 
@@ -349,6 +351,7 @@ def _local(obj: Any) -> _Local:
                 _data_part(parts, volatile, f"closure:{name}", value,
                            f"closure variable {name!r} of {label}")
         _scan_globals(obj, parts, refs, deps, volatile)
+        _scan_imports(obj, parts, refs, deps, volatile)
         attrs = obj.__dict__
         for name in sorted(attrs):
             # Attributes set on the function (``helper.k = 3``, read as ``helper.k``) are data
@@ -507,6 +510,32 @@ def _scan_module(mod: types.ModuleType, names: set[str], parts: dict[str, str], 
             parts[key] = _dep_label(sub)
         else:
             _data_part(parts, volatile, key, sub, f"global {mod.__name__}.{attr} read by {label}")
+
+
+def _scan_imports(fn: types.FunctionType, parts: dict[str, str], refs: list[Any], deps: list[Any],
+                  volatile: list[tuple[str, Any, str]]) -> None:
+    """Modules imported inside the body (``import helpers``): followed like global modules.
+
+    They bind local names, so :func:`_scan_globals` never sees them; a helper
+    imported so was in no identity (see :mod:`~pylearn_lab.hashing.imports`).
+    """
+    label = qualified_name(fn)
+    names = _all_names(fn.__code__)
+    for name in imported_modules(fn.__code__, fn.__globals__.get("__package__")):
+        kind = classify(name)
+        if kind == "library":  # by version, the same whether or not it is imported yet
+            parts[f"import:{name}"] = f"lib:{package_version(name)}"
+            continue
+        mod = sys.modules.get(name) if kind == "user" else None
+        refs.append((sys.modules, name, _MISSING if mod is None else mod))
+        if mod is None:
+            parts[f"import:{name}"] = "missing"  # not importable here: by name only
+            continue
+        parts[f"import:{name}"] = f"module:{name}"
+        _scan_module(mod, names, parts, refs, deps, volatile, label, 0)
+        top = sys.modules.get(name.split(".")[0])
+        if top is not None and top is not mod:  # import pkg.sub; pkg.sub.helper(...)
+            _scan_module(top, names, parts, refs, deps, volatile, label, 0)
 
 
 def _all_names(code: types.CodeType) -> set[str]:

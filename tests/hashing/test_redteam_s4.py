@@ -418,6 +418,71 @@ def test_a_mappingproxy_keys_by_its_content():
     assert pl.hash_value(types.MappingProxyType({"a": 1})) != pl.hash_value({"a": 1})
 
 
+def _local_import_module(tmp_path, monkeypatch, body):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "rt_local_helpers.py").write_text(f"def helper(x):\n    return {body}\n")
+    importlib.invalidate_caches()
+    monkeypatch.delitem(sys.modules, "rt_local_helpers", raising=False)
+
+
+@pl.component
+def via_local_import(x: int) -> int:
+    RAN.append("via_local_import")
+    import rt_local_helpers  # inside the body, as components shipped to workers often do
+
+    return rt_local_helpers.helper(x)
+
+
+@pl.component
+def via_local_from_import(x: int) -> int:
+    RAN.append("via_local_from_import")
+    from rt_local_helpers import helper
+
+    return helper(x)
+
+
+@pytest.mark.parametrize("comp", [via_local_import, via_local_from_import])
+def test_wrong_a_helper_imported_inside_the_body_then_edited(cache, tmp_path, monkeypatch, comp):
+    # the module bound a local name, so no identity followed it: after the helper was edited
+    # and reloaded (or in a new session) the old code's result was served
+    _local_import_module(tmp_path, monkeypatch, "x + 1")
+    try:
+        assert pl.run(comp(1), cache=cache) == 2
+        (tmp_path / "rt_local_helpers.py").write_text("def helper(x):\n    return x + 1000\n")
+        importlib.reload(sys.modules["rt_local_helpers"])
+        assert pl.run(comp(1), cache=cache) == 1001 and len(RAN) == 2
+        assert pl.run(comp(1), cache=cache) == 1001 and len(RAN) == 2
+    finally:
+        sys.modules.pop("rt_local_helpers", None)
+
+
+def test_a_local_import_keys_the_same_before_and_after_the_first_run(cache, tmp_path, monkeypatch):
+    # nodes built before the module was ever imported must not turn stale when the first
+    # node imports it (the key imports user modules itself; library ones never)
+    _local_import_module(tmp_path, monkeypatch, "x * 3")
+    try:
+        exprs = [via_local_import(i) for i in range(3)]
+        assert pl.run(exprs, cache=cache) == [0, 3, 6] and len(RAN) == 3
+        assert [via_local_import(i).key for i in range(3)] == [e.key for e in exprs]
+    finally:
+        sys.modules.pop("rt_local_helpers", None)
+
+
+@pl.component
+def via_local_stdlib(x: int) -> int:
+    RAN.append("via_local_stdlib")
+    import tabnanny  # noqa: F401 -- a stdlib module nothing else imports
+
+    return x
+
+
+def test_a_local_library_import_is_keyed_by_version_never_imported(monkeypatch):
+    monkeypatch.delitem(sys.modules, "tabnanny", raising=False)
+    parts = pl.function_identity(via_local_stdlib).parts
+    assert parts["import:tabnanny"].startswith("lib:python==")
+    assert "tabnanny" not in sys.modules
+
+
 # =========================================================================== refused clearly
 
 
