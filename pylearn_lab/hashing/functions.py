@@ -405,6 +405,12 @@ def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[A
             parts[f"base:{i}"] = _dep_label(base)
         else:
             parts[f"base:{i}"] = _describe_library(base)
+    meta = type(cls)
+    if meta is not type and _is_user_callable(meta):
+        # a user metaclass runs at instance creation (its __call__) and class attribute
+        # lookups: its code counts like a base's (it was in no identity)
+        deps.append(meta)
+        parts["metaclass"] = _dep_label(meta)
     is_enum = any(b.__module__ == "enum" and b.__name__ == "Enum" for b in cls.__mro__)
     for name in sorted(ns):
         if name in _CLASS_SKIP:
