@@ -211,7 +211,12 @@ def _find_handler(obj: Any, path: str) -> Feeder:
         if h is not None:
             if base is object:
                 break
-            if base is not typ and base not in _UNTAGGED_BASES and not _is_namedtuple(typ):
+            # issubclass, not ``in``: once a PurePosixPath (or np.matrix) was hashed its type
+            # is cached here too, and a PosixPath (a matrix subclass) found through it must
+            # not then turn into a tagged subclass -- its key depended on what had been
+            # hashed before in the session (and PurePath's lazily filled slots made it move)
+            if (base is not typ and not issubclass(base, _UNTAGGED_BASES)
+                    and not _is_namedtuple(typ)):
                 h = _subclass_feeder(typ, h)
             _HANDLERS[typ] = h
             return h

@@ -626,6 +626,36 @@ def test_wrong_a_user_metaclass_redefined(cache, monkeypatch):
     assert pl.run(unit_value(5), cache=cache) == 15 and len(RAN) == 2
 
 
+_ORDER_PROBE = """
+import pathlib, sys
+import numpy as np
+import pylearn_lab as pl
+class M(np.matrix):
+    pass
+if sys.argv[1] == "bases-first":
+    pl.hash_value(pathlib.PurePosixPath("/x")); pl.hash_value(np.matrix([[1]]))
+p = pathlib.Path("/data/a.csv")
+before = pl.hash_value(p)
+str(p); hash(p)  # fills PurePath's lazy slots
+print(before, pl.hash_value(p), pl.hash_value(M([[1]])))
+"""
+
+
+def test_a_keys_type_rule_never_depends_on_what_was_hashed_before(tmp_path):
+    # once a PurePosixPath had been hashed, a PosixPath was keyed as a tagged subclass (with
+    # PurePath's lazily filled cache slots, so its key moved after str(p)): a StaleKeyError
+    # for a node closing over a path, and keys that differed between sessions
+    import subprocess
+
+    script = tmp_path / "order_probe.py"
+    script.write_text(_ORDER_PROBE)
+    out = {how: subprocess.run([sys.executable, str(script), how], capture_output=True,
+                               text=True, check=True).stdout.split()
+           for how in ("bases-first", "alone")}
+    assert out["bases-first"] == out["alone"]
+    assert out["alone"][0] == out["alone"][1]
+
+
 # =========================================================================== refused clearly
 
 
