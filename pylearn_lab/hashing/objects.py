@@ -167,7 +167,13 @@ def _feed_deque(d: Any, obj: collections.deque, path: str) -> None:
 
 def _feed_random(d: Any, obj: random.Random, path: str) -> None:
     _class_tag(d, obj, b"G")
-    feed_value(d, obj.getstate(), f"{path}.getstate()")
+    try:
+        state = obj.getstate()
+    except NotImplementedError:  # random.SystemRandom: the OS entropy source has no state
+        raise UnhashableError(path, obj, "it draws from the operating system's entropy, which "
+                              "has no state to key by (no two runs agree); pass a seeded "
+                              "random.Random(seed) or the seed itself") from None
+    feed_value(d, state, f"{path}.getstate()")
 
 
 def _feed_random_state(d: Any, obj: np.random.RandomState, path: str) -> None:

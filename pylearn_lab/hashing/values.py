@@ -515,6 +515,8 @@ def _feed_array_subclass(d: Any, obj: np.ndarray, path: str) -> None:
     """np.matrix, masked and record arrays, user subclasses: the class, extras, then the data."""
     typ = type(obj)
     _tag(d, b"U", f"{typ.__module__}.{typ.__qualname__}")
+    if obj is np.ma.masked:  # the singleton (its attributes cannot even be read as usual)
+        return
     d.update(class_digest(typ).encode())
     if isinstance(obj, np.ma.MaskedArray):
         feed_value(d, np.ma.getmaskarray(obj), f"{path}.mask")

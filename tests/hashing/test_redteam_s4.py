@@ -676,6 +676,20 @@ def test_an_odd_pylearn_hash_is_a_clear_error(value, match):
         use_model(value, 1)
 
 
+def test_system_random_is_refused_clearly_not_a_crash():
+    import random
+
+    # it raised NotImplementedError from getstate()
+    with pytest.raises(UnhashableError, match="entropy"):
+        use_model(random.SystemRandom(), 1)
+
+
+def test_the_masked_constant_hashes():
+    # it raised AttributeError ("attributes of masked are not writeable")
+    assert pl.hash_value(np.ma.masked) == pl.hash_value(np.ma.masked)
+    assert pl.hash_value(np.ma.masked) != pl.hash_value(np.ma.array([1], mask=[True]))
+
+
 # =========================================================================== held (pinned)
 
 
