@@ -424,6 +424,12 @@ def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[A
                 if _is_user_callable(fn):
                     deps.append(unwrap_component(fn))
                     labels.append(_dep_label(fn))
+                elif _binds_values(fn):  # staticmethod(partial(mul, 2)): what it binds counts
+                    try:
+                        labels.append("callable:" + _hash_part(fn, f"attribute {name!r} of "
+                                                                f"class {cls.__qualname__}"))
+                    except UnhashableError:
+                        labels.append(f"unhashable:{type(fn).__qualname__}")
                 else:
                     labels.append(_describe_library(fn))
             parts[f"attr:{name}"] = f"{type(value).__name__}[{','.join(labels)}]"

@@ -656,6 +656,23 @@ def test_a_keys_type_rule_never_depends_on_what_was_hashed_before(tmp_path):
     assert out["alone"][0] == out["alone"][1]
 
 
+class Ops:
+    double = staticmethod(functools.partial(_mul, 2))
+
+
+@pl.component
+def via_static_partial(x: int) -> int:
+    RAN.append("via_static_partial")
+    return Ops.double(x)
+
+
+def test_wrong_a_static_method_that_is_a_partial(cache, monkeypatch):
+    _changed_then_fresh(cache, lambda: via_static_partial(4),
+                        lambda: monkeypatch.setattr(Ops, "double",
+                                                    staticmethod(functools.partial(_mul, 5))),
+                        lambda: _fresh(via_static_partial, 4))
+
+
 # =========================================================================== refused clearly
 
 
