@@ -693,6 +693,16 @@ def test_an_odd_pylearn_hash_is_a_clear_error(value, match):
         use_model(value, 1)
 
 
+@pytest.mark.parametrize("value", [0, 5, "train", (), None])
+def test_untracked_refuses_shared_immutables(value):
+    # marks are by identity: untracked(0) marked every small int 0 any code reads, so two
+    # globals holding 0 and another marked value were both keyed by their type alone
+    from pylearn_lab.errors import OptionError
+
+    with pytest.raises(OptionError, match="mutable"):
+        pl.untracked(value)
+
+
 def test_system_random_is_refused_clearly_not_a_crash():
     import random
 
