@@ -995,3 +995,40 @@ def test_a_dataclass_without_eq_keys_by_its_fields(cache):
 
     _kept_apart(cache, field_a, NoEq(1), NoEq(2))
     assert field_a(NoEq(1)).key == field_a(NoEq(1)).key
+
+
+class Multiplier:
+    factor = [1]
+
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, x):
+        RAN.append("multiplier")
+        return x * self.k * self.factor[0]
+
+
+def test_a_callable_instance_component_mutated_after_building(cache):
+    m = Multiplier(2)
+    comp = pl.component(m)
+    e = comp(3)
+    _refused_stale(cache, e, lambda: setattr(m, "k", 5))
+    assert pl.run(comp(3), cache=cache) == 15
+
+
+def test_a_callable_instance_components_class_attribute_changed_in_place(cache):
+    m = Multiplier(2)
+    comp = pl.component(m)
+    try:
+        assert pl.run(comp(3), cache=cache) == 6
+        Multiplier.factor[0] = 10
+        assert pl.run(comp(3), cache=cache) == 60 and len(RAN) == 2
+    finally:
+        Multiplier.factor[0] = 1
+
+
+def test_a_partial_component_keywords_mutated_after_building(cache):
+    p = functools.partial(_weigh, w=[2])
+    comp = pl.component(p)
+    e = comp(3)
+    _refused_stale(cache, e, lambda: p.keywords["w"].append(1))
