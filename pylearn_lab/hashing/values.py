@@ -549,6 +549,37 @@ def _feed_enum(d: Any, obj: enum.Enum, path: str) -> None:
     feed_value(d, obj._value_, f"{path}.value")
 
 
+def _feed_module(d: Any, obj: types.ModuleType, path: str) -> None:
+    """A module passed as a value (``xp=np`` as a default, ``self.lib = np``).
+
+    Library modules count as function identities count them: by name and package
+    version. It used to walk the module's whole namespace, so ``def f(x, xp=np)``
+    could not be keyed at all (a sentinel deep inside numpy was refused). A user
+    module counts by its name and its public contents (functions by their code),
+    with the modules it holds by name only.
+    """
+    from .library import is_library_module
+    from .versions import package_version
+
+    if is_library_module(obj):
+        _tag(d, b"m", f"{obj.__name__}|{package_version(obj.__name__)}")
+        return
+    if not _enter(d, obj):
+        return
+    try:
+        _tag(d, b"v", obj.__name__)
+        ns = vars(obj)
+        for name in sorted(k for k in ns if not (k.startswith("__") and k.endswith("__"))):
+            value = ns[name]
+            _tag(d, b"k", name)
+            if isinstance(value, types.ModuleType):
+                _tag(d, b"m", value.__name__)
+            else:
+                feed_value(d, value, f"{path}.{name}")
+    finally:
+        _leave(d, obj)
+
+
 def _feed_range(d: Any, obj: range, path: str) -> None:
     d.update(b"r")
     for part in (obj.start, obj.stop, obj.step):
@@ -665,6 +696,7 @@ _HANDLERS.update(
         uuid.UUID: _feed_text_of(b"u", str),
         collections.OrderedDict: _feed_ordered_dict,
         types.MappingProxyType: _feed_mappingproxy,
+        types.ModuleType: _feed_module,
         collections.defaultdict: _feed_defaultdict,
         collections.Counter: _feed_counter,
     }

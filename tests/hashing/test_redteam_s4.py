@@ -1032,3 +1032,30 @@ def test_a_partial_component_keywords_mutated_after_building(cache):
     comp = pl.component(p)
     e = comp(3)
     _refused_stale(cache, e, lambda: p.keywords["w"].append(1))
+
+
+@pl.component
+def array_sum(x, xp=np) -> float:
+    RAN.append("array_sum")
+    return float(xp.sum(x))
+
+
+def test_a_module_as_a_default_or_argument_is_keyed_by_name_and_version(cache):
+    # `xp=np` could not be keyed at all: the module's whole namespace was walked and a
+    # sentinel deep inside numpy refused
+    assert pl.run(array_sum([1.0, 2.0]), cache=cache) == 3.0
+    assert pl.run(array_sum([1.0, 2.0]), cache=cache) == 3.0 and len(RAN) == 1
+    assert array_sum([1.0], xp=np).key != array_sum([1.0], xp=math).key
+
+
+def test_a_user_module_as_a_value_counts_by_its_contents():
+    import types
+
+    mod = types.ModuleType("rt_user_values")
+    mod.K = 1
+    mod.helper = lambda v: v + mod.K
+    before = pl.hash_value(mod)
+    mod.K = 2
+    assert pl.hash_value(mod) != before
+    mod.K = 1
+    assert pl.hash_value(mod) == before
