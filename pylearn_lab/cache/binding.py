@@ -112,7 +112,8 @@ def read_marker(root: str | os.PathLike[str]) -> dict[str, object] | None:
     """The marker's JSON (``None`` when absent; ``{}`` when unreadable or a link)."""
     path = os.path.join(root, MARKER)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        # O_NONBLOCK: a FIFO planted as the marker must not hang opening the cache
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError:

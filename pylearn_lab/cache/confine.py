@@ -118,7 +118,11 @@ class Confined:
         sub, name = blob_name(key).split("/")
         try:
             with self._dir("blobs", sub) as d:
-                return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=d)
+                # O_NONBLOCK: a FIFO planted as a blob would block open() forever (a hung
+                # lookup); so it opens at once and the caller's S_ISREG check refuses it.
+                # Reads of regular files ignore the flag.
+                return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                               dir_fd=d)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
                 # a planted link is, to a reader, no blob at all
@@ -146,7 +150,8 @@ class Confined:
         check_tmp_name(key, tmp_name)
         with self._dir("tmp") as d:
             try:
-                fd = os.open(tmp_name, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=d)
+                fd = os.open(tmp_name, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK,
+                             dir_fd=d)  # a planted FIFO must not block (see open_blob)
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
                     raise IntegrityError(f"temp file {tmp_name} is a link: refused") from None

@@ -95,10 +95,11 @@ def code_fingerprint(code: types.CodeType) -> str:
         if ins.arg is None:
             continue
         if ins.opcode in dis.hasconst:
-            if doc_slot and ins.arg == 0 and isinstance(ins.argval, str):
-                d.update(b"docslot")  # only a docstring would be read from there
-            else:
-                d.update(const_text(ins.argval).encode("utf-8", "surrogatepass"))
+            # by value always, the docstring slot too: no instruction loads a docstring, so a
+            # load from slot 0 is a string the code uses that happens to equal its docstring
+            # (``'a'; return 'a'``) -- it used to be skipped, and two such functions returning
+            # other strings shared one identity
+            d.update(const_text(ins.argval).encode("utf-8", "surrogatepass"))
         elif ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
             d.update(repr(ins.argval).encode())  # the target offset: no line numbers in it
         elif isinstance(ins.argval, str):

@@ -6,7 +6,8 @@ parameters (``get_params(deep=False)``: nested estimators -- a pipeline's
 steps, a search's ``estimator`` -- are hashed the same way, recursively, which
 covers what ``get_params(deep=True)`` flattens), and, once fitted, its
 learned state: every public attribute ending in ``_`` (``coef_``,
-``classes_``, ``tree_``, ``estimators_``...). A fitted and an unfitted
+``classes_``, ``tree_``, ``estimators_``...), and every other attribute that is
+not a parameter (private state such as ``set_output``'s configuration). A fitted and an unfitted
 estimator therefore never share a key, two fits on other data differ, and an
 estimator returned by ``run()`` can be passed back in as an argument.
 
@@ -35,7 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import UnhashableError
-from .values import _tag, class_digest, feed_value, register_probe
+from .values import _feed_dict, _tag, class_digest, feed_value, register_probe
 
 __all__ = ["feed_estimator", "fitted_state"]
 
@@ -59,6 +60,16 @@ def feed_estimator(d: Any, est: Any, path: str) -> None:
     learned = fitted_state(est)
     d.update(b"fitted" if learned else b"unfitted")
     feed_value(d, learned, f"{path} (fitted state)")
+    # Every other attribute counts too: private state changes what the estimator returns
+    # (``set_output(transform="pandas")`` lives in ``_sklearn_output_config``; a fitted
+    # model's private copies such as ``_y_train_mean``). Without it a transformer set to
+    # output DataFrames was served the ndarray result of one that was not.
+    # ``_sklearn_version`` is pickling metadata (left on user subclasses by unpickling).
+    private = {k: v for k, v in getattr(est, "__dict__", {}).items()
+               if k not in params and k not in learned and k != "_sklearn_version"}
+    if private:
+        d.update(b"private")
+        _feed_dict(d, private, f"{path} (private state)")
 
 
 register_probe("sklearn.base", ("BaseEstimator",), feed_estimator)

@@ -20,10 +20,10 @@ the digest, so that a cache miss can be explained part by part
 (:func:`pylearn_lab.experiments.why`).
 
 Identities are memoised per function object and re-validated on every use by
-identity checks (``is``) on the code, defaults, closure cells and referenced
-globals, so redefining a helper in a notebook invalidates its callers at once.
-In-place mutation of a mutable module-level constant is not detected by the
-memo; pass such data as an argument instead.
+identity checks (``is``) on the code, defaults, closure cells, attributes and
+referenced globals (names not defined yet too: a global defined later shadows a
+builtin), so redefining a helper in a notebook invalidates its callers at once;
+mutable data the code reads is re-hashed by content at every validation.
 
 Examples
 --------
@@ -43,6 +43,7 @@ from __future__ import annotations
 import functools
 import gc
 import linecache
+import sys
 import types
 import weakref
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from ..errors import UnhashableError
 from .callables import is_hashable_callable, is_instance_callable
 from .code import code_fingerprint
 from .digest import new_digest
+from .imports import classify, imported_modules
 from .untracked import is_untracked
 from .versions import is_library_module, package_version
 
@@ -183,7 +185,7 @@ def _is_user_callable(obj: Any) -> bool:
 def _checks_of(obj: Any) -> tuple[Any, ...]:
     if isinstance(obj, types.FunctionType):
         cells = tuple(c.cell_contents if _cell_full(c) else _MISSING for c in obj.__closure__ or ())
-        return (obj.__code__, obj.__defaults__, obj.__kwdefaults__, *cells)
+        return (obj.__code__, obj.__defaults__, obj.__kwdefaults__, len(obj.__dict__), *cells)
     if isinstance(obj, type):
         return (len(vars(obj)), obj.__bases__)
     return ()
@@ -206,10 +208,11 @@ def _still_valid(obj: Any, memo: _Local) -> bool:
     checks = memo.checks
     if isinstance(obj, types.FunctionType):
         closure = obj.__closure__ or ()
-        if (len(checks) != 3 + len(closure) or checks[0] is not obj.__code__
-                or checks[1] is not obj.__defaults__ or checks[2] is not obj.__kwdefaults__):
+        if (len(checks) != 4 + len(closure) or checks[0] is not obj.__code__
+                or checks[1] is not obj.__defaults__ or checks[2] is not obj.__kwdefaults__
+                or checks[3] != len(obj.__dict__)):  # an attribute added (``f.k = 2``)
             return False
-        for i, cell in enumerate(closure, 3):
+        for i, cell in enumerate(closure, 4):
             try:
                 value = cell.cell_contents
             except ValueError:
@@ -254,7 +257,21 @@ def _data_part(parts: dict[str, str], volatile: list[tuple[str, Any, str]], part
     if is_untracked(value):  # pl.untracked(): a log or counter the code writes to
         parts[part] = f"untracked:{type(value).__module__}.{type(value).__qualname__}"
     elif is_hashable_callable(value) and not is_instance_callable(value):
-        parts[part] = _describe_library(value) if not _is_user_callable(value) else _dep_label(value)
+        if _is_user_callable(value):
+            parts[part] = _dep_label(value)
+        elif _binds_values(value):
+            # A partial, a bound method or a builtin bound to a value ('-'.join, d.get) counts
+            # by what it binds and the code it calls, re-checked like other mutable data: by
+            # qualified name alone, SCALE = partial(mul, 3) kept the key of partial(mul, 2).
+            try:
+                parts[part] = "callable:" + _hash_part(value, what)
+            except UnhashableError:
+                t = type(value)
+                parts[part] = f"unhashable:{t.__module__}.{t.__qualname__}"
+                return
+            volatile.append((part, value, what))
+        else:
+            parts[part] = _describe_library(value)
     elif isinstance(value, types.ModuleType):
         parts[part] = f"module:{value.__name__}"
     else:
@@ -268,6 +285,25 @@ def _data_part(parts: dict[str, str], volatile: list[tuple[str, Any, str]], part
             return
         if not _frozen(value):
             volatile.append((part, value, what))
+
+
+# Owners whose builtin methods are values ('-'.join, d.get, (2).__mul__, np.maximum.reduce).
+# Other owners (the hidden random.Random behind ``random.random``, numpy's global RandomState
+# behind ``np.random.rand``) stay keyed by name: keying by their changing state would make
+# every call that draws a number a new key.
+_VALUE_OWNERS = (str, bytes, bytearray, int, float, complex, tuple, list, dict, set, frozenset,
+                 np.ufunc, np.ndarray, np.generic)
+
+
+def _binds_values(value: Any) -> bool:
+    """True for a callable whose behaviour depends on values it binds (not only its name)."""
+    if isinstance(value, (functools.partial, types.MethodType)):
+        return True
+    if isinstance(value, (types.BuiltinMethodType, types.MethodWrapperType)):
+        return isinstance(getattr(value, "__self__", None), _VALUE_OWNERS)
+    if isinstance(value, np.ufunc):  # np.frompyfunc ufuncs: keyed by the function they wrap
+        return any(callable(r) and not isinstance(r, type) for r in gc.get_referents(value))
+    return False
 
 
 def _hash_part(value: Any, what: str) -> str:
@@ -315,6 +351,30 @@ def _local(obj: Any) -> _Local:
                 _data_part(parts, volatile, f"closure:{name}", value,
                            f"closure variable {name!r} of {label}")
         _scan_globals(obj, parts, refs, deps, volatile)
+        _scan_imports(obj, parts, refs, deps, volatile)
+        attrs = obj.__dict__
+        for name in sorted(attrs):
+            # Attributes set on the function (``helper.k = 3``, read as ``helper.k``) are data
+            # the code reads: they travel with the function, so they count like its closure
+            # (they were not part of any identity, and a changed one was served stale).
+            value = attrs[name]
+            if name == "__wrapped__":
+                # the function a wrapper calls: often a closure cell too, but not always (a
+                # functools.singledispatch function reaches its base only through here and
+                # its registry, so a changed base body kept the key)
+                if _is_user_callable(value):
+                    deps.append(unwrap_component(value))
+                    parts["attr:__wrapped__"] = _dep_label(value)
+                continue
+            if name.startswith("__") and name.endswith("__"):
+                continue  # __signature__, __qualname__ copies...: descriptive, not data
+            refs.append((attrs, name, value))
+            if _is_user_callable(value):
+                deps.append(unwrap_component(value))
+                parts[f"attr:{name}"] = _dep_label(value)
+            else:
+                _data_part(parts, volatile, f"attr:{name}", value,
+                           f"attribute {name!r} of function {label}")
     memo = _Local(parts, refs, deps, _checks_of(obj), volatile)
     try:
         _LOCAL[obj] = memo
@@ -345,6 +405,12 @@ def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[A
             parts[f"base:{i}"] = _dep_label(base)
         else:
             parts[f"base:{i}"] = _describe_library(base)
+    meta = type(cls)
+    if meta is not type and _is_user_callable(meta):
+        # a user metaclass runs at instance creation (its __call__) and class attribute
+        # lookups: its code counts like a base's (it was in no identity)
+        deps.append(meta)
+        parts["metaclass"] = _dep_label(meta)
     is_enum = any(b.__module__ == "enum" and b.__name__ == "Enum" for b in cls.__mro__)
     for name in sorted(ns):
         if name in _CLASS_SKIP:
@@ -358,6 +424,12 @@ def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[A
                 if _is_user_callable(fn):
                     deps.append(unwrap_component(fn))
                     labels.append(_dep_label(fn))
+                elif _binds_values(fn):  # staticmethod(partial(mul, 2)): what it binds counts
+                    try:
+                        labels.append("callable:" + _hash_part(fn, f"attribute {name!r} of "
+                                                                f"class {cls.__qualname__}"))
+                    except UnhashableError:
+                        labels.append(f"unhashable:{type(fn).__qualname__}")
                 else:
                     labels.append(_describe_library(fn))
             parts[f"attr:{name}"] = f"{type(value).__name__}[{','.join(labels)}]"
@@ -379,7 +451,10 @@ def _class_parts(cls: type, parts: dict[str, str], refs: list[Any], deps: list[A
 
 def _functions_in(value: Any) -> list[Any] | None:
     """The functions a class attribute runs (methods, static/class methods, properties)."""
-    if isinstance(value, (types.FunctionType, functools._lru_cache_wrapper)):
+    if (isinstance(value, (types.FunctionType, functools._lru_cache_wrapper))
+            or hasattr(value, "__pylearn_component_fn__")):
+        # a component stored as a class attribute is followed to its code like a method (it
+        # used to be labelled by name only, so a redefined component kept the class's key)
         return [unwrap_component(value)]
     if isinstance(value, (staticmethod, classmethod)):
         return [unwrap_component(value.__func__)]
@@ -407,9 +482,12 @@ def _scan_globals(fn: types.FunctionType, parts: dict[str, str], refs: list[Any]
     names = _all_names(fn.__code__)
     for name in sorted(names):
         value = ns.get(name, _MISSING)
-        if value is _MISSING:
-            continue  # a builtin, an attribute name, or not defined yet
         refs.append((ns, name, value))
+        if value is _MISSING:
+            # a builtin, an attribute name, or not defined yet -- recorded as missing all the
+            # same: a global defined later under that name (``def abs(x): ...`` in a notebook
+            # cell) shadows the builtin the memoised identity described, so it must invalidate
+            continue
         if isinstance(value, types.ModuleType):
             _scan_module(value, names, parts, refs, deps, volatile, label, 0)
         elif _is_user_callable(value):
@@ -433,9 +511,9 @@ def _scan_module(mod: types.ModuleType, names: set[str], parts: dict[str, str], 
         return
     for attr in sorted(names):
         sub = getattr(mod, attr, _MISSING)
+        refs.append((vars(mod), attr, sub))  # missing too: an attribute added later counts
         if sub is _MISSING:
             continue
-        refs.append((vars(mod), attr, sub))
         key = f"global:{mod.__name__}.{attr}"
         if isinstance(sub, types.ModuleType):
             _scan_module(sub, names, parts, refs, deps, volatile, label, depth + 1)
@@ -444,6 +522,32 @@ def _scan_module(mod: types.ModuleType, names: set[str], parts: dict[str, str], 
             parts[key] = _dep_label(sub)
         else:
             _data_part(parts, volatile, key, sub, f"global {mod.__name__}.{attr} read by {label}")
+
+
+def _scan_imports(fn: types.FunctionType, parts: dict[str, str], refs: list[Any], deps: list[Any],
+                  volatile: list[tuple[str, Any, str]]) -> None:
+    """Modules imported inside the body (``import helpers``): followed like global modules.
+
+    They bind local names, so :func:`_scan_globals` never sees them; a helper
+    imported so was in no identity (see :mod:`~pylearn_lab.hashing.imports`).
+    """
+    label = qualified_name(fn)
+    names = _all_names(fn.__code__)
+    for name in imported_modules(fn.__code__, fn.__globals__.get("__package__")):
+        kind = classify(name)
+        if kind == "library":  # by version, the same whether or not it is imported yet
+            parts[f"import:{name}"] = f"lib:{package_version(name)}"
+            continue
+        mod = sys.modules.get(name) if kind == "user" else None
+        refs.append((sys.modules, name, _MISSING if mod is None else mod))
+        if mod is None:
+            parts[f"import:{name}"] = "missing"  # not importable here: by name only
+            continue
+        parts[f"import:{name}"] = f"module:{name}"
+        _scan_module(mod, names, parts, refs, deps, volatile, label, 0)
+        top = sys.modules.get(name.split(".")[0])
+        if top is not None and top is not mod:  # import pkg.sub; pkg.sub.helper(...)
+            _scan_module(top, names, parts, refs, deps, volatile, label, 0)
 
 
 def _all_names(code: types.CodeType) -> set[str]:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+import functools
 import io
 import random
 import socket
@@ -51,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnhashableError
-from .values import _HANDLERS, Feeder, _tag, class_digest, feed_value
+from .values import _HANDLERS, Feeder, _feed_dict, _tag, class_digest, feed_value
 
 __all__ = ["REFUSED", "object_feeder"]
 
@@ -122,17 +123,40 @@ def _feed_fields(d: Any, obj: Any, names: list[str], path: str) -> None:
 
 def _feed_dataclass(d: Any, obj: Any, path: str) -> None:
     _class_tag(d, obj, b"D")
-    _feed_fields(d, obj, [f.name for f in dataclasses.fields(obj)], path)
+    names = [f.name for f in dataclasses.fields(obj)]
+    _feed_fields(d, obj, names, path)
+    _feed_extra_attributes(d, obj, names, path)
 
 
 def _feed_attrs(d: Any, obj: Any, path: str) -> None:
     _class_tag(d, obj, b"Z")
-    _feed_fields(d, obj, [a.name for a in type(obj).__attrs_attrs__], path)
+    names = [a.name for a in type(obj).__attrs_attrs__]
+    _feed_fields(d, obj, names, path)
+    _feed_extra_attributes(d, obj, names, path)
+
+
+def _feed_extra_attributes(d: Any, obj: Any, fields: list[str], path: str) -> None:
+    """Instance attributes beyond the declared fields (``cfg.extra = 5``, set in ``__post_init__``).
+
+    Methods read them like fields, so they count: keyed by the fields alone, two
+    configs differing only there shared an entry. A ``functools.cached_property``
+    value is derived from the rest and left out (reading it must not change the
+    key). Nothing is fed when there are none, so plain dataclasses key as before.
+    """
+    state = getattr(obj, "__dict__", None)
+    if not state:
+        return
+    typ = type(obj)
+    extra = {k: v for k, v in state.items() if k not in fields
+             and not isinstance(getattr(typ, k, None), functools.cached_property)}
+    if extra:
+        d.update(b"+")
+        _feed_dict(d, extra, f"{path}.__dict__")
 
 
 def _feed_namespace(d: Any, obj: Any, path: str) -> None:
     _class_tag(d, obj, b"W")
-    feed_value(d, dict(vars(obj)), path)
+    _feed_dict(d, dict(vars(obj)), path)  # attributes by name, in any order
 
 
 def _feed_deque(d: Any, obj: collections.deque, path: str) -> None:
@@ -143,7 +167,13 @@ def _feed_deque(d: Any, obj: collections.deque, path: str) -> None:
 
 def _feed_random(d: Any, obj: random.Random, path: str) -> None:
     _class_tag(d, obj, b"G")
-    feed_value(d, obj.getstate(), f"{path}.getstate()")
+    try:
+        state = obj.getstate()
+    except NotImplementedError:  # random.SystemRandom: the OS entropy source has no state
+        raise UnhashableError(path, obj, "it draws from the operating system's entropy, which "
+                              "has no state to key by (no two runs agree); pass a seeded "
+                              "random.Random(seed) or the seed itself") from None
+    feed_value(d, state, f"{path}.getstate()")
 
 
 def _feed_random_state(d: Any, obj: np.random.RandomState, path: str) -> None:
@@ -159,6 +189,12 @@ def _feed_generator(d: Any, obj: np.random.Generator, path: str) -> None:
 def _feed_bit_generator(d: Any, obj: Any, path: str) -> None:
     _class_tag(d, obj, b"g")
     feed_value(d, obj.state, f"{path}.state")
+    # The seed sequence counts too: ``rng.spawn(n)`` derives children from it (and advances
+    # its spawn counter) without touching ``state``, so by state alone a generator that had
+    # spawned served the children of the first spawn again.
+    seq = getattr(obj, "seed_seq", None)
+    if isinstance(seq, np.random.SeedSequence):
+        _feed_seed_sequence(d, seq, f"{path}.seed_seq")
 
 
 def _feed_seed_sequence(d: Any, obj: Any, path: str) -> None:
@@ -209,7 +245,10 @@ def _feed_object(d: Any, obj: Any, path: str) -> None:
             return
         d.update(b"4")
         state = getattr(obj, "__dict__", None)
-        feed_value(d, dict(state) if state is not None else None, f"{path}.__dict__")
+        if state is None:
+            feed_value(d, None, f"{path}.__dict__")
+        else:  # attributes by name, not by the order they were set in
+            _feed_dict(d, dict(state), f"{path}.__dict__")
         slots = _slot_names(typ)
         if slots:
             _feed_fields(d, obj, slots, path)

@@ -47,11 +47,34 @@ def untracked(obj: T) -> T:
     obj : object
         Data a component or helper reads (a global, a default, a closure cell, a
         class attribute) that does not change what it computes. Kept alive for the
-        session (marks are by identity).
+        session (marks are by identity). Must be mutable: immutable values are refused.
+
+    Raises
+    ------
+    OptionError
+        For an immutable value (``int``, ``str``, ``tuple``...): equal ones are shared
+        objects, so a mark would reach unrelated code.
     """
+    if type(obj) in _SHARED_IMMUTABLES:
+        # Marks are by identity, and equal small ints and interned strings are one object:
+        # untracked(0) would mark every 0 any code reads (THRESHOLD = 0 elsewhere, then keyed
+        # by its type alone, so THRESHOLD = 0 and another marked value shared a key). Nor can
+        # an immutable be written to: a counter ``n += 1`` rebinds the name to a new object.
+        from ..errors import OptionError
+
+        raise OptionError(
+            f"pl.untracked() marks a mutable object the code writes to (a list, a dict, a log "
+            f"object); received an immutable {type(obj).__name__} ({obj!r:.40}), which is "
+            "shared with every equal value and cannot be changed in place. Fix: keep the "
+            "counter or log in a mutable container, e.g. CALLS = pl.untracked([]) or "
+            "STATS = pl.untracked({'n': 0}).")
     with _LOCK:
         _MARKED[id(obj)] = obj
     return obj
+
+
+_SHARED_IMMUTABLES = frozenset({int, float, complex, str, bytes, bool, type(None), tuple,
+                                frozenset, range, type(Ellipsis)})
 
 
 def is_untracked(obj: Any) -> bool:

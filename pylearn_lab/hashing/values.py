@@ -18,8 +18,10 @@ made deterministic (open files, locks, sockets, generators) raises
 Examples
 --------
 >>> import numpy as np
->>> hash_value({"a": 1, "b": 2}) == hash_value({"b": 2, "a": 1})
+>>> hash_value({"a": 1, "b": 2}) == hash_value({"a": 1, "b": 2})
 True
+>>> hash_value({"a": 1, "b": 2}) == hash_value({"b": 2, "a": 1})  # order is what list(d) sees
+False
 >>> hash_value((1, 2)) == hash_value([1, 2])
 False
 >>> a = np.arange(12.0).reshape(3, 4)
@@ -38,6 +40,7 @@ import pathlib
 import reprlib
 import struct
 import sys
+import types
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -208,7 +211,12 @@ def _find_handler(obj: Any, path: str) -> Feeder:
         if h is not None:
             if base is object:
                 break
-            if base is not typ and base not in _UNTAGGED_BASES and not _is_namedtuple(typ):
+            # issubclass, not ``in``: once a PurePosixPath (or np.matrix) was hashed its type
+            # is cached here too, and a PosixPath (a matrix subclass) found through it must
+            # not then turn into a tagged subclass -- its key depended on what had been
+            # hashed before in the session (and PurePath's lazily filled slots made it move)
+            if (base is not typ and not issubclass(base, _UNTAGGED_BASES)
+                    and not _is_namedtuple(typ)):
                 h = _subclass_feeder(typ, h)
             _HANDLERS[typ] = h
             return h
@@ -233,15 +241,44 @@ def _subclass_feeder(typ: type, base_feeder: Feeder) -> Feeder:
         extra = getattr(obj, "__dict__", None)
         if extra:
             _feed_dict(d, extra, f"{path}.__dict__")
+        _feed_slots(d, obj, typ, path)
         base_feeder(d, obj, path)
 
     return feed
 
 
+def _feed_slots(d: Any, obj: Any, typ: type, path: str) -> None:
+    """The ``__slots__`` values of a subclass of a builtin (``class L(list): __slots__ = ("tag",)``).
+
+    They are instance state like ``__dict__``; without them two lists tagged
+    differently shared a key. Nothing is fed for classes without slots, so
+    their keys are as before.
+    """
+    from .objects import _feed_fields, _slot_names
+
+    names = _slot_names(typ)
+    if names:
+        d.update(b"%")
+        _feed_fields(d, obj, names, path)
+
+
 def _feed_custom(d: Any, obj: Any, path: str) -> None:
     typ = type(obj)
     _tag(d, b"C", f"{typ.__module__}.{typ.__qualname__}")
-    feed_value(d, obj.__pylearn_hash__(), f"{path}.__pylearn_hash__()")
+    # __pylearn_hash__ replaces the *state*; the class's code still counts, as for every other
+    # instance: a class redefined with other methods (same name, same stand-in) was served the
+    # old class's results
+    d.update(class_digest(typ).encode())
+    try:
+        stand_in = obj.__pylearn_hash__()
+    except Exception as exc:  # noqa: BLE001 -- the user's method failed: say where, as the tree does
+        raise UnhashableError(path, obj, f"its __pylearn_hash__() raised {type(exc).__name__}: "
+                              f"{exc}; fix the method so it returns a hashable stand-in") from exc
+    if type(stand_in) is typ:  # itself (or another of its kind): would recurse until RecursionError
+        raise UnhashableError(path, obj, "its __pylearn_hash__() returned an instance of its own "
+                              "class; return a stand-in made of plain values (e.g. a tuple of "
+                              "its defining fields)")
+    feed_value(d, stand_in, f"{path}.__pylearn_hash__()")
 
 
 def _feed_none(d: Any, obj: Any, path: str) -> None:
@@ -359,6 +396,29 @@ def _feed_dict(d: Any, obj: Any, path: str) -> None:
         d.update(kd + vd)
 
 
+def _feed_dict_in_order(d: Any, obj: Any, path: str) -> None:
+    # Insertion order counts: since Python 3.7 a dict iterates in it, and what code computes
+    # from a dict often follows it (pd.DataFrame({"b": ..., "a": ...}) orders its columns so,
+    # list(d), json.dumps(d), a feature order). Order-independent keys served the result of
+    # {"a": 1, "b": 2} for {"b": 2, "a": 1}. Cost: equal dicts built in another order miss
+    # each other. Object state (__dict__) stays order-independent (_feed_dict).
+    if not _enter(d, obj):
+        return
+    try:
+        d.update(b"e" + _PACK_Q(len(obj)))
+        for k, v in obj.items():
+            feed_value(d, k, f"{path} key {_key_text(k)}")
+            feed_value(d, v, f"{path}[{_key_text(k)}]")
+    finally:
+        _leave(d, obj)
+
+
+def _feed_mappingproxy(d: Any, obj: Any, path: str) -> None:
+    # a read-only view of a dict (a class's __dict__, a singledispatch registry): its content
+    d.update(b"P")
+    _feed_dict_in_order(d, obj, path)
+
+
 def _feed_ordered_dict(d: Any, obj: Any, path: str) -> None:
     # order counts: OrderedDict equality does, and so may the function reading it
     if not _enter(d, obj):
@@ -375,12 +435,12 @@ def _feed_ordered_dict(d: Any, obj: Any, path: str) -> None:
 def _feed_defaultdict(d: Any, obj: Any, path: str) -> None:
     d.update(b"Y")
     feed_value(d, obj.default_factory, f"{path}.default_factory")
-    _feed_dict(d, obj, path)
+    _feed_dict_in_order(d, obj, path)
 
 
 def _feed_counter(d: Any, obj: Any, path: str) -> None:
     d.update(b"K")
-    _feed_dict(d, obj, path)
+    _feed_dict_in_order(d, obj, path)  # most_common() breaks ties by insertion order
 
 
 def _set_feeder(tag: bytes) -> Feeder:
@@ -455,6 +515,8 @@ def _feed_array_subclass(d: Any, obj: np.ndarray, path: str) -> None:
     """np.matrix, masked and record arrays, user subclasses: the class, extras, then the data."""
     typ = type(obj)
     _tag(d, b"U", f"{typ.__module__}.{typ.__qualname__}")
+    if obj is np.ma.masked:  # the singleton (its attributes cannot even be read as usual)
+        return
     d.update(class_digest(typ).encode())
     if isinstance(obj, np.ma.MaskedArray):
         feed_value(d, np.ma.getmaskarray(obj), f"{path}.mask")
@@ -487,6 +549,37 @@ def _feed_enum(d: Any, obj: enum.Enum, path: str) -> None:
     feed_value(d, obj._value_, f"{path}.value")
 
 
+def _feed_module(d: Any, obj: types.ModuleType, path: str) -> None:
+    """A module passed as a value (``xp=np`` as a default, ``self.lib = np``).
+
+    Library modules count as function identities count them: by name and package
+    version. It used to walk the module's whole namespace, so ``def f(x, xp=np)``
+    could not be keyed at all (a sentinel deep inside numpy was refused). A user
+    module counts by its name and its public contents (functions by their code),
+    with the modules it holds by name only.
+    """
+    from .library import is_library_module
+    from .versions import package_version
+
+    if is_library_module(obj):
+        _tag(d, b"m", f"{obj.__name__}|{package_version(obj.__name__)}")
+        return
+    if not _enter(d, obj):
+        return
+    try:
+        _tag(d, b"v", obj.__name__)
+        ns = vars(obj)
+        for name in sorted(k for k in ns if not (k.startswith("__") and k.endswith("__"))):
+            value = ns[name]
+            _tag(d, b"k", name)
+            if isinstance(value, types.ModuleType):
+                _tag(d, b"m", value.__name__)
+            else:
+                feed_value(d, value, f"{path}.{name}")
+    finally:
+        _leave(d, obj)
+
+
 def _feed_range(d: Any, obj: range, path: str) -> None:
     d.update(b"r")
     for part in (obj.start, obj.stop, obj.step):
@@ -504,6 +597,9 @@ def _feed_namedtuple_or_tuple(d: Any, obj: tuple, path: str) -> None:
     if typ is not tuple:
         _tag(d, b"n", f"{typ.__module__}.{typ.__qualname__}")
         d.update(class_digest(typ).encode())
+        extra = getattr(obj, "__dict__", None)
+        if extra:  # a NamedTuple subclass without __slots__ = () carries attributes too
+            _feed_dict(d, extra, f"{path}.__dict__")
     _feed_tuple(d, obj, path)
 
 
@@ -580,7 +676,7 @@ _HANDLERS.update(
         memoryview: _feed_memoryview,
         tuple: _feed_namedtuple_or_tuple,
         list: _sequence_feeder(b"l"),
-        dict: _feed_dict,
+        dict: _feed_dict_in_order,
         set: _set_feeder(b"{"),
         frozenset: _set_feeder(b"}"),
         np.ndarray: _feed_ndarray,
@@ -599,6 +695,8 @@ _HANDLERS.update(
         fractions.Fraction: _feed_text_of(b"q", str),
         uuid.UUID: _feed_text_of(b"u", str),
         collections.OrderedDict: _feed_ordered_dict,
+        types.MappingProxyType: _feed_mappingproxy,
+        types.ModuleType: _feed_module,
         collections.defaultdict: _feed_defaultdict,
         collections.Counter: _feed_counter,
     }

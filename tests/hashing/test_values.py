@@ -14,8 +14,11 @@ import pytest
 from pylearn_lab import UnhashableError, hash_value, register_hash
 
 
-def test_dict_order_does_not_matter():
-    assert hash_value({"a": 1, "b": [1, 2]}) == hash_value({"b": [1, 2], "a": 1})
+def test_dict_order_counts_as_iteration_sees_it():
+    # list(d), pd.DataFrame(d) and json.dumps(d) follow insertion order, so the key does too
+    # (tests/hashing/test_redteam_s4.py runs the wrong hit this used to serve)
+    assert hash_value({"a": 1, "b": [1, 2]}) != hash_value({"b": [1, 2], "a": 1})
+    assert hash_value({"a": 1, "b": [1, 2]}) == hash_value({"a": 1, "b": [1, 2]})
 
 
 def test_sets_hash_by_content():
