@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnhashableError
-from .digest import feed_buffer
+from .digest import feed_buffer, gathered
 from .values import _PACK_Q, _feed_ndarray, _tag, feed_value, register_probe
 
 __all__ = ["feed_arrow", "feed_pandas", "feed_polars", "feed_sparse", "feed_xarray"]
@@ -62,6 +62,11 @@ def _type_tag(d: Any, obj: Any, tag: bytes) -> None:
 
 def feed_pandas(d: Any, obj: Any, path: str) -> None:
     """Feed any pandas object (frame, series, index, array, scalar, offset)."""
+    with gathered(d):  # every column's buffers in one parallel pass (see digest.py)
+        _feed_pandas(d, obj, path)
+
+
+def _feed_pandas(d: Any, obj: Any, path: str) -> None:
     import pandas as pd
 
     _type_tag(d, obj, b"P")
@@ -212,6 +217,11 @@ register_probe("pandas", ("DataFrame", "Series", "Index", "api.extensions.Extens
 
 def feed_arrow(d: Any, obj: Any, path: str) -> None:
     """Feed a pyarrow Array, ChunkedArray, Table, RecordBatch, Schema or Scalar."""
+    with gathered(d):  # inside a pandas or polars frame: joins the frame's pass
+        _feed_arrow(d, obj, path)
+
+
+def _feed_arrow(d: Any, obj: Any, path: str) -> None:
     import pyarrow as pa
 
     if isinstance(obj, (pa.Table, pa.RecordBatch)):
@@ -219,13 +229,13 @@ def feed_arrow(d: Any, obj: Any, path: str) -> None:
         _feed_schema(d, obj.schema)
         d.update(_PACK_Q(obj.num_rows))
         for i, col in enumerate(obj.columns):
-            feed_arrow(d, col, f"{path}[{obj.schema.names[i]!r}]")
+            _feed_arrow(d, col, f"{path}[{obj.schema.names[i]!r}]")
         return
     if isinstance(obj, pa.Schema):
         _feed_schema(d, obj)
         return
     if isinstance(obj, pa.Scalar):
-        feed_arrow(d, pa.array([obj.as_py()], type=obj.type), path)
+        _feed_arrow(d, pa.array([obj.as_py()], type=obj.type), path)
         return
     if isinstance(obj, pa.ChunkedArray):
         obj = obj.combine_chunks() if obj.num_chunks != 1 else obj.chunk(0)
@@ -365,6 +375,11 @@ register_probe("polars", ("DataFrame", "Series", "LazyFrame"), feed_polars)
 
 def feed_sparse(d: Any, obj: Any, path: str) -> None:
     """Feed a scipy.sparse matrix or array: format, shape, dtype, canonical components."""
+    with gathered(d):
+        _feed_sparse(d, obj, path)
+
+
+def _feed_sparse(d: Any, obj: Any, path: str) -> None:
     _type_tag(d, obj, b"Q")
     _tag(d, b"c", f"{obj.format}|{obj.shape}|{obj.dtype.str}")
     fmt = obj.format
