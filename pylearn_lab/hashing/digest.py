@@ -53,7 +53,7 @@ from typing import Any
 
 from blake3 import blake3 as new_blake3
 
-from .spread import segment_digests
+from .spread import SegmentStream, segment_digests
 
 __all__ = ["BIG_BUFFER", "DIGEST_HEX_LEN", "DIGEST_NAME", "Digest", "digest_bytes", "digest_small",
            "feed_buffer", "gathered", "new_blake3", "new_digest"]
@@ -101,7 +101,7 @@ class Digest:
         self._h = new_blake3(max_threads=_THREADS)
         self.update = self._h.update
         self.active: dict[int, int] | None = None  # containers being hashed (cycle detection)
-        self.pending: list[Any] | None = None  # large buffers of an open gathered() scope
+        self.pending: SegmentStream | None = None  # large buffers of an open gathered() scope
 
     def hexdigest(self) -> str:
         """The 128-bit digest as 32 hex characters."""
@@ -164,7 +164,7 @@ def feed_buffer(d: Any, raw: Any) -> None:
         return
     pending = getattr(d, "pending", None)
     if pending is not None:
-        pending.append(raw)  # kept alive (and hashed) until the scope ends
+        pending.add(raw)  # hashed in the background from now on, kept alive until the scope ends
         d.update(b"T")
     else:
         d.update(b"H" + segment_digests([raw], _threads()))
@@ -175,8 +175,9 @@ def gathered(d: Any) -> Iterator[None]:
     """Hash the large buffers fed to ``d`` inside the block in one parallel pass at its end.
 
     Inside the block :func:`feed_buffer` feeds a large buffer as ``b"T"``
-    and keeps a reference to it; leaving the block feeds ``b"B"`` and the
-    segment digests of all of them in feeding order. A block inside an open
+    and hands it to a :class:`~.spread.SegmentStream`, whose helper threads
+    start hashing it while the caller walks on; leaving the block feeds
+    ``b"B"`` and the segment digests of all of them in feeding order. A block inside an open
     one joins it (one pass for a whole frame, whatever its columns nest);
     ``d`` without a ``pending`` slot (not a :class:`Digest`) is fed as usual.
     The buffers must not change until the block ends: the caller holds them
@@ -194,10 +195,12 @@ def gathered(d: Any) -> Iterator[None]:
     if not hasattr(d, "pending") or d.pending is not None:
         yield
         return
-    d.pending = []
+    stream = d.pending = SegmentStream(_threads())
     try:
         yield
-        pending = d.pending
+    except BaseException:
+        stream.abort()
+        raise
     finally:
         d.pending = None
-    d.update(b"B" + (segment_digests(pending, _threads()) if pending else b""))
+    d.update(b"B" + stream.result())

@@ -42,7 +42,7 @@ from typing import Any
 
 from blake3 import blake3
 
-__all__ = ["SEGMENT", "segment_count", "segment_digests"]
+__all__ = ["SEGMENT", "SegmentStream", "segment_count", "segment_digests"]
 
 #: Bytes per segment: small enough that the last one keeps no core idle for
 #: long (about 0.15 ms at one core's BLAKE3 speed), large enough that the
@@ -61,46 +61,97 @@ def segment_count(nbytes: int) -> int:
     return max(1, -(-nbytes // SEGMENT))
 
 
-class _Job:
-    """One call's segments, results in segment order, and who is still working on them."""
+class SegmentStream:
+    """Segments added one buffer at a time, hashed by helper threads as they arrive.
 
-    __slots__ = ("active", "idle", "lock", "next", "out", "segs")
+    :meth:`add` cuts a buffer into segments and wakes the helpers, who hash
+    segments in the background while the caller goes on (walking the next
+    column of a frame, say); :meth:`result` closes the stream, hashes what
+    is left on the calling thread too, waits for helpers still hashing a
+    segment they took, and returns the digests in segment order. Each
+    segment index goes to exactly one thread (one shared counter).
 
-    def __init__(self, segs: list[memoryview]) -> None:
-        self.segs = segs
-        self.out: list[bytes] = [b""] * len(segs)
-        self.next = itertools.count().__next__  # atomic under the GIL: each index goes to one thread
-        self.lock = threading.Lock()
-        self.active = 0  # helper threads inside work()
-        self.idle = threading.Event()
+    Examples
+    --------
+    >>> s = SegmentStream(); s.add(b"abc"); s.add(bytes(SEGMENT + 1))
+    >>> s.result() == segment_digests([b"abc", bytes(SEGMENT + 1)], threads=1)
+    True
+    """
 
-    def work(self) -> None:
-        segs, out, nxt, n = self.segs, self.out, self.next, len(self.segs)
-        while True:
-            i = nxt()
-            if i >= n:
-                return
-            out[i] = blake3(segs[i]).digest()  # releases the GIL while it hashes
+    __slots__ = ("active", "aborted", "closed", "cond", "next", "out", "segs", "started", "threads")
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads  # at most this many threads, the caller's included; None: all cores
+        self.segs: list[memoryview] = []
+        self.out: list[bytes] = []
+        self.next = itertools.count().__next__  # atomic under the GIL: each index to one thread
+        self.cond = threading.Condition(threading.Lock())
+        self.closed = self.aborted = self.started = False
+        self.active = 0  # helper threads inside help()
+
+    def add(self, buf: Any) -> None:
+        """Append one C-contiguous buffer's segments (no copy; the buffer must not change)."""
+        m = memoryview(buf).cast("B")
+        n = m.nbytes
+        new = [m] if n <= SEGMENT else [m[i:i + SEGMENT] for i in range(0, n, SEGMENT)]
+        self.out.extend([b""] * len(new))  # before segs: a helper that sees segs[i] finds out[i]
+        self.segs.extend(new)
+        if self.threads == 1:
+            return
+        if not self.started:
+            self.started = True
+            helpers = _get_helpers()
+            for _ in range(min(helpers.count, (self.threads or helpers.count + 1) - 1)):
+                helpers.jobs.put(self)
+        else:
+            with self.cond:
+                self.cond.notify_all()
 
     def help(self) -> None:
-        with self.lock:
-            if not self.active:
-                self.idle.clear()
+        """A helper thread's part: hash segments until the stream is closed and exhausted."""
+        segs, out, nxt, cond = self.segs, self.out, self.next, self.cond
+        with cond:
             self.active += 1
         try:
-            self.work()
+            while True:
+                i = nxt()
+                if i >= len(segs):
+                    with cond:  # caught up with the caller: wait for more, or the end
+                        while i >= len(segs) and not self.closed:
+                            cond.wait()
+                    if i >= len(segs):
+                        return
+                if self.aborted:
+                    return
+                out[i] = blake3(segs[i]).digest()  # releases the GIL while it hashes
         finally:
-            with self.lock:
+            with cond:
                 self.active -= 1
-                if not self.active:
-                    self.idle.set()
+                cond.notify_all()
 
-    def finish(self) -> None:
-        """Wait for helpers still hashing a segment they took (never for one that took none)."""
-        with self.lock:
-            busy = self.active > 0
-        if busy:
-            self.idle.wait()
+    def result(self) -> bytes:
+        """Close the stream, help finish it, and return every segment's digest in order, joined."""
+        segs, out, nxt, cond = self.segs, self.out, self.next, self.cond
+        if self.started:
+            with cond:
+                self.closed = True
+                cond.notify_all()
+        while True:
+            i = nxt()
+            if i >= len(segs):
+                break
+            out[i] = blake3(segs[i]).digest()
+        if self.started:
+            with cond:
+                while self.active:  # never waits for a helper that took no segment
+                    cond.wait()
+        return b"".join(out)
+
+    def abort(self) -> None:
+        """Stop the helpers (the caller failed): they take no further segment."""
+        with self.cond:
+            self.aborted = self.closed = True
+            self.cond.notify_all()
 
 
 class _Helpers:
@@ -108,7 +159,7 @@ class _Helpers:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[SegmentStream] = queue.SimpleQueue()
         self.pid = os.getpid()
         for i in range(count):
             threading.Thread(target=self._loop, name=f"pylearn_lab-hash-{i}", daemon=True).start()
@@ -140,18 +191,6 @@ def _get_helpers() -> _Helpers:
     return h
 
 
-def _segments(buffers: Sequence[Any]) -> list[memoryview]:
-    segs = []
-    for buf in buffers:
-        m = memoryview(buf).cast("B")  # flat bytes (C-contiguous buffers only), no copy
-        n = m.nbytes
-        if n <= SEGMENT:
-            segs.append(m)
-        else:
-            segs.extend(m[i:i + SEGMENT] for i in range(0, n, SEGMENT))
-    return segs
-
-
 def segment_digests(buffers: Sequence[Any], threads: int | None = None) -> bytes:
     """The 32-byte BLAKE3 digests of every segment of every buffer, in order, joined.
 
@@ -173,14 +212,13 @@ def segment_digests(buffers: Sequence[Any], threads: int | None = None) -> bytes
     >>> segment_digests([b"x" * 3_000_000]) == segment_digests([b"x" * 3_000_000], threads=1)
     True
     """
-    segs = _segments(buffers)
-    if threads == 1 or len(segs) == 1:
-        return b"".join([blake3(s).digest() for s in segs])
-    job = _Job(segs)
-    helpers = _get_helpers()
-    wanted = min(helpers.count, len(segs) - 1, (threads or helpers.count + 1) - 1)
-    for _ in range(wanted):
-        helpers.jobs.put(job)
-    job.work()
-    job.finish()
-    return b"".join(job.out)
+    if len(buffers) == 1 and memoryview(buffers[0]).nbytes <= SEGMENT:
+        return blake3(buffers[0]).digest()  # one segment: no thread to wake
+    stream = SegmentStream(threads)
+    try:
+        for buf in buffers:
+            stream.add(buf)
+        return stream.result()
+    except BaseException:
+        stream.abort()
+        raise
