@@ -5,7 +5,11 @@ segments of :data:`SEGMENT` bytes (1 MiB; each buffer's last segment shorter),
 and each segment gets its own 256-bit BLAKE3 digest from a fresh hasher. The
 calling thread and a few helper threads (one per further core, started on
 first use) take segments from one shared counter until none is left, so the
-work balances itself to within one segment, whatever else the machine runs.
+work balances itself to within one segment, whatever else the machine runs;
+and the caller never waits for a helper: a segment a helper has not finished
+when the counter runs out is hashed again by the caller (same bytes, same
+digest), so a helper descheduled by another process costs at most one
+segment, never a time slice of the scheduler.
 
 Why not blake3's own ``max_threads=AUTO``: it hands each power-of-two
 subtree of an update to its thread pool and waits for it, so a buffer whose
@@ -67,9 +71,9 @@ class SegmentStream:
     :meth:`add` cuts a buffer into segments and wakes the helpers, who hash
     segments in the background while the caller goes on (walking the next
     column of a frame, say); :meth:`result` closes the stream, hashes what
-    is left on the calling thread too, waits for helpers still hashing a
-    segment they took, and returns the digests in segment order. Each
-    segment index goes to exactly one thread (one shared counter).
+    is left on the calling thread too, and returns the digests in segment
+    order. Each segment index goes to one thread first (one shared counter);
+    the caller re-hashes one a helper has not finished rather than wait.
 
     Examples
     --------
@@ -78,7 +82,7 @@ class SegmentStream:
     True
     """
 
-    __slots__ = ("active", "aborted", "closed", "cond", "next", "out", "segs", "started", "threads")
+    __slots__ = ("aborted", "closed", "cond", "next", "out", "segs", "started", "threads")
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads  # at most this many threads, the caller's included; None: all cores
@@ -87,7 +91,6 @@ class SegmentStream:
         self.next = itertools.count().__next__  # atomic under the GIL: each index to one thread
         self.cond = threading.Condition(threading.Lock())
         self.closed = self.aborted = self.started = False
-        self.active = 0  # helper threads inside help()
 
     def add(self, buf: Any) -> None:
         """Append one C-contiguous buffer's segments (no copy; the buffer must not change)."""
@@ -110,41 +113,40 @@ class SegmentStream:
     def help(self) -> None:
         """A helper thread's part: hash segments until the stream is closed and exhausted."""
         segs, out, nxt, cond = self.segs, self.out, self.next, self.cond
-        with cond:
-            self.active += 1
-        try:
-            while True:
-                i = nxt()
+        while True:
+            i = nxt()
+            if i >= len(segs):
+                with cond:  # caught up with the caller: wait for more, or the end
+                    while i >= len(segs) and not self.closed:
+                        cond.wait()
                 if i >= len(segs):
-                    with cond:  # caught up with the caller: wait for more, or the end
-                        while i >= len(segs) and not self.closed:
-                            cond.wait()
-                    if i >= len(segs):
-                        return
-                if self.aborted:
                     return
-                out[i] = blake3(segs[i]).digest()  # releases the GIL while it hashes
-        finally:
-            with cond:
-                self.active -= 1
-                cond.notify_all()
+            if self.closed and self.aborted:
+                return
+            out[i] = blake3(segs[i]).digest()  # releases the GIL while it hashes
 
     def result(self) -> bytes:
-        """Close the stream, help finish it, and return every segment's digest in order, joined."""
-        segs, out, nxt, cond = self.segs, self.out, self.next, self.cond
+        """Close the stream, help finish it, and return every segment's digest in order, joined.
+
+        Never waits for a helper: a segment a helper took but has not
+        finished (descheduled because another process holds its core, say)
+        is hashed again here -- the same bytes, the same digest -- so the cost
+        of a slow helper is at most one segment, never a scheduler time slice.
+        """
+        segs, out, nxt = self.segs, self.out, self.next
         if self.started:
-            with cond:
+            with self.cond:
                 self.closed = True
-                cond.notify_all()
+                self.cond.notify_all()
         while True:
             i = nxt()
             if i >= len(segs):
                 break
             out[i] = blake3(segs[i]).digest()
         if self.started:
-            with cond:
-                while self.active:  # never waits for a helper that took no segment
-                    cond.wait()
+            for i, v in enumerate(out):
+                if not v:  # taken by a helper still at it
+                    out[i] = blake3(segs[i]).digest()
         return b"".join(out)
 
     def abort(self) -> None:
