@@ -86,7 +86,7 @@ class SegmentStream:
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads  # at most this many threads, the caller's included; None: all cores
-        self.segs: list[memoryview] = []
+        self.segs: list[memoryview | None] = []  # None once hashed
         self.out: list[bytes] = []
         self.next = itertools.count().__next__  # atomic under the GIL: each index to one thread
         self.cond = threading.Condition(threading.Lock())
@@ -124,6 +124,7 @@ class SegmentStream:
             if self.closed and self.aborted:
                 return
             out[i] = blake3(segs[i]).digest()  # releases the GIL while it hashes
+            segs[i] = None  # after out[i]: a temporary buffer is freed once all of it is hashed
 
     def result(self) -> bytes:
         """Close the stream, help finish it, and return every segment's digest in order, joined.
@@ -143,10 +144,12 @@ class SegmentStream:
             if i >= len(segs):
                 break
             out[i] = blake3(segs[i]).digest()
+            segs[i] = None
         if self.started:
-            for i, v in enumerate(out):
-                if not v:  # taken by a helper still at it
-                    out[i] = blake3(segs[i]).digest()
+            for i in range(len(out)):
+                seg = segs[i]  # first: a helper clears it only after writing out[i]
+                if seg is not None and not out[i]:  # taken by a helper still at it
+                    out[i] = blake3(seg).digest()
         return b"".join(out)
 
     def abort(self) -> None:

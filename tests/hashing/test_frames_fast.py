@@ -281,3 +281,16 @@ def test_fast_keys_and_the_slow_reference_agree_on_which_frames_are_equal(n, see
     same_ref = _reference(df) == _reference(other)
     assert same_ref == (how in ("none", "copy", "slice", "chunked")), how
     assert (hash_value(df) == hash_value(other)) == same_ref, how
+
+
+def test_a_stream_lets_go_of_each_buffer_once_it_is_hashed() -> None:
+    import weakref
+
+    s = SegmentStream(threads=1)
+    temp = np.ones(3 * MiB, np.uint8)  # e.g. a masked column's NA-filled copy
+    ref = weakref.ref(temp)
+    s.add(temp)
+    del temp
+    assert ref() is not None  # held until hashed
+    digests = s.result()
+    assert ref() is None and digests == _independent(bytes(np.ones(3 * MiB, np.uint8)))
