@@ -171,11 +171,26 @@ class _Helpers:
 
     def _loop(self) -> None:
         while True:
-            self.jobs.get().help()
+            job = self.jobs.get()
+            try:
+                job.help()
+            except BaseException:  # noqa: BLE001 -- the caller re-hashes what is missing and
+                pass  # raises the same error itself; this thread stays for the next job
 
 
 _helpers: _Helpers | None = None
 _start_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # the parent's helper threads do not exist here, and a lock another thread held at the
+    # fork would stay held: start afresh (helpers are made again on first use)
+    global _helpers, _start_lock
+    _helpers, _start_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _usable_cores() -> int:
