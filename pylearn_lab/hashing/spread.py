@@ -86,7 +86,7 @@ class SegmentStream:
 
     def __init__(self, threads: int | None = None) -> None:
         self.threads = threads  # at most this many threads, the caller's included; None: all cores
-        self.segs: list[memoryview | None] = []  # None once hashed
+        self.segs: list[Any] = []  # memoryviews; None once hashed
         self.out: list[bytes] = []
         self.next = itertools.count().__next__  # atomic under the GIL: each index to one thread
         self.cond = threading.Condition(threading.Lock())
