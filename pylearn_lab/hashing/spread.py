@@ -109,15 +109,6 @@ class SegmentStream:
         else:
             with self.cond:
                 self.cond.notify_all()
-        # Hash one segment here before going on: a helper needs the GIL to wake up and to
-        # take each segment, and the caller's walk holds it (for up to the 5 ms switch
-        # interval); inside blake3 the GIL is free, so the helpers start now, not at result().
-        # An index taken past the end (the helpers already hold every segment) is not lost:
-        # result() sweeps up every segment that no thread has finished.
-        i = self.next()
-        if i < len(self.segs):
-            self.out[i] = blake3(self.segs[i]).digest()
-            self.segs[i] = None
 
     def help(self) -> None:
         """A helper thread's part: hash segments until the stream is closed and exhausted."""

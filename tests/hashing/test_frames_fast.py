@@ -297,7 +297,7 @@ def test_a_stream_lets_go_of_each_buffer_once_it_is_hashed() -> None:
 
 
 def test_a_stream_fed_faster_than_its_helpers_hash_still_covers_every_segment() -> None:
-    # add() takes an index to hash on the caller; one taken past the end must not be lost
+    # buffers added while the helpers already hash earlier ones: no segment lost or repeated
     rng = np.random.default_rng(9)
     for _ in range(20):
         bufs = [rng.integers(0, 256, int(n), dtype=np.uint8) for n in rng.integers(1, 3 * MiB, 6)]
