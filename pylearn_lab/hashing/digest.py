@@ -164,7 +164,7 @@ def feed_buffer(d: Any, raw: Any) -> None:
         return
     pending = getattr(d, "pending", None)
     if pending is not None:
-        pending.add(raw)  # hashed in the background from now on, kept alive until the scope ends
+        pending.add(raw)  # hashed by the end of the scope, kept alive until then
         d.update(b"T")
     else:
         d.update(b"H" + segment_digests([raw], _threads()))
@@ -175,9 +175,9 @@ def gathered(d: Any) -> Iterator[None]:
     """Hash the large buffers fed to ``d`` inside the block in one parallel pass at its end.
 
     Inside the block :func:`feed_buffer` feeds a large buffer as ``b"T"``
-    and hands it to a :class:`~.spread.SegmentStream`, whose helper threads
-    start hashing it while the caller walks on; leaving the block feeds
-    ``b"B"`` and the segment digests of all of them in feeding order. A block inside an open
+    and hands it to a :class:`~.spread.SegmentStream` (its helper threads
+    are woken then); leaving the block feeds ``b"B"`` and the segment
+    digests of all of them in feeding order, hashed on every core. A block inside an open
     one joins it (one pass for a whole frame, whatever its columns nest);
     ``d`` without a ``pending`` slot (not a :class:`Digest`) is fed as usual.
     The buffers must not change until the block ends: the caller holds them

@@ -69,8 +69,9 @@ class SegmentStream:
     """Segments added one buffer at a time, hashed by helper threads as they arrive.
 
     :meth:`add` cuts a buffer into segments and wakes the helpers, who hash
-    segments in the background while the caller goes on (walking the next
-    column of a frame, say); :meth:`result` closes the stream, hashes what
+    segments in the background whenever the caller releases the GIL (a
+    frame's walk mostly holds it, so their wake-up is what overlaps it);
+    :meth:`result` closes the stream, hashes what
     is left on the calling thread too, and returns the digests in segment
     order. Each segment index goes to one thread first (one shared counter);
     the caller re-hashes one a helper has not finished rather than wait.
