@@ -3,9 +3,9 @@
 Keys must never collide, not even for an adversary who crafts inputs: a
 non-cryptographic hash (xxh3) was collided by a crafted pair of float arrays,
 and the cache then served one's result for the other. BLAKE3 is a
-cryptographic hash that still runs at several GB/s per core and spreads a
-large buffer over all cores (``max_threads=AUTO``): about 4.8 GB/s on one
-core, 9.5 GB/s on two, roughly linear in cores until memory bandwidth caps it.
+cryptographic hash that still runs at several GB/s per core, and a large
+buffer is spread over all cores (in segments, below): about 6 GB/s on one
+core, 11 GB/s on two, roughly linear in cores until memory bandwidth caps it.
 
 Keys and checksums are its first 128 bits (32 hex characters): finding any
 two inputs with one key then takes about 2**64 hash evaluations (the generic

@@ -13,12 +13,13 @@ segment, never a time slice of the scheduler.
 
 Why not blake3's own ``max_threads=AUTO``: it hands each power-of-two
 subtree of an update to its thread pool and waits for it, so a buffer whose
-length is not a power of two (every real column) costs a dozen hand-offs
-between threads, and a frame of six columns six times that. Measured on this
-2-core machine for the 41 MB of a 1,000,000-row mixed frame: 4.1 ms with
-one AUTO hasher per buffer, 3.2 ms for AUTO over one concatenated copy (the
-copy not counted), 3.0 ms here -- and here the figure stays put when the
-other core is busy, where AUTO's doubles.
+length is not a power of two (every real column) costs several hand-offs
+between threads (7 for 8,000,000 bytes), and a frame of six columns six
+times that. Measured on this 2-core machine for the 41 MB of a
+1,000,000-row mixed frame: 4.1-4.8 ms with one AUTO hasher per buffer,
+3.2-3.7 ms for AUTO over one concatenated copy (the copy not counted),
+3.5-3.9 ms here with no copy; and when another process holds the other
+core this falls back to one core's speed, where AUTO's figure doubles.
 
 What a key holds is fixed by the bytes alone: the segment size is a constant,
 segments never cross buffers, and the digests come back in segment order
