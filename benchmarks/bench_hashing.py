@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +108,7 @@ def bench_p10(cfg: Config) -> list[Row]:
     from dask.base import tokenize
 
     from pylearn_lab import hash_value
+    from pylearn_lab.hashing.spread import segment_digests
 
     n = cfg.pick(1_000_000, 50_000)
     df = mixed_frame(n)
@@ -116,6 +120,9 @@ def bench_p10(cfg: Config) -> list[Row]:
     read = median_time(lambda: [np.add.reduce(w) for w in words], reps)
     one = median_time(lambda: _one_thread(hash_value, df), reps)
     size = sum(b.nbytes for b in _frame_buffers(df))
+    bufs = _frame_buffers(df)
+    floor = median_time(lambda: segment_digests(bufs), reps)  # the hash alone, every core
+    dk_warm, ours_warm = _back_to_back(lambda: tokenize(df), lambda: hash_value(df), reps)
     return [
         Row("P10", f"hash a {n:,}-row mixed DataFrame", "joblib.hash", jl, ours, "s", target=10.0,
             note=(f"dtypes: {', '.join(map(str, df.dtypes))}; {size / 1e6:.0f} MB of column "
@@ -126,6 +133,10 @@ def bench_p10(cfg: Config) -> list[Row]:
         Row("P10", "  a read-only pass over its column buffers  [info]", "dask.base.tokenize", dk,
             read, "s"),
         Row("P10", "  same hash, blake3 on one thread  [info]", "dask.base.tokenize", dk, one, "s"),
+        Row("P10", "  BLAKE3 segments of its buffers alone, every core  [info]", "dask.base.tokenize",
+            dk, floor, "s"),
+        Row("P10", "  both called back to back, no gc.collect() between  [info]",
+            "dask.base.tokenize", dk_warm, ours_warm, "s"),
     ]
 
 
@@ -145,6 +156,27 @@ def _frame_buffers(df: object) -> list[np.ndarray]:
         else:
             out.append(np.asarray(arr).view(np.uint8))
     return out
+
+
+def _back_to_back(anchor: Callable[[], object], ours: Callable[[], object],
+                  reps: int) -> tuple[float, float]:
+    """Median times of ``anchor`` and ``ours`` called alternately in a tight loop.
+
+    ``median_time`` runs ``gc.collect()`` before every call, after which the
+    first touch of Python objects is slow here (dask's tokenize walks many,
+    ours few); this row shows both without it.
+    """
+    a, o = [], []
+    anchor(), ours()
+    for _ in range(max(7, 3 * reps)):
+        t0 = time.perf_counter()
+        anchor()
+        t1 = time.perf_counter()
+        ours()
+        t2 = time.perf_counter()
+        a.append(t1 - t0)
+        o.append(t2 - t1)
+    return statistics.median(a), statistics.median(o)
 
 
 def _as_words(buf: np.ndarray) -> list[np.ndarray]:

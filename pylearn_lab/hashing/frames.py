@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnhashableError
-from .digest import feed_buffer
+from .digest import feed_buffer, gathered
 from .values import _PACK_Q, _feed_ndarray, _tag, feed_value, register_probe
 
 __all__ = ["feed_arrow", "feed_pandas", "feed_polars", "feed_sparse", "feed_xarray"]
@@ -62,6 +62,11 @@ def _type_tag(d: Any, obj: Any, tag: bytes) -> None:
 
 def feed_pandas(d: Any, obj: Any, path: str) -> None:
     """Feed any pandas object (frame, series, index, array, scalar, offset)."""
+    with gathered(d):  # every column's buffers in one parallel pass (see digest.py)
+        _feed_pandas(d, obj, path)
+
+
+def _feed_pandas(d: Any, obj: Any, path: str) -> None:
     import pandas as pd
 
     _type_tag(d, obj, b"P")
@@ -69,14 +74,15 @@ def feed_pandas(d: Any, obj: Any, path: str) -> None:
         _feed_index(d, obj.columns, f"{path}.columns")
         feed_value(d, dict(obj.attrs), f"{path}.attrs")
         _feed_index(d, obj.index, f"{path}.index")
-        for label, col in obj.items():  # in column order; items() is cheaper than .iloc
-            _tag(d, b"c", str(col.dtype))
-            _feed_pd_array(d, col.array, f"{path}[{label!r}]")
+        for i, (label, values) in enumerate(_columns(obj)):  # in column order
+            _tag(d, b"c", _dtype_text(values.dtype))
+            _feed_pd_array(d, values, f"{path}[{label!r}]" if label is not _NO_LABEL
+                           else f"{path}.iloc[:, {i}]")
     elif isinstance(obj, pd.Series):
         feed_value(d, obj.name, f"{path}.name")
         feed_value(d, dict(obj.attrs), f"{path}.attrs")
         _feed_index(d, obj.index, f"{path}.index")
-        _tag(d, b"c", str(obj.dtype))
+        _tag(d, b"c", _dtype_text(obj.dtype))
         _feed_pd_array(d, obj.array, path)
     elif isinstance(obj, pd.Index):
         _feed_index(d, obj, path)
@@ -84,6 +90,40 @@ def feed_pandas(d: Any, obj: Any, path: str) -> None:
         _feed_pd_array(d, obj, path)
     else:
         _feed_pd_scalar(d, obj, path)
+
+
+_NO_LABEL = object()
+
+
+def _columns(df: Any) -> Any:
+    """``(label, values)`` per column, in order, without building a Series per column.
+
+    The values are what ``df[label].array`` wraps: the column's numpy array
+    or extension array, no copy. Labels are looked up only for object
+    columns (whose elements can fail, and the error names the column); other
+    columns are named by position in an error, which costs nothing here.
+    """
+    mgr = getattr(df, "_mgr", None)
+    iget = getattr(mgr, "iget_values", None)
+    if iget is None:  # another pandas internals layout: the public, slower way
+        for label, col in df.items():
+            yield label, col.array
+        return
+    labels = None
+    for i in range(df.shape[1]):
+        values = iget(i)
+        if values.dtype == object:
+            if labels is None:
+                labels = df.columns
+            yield labels[i], values
+        else:
+            yield _NO_LABEL, values
+
+
+def _dtype_text(dt: Any) -> str:
+    # numpy's dtype.str is a C attribute (its str() runs Python code); extension dtypes by
+    # their name, which is what tells "str" (NaN for missing) from "string" (pd.NA) apart
+    return dt.str if isinstance(dt, np.dtype) else str(dt)
 
 
 def _feed_index(d: Any, idx: Any, path: str) -> None:
@@ -99,7 +139,7 @@ def _feed_index(d: Any, idx: Any, path: str) -> None:
             _feed_index(d, level, f"{path}.levels[{i}]")
             _feed_ndarray(d, np.asarray(idx.codes[i]), f"{path}.codes[{i}]")
     else:
-        _tag(d, b"c", str(idx.dtype))
+        _tag(d, b"c", _dtype_text(idx.dtype))
         _feed_pd_array(d, idx.array, path)
 
 
@@ -212,6 +252,11 @@ register_probe("pandas", ("DataFrame", "Series", "Index", "api.extensions.Extens
 
 def feed_arrow(d: Any, obj: Any, path: str) -> None:
     """Feed a pyarrow Array, ChunkedArray, Table, RecordBatch, Schema or Scalar."""
+    with gathered(d):  # inside a pandas or polars frame: joins the frame's pass
+        _feed_arrow(d, obj, path)
+
+
+def _feed_arrow(d: Any, obj: Any, path: str) -> None:
     import pyarrow as pa
 
     if isinstance(obj, (pa.Table, pa.RecordBatch)):
@@ -219,13 +264,13 @@ def feed_arrow(d: Any, obj: Any, path: str) -> None:
         _feed_schema(d, obj.schema)
         d.update(_PACK_Q(obj.num_rows))
         for i, col in enumerate(obj.columns):
-            feed_arrow(d, col, f"{path}[{obj.schema.names[i]!r}]")
+            _feed_arrow(d, col, f"{path}[{obj.schema.names[i]!r}]")
         return
     if isinstance(obj, pa.Schema):
         _feed_schema(d, obj)
         return
     if isinstance(obj, pa.Scalar):
-        feed_arrow(d, pa.array([obj.as_py()], type=obj.type), path)
+        _feed_arrow(d, pa.array([obj.as_py()], type=obj.type), path)
         return
     if isinstance(obj, pa.ChunkedArray):
         obj = obj.combine_chunks() if obj.num_chunks != 1 else obj.chunk(0)
@@ -365,6 +410,11 @@ register_probe("polars", ("DataFrame", "Series", "LazyFrame"), feed_polars)
 
 def feed_sparse(d: Any, obj: Any, path: str) -> None:
     """Feed a scipy.sparse matrix or array: format, shape, dtype, canonical components."""
+    with gathered(d):
+        _feed_sparse(d, obj, path)
+
+
+def _feed_sparse(d: Any, obj: Any, path: str) -> None:
     _type_tag(d, obj, b"Q")
     _tag(d, b"c", f"{obj.format}|{obj.shape}|{obj.dtype.str}")
     fmt = obj.format
