@@ -70,6 +70,9 @@ def _feed_pandas(d: Any, obj: Any, path: str) -> None:
     import pandas as pd
 
     _type_tag(d, obj, b"P")
+    if isinstance(obj, (pd.DataFrame, pd.Series)):
+        # allows_duplicate_labels=False makes operations that would duplicate a label raise
+        _tag(d, b"F", "dup" if obj.flags.allows_duplicate_labels else "nodup")
     if isinstance(obj, pd.DataFrame):
         _feed_index(d, obj.columns, f"{path}.columns")
         feed_value(d, dict(obj.attrs), f"{path}.attrs")
@@ -140,6 +143,10 @@ def _feed_index(d: Any, idx: Any, path: str) -> None:
             _feed_ndarray(d, np.asarray(idx.codes[i]), f"{path}.codes[{i}]")
     else:
         _tag(d, b"c", _dtype_text(idx.dtype))
+        if isinstance(idx, (pd.DatetimeIndex, pd.TimedeltaIndex)):
+            # equal stamps with and without a frequency behave differently (shift, to_period,
+            # resample): the frequency counts (a PeriodIndex has it in its dtype already)
+            _tag(d, b"f", idx.freqstr or "")
         _feed_pd_array(d, idx.array, path)
 
 
