@@ -13,13 +13,20 @@ the original:
 
 * immutable atoms (numbers, strings, bytes, None, numpy scalars, functions and
   classes) are handed as they are;
-* plain ``numpy.ndarray`` s become **read-only views** (no copy). Arrays loaded
-  from the cache are memory-mapped read-only already, so a node that writes to
-  its input now fails the same way whether the input was just computed or
-  cached, instead of working on a first run only;
+* plain ``numpy.ndarray`` s become **read-only views** (no copy) that cannot be
+  unlocked: numpy lets ``x.setflags(write=True)`` (the first answer a search
+  gives for "assignment destination is read-only") succeed on a read-only view
+  of a writable array, and ``x.base`` is that writable array. The view handed
+  out is built from a holder that exports the memory read-only (its
+  ``__array_interface__``), so both fail as on an array loaded from the cache
+  (memory-mapped read-only). A node that writes to its input now fails the same
+  way whether the input was just computed or cached, instead of working on a
+  first run only. (This guards against accidents, not against code set on it:
+  a node runs with your rights and can reach any memory through ``ctypes``.);
 * pandas objects become copy-on-write copies (pandas 3; no data copied until
   someone writes), deep copies when copy-on-write is off;
-* plain tuples, lists, dicts and sets are rebuilt around guarded items;
+* plain tuples, lists, dicts and sets are rebuilt around guarded items (a set's
+  elements too: a hashable object can still be changed in place);
 * anything else is ``copy.deepcopy``-ed. That is the cost of this guarantee:
   a large fitted model read by several nodes is copied once per reader but
   the last (see :func:`~pylearn_lab.vm.submit.Submitter.task`). An object that
@@ -82,11 +89,9 @@ def guarded(value: Any, _depth: int = 0) -> Any:
     if t is np.ndarray:
         if value.dtype.hasobject:  # the elements themselves are mutable Python objects
             return _deep(value)
-        if not value.flags.writeable:
-            return value
-        view = value.view()
-        view.flags.writeable = False
-        return view
+        # even a read-only input is locked again: a node may return a read-only view
+        # of a writable array (pandas' to_numpy() does), which a reader could unlock
+        return _locked(value)
     if _depth < _DEPTH:
         if t is tuple:
             items = tuple(guarded(v, _depth + 1) for v in value)
@@ -96,11 +101,35 @@ def guarded(value: Any, _depth: int = 0) -> Any:
         if t is dict:
             return {k: guarded(v, _depth + 1) for k, v in value.items()}
         if t is set or t is frozenset:
-            return t(value)  # elements of a set are hashable: immutable in practice
+            # hashable is not immutable: a set of plain objects (identity hash) can have
+            # its elements changed in place, so they are guarded like a list's items
+            return t(guarded(v, _depth + 1) for v in value)
     pandas = _pandas_copy(value)
     if pandas is not None:
         return pandas
     return _deep(value)
+
+
+class _ReadOnlyMemory:
+    """Exports an array's memory as read-only: numpy refuses to make an array whose
+    base is this object writeable (there is no writable buffer to find), unlike a
+    read-only view of a writable array. Keeps the array alive."""
+
+    __slots__ = ("__array_interface__", "_array")
+
+    def __init__(self, array: np.ndarray) -> None:
+        face = dict(array.__array_interface__)
+        face["data"] = (face["data"][0], True)  # (address, read-only)
+        self.__array_interface__ = face
+        self._array = array
+
+
+def _locked(value: np.ndarray) -> np.ndarray:
+    """A read-only view of ``value`` that cannot be unlocked (see the module docstring)."""
+    view = np.asarray(_ReadOnlyMemory(value))
+    if view.dtype != value.dtype:  # the interface spells some dtypes (aligned records) less exactly
+        view = view.view(value.dtype)
+    return view
 
 
 def _pandas_copy(value: Any) -> Any:

@@ -1,0 +1,158 @@
+"""Red team: wrong results from ``run()``, ``sweep()`` and the backends.
+
+Each test tries to make the VM return or store a value that differs from a
+fresh computation, compute a node twice, or let an error escape as the wrong
+type. Counting functions write to ``pl.untracked`` lists (not part of any key);
+"fresh" means the same expression computed alone in a new cache.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pylearn_lab as pl
+from pylearn_lab.backends.local import Backend
+from pylearn_lab.errors import NodeError
+from pylearn_lab.vm.isolate import guarded
+
+RAN = pl.untracked([])
+
+
+def _fresh(tmp_path, expr, name="fresh"):
+    return pl.run(expr, cache=pl.Cache(tmp_path / name))
+
+
+# -- components ----------------------------------------------------------------------
+@pl.component
+def arange(n: int) -> np.ndarray:
+    RAN.append("arange")
+    return np.arange(n, dtype=float)
+
+
+@pl.component
+def unlocks_and_bumps(x: np.ndarray) -> float:
+    """A careless user's answer to "assignment destination is read-only"."""
+    x.setflags(write=True)
+    x += 1
+    return float(x.sum())
+
+
+@pl.component
+def bumps_base(x: np.ndarray) -> float:
+    base = x.base if x.base is not None else x
+    if isinstance(base, np.ndarray):
+        base += 1
+    return float(x.sum())
+
+
+@pl.component
+def total(x) -> float:
+    RAN.append("total")
+    return float(np.asarray(x).sum())
+
+
+class Holder:
+    def __init__(self) -> None:
+        self.rows: list = []
+
+
+@pl.component
+def holders(n: int) -> set:
+    out = set()
+    for _ in range(n):
+        out.add(Holder())
+    return out
+
+
+@pl.component
+def fills(hs: set) -> int:
+    for h in hs:
+        h.rows.append(1)
+    return 0
+
+
+@pl.component
+def filled(hs: set) -> int:
+    return sum(len(h.rows) for h in hs)
+
+
+@pl.component
+def rows(n: int) -> list:
+    RAN.append("rows")
+    return list(range(n))
+
+
+@pl.component
+def appends(xs: list) -> int:
+    xs.append(100)
+    return len(xs)
+
+
+@pl.component
+def summed(xs: list) -> int:
+    RAN.append("summed")
+    return sum(xs)
+
+
+# -- vm/isolate.py --------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["serial", "threads"])
+def test_unlocking_a_read_only_input_cannot_change_a_siblings_input(tmp_path, backend):
+    cache = pl.Cache(tmp_path / "cache")
+    x = arange(6)
+    try:
+        pl.run([unlocks_and_bumps(x), total(x)], cache=cache, backend=backend)
+    except NodeError as err:
+        assert "WRITEABLE" in str(err) or "read-only" in str(err)
+    RAN.clear()
+    assert pl.run(total(arange(6)), cache=cache) == 15.0
+    assert pl.run(arange(6), cache=cache).tolist() == list(range(6))
+
+
+def test_guarded_array_cannot_be_unlocked_nor_written_through_its_base():
+    a = np.arange(4.0)
+    g = guarded(a)
+    with pytest.raises(ValueError):
+        g.setflags(write=True)
+    with pytest.raises(ValueError):
+        g.flags.writeable = True
+    base = g.base
+    while isinstance(base, np.ndarray):
+        assert not base.flags.writeable
+        base = base.base
+    assert a.tolist() == [0, 1, 2, 3] and a.flags.writeable
+    assert np.shares_memory(a, g), "still a view, no copy"
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.arange(12.0).reshape(3, 4)[:, ::2],          # strided
+    lambda: np.arange(12.0).reshape(3, 4).T,                 # Fortran order
+    lambda: np.array(["2020-01-01", "2021-02-03"], dtype="datetime64[ns]"),
+    lambda: np.zeros(3, dtype=[("a", "i4"), ("b", "f8")]),  # structured
+    lambda: np.zeros((0, 3)),
+    lambda: np.arange(3.0)[::-1],
+    lambda: np.array(5.0),
+])
+def test_guarded_arrays_of_every_layout_equal_the_original_and_stay_locked(make):
+    a = make()
+    g = guarded(a)
+    assert g.dtype == a.dtype and g.shape == a.shape
+    assert g.strides == a.strides or a.size == 0  # (empty: numpy normalises strides)
+    assert np.array_equal(g, a) or a.dtype.kind == "V" and g.tobytes() == a.tobytes()
+    assert type(g) is np.ndarray and not g.flags.writeable
+    with pytest.raises(ValueError):
+        g.setflags(write=True)
+    assert pl.hash_value(g) == pl.hash_value(a)
+
+
+@pytest.mark.parametrize("backend", ["serial", "threads"])
+def test_a_set_of_objects_is_isolated_too(tmp_path, backend):
+    cache = pl.Cache(tmp_path / "cache")
+    hs = holders(3)
+    assert pl.run([fills(hs), filled(hs)], cache=cache, backend=backend) == [0, 0]
+    assert _fresh(tmp_path, filled(holders(3))) == 0
