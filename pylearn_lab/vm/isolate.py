@@ -31,7 +31,11 @@ the original:
   a large fitted model read by several nodes is copied once per reader but
   the last (see :func:`~pylearn_lab.vm.submit.Submitter.task`). An object that
   cannot be deep-copied is handed as it is (and named in docs/reliability.md
-  as the one way left to share one).
+  as the one way left to share one) -- except a one-shot iterator (a
+  generator): the first reader would consume what the next one reads, so
+  every later reader silently computed from an empty one. Guarding one raises
+  :class:`SharedIteratorError` (a ``TypeError``), which fails that reader
+  with a message saying to return a list.
 
 Examples
 --------
@@ -52,11 +56,12 @@ from __future__ import annotations
 import copy
 import sys
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["guarded", "READ_ONLY_HINT"]
+__all__ = ["guarded", "READ_ONLY_HINT", "SharedIteratorError"]
 
 # what a node that writes into a guarded array is told (the receipt adds it to the error)
 READ_ONLY_HINT = ("inputs reach a node read-only, so that no node changes what another node "
@@ -66,6 +71,14 @@ _ATOMS: frozenset[type] = frozenset({
     int, float, complex, bool, str, bytes, type(None), range, slice, type(Ellipsis),
     types.FunctionType, types.BuiltinFunctionType, types.ModuleType, type,
 })
+
+
+class SharedIteratorError(TypeError):
+    """A one-shot iterator (a generator) is read by more than one node, or read by a node
+    and also returned: it cannot be copied, and sharing it gives the later readers what
+    the first did not consume. The reader fails with this message (as a ``TypeError``)."""
+
+
 _DEPTH = 64  # nested plain containers rebuilt this deep; deeper ones are deep-copied
 
 
@@ -153,5 +166,11 @@ def _deep(value: Any) -> Any:
     try:
         return copy.deepcopy(value)
     except Exception:
+        if isinstance(value, Iterator):
+            raise SharedIteratorError(
+                f"an input of this node is a one-shot {type(value).__name__} that another node "
+                "also reads (or the run returns): whoever reads it first leaves the others only "
+                "what it did not consume. Expected a value that can be read twice: return a "
+                "list (list(...)) from the node that makes it.") from None
         # locks, sockets, live handles: nothing can copy it; the node shares it (documented)
         return value

@@ -22,7 +22,15 @@ functions alone). A group goes to the backend's task plane when it has one
 library (``pickles_by_value=False``, e.g. a plain ``ProcessPoolExecutor``)
 cannot send notebook functions or components by value: its tasks travel
 cloudpickled (:func:`~pylearn_lab.vm.task.execute_pickled`), and the loop
-unpickles the receipts. A group that cannot be pickled at all fails as its
+unpickles the receipts. So do the tasks of any backend not built in here that
+says it is not in-process and has no task plane: values travel to such a
+backend live, and nothing proves it copies them -- a user's executor that runs
+each call at once in this process (or a ``Backend`` subclass that forgot
+``in_process = True``) handed one upstream object to every reader, and a reader
+that changed it in place changed its siblings' stored results. Pickling the
+tasks here makes every reader's input its own copy whatever the executor does
+(the cost: one pickling by the VM, which such a backend had to do anyway, plus
+a copy of the pickled bytes). A group that cannot be pickled at all fails as its
 nodes' errors (:func:`~pylearn_lab.vm.batching.unpicklable_receipts`), and
 the run goes on.
 
@@ -53,13 +61,13 @@ from typing import Any
 import numpy as np
 
 from ..backends.capabilities import Capabilities, capabilities_of
-from ..errors import UnpicklableError
+from ..errors import BackendError, UnpicklableError
 from ..graph.fresh import check_fresh
 from .batching import groups, unpicklable_receipts
-from .isolate import guarded
+from .isolate import SharedIteratorError, guarded
 from .recipe import recipe
 from .scheduler import Scheduler
-from .task import Task, execute, execute_batch, execute_pickled
+from .task import Receipt, Task, execute, execute_batch, execute_pickled
 
 __all__ = ["InputLost", "Submitter"]
 
@@ -76,7 +84,7 @@ class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
     __slots__ = ("sched", "backend", "cache", "caps", "in_process", "via_store", "finished",
-                 "node_timeout", "_handed", "_outputs")
+                 "node_timeout", "_handed", "_outputs", "_pickle")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
@@ -89,6 +97,11 @@ class Submitter:
         self.node_timeout: float | None = None  # run(node_timeout=); see _timeout
         self._handed: dict[str, int] = {}  # in process: readers each input was handed to so far
         self._outputs = frozenset(sched.plan.outputs)
+        # tasks the VM cloudpickles itself (module docstring): the standard library's
+        # pickle cannot carry them, or nothing proves the backend copies live values
+        self._pickle = not self.caps.pickles_by_value or (
+            not self.in_process and self.caps.task_plane is None
+            and not type(backend).__module__.startswith("pylearn_lab."))
 
     def choose_data_plane(self) -> None:
         """Ask the backend whether its workers see the cache (asked only when there is work:
@@ -112,7 +125,7 @@ class Submitter:
             self._submit_chunk(keys[i:i + size], inflight)
 
     def _submit_chunk(self, chunk: list[str], inflight: dict[cf.Future, list[str]]) -> None:
-        tasks, sent = [], []
+        tasks, sent, refused = [], [], []
         for k in chunk:
             try:
                 task = self.task(k)
@@ -121,6 +134,15 @@ class Submitter:
                 sent.append(k)
             except InputLost as lost:
                 self.sched.on_input_lost(lost.key, k)
+            except SharedIteratorError as exc:  # this reader fails; the run goes on
+                refused.append(Receipt(k, ok=False, error_type="builtins.TypeError",
+                                       error_msg=str(exc)))
+        if refused:
+            self.sched.on_submitted([r.key for r in refused])
+            done: cf.Future = cf.Future()
+            done.set_result(refused)
+            inflight[done] = [r.key for r in refused]
+            done.add_done_callback(self.finished.put)
         if not tasks:
             return
         self.sched.on_submitted(sent)
@@ -135,7 +157,7 @@ class Submitter:
         try:
             if plane is not None:
                 return plane.submit_tasks(tasks)
-            if not self.caps.pickles_by_value:
+            if self._pickle:
                 import cloudpickle
 
                 try:
@@ -150,6 +172,17 @@ class Submitter:
             fut: cf.Future = cf.Future()
             fut.set_result(unpicklable_receipts([t.call.key for t in tasks], exc))
             return fut
+        except BackendError:
+            raise
+        except Exception as exc:
+            # a backend's own submit failed (a pool closed by its ``with`` block says
+            # "cannot schedule new futures after shutdown"): that is the backend's
+            # error, not the node's, and it must say so in the error tree's words
+            raise BackendError(
+                f"{type(self.backend).__name__}.submit() refused a task "
+                f"({type(exc).__name__}: {exc}). Check that the backend is still open (a "
+                "pool used after its `with` block is shut down), or pass backend=\"threads\"."
+            ) from exc
 
     def _timeout(self, k: str) -> float | None:
         """The shorter of ``run(node_timeout=)`` and the node's component ``timeout=``."""

@@ -156,3 +156,105 @@ def test_a_set_of_objects_is_isolated_too(tmp_path, backend):
     hs = holders(3)
     assert pl.run([fills(hs), filled(hs)], cache=cache, backend=backend) == [0, 0]
     assert _fresh(tmp_path, filled(holders(3))) == 0
+
+
+# -- the seam: executors and backends from a user ---------------------------------------
+class InlineExecutor(cf.Executor):
+    """A user's executor that runs each call at once, in this process (a common pattern)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut: cf.Future = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        return fut
+
+
+class InlineBackend(Backend):
+    """A custom Backend subclass that forgot ``in_process = True`` (the base class says False)."""
+
+    def submit(self, fn, *args, **kwargs):
+        return InlineExecutor().submit(fn, *args, **kwargs)
+
+
+@pytest.mark.parametrize("make", [InlineExecutor, InlineBackend])
+@pytest.mark.parametrize("cached", [True, False])
+def test_an_executor_that_runs_in_process_unannounced_still_isolates_inputs(tmp_path, make,
+                                                                            cached):
+    cache = pl.Cache(tmp_path / "cache") if cached else False
+    src = rows(3)
+    got = pl.run([appends(src), summed(src), src], cache=cache, backend=make())
+    assert got == [4, 3, [0, 1, 2]]
+    if cached:
+        RAN.clear()
+        assert pl.run([summed(rows(3)), rows(3)], cache=pl.Cache(tmp_path / "cache")) \
+            == [3, [0, 1, 2]]
+        assert RAN == []
+
+
+class BrokenSubmit(cf.Executor):
+    def submit(self, fn, /, *args, **kwargs):
+        raise RuntimeError("my executor is broken")
+
+
+@pytest.mark.parametrize("make", [BrokenSubmit, "closed"])
+def test_an_executor_whose_submit_raises_fails_the_run_clearly(tmp_path, make):
+    if make == "closed":
+        with cf.ThreadPoolExecutor(1) as backend:  # shut down at the end of the block
+            pass
+        said = "after shutdown"
+    else:
+        backend, said = make(), "my executor is broken"
+    with pytest.raises(pl.errors.BackendError, match=said) as info:
+        pl.run(summed(rows(3)), cache=pl.Cache(tmp_path / "c"), backend=backend,
+               progress=False)
+    assert "submit() refused a task" in str(info.value) and "still open" in str(info.value)
+    assert isinstance(info.value, RuntimeError)  # what the executor raised stays catchable
+    # nothing was stored and nothing is left claimed: a working backend computes it
+    assert pl.run(summed(rows(3)), cache=pl.Cache(tmp_path / "c"), backend="serial") == 3
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_plain_thread_pool_and_process_pool_give_fresh_results(tmp_path, workers):
+    src = rows(4)
+    with cf.ThreadPoolExecutor(workers) as pool:
+        assert pl.run([appends(src), summed(src)], cache=pl.Cache(tmp_path / "t"),
+                      backend=pool) == [5, 6]
+    with cf.ProcessPoolExecutor(workers) as pool:
+        assert pl.run([appends(src), summed(src)], cache=pl.Cache(tmp_path / "p"),
+                      backend=pool) == [5, 6]
+    assert pl.run(summed(rows(4)), cache=pl.Cache(tmp_path / "p")) == 6
+
+
+# -- generators as values ----------------------------------------------------------------
+@pl.component
+def counting(n: int):
+    return (i for i in range(n))
+
+
+@pl.component
+def consumed(it) -> int:
+    return sum(it)
+
+
+@pl.component
+def consumed_times(it, k: int) -> int:
+    return sum(it) * k
+
+
+@pytest.mark.parametrize("backend", ["serial", "threads"])
+def test_a_generator_read_by_two_nodes_never_gives_one_an_empty_one(tmp_path, backend):
+    g = counting(4)
+    with pytest.raises(TypeError, match=r"one-shot generator.*list\(") as info:
+        pl.run([consumed(g), consumed_times(g, 2)], cache=False, backend=backend)
+    err = info.value
+    assert isinstance(err, NodeError) and err.others == []
+    assert list(err.partial.values()) == [12], "the one reader that got it computed right"
+
+
+def test_a_generator_returned_and_read_is_refused_not_returned_consumed(tmp_path):
+    g = counting(3)
+    with pytest.raises(TypeError, match="one-shot"):
+        pl.run([g, consumed(g)], cache=False)
+    assert pl.run(consumed(counting(3)), cache=False) == 3  # one reader: fine
