@@ -84,7 +84,7 @@ class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
     __slots__ = ("sched", "backend", "cache", "caps", "in_process", "via_store", "finished",
-                 "node_timeout", "_handed", "_outputs", "_pickle")
+                 "node_timeout", "_handed", "_outputs", "_pickle", "_lent")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
@@ -96,6 +96,7 @@ class Submitter:
         self.via_store = False
         self.node_timeout: float | None = None  # run(node_timeout=); see _timeout
         self._handed: dict[str, int] = {}  # in process: readers each input was handed to so far
+        self._lent: set[str] = set()  # inputs whose value itself went to their last reader
         self._outputs = frozenset(sched.plan.outputs)
         # tasks the VM cloudpickles itself (module docstring): the standard library's
         # pickle cannot carry them, or nothing proves the backend copies live values
@@ -215,11 +216,20 @@ class Submitter:
         """Input ``d`` for an in-process reader: one it cannot change for anyone else
         (:mod:`~pylearn_lab.vm.isolate`). Its last reader gets the value itself when
         nobody asked for it as an output (arrays still read-only, as when cached): every
-        other reader's copy is made by then, so the copies cost readers - 1, not readers."""
+        other reader's copy is made by then, so the copies cost readers - 1, not readers.
+
+        Asked again after that (a retried node: its worker was lost after the node
+        ran), the value may have been changed by the first attempt, so it is read
+        again from the cache, else computed again (:class:`InputLost`): a retry
+        that appended to a list a second time stored a wrong result."""
+        if d in self._lent:
+            self._lent.discard(d)
+            self.sched.values.pop(d, None)
         value = self.value(d)
         n = self._handed[d] = self._handed.get(d, 0) + 1
         if n >= len(self.sched.users.get(d, ())) and d not in self._outputs \
                 and type(value) is not np.ndarray:
+            self._lent.add(d)
             return value
         return guarded(value)
 

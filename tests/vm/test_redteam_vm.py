@@ -258,3 +258,143 @@ def test_a_generator_returned_and_read_is_refused_not_returned_consumed(tmp_path
     with pytest.raises(TypeError, match="one-shot"):
         pl.run([g, consumed(g)], cache=False)
     assert pl.run(consumed(counting(3)), cache=False) == 3  # one reader: fine
+
+
+# -- run() semantics -----------------------------------------------------------------------
+@pl.component
+def slow_square(x: int) -> int:
+    RAN.append(("slow_square", x))
+    import time
+
+    time.sleep(0.2)
+    return x * x
+
+
+@pl.component
+def add(a: int, b: int) -> int:
+    RAN.append("add")
+    return a + b
+
+
+@pl.component
+def flaky(x: int, fail: bool) -> int:
+    RAN.append(("flaky", x))
+    if fail:
+        raise KeyError("point failed on purpose")
+    return x * 10
+
+
+@pytest.mark.parametrize("backend", ["serial", "threads"])
+def test_the_same_expr_twice_and_a_diamond_compute_each_node_once(tmp_path, backend):
+    RAN.clear()
+    src = rows(4)
+    left, right = summed(src), appends(src)
+    top = add(left, right)
+    got = pl.run([top, top, src, left, src], cache=pl.Cache(tmp_path / "c"), backend=backend)
+    assert got == [6 + 5, 11, [0, 1, 2, 3], 6, [0, 1, 2, 3]]
+    assert sorted(map(str, RAN)) == ["add", "rows", "summed"]
+    assert got[2] is got[4], "one node, one value"
+
+
+def test_sweep_keep_computes_each_good_point_once_and_honours_cache_false(tmp_path):
+    RAN.clear()
+    sw = pl.sweep(flaky, grid={"x": [1, 2, 3], "fail": [False]}, cache=False, errors="keep")
+    assert sw.values == [10, 20, 30] and sw.failed == []
+    RAN.clear()
+    sw = pl.sweep(flaky, grid=[{"x": 1, "fail": False}, {"x": 2, "fail": True},
+                               {"x": 3, "fail": False}], cache=False, errors="keep")
+    assert sw.values == [10, None, 30] and sw.failed == [1]
+    assert sorted(RAN) == [("flaky", 1), ("flaky", 2), ("flaky", 3)], "each point once"
+    RAN.clear()  # cache=False stored nothing anywhere: the same sweep computes again
+    pl.sweep(flaky, grid=[{"x": 1, "fail": False}], cache=False)
+    assert RAN == [("flaky", 1)]
+
+
+def test_sweep_keep_with_a_cache_stores_good_points_and_never_the_failed_one(tmp_path):
+    cache = pl.Cache(tmp_path / "c")
+    grid = [{"x": 1, "fail": False}, {"x": 2, "fail": True}]
+    RAN.clear()
+    sw = pl.sweep(flaky, grid=grid, cache=cache, errors="keep")
+    assert sw.values == [10, None]
+    RAN.clear()
+    sw = pl.sweep(flaky, grid=grid, cache=cache, errors="keep")
+    assert sw.values == [10, None] and RAN == [("flaky", 2)], "the good point was a hit"
+
+
+def test_two_threads_running_overlapping_graphs_compute_shared_nodes_once(tmp_path):
+    RAN.clear()
+    cache = pl.Cache(tmp_path / "c")
+    out: dict[str, object] = {}
+
+    def go(name, exprs):
+        out[name] = pl.run(exprs, cache=cache, backend="threads", progress=False)
+
+    a = threading.Thread(target=go, args=("a", [slow_square(3), add(slow_square(3), 1)]))
+    b = threading.Thread(target=go, args=("b", [add(slow_square(3), 1), slow_square(4)]))
+    a.start(), b.start()
+    a.join(30), b.join(30)
+    assert out == {"a": [9, 10], "b": [10, 16]}
+    assert RAN.count(("slow_square", 3)) == 1, f"single flight broken: {RAN}"
+    assert RAN.count("add") == 1
+
+
+class FlakyInProcess(cf.Executor):
+    """In-process executor whose first future fails after the call ran (a lost worker)."""
+
+    in_process = True
+
+    def __init__(self) -> None:
+        self.lost = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut: cf.Future = cf.Future()
+        value = fn(*args, **kwargs)
+        names = [t.call.label for t in (args[0] if isinstance(args[0], list) else [args[0]])]
+        if self.lost == 0 and any("appends" in n for n in names):
+            self.lost += 1
+            fut.set_exception(ConnectionError("worker lost after running"))
+        else:
+            fut.set_result(value)
+        return fut
+
+
+def test_a_retried_last_reader_gets_its_input_unchanged_by_its_first_attempt(tmp_path):
+    cache = pl.Cache(tmp_path / "c")
+    src = rows(3)
+    ex = FlakyInProcess()
+    # appends is the only reader of src (and src is not an output): it is handed src itself
+    got = pl.run([appends(src)], cache=cache, backend=ex, retries=1)
+    assert ex.lost == 1
+    assert got == [4], "the retry saw the list its first attempt appended to"
+    ex = FlakyInProcess()
+    got = pl.run([summed(rows(5)), appends(rows(5))], cache=False, backend=ex, retries=1)
+    assert ex.lost == 1 and got == [10, 6]
+    assert pl.run(appends(rows(3)), cache=pl.Cache(tmp_path / "c")) == 4
+
+
+@pytest.mark.parametrize("backend", ["serial", "threads"])
+def test_a_batching_rewrite_rule_keeps_inputs_isolated(tmp_path, backend):
+    from pylearn_lab.vm.rewrite import register_rewrite, unregister_rewrite
+
+    def batch_all(plan):
+        plan.batch = 8
+        return plan
+
+    register_rewrite(batch_all)
+    try:
+        src = rows(3)
+        got = pl.run([appends(src), summed(src), src, add(summed(src), appends(src))],
+                     cache=pl.Cache(tmp_path / "c"), backend=backend)
+    finally:
+        unregister_rewrite(batch_all)
+    assert got == [4, 3, [0, 1, 2], 7]
+    assert _fresh(tmp_path, add(summed(rows(3)), appends(rows(3)))) == 7
+
+
+def test_changing_a_literal_argument_after_building_refuses_to_store(tmp_path):
+    data = [1, 2, 3]
+    e = summed(data)
+    data.append(4)  # careless user: the Expr was keyed on [1, 2, 3]
+    with pytest.raises(pl.errors.StaleKeyError):
+        pl.run(e, cache=pl.Cache(tmp_path / "c"))
+    assert pl.run(summed([1, 2, 3]), cache=pl.Cache(tmp_path / "c")) == 6
