@@ -228,12 +228,32 @@ class _Run:
                 self.leases.flush()
                 sched.free_values()
         except BaseException:
-            for f in self.inflight:
-                f.cancel()
-            self.leases.release_all()
+            self._stop_inflight()
             raise
         self.leases.release_all()
         self._finish()
+
+    def _stop_inflight(self) -> None:
+        """The run stops (cancelled, timed out, interrupted): cancel what has not started;
+        nodes already running (a thread cannot be stopped) keep their claims until they
+        end. Released at once, a run started again computed the same node a second time
+        while the first was still storing it (found by the red team)."""
+        running: list[str] = []
+        for f, keys in self.inflight.items():
+            if f.cancel():
+                continue
+            held = [k for k in keys if k in self.leases.held]
+            if held:
+                running += held
+                f.add_done_callback(lambda _f, held=held: self._release_late(held))
+        self.leases.held.difference_update(running)
+        self.leases.release_all()
+
+    def _release_late(self, keys: list[str]) -> None:
+        try:  # in a worker's thread, after the node stored its result
+            self.cache.release_many(keys, self.leases.owner)
+        except Exception:  # a claim left lapses after CLAIM_TTL: never fail a worker
+            pass
 
     def _dispatch(self, keys: list[str]) -> None:
         """Claim ready nodes and submit those this run computes."""

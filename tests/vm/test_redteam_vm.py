@@ -398,3 +398,48 @@ def test_changing_a_literal_argument_after_building_refuses_to_store(tmp_path):
     with pytest.raises(pl.errors.StaleKeyError):
         pl.run(e, cache=pl.Cache(tmp_path / "c"))
     assert pl.run(summed([1, 2, 3]), cache=pl.Cache(tmp_path / "c")) == 6
+
+
+# -- literal arguments shared by several nodes ---------------------------------------------
+@pytest.mark.parametrize("backend", ["serial", "threads"])
+def test_a_node_changing_a_literal_argument_cannot_change_a_siblings_result(tmp_path, backend):
+    data = [0, 1, 2]
+    cache = pl.Cache(tmp_path / "c")
+    got = pl.run([appends(data), summed(data)], cache=cache, backend=backend)
+    assert got == [4, 3]
+    assert data == [0, 1, 2], "the user's own list was changed by a node"
+    RAN.clear()
+    assert pl.run(summed([0, 1, 2]), cache=pl.Cache(tmp_path / "c")) == 3
+    assert _fresh(tmp_path, summed([0, 1, 2])) == 3
+
+
+# -- cancel, interrupt, timeouts -------------------------------------------------------------
+@pl.component
+def sleepy(x: int, s: float = 0.6) -> int:
+    import time
+
+    RAN.append(("sleepy", x))
+    time.sleep(s)
+    return x + 1
+
+
+def test_cancel_mid_run_then_run_again_computes_the_running_node_once(tmp_path):
+    RAN.clear()
+    cache = pl.Cache(tmp_path / "c")
+    h = pl.run([sleepy(1)], cache=cache, backend="threads", wait=False)
+    import time
+
+    deadline = time.time() + 5
+    while ("sleepy", 1) not in RAN and time.time() < deadline:
+        time.sleep(0.01)
+    h.cancel()
+    with pytest.raises(pl.errors.RunCancelledError):
+        h.result()
+    assert pl.run([sleepy(1)], cache=cache, backend="threads") == [2]
+    assert RAN.count(("sleepy", 1)) == 1, f"computed twice: {RAN}"
+
+
+def test_node_timeout_on_in_process_backends_is_not_a_wrong_result(tmp_path):
+    got = pl.run([sleepy(2, 0.3)], cache=pl.Cache(tmp_path / "c"), backend="threads",
+                 node_timeout=0.05)
+    assert got == [3]
