@@ -23,6 +23,7 @@ the original:
   way whether the input was just computed or cached, instead of working on a
   first run only. (This guards against accidents, not against code set on it:
   a node runs with your rights and can reach any memory through ``ctypes``.);
+* a ``memoryview`` becomes a read-only one (no copy);
 * pandas objects become copy-on-write copies (pandas 3; no data copied until
   someone writes), deep copies when copy-on-write is off;
 * plain tuples, lists, dicts and sets are rebuilt around guarded items (a set's
@@ -56,12 +57,15 @@ from __future__ import annotations
 import copy
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["guarded", "READ_ONLY_HINT", "SharedIteratorError"]
+from ..graph.nodes import Call, Ref, new_call
+from ..hashing.untracked import is_untracked
+
+__all__ = ["guarded", "guarded_call", "READ_ONLY_HINT", "SharedIteratorError"]
 
 # what a node that writes into a guarded array is told (the receipt adds it to the error)
 READ_ONLY_HINT = ("inputs reach a node read-only, so that no node changes what another node "
@@ -79,6 +83,7 @@ class SharedIteratorError(TypeError):
     the first did not consume. The reader fails with this message (as a ``TypeError``)."""
 
 
+_SHARED: frozenset[type] = _ATOMS | {Ref}  # literals guarded_call hands on as they are
 _DEPTH = 64  # nested plain containers rebuilt this deep; deeper ones are deep-copied
 
 
@@ -105,6 +110,8 @@ def guarded(value: Any, _depth: int = 0) -> Any:
         # even a read-only input is locked again: a node may return a read-only view
         # of a writable array (pandas' to_numpy() does), which a reader could unlock
         return _locked(value)
+    if t is memoryview:  # cannot be deep-copied; a read-only view of it needs no copy
+        return value if value.readonly else value.toreadonly()
     if _depth < _DEPTH:
         if t is tuple:
             items = tuple(guarded(v, _depth + 1) for v in value)
@@ -121,6 +128,70 @@ def guarded(value: Any, _depth: int = 0) -> Any:
     if pandas is not None:
         return pandas
     return _deep(value)
+
+
+def guarded_call(call: Call, skip: Iterable[str] = ()) -> Call:
+    """``call`` with its literal arguments guarded, for an in-process node.
+
+    Building an expression copies plain lists, tuples and dicts of the literals
+    (to put Refs in them), but an array or an object passed as a literal is the
+    user's own, shared by every node built from it. A node writing into it
+    changed the user's data and what its siblings computed -- stored under keys
+    naming the unchanged value. Nodes on other processes get copies; this gives
+    in-process nodes the same. Left as they are: atoms, callables (a callback
+    object is meant to be shared), ``pl.untracked`` objects (a log the code
+    writes to) and the parameters named in ``skip`` (a component's ``ignore=``:
+    passed on, never keyed). Returns ``call`` itself when nothing needed a guard.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pylearn_lab.graph.nodes import Call
+    >>> x = np.zeros(2)
+    >>> g = guarded_call(Call(len, (x, 3), {}, "k" * 32, "len"))
+    >>> g.args[0].flags.writeable, g.args[1], x.flags.writeable
+    (False, 3, True)
+    """
+    for v in call.args:  # the common case, first: literals that are numbers or strings
+        if type(v) not in _SHARED:
+            break
+    else:
+        if all(type(v) in _SHARED for v in call.kwargs.values()):
+            return call
+    skip = frozenset(skip)
+    names = _positional_names(call.func) if skip else ()
+    args = tuple(a if i < len(names) and names[i] in skip else _literal(a)
+                 for i, a in enumerate(call.args))
+    kwargs = {k: v if k in skip else _literal(v) for k, v in call.kwargs.items()}
+    if all(a is b for a, b in zip(args, call.args)) and \
+            all(kwargs[k] is v for k, v in call.kwargs.items()):
+        return call
+    return new_call(call.func, args, kwargs, call.key, call.label, call.cache, call.inputs)
+
+
+def _positional_names(func: Any) -> tuple[str, ...]:
+    import inspect
+
+    try:
+        return tuple(inspect.signature(func).parameters)
+    except (TypeError, ValueError):
+        return ()
+
+
+def _literal(value: Any, _depth: int = 0) -> Any:
+    t = type(value)
+    if t in _ATOMS or t is Ref or isinstance(value, np.generic):
+        return value
+    if _depth < _DEPTH and (t is list or t is tuple or t is dict):
+        # the container is the node's own copy already; only what it holds is shared
+        if t is dict:
+            items = {k: _literal(v, _depth + 1) for k, v in value.items()}
+            return value if all(items[k] is v for k, v in value.items()) else items
+        seq = [_literal(v, _depth + 1) for v in value]
+        return value if all(a is b for a, b in zip(seq, value)) else t(seq)
+    if callable(value) or is_untracked(value):
+        return value
+    return guarded(value)
 
 
 class _ReadOnlyMemory:

@@ -42,7 +42,7 @@ import cloudpickle
 
 from ..backends.registry import resolve_backend
 from ..cache.cache import resolve_cache
-from ..errors import CacheError, NodeError, Status
+from ..errors import BackendError, CacheError, NodeError, Status
 from ..graph.expr import Expr
 from ..graph.seconds import check_seconds
 from .claims import POLL, Leases
@@ -56,6 +56,7 @@ from .rewrite import apply_rewrites
 from .scheduler import Scheduler
 from .state import Counts, NodeState
 from .submit import InputLost, Submitter
+from .task import Receipt
 
 __all__ = ["run"]
 
@@ -312,7 +313,15 @@ class _Run:
         except BaseException as exc:  # the worker, not user code, failed
             self._worker_lost(keys, exc)
             return
-        self._receipts(result if isinstance(result, list) else [result])
+        receipts = result if isinstance(result, list) else [result]
+        if not receipts or not all(isinstance(r, Receipt) for r in receipts):
+            # a backend that does not run what it is given (a user's executor resolving
+            # its futures itself) would otherwise fail the run with an AttributeError
+            raise BackendError(
+                f"{type(self.backend).__name__}: a future returned by submit() brought "
+                f"{type(result).__name__} {result!r:.60}, not the result of the submitted "
+                "call (a node receipt). submit(fn, *args) must return a Future of fn(*args).")
+        self._receipts(receipts)
 
     def _receipts(self, receipts: list[Any]) -> None:
         assert self.sched is not None

@@ -64,7 +64,7 @@ from ..backends.capabilities import Capabilities, capabilities_of
 from ..errors import BackendError, UnpicklableError
 from ..graph.fresh import check_fresh
 from .batching import groups, unpicklable_receipts
-from .isolate import SharedIteratorError, guarded
+from .isolate import SharedIteratorError, guarded, guarded_call
 from .recipe import recipe
 from .scheduler import Scheduler
 from .task import Receipt, Task, execute, execute_batch, execute_pickled
@@ -204,6 +204,8 @@ class Submitter:
             check_fresh(graph.expr(k))
         rec = recipe(graph.expr(k)) if store else {}
         if self.in_process:
+            # literal arrays and objects are the user's, shared by every node built from them
+            call = guarded_call(call, self._ignored(k))
             return Task(call, {d: self._input(d) for d in call.inputs}, cache, store, True, rec)
         if self.via_store:
             # keys only: the worker loads what is stored; values travel only for the rest
@@ -211,6 +213,13 @@ class Submitter:
             inputs = {d: values[d] for d in call.inputs if d in values}
             return Task(call, inputs, cache.spec(), store, not call.cache, rec)
         return Task(call, {d: self.value(d) for d in call.inputs}, None, False, True, rec)
+
+    def _ignored(self, k: str) -> Any:
+        """The parameters node ``k``'s component passes on unkeyed (``ignore=``)."""
+        try:
+            return getattr(self.sched.graph.expr(k).component, "ignore", ())
+        except KeyError:  # a graph of plain Calls: no component
+            return ()
 
     def _input(self, d: str) -> Any:
         """Input ``d`` for an in-process reader: one it cannot change for anyone else
