@@ -65,7 +65,8 @@ import numpy as np
 from ..graph.nodes import Call, Ref, new_call
 from ..hashing.untracked import is_untracked
 
-__all__ = ["guarded", "guarded_call", "READ_ONLY_HINT", "SharedIteratorError"]
+__all__ = ["guarded", "guarded_call", "unshare_literals", "READ_ONLY_HINT",
+           "SharedIteratorError"]
 
 # what a node that writes into a guarded array is told (the receipt adds it to the error)
 READ_ONLY_HINT = ("inputs reach a node read-only, so that no node changes what another node "
@@ -167,6 +168,47 @@ def guarded_call(call: Call, skip: Iterable[str] = ()) -> Call:
             all(kwargs[k] is v for k, v in call.kwargs.items()):
         return call
     return new_call(call.func, args, kwargs, call.key, call.label, call.cache, call.inputs)
+
+
+def unshare_literals(calls: list[Call]) -> list[Call]:
+    """``calls`` (one shipped batch) with :func:`guarded_call` applied to those that hold
+    a literal array or object another call of the batch holds too.
+
+    A batch travels as one pickle, so an array that several of its nodes were built
+    from is unpickled once and shared by them: a node writing into it changed what
+    the next node of the batch computed (found by the red team on the processes
+    backend). Calls that share nothing are returned as they are (no copies).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pylearn_lab.graph.nodes import Call
+    >>> x = np.zeros(2)
+    >>> a, b = Call(len, (x,), {}, "a" * 32, "len"), Call(len, (x,), {}, "b" * 32, "len")
+    >>> [c.args[0].flags.writeable for c in unshare_literals([a, b])]
+    [False, False]
+    """
+    seen: dict[int, int] = {}
+    held = []
+    for c in calls:
+        ids = {id(v) for v in _leaves((c.args, c.kwargs))}
+        held.append(ids)
+        for i in ids:
+            seen[i] = seen.get(i, 0) + 1
+    return [guarded_call(c) if any(seen[i] > 1 for i in ids) else c
+            for c, ids in zip(calls, held)]
+
+
+def _leaves(value: Any, _depth: int = 0) -> Iterator[Any]:
+    """The literals inside plain containers that :func:`_literal` would guard."""
+    t = type(value)
+    if t in _SHARED or isinstance(value, np.generic):
+        return
+    if _depth < _DEPTH and (t is list or t is tuple or t is dict):
+        for v in (value.values() if t is dict else value):
+            yield from _leaves(v, _depth + 1)
+    elif not (callable(value) or is_untracked(value)):
+        yield value
 
 
 def _positional_names(func: Any) -> tuple[str, ...]:

@@ -598,3 +598,37 @@ def test_ignored_callables_and_untracked_arguments_are_still_shared(tmp_path):
 def calls_back(x: int, f: object) -> int:
     f(x)
     return x
+
+
+@pl.component
+def writes_array(x: np.ndarray) -> int:
+    x[0] = 99.0
+    return 0
+
+
+@pl.component
+def array_sum(x: np.ndarray) -> float:
+    return float(x.sum())
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_one_shipped_batch_does_not_share_a_literal_array_between_its_nodes(tmp_path, cached):
+    from pylearn_lab.vm.rewrite import register_rewrite, unregister_rewrite
+
+    def batch_all(plan):
+        plan.batch = 8
+        return plan
+
+    x = np.arange(4.0)
+    cache = pl.Cache(tmp_path / "c") if cached else False
+    register_rewrite(batch_all)
+    try:  # the writer fails as on any read-only input, or works on its own copy
+        got = pl.run([writes_array(x), array_sum(x)], cache=cache, backend="processes")
+    except ValueError as err:
+        assert "read-only" in str(err)
+        got = [0, err.partial[array_sum(x).key]]
+    finally:
+        unregister_rewrite(batch_all)
+    assert got == [0, 6.0] and x[0] == 0.0
+    if cached:
+        assert pl.run(array_sum(np.arange(4.0)), cache=pl.Cache(tmp_path / "c")) == 6.0
