@@ -32,6 +32,7 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import queue
 import threading
 import time
@@ -246,11 +247,11 @@ class _Run:
             held = [k for k in keys if k in self.leases.held]
             if held:
                 running += held
-                f.add_done_callback(lambda _f, held=held: self._release_late(held))
+                f.add_done_callback(functools.partial(self._release_late, held))
         self.leases.held.difference_update(running)
         self.leases.release_all()
 
-    def _release_late(self, keys: list[str]) -> None:
+    def _release_late(self, keys: list[str], _future: cf.Future) -> None:
         try:  # in a worker's thread, after the node stored its result
             self.cache.release_many(keys, self.leases.owner)
         except Exception:  # a claim left lapses after CLAIM_TTL: never fail a worker
