@@ -312,6 +312,10 @@ class _Run:
             if isinstance(result, bytes):  # execute_pickled: receipts travelled cloudpickled
                 result = cloudpickle.loads(result)
         except BaseException as exc:  # the worker, not user code, failed
+            if isinstance(exc, KeyboardInterrupt):
+                # a node interrupted in a worker thread stops the run, as on the serial
+                # backend (execute re-raises it); it was retried as a lost worker
+                raise
             self._worker_lost(keys, exc)
             return
         receipts = result if isinstance(result, list) else [result]

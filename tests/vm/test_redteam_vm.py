@@ -632,3 +632,46 @@ def test_one_shipped_batch_does_not_share_a_literal_array_between_its_nodes(tmp_
     assert got == [0, 6.0] and x[0] == 0.0
     if cached:
         assert pl.run(array_sum(np.arange(4.0)), cache=pl.Cache(tmp_path / "c")) == 6.0
+
+
+def test_call_while_a_run_computes_the_same_key_in_a_thread_computes_it_once(tmp_path):
+    RAN.clear()
+    cache = pl.Cache(tmp_path / "c")
+    h = pl.run([sleepy(7, 0.5)], cache=cache, backend="threads", wait=False)
+    import time
+
+    deadline = time.time() + 5
+    while ("sleepy", 7) not in RAN and time.time() < deadline:
+        time.sleep(0.01)
+    fut = pl.call(sleepy, (7, 0.5), cache=cache, backend="threads")
+    assert fut.result(timeout=30) == 8 and h.result() == [8]
+    assert RAN.count(("sleepy", 7)) == 1, f"computed twice: {RAN}"
+    assert pl.call(sleepy, (7, 0.5), cache=cache).result() == 8  # a hit, resolved at once
+    assert RAN.count(("sleepy", 7)) == 1
+
+
+INTERRUPT = pl.untracked([True])
+
+
+@pl.component
+def interrupted(x: int) -> int:
+    RAN.append(("interrupted", x))
+    if INTERRUPT and INTERRUPT.pop():
+        raise KeyboardInterrupt  # as Ctrl-C in the middle of the node
+    return -x
+
+
+@pytest.mark.parametrize("backend", ["serial", "threads"])
+def test_ctrl_c_mid_run_then_run_again_is_right_and_never_waits_for_a_claim(tmp_path, backend):
+    import time
+
+    RAN.clear()
+    INTERRUPT[:] = [True]
+    cache = pl.Cache(tmp_path / "c")
+    exprs = [summed(rows(3)), interrupted(1)]
+    with pytest.raises(KeyboardInterrupt):
+        pl.run(exprs, cache=cache, backend=backend, retries=0)
+    t0 = time.monotonic()
+    assert pl.run(exprs, cache=cache, backend=backend) == [3, -1]
+    assert time.monotonic() - t0 < 10, "the re-run waited for a claim left by the first"
+    assert RAN.count(("interrupted", 1)) == 2 and RAN.count("summed") <= 1
