@@ -117,6 +117,12 @@ class Submitter:
         """Nodes per future for ``n`` ready nodes (the plan's hint, else the backend's)."""
         hint = self.caps.batch_hint
         size = self.sched.plan.batch or (hint(n) if hint is not None else 1)
+        if isinstance(size, bool) or not isinstance(size, (int, float)) or size != size:
+            # a backend's report is its author's code: say whose, not int()'s TypeError
+            raise BackendError(
+                f"{type(self.backend).__name__}: batch_hint({n}) (or a rewrite rule's plan.batch) "
+                f"must be a number of nodes per task, received {type(size).__name__} "
+                f"{size!r:.40}. Return an int >= 1 (1: one node per task).")
         return max(1, int(size))
 
     def submit(self, keys: list[str], inflight: dict[cf.Future, list[str]]) -> None:

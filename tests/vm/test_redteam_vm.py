@@ -675,3 +675,33 @@ def test_ctrl_c_mid_run_then_run_again_is_right_and_never_waits_for_a_claim(tmp_
     assert pl.run(exprs, cache=cache, backend=backend) == [3, -1]
     assert time.monotonic() - t0 < 10, "the re-run waited for a claim left by the first"
     assert RAN.count(("interrupted", 1)) == 2 and RAN.count("summed") <= 1
+
+
+class Liar(cf.ThreadPoolExecutor):
+    """An executor whose report is wrong in every way it can be."""
+
+    def __init__(self, hint) -> None:
+        super().__init__(2)
+        self.hint = hint
+
+    def capabilities(self):
+        from pylearn_lab.backends.capabilities import Capabilities
+
+        return Capabilities(in_process=False, workers=0, batch_hint=self.hint)
+
+
+@pytest.mark.parametrize("hint", [lambda n: 10 ** 9, lambda n: 0, lambda n: -3, lambda n: 2.7])
+def test_a_backend_whose_capabilities_lie_still_gives_fresh_results(tmp_path, hint):
+    src = rows(3)
+    with Liar(hint) as backend:
+        got = pl.run([appends(src), summed(src), add(summed(src), 1)],
+                     cache=pl.Cache(tmp_path / "c"), backend=backend)
+    assert got == [4, 3, 4]
+    assert pl.run(summed(rows(3)), cache=pl.Cache(tmp_path / "c")) == 3
+
+
+@pytest.mark.parametrize("hint", [lambda n: None, lambda n: "many"])
+def test_a_batch_hint_that_is_no_number_is_a_backend_error(tmp_path, hint):
+    with Liar(hint) as backend:
+        with pytest.raises(pl.errors.BackendError, match="batch_hint"):
+            pl.run(summed(rows(3)), cache=pl.Cache(tmp_path / "c"), backend=backend)
