@@ -705,3 +705,66 @@ def test_a_batch_hint_that_is_no_number_is_a_backend_error(tmp_path, hint):
     with Liar(hint) as backend:
         with pytest.raises(pl.errors.BackendError, match="batch_hint"):
             pl.run(summed(rows(3)), cache=pl.Cache(tmp_path / "c"), backend=backend)
+
+
+# -- property: whatever a reader does to a guarded value, the original keeps its hash ------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+class Slot:
+    def __init__(self, v) -> None:
+        self.v = v
+
+    def __eq__(self, other):
+        return isinstance(other, Slot) and pl.hash_value(self.v) == pl.hash_value(other.v)
+
+    __hash__ = object.__hash__
+
+
+_leaf = st.one_of(st.integers(-5, 5), st.text(max_size=3), st.none(),
+                  st.lists(st.floats(-1e3, 1e3), max_size=4).map(np.array))
+_values = st.recursive(_leaf, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.tuples(inner, inner),
+    st.dictionaries(st.text(max_size=2), inner, max_size=3), inner.map(Slot),
+    st.frozensets(st.integers(0, 3), max_size=3).map(lambda s: {Slot(i) for i in s})),
+    max_leaves=12)
+
+
+def _vandalise(v, depth=0):
+    """Change everything in ``v`` that can be changed in place (as a careless node would)."""
+    if depth > 20:
+        return
+    if isinstance(v, np.ndarray):
+        try:
+            v.setflags(write=True)
+        except ValueError:
+            pass
+        try:
+            v[...] = 7
+        except ValueError:
+            pass
+    elif isinstance(v, list):
+        for x in v:
+            _vandalise(x, depth + 1)
+        v.append("x")
+    elif isinstance(v, dict):
+        for x in v.values():
+            _vandalise(x, depth + 1)
+        v["new"] = 1
+    elif isinstance(v, (tuple, set, frozenset)):
+        for x in v:
+            _vandalise(x, depth + 1)
+    elif isinstance(v, Slot):
+        _vandalise(v.v, depth + 1)
+        v.v = "changed"
+
+
+@settings(max_examples=150, deadline=None)
+@given(_values)
+def test_no_change_to_a_guarded_value_reaches_the_original(value):
+    before = pl.hash_value(value)
+    g = guarded(value)
+    assert pl.hash_value(g) == before, "the guarded value equals the original"
+    _vandalise(g)
+    assert pl.hash_value(value) == before
