@@ -131,7 +131,8 @@ def guarded(value: Any, _depth: int = 0) -> Any:
     return _deep(value)
 
 
-def guarded_call(call: Call, skip: Iterable[str] = ()) -> Call:
+def guarded_call(call: Call, skip: Iterable[str] = (),
+                 views: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> Call:
     """``call`` with its literal arguments guarded, for an in-process node.
 
     Building an expression copies plain lists, tuples and dicts of the literals
@@ -143,6 +144,9 @@ def guarded_call(call: Call, skip: Iterable[str] = ()) -> Call:
     object is meant to be shared), ``pl.untracked`` objects (a log the code
     writes to) and the parameters named in ``skip`` (a component's ``ignore=``:
     passed on, never keyed). Returns ``call`` itself when nothing needed a guard.
+    ``views`` (``id -> (array, locked view)``, one per run) lets every node built
+    from one literal array share one locked view: it cannot be changed by anyone,
+    and locking costs microseconds per node otherwise.
 
     Examples
     --------
@@ -161,9 +165,9 @@ def guarded_call(call: Call, skip: Iterable[str] = ()) -> Call:
             return call
     skip = frozenset(skip)
     names = _positional_names(call.func) if skip else ()
-    args = tuple(a if i < len(names) and names[i] in skip else _literal(a)
+    args = tuple(a if i < len(names) and names[i] in skip else _literal(a, views)
                  for i, a in enumerate(call.args))
-    kwargs = {k: v if k in skip else _literal(v) for k, v in call.kwargs.items()}
+    kwargs = {k: v if k in skip else _literal(v, views) for k, v in call.kwargs.items()}
     if all(a is b for a, b in zip(args, call.args)) and \
             all(kwargs[k] is v for k, v in call.kwargs.items()):
         return call
@@ -220,16 +224,22 @@ def _positional_names(func: Any) -> tuple[str, ...]:
         return ()
 
 
-def _literal(value: Any, _depth: int = 0) -> Any:
+def _literal(value: Any, views: dict[int, tuple[np.ndarray, np.ndarray]] | None,
+             _depth: int = 0) -> Any:
     t = type(value)
     if t in _ATOMS or t is Ref or isinstance(value, np.generic):
         return value
+    if t is np.ndarray and views is not None and not value.dtype.hasobject:
+        known = views.get(id(value))
+        if known is None or known[0] is not value:  # (the array is kept: its id stays its own)
+            known = views[id(value)] = (value, guarded(value))
+        return known[1]
     if _depth < _DEPTH and (t is list or t is tuple or t is dict):
         # the container is the node's own copy already; only what it holds is shared
         if t is dict:
-            items = {k: _literal(v, _depth + 1) for k, v in value.items()}
+            items = {k: _literal(v, views, _depth + 1) for k, v in value.items()}
             return value if all(items[k] is v for k, v in value.items()) else items
-        seq = [_literal(v, _depth + 1) for v in value]
+        seq = [_literal(v, views, _depth + 1) for v in value]
         return value if all(a is b for a, b in zip(seq, value)) else t(seq)
     if callable(value) or is_untracked(value):
         return value

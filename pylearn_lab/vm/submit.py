@@ -84,7 +84,7 @@ class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
     __slots__ = ("sched", "backend", "cache", "caps", "in_process", "via_store", "finished",
-                 "node_timeout", "_handed", "_outputs", "_pickle", "_lent")
+                 "node_timeout", "_handed", "_outputs", "_pickle", "_lent", "_views")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
@@ -97,6 +97,7 @@ class Submitter:
         self.node_timeout: float | None = None  # run(node_timeout=); see _timeout
         self._handed: dict[str, int] = {}  # in process: readers each input was handed to so far
         self._lent: set[str] = set()  # inputs whose value itself went to their last reader
+        self._views: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # literal arrays, locked once
         self._outputs = frozenset(sched.plan.outputs)
         # tasks the VM cloudpickles itself (module docstring): the standard library's
         # pickle cannot carry them, or nothing proves the backend copies live values
@@ -211,7 +212,7 @@ class Submitter:
         rec = recipe(graph.expr(k)) if store else {}
         if self.in_process:
             # literal arrays and objects are the user's, shared by every node built from them
-            call = guarded_call(call, self._ignored(k))
+            call = guarded_call(call, self._ignored(k), self._views)
             return Task(call, {d: self._input(d) for d in call.inputs}, cache, store, True, rec)
         if self.via_store:
             # keys only: the worker loads what is stored; values travel only for the rest

@@ -768,3 +768,20 @@ def test_no_change_to_a_guarded_value_reaches_the_original(value):
     assert pl.hash_value(g) == before, "the guarded value equals the original"
     _vandalise(g)
     assert pl.hash_value(value) == before
+
+
+SEEN_ARRAYS = pl.untracked([])
+
+
+@pl.component
+def keeps(x: np.ndarray, k: int) -> int:
+    SEEN_ARRAYS.append(x)
+    return k
+
+
+def test_nodes_built_from_one_literal_array_share_one_locked_view(tmp_path):
+    SEEN_ARRAYS.clear()
+    x = np.arange(5.0)
+    assert pl.run([keeps(x, k) for k in range(4)], cache=False) == [0, 1, 2, 3]
+    assert len({id(a) for a in SEEN_ARRAYS}) == 1 and not SEEN_ARRAYS[0].flags.writeable
+    assert np.shares_memory(SEEN_ARRAYS[0], x) and x.flags.writeable
