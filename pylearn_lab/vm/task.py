@@ -201,7 +201,10 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
 
 def _message(exc: BaseException) -> str:
     """The text of a node's error; writing into a (read-only) input says what to do."""
-    msg = str(exc)
+    try:
+        msg = str(exc)
+    except Exception:  # raised here it escaped execute(): taken for a lost worker, retried
+        msg = f"<the {type(exc).__name__} could not be printed>"
     if isinstance(exc, ValueError) and "read-only" in msg:
         msg += f" ({READ_ONLY_HINT})"
     return msg

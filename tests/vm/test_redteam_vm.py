@@ -785,3 +785,24 @@ def test_nodes_built_from_one_literal_array_share_one_locked_view(tmp_path):
     assert pl.run([keeps(x, k) for k in range(4)], cache=False) == [0, 1, 2, 3]
     assert len({id(a) for a in SEEN_ARRAYS}) == 1 and not SEEN_ARRAYS[0].flags.writeable
     assert np.shares_memory(SEEN_ARRAYS[0], x) and x.flags.writeable
+
+
+class Unprintable(ValueError):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ is broken too")
+
+
+@pl.component
+def raises_unprintable(x: int) -> int:
+    RAN.append(("unprintable", x))
+    raise Unprintable()
+
+
+@pytest.mark.parametrize("backend", ["serial", "threads"])
+def test_an_exception_that_cannot_be_printed_fails_its_node_once_as_itself(tmp_path, backend):
+    RAN.clear()
+    with pytest.raises(ValueError) as info:
+        pl.run(raises_unprintable(1), cache=pl.Cache(tmp_path / "c"), backend=backend)
+    assert isinstance(info.value, NodeError) and "Unprintable" in str(info.value)
+    assert "worker was lost" not in str(info.value)
+    assert RAN == [("unprintable", 1)], "a node error is never retried"
