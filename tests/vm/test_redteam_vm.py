@@ -806,3 +806,19 @@ def test_an_exception_that_cannot_be_printed_fails_its_node_once_as_itself(tmp_p
     assert isinstance(info.value, NodeError) and "Unprintable" in str(info.value)
     assert "worker was lost" not in str(info.value)
     assert RAN == [("unprintable", 1)], "a node error is never retried"
+
+
+def test_two_threads_sharing_a_memory_cache_compute_shared_nodes_once():
+    RAN.clear()
+    cache = pl.Cache(":memory:")
+    out: dict[str, object] = {}
+
+    def go(name, exprs):
+        out[name] = pl.run(exprs, cache=cache, backend="threads", progress=False)
+
+    a = threading.Thread(target=go, args=("a", [slow_square(5)]))
+    b = threading.Thread(target=go, args=("b", [add(slow_square(5), 1)]))
+    a.start(), b.start()
+    a.join(30), b.join(30)
+    assert out == {"a": [25], "b": [26]}
+    assert RAN.count(("slow_square", 5)) == 1, f"single flight broken: {RAN}"
