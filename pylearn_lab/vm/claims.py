@@ -13,16 +13,19 @@ receipt per turn would otherwise write one transaction per node, competing
 with the workers' own writes to the same index). Delaying a release is safe:
 a stored key's claim is moot (``try_claim`` refuses stored keys, and a run
 waiting on it polls the cache first), and a failed key is released at most a
-quarter second late. With an unshareable cache (memory, or none) it is inert:
-every key is granted, nothing touches the store.
+quarter second late. Without a cache it is inert: every key is granted. A
+cache that only this process sees (``Cache(":memory:")``) is claimed too: the
+runs of several threads of one process (``run(wait=False)``, ``call()``, two
+threads of a notebook) share it, and computed every node they had in common
+once each (found by the red team; its claims are dictionary entries).
 
 Examples
 --------
 >>> from pylearn_lab.cache import Cache
 >>> c = Cache(":memory:")
 >>> leases = Leases(c, owner="me")
->>> leases.active
-False
+>>> leases.active, Leases(None).active
+(True, False)
 >>> leases.claim(["k1"], cacheable=lambda k: True)
 (['k1'], [])
 """
@@ -51,7 +54,7 @@ class Leases:
     Attributes
     ----------
     active : bool
-        Claims are taken at all (the cache is shareable).
+        Claims are taken at all (there is a cache that can hold claims).
     held : set of str
         Keys this run holds.
     elsewhere : dict of str to float
@@ -64,7 +67,7 @@ class Leases:
     def __init__(self, cache: Any, owner: str | None = None, ttl: float = CLAIM_TTL) -> None:
         self.cache = cache
         self.owner = owner or run_owner()
-        self.active = bool(cache is not None and cache.shareable)
+        self.active = bool(cache is not None and callable(getattr(cache, "try_claim_many", None)))
         self.ttl = ttl
         self.held: set[str] = set()
         self.elsewhere: dict[str, float] = {}

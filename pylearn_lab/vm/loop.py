@@ -32,6 +32,7 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import queue
 import threading
 import time
@@ -42,7 +43,7 @@ import cloudpickle
 
 from ..backends.registry import resolve_backend
 from ..cache.cache import resolve_cache
-from ..errors import CacheError, NodeError, Status
+from ..errors import BackendError, CacheError, NodeError, Status
 from ..graph.expr import Expr
 from ..graph.seconds import check_seconds
 from .claims import POLL, Leases
@@ -56,6 +57,7 @@ from .rewrite import apply_rewrites
 from .scheduler import Scheduler
 from .state import Counts, NodeState
 from .submit import InputLost, Submitter
+from .task import Receipt
 
 __all__ = ["run"]
 
@@ -228,12 +230,32 @@ class _Run:
                 self.leases.flush()
                 sched.free_values()
         except BaseException:
-            for f in self.inflight:
-                f.cancel()
-            self.leases.release_all()
+            self._stop_inflight()
             raise
         self.leases.release_all()
         self._finish()
+
+    def _stop_inflight(self) -> None:
+        """The run stops (cancelled, timed out, interrupted): cancel what has not started;
+        nodes already running (a thread cannot be stopped) keep their claims until they
+        end. Released at once, a run started again computed the same node a second time
+        while the first was still storing it (found by the red team)."""
+        running: list[str] = []
+        for f, keys in self.inflight.items():
+            if f.cancel():
+                continue
+            held = [k for k in keys if k in self.leases.held]
+            if held:
+                running += held
+                f.add_done_callback(functools.partial(self._release_late, held))
+        self.leases.held.difference_update(running)
+        self.leases.release_all()
+
+    def _release_late(self, keys: list[str], _future: cf.Future) -> None:
+        try:  # in a worker's thread, after the node stored its result
+            self.cache.release_many(keys, self.leases.owner)
+        except Exception:  # a claim left lapses after CLAIM_TTL: never fail a worker
+            pass
 
     def _dispatch(self, keys: list[str]) -> None:
         """Claim ready nodes and submit those this run computes."""
@@ -290,9 +312,21 @@ class _Run:
             if isinstance(result, bytes):  # execute_pickled: receipts travelled cloudpickled
                 result = cloudpickle.loads(result)
         except BaseException as exc:  # the worker, not user code, failed
+            if isinstance(exc, KeyboardInterrupt):
+                # a node interrupted in a worker thread stops the run, as on the serial
+                # backend (execute re-raises it); it was retried as a lost worker
+                raise
             self._worker_lost(keys, exc)
             return
-        self._receipts(result if isinstance(result, list) else [result])
+        receipts = result if isinstance(result, list) else [result]
+        if not receipts or not all(isinstance(r, Receipt) for r in receipts):
+            # a backend that does not run what it is given (a user's executor resolving
+            # its futures itself) would otherwise fail the run with an AttributeError
+            raise BackendError(
+                f"{type(self.backend).__name__}: a future returned by submit() brought "
+                f"{type(result).__name__} {result!r:.60}, not the result of the submitted "
+                "call (a node receipt). submit(fn, *args) must return a Future of fn(*args).")
+        self._receipts(receipts)
 
     def _receipts(self, receipts: list[Any]) -> None:
         assert self.sched is not None

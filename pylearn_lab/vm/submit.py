@@ -22,7 +22,15 @@ functions alone). A group goes to the backend's task plane when it has one
 library (``pickles_by_value=False``, e.g. a plain ``ProcessPoolExecutor``)
 cannot send notebook functions or components by value: its tasks travel
 cloudpickled (:func:`~pylearn_lab.vm.task.execute_pickled`), and the loop
-unpickles the receipts. A group that cannot be pickled at all fails as its
+unpickles the receipts. So do the tasks of any backend not built in here that
+says it is not in-process and has no task plane: values travel to such a
+backend live, and nothing proves it copies them -- a user's executor that runs
+each call at once in this process (or a ``Backend`` subclass that forgot
+``in_process = True``) handed one upstream object to every reader, and a reader
+that changed it in place changed its siblings' stored results. Pickling the
+tasks here makes every reader's input its own copy whatever the executor does
+(the cost: one pickling by the VM, which such a backend had to do anyway, plus
+a copy of the pickled bytes). A group that cannot be pickled at all fails as its
 nodes' errors (:func:`~pylearn_lab.vm.batching.unpicklable_receipts`), and
 the run goes on.
 
@@ -53,13 +61,13 @@ from typing import Any
 import numpy as np
 
 from ..backends.capabilities import Capabilities, capabilities_of
-from ..errors import UnpicklableError
+from ..errors import BackendError, UnpicklableError
 from ..graph.fresh import check_fresh
 from .batching import groups, unpicklable_receipts
-from .isolate import guarded
+from .isolate import SharedIteratorError, guarded, guarded_call
 from .recipe import recipe
 from .scheduler import Scheduler
-from .task import Task, execute, execute_batch, execute_pickled
+from .task import Receipt, Task, execute, execute_batch, execute_pickled
 
 __all__ = ["InputLost", "Submitter"]
 
@@ -76,7 +84,7 @@ class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
     __slots__ = ("sched", "backend", "cache", "caps", "in_process", "via_store", "finished",
-                 "node_timeout", "_handed", "_outputs")
+                 "node_timeout", "_handed", "_outputs", "_pickle", "_lent", "_views")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
@@ -88,7 +96,14 @@ class Submitter:
         self.via_store = False
         self.node_timeout: float | None = None  # run(node_timeout=); see _timeout
         self._handed: dict[str, int] = {}  # in process: readers each input was handed to so far
+        self._lent: set[str] = set()  # inputs whose value itself went to their last reader
+        self._views: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # literal arrays, locked once
         self._outputs = frozenset(sched.plan.outputs)
+        # tasks the VM cloudpickles itself (module docstring): the standard library's
+        # pickle cannot carry them, or nothing proves the backend copies live values
+        self._pickle = not self.caps.pickles_by_value or (
+            not self.in_process and self.caps.task_plane is None
+            and not type(backend).__module__.startswith("pylearn_lab."))
 
     def choose_data_plane(self) -> None:
         """Ask the backend whether its workers see the cache (asked only when there is work:
@@ -103,6 +118,12 @@ class Submitter:
         """Nodes per future for ``n`` ready nodes (the plan's hint, else the backend's)."""
         hint = self.caps.batch_hint
         size = self.sched.plan.batch or (hint(n) if hint is not None else 1)
+        if isinstance(size, bool) or not isinstance(size, (int, float)) or size != size:
+            # a backend's report is its author's code: say whose, not int()'s TypeError
+            raise BackendError(
+                f"{type(self.backend).__name__}: batch_hint({n}) (or a rewrite rule's plan.batch) "
+                f"must be a number of nodes per task, received {type(size).__name__} "
+                f"{size!r:.40}. Return an int >= 1 (1: one node per task).")
         return max(1, int(size))
 
     def submit(self, keys: list[str], inflight: dict[cf.Future, list[str]]) -> None:
@@ -112,7 +133,7 @@ class Submitter:
             self._submit_chunk(keys[i:i + size], inflight)
 
     def _submit_chunk(self, chunk: list[str], inflight: dict[cf.Future, list[str]]) -> None:
-        tasks, sent = [], []
+        tasks, sent, refused = [], [], []
         for k in chunk:
             try:
                 task = self.task(k)
@@ -121,6 +142,15 @@ class Submitter:
                 sent.append(k)
             except InputLost as lost:
                 self.sched.on_input_lost(lost.key, k)
+            except SharedIteratorError as exc:  # this reader fails; the run goes on
+                refused.append(Receipt(k, ok=False, error_type="builtins.TypeError",
+                                       error_msg=str(exc)))
+        if refused:
+            self.sched.on_submitted([r.key for r in refused])
+            done: cf.Future = cf.Future()
+            done.set_result(refused)
+            inflight[done] = [r.key for r in refused]
+            done.add_done_callback(self.finished.put)
         if not tasks:
             return
         self.sched.on_submitted(sent)
@@ -135,7 +165,7 @@ class Submitter:
         try:
             if plane is not None:
                 return plane.submit_tasks(tasks)
-            if not self.caps.pickles_by_value:
+            if self._pickle:
                 import cloudpickle
 
                 try:
@@ -150,6 +180,17 @@ class Submitter:
             fut: cf.Future = cf.Future()
             fut.set_result(unpicklable_receipts([t.call.key for t in tasks], exc))
             return fut
+        except BackendError:
+            raise
+        except Exception as exc:
+            # a backend's own submit failed (a pool closed by its ``with`` block says
+            # "cannot schedule new futures after shutdown"): that is the backend's
+            # error, not the node's, and it must say so in the error tree's words
+            raise BackendError(
+                f"{type(self.backend).__name__}.submit() refused a task "
+                f"({type(exc).__name__}: {exc}). Check that the backend is still open (a "
+                "pool used after its `with` block is shut down), or pass backend=\"threads\"."
+            ) from exc
 
     def _timeout(self, k: str) -> float | None:
         """The shorter of ``run(node_timeout=)`` and the node's component ``timeout=``."""
@@ -170,6 +211,8 @@ class Submitter:
             check_fresh(graph.expr(k))
         rec = recipe(graph.expr(k)) if store else {}
         if self.in_process:
+            # literal arrays and objects are the user's, shared by every node built from them
+            call = guarded_call(call, self._ignored(k), self._views)
             return Task(call, {d: self._input(d) for d in call.inputs}, cache, store, True, rec)
         if self.via_store:
             # keys only: the worker loads what is stored; values travel only for the rest
@@ -178,15 +221,31 @@ class Submitter:
             return Task(call, inputs, cache.spec(), store, not call.cache, rec)
         return Task(call, {d: self.value(d) for d in call.inputs}, None, False, True, rec)
 
+    def _ignored(self, k: str) -> Any:
+        """The parameters node ``k``'s component passes on unkeyed (``ignore=``)."""
+        try:
+            return getattr(self.sched.graph.expr(k).component, "ignore", ())
+        except KeyError:  # a graph of plain Calls: no component
+            return ()
+
     def _input(self, d: str) -> Any:
         """Input ``d`` for an in-process reader: one it cannot change for anyone else
         (:mod:`~pylearn_lab.vm.isolate`). Its last reader gets the value itself when
         nobody asked for it as an output (arrays still read-only, as when cached): every
-        other reader's copy is made by then, so the copies cost readers - 1, not readers."""
+        other reader's copy is made by then, so the copies cost readers - 1, not readers.
+
+        Asked again after that (a retried node: its worker was lost after the node
+        ran), the value may have been changed by the first attempt, so it is read
+        again from the cache, else computed again (:class:`InputLost`): a retry
+        that appended to a list a second time stored a wrong result."""
+        if d in self._lent:
+            self._lent.discard(d)
+            self.sched.values.pop(d, None)
         value = self.value(d)
         n = self._handed[d] = self._handed.get(d, 0) + 1
         if n >= len(self.sched.users.get(d, ())) and d not in self._outputs \
                 and type(value) is not np.ndarray:
+            self._lent.add(d)
             return value
         return guarded(value)
 

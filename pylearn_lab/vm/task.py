@@ -31,7 +31,7 @@ from ..cache.warn import new_run
 from ..errors import CacheWarning
 from ..graph.expr import resolve_args
 from ..graph.nodes import Call
-from .isolate import READ_ONLY_HINT, guarded
+from .isolate import READ_ONLY_HINT, guarded, unshare_literals
 
 __all__ = ["Task", "Receipt", "execute", "execute_batch", "execute_pickled", "worker_name",
            "running_task"]
@@ -201,7 +201,10 @@ def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
 
 def _message(exc: BaseException) -> str:
     """The text of a node's error; writing into a (read-only) input says what to do."""
-    msg = str(exc)
+    try:
+        msg = str(exc)
+    except Exception:  # raised here it escaped execute(): taken for a lost worker, retried
+        msg = f"<the {type(exc).__name__} could not be printed>"
     if isinstance(exc, ValueError) and "read-only" in msg:
         msg += f" ({READ_ONLY_HINT})"
     return msg
@@ -236,6 +239,9 @@ def execute_batch(tasks: list[Task]) -> list[Receipt]:
     for t in tasks:  # (in process these are guarded twice: batching there is rare)
         for k in t.inputs:
             readers[k] = readers.get(k, 0) + 1
+    # literal arrays and objects several nodes were built from are unpickled once, too
+    for t, c in zip(tasks, unshare_literals([t.call for t in tasks])):
+        t.call = c
     for t in tasks:
         if any(readers.get(k, 0) > 1 for k in t.inputs):
             t.inputs = {k: guarded(v) if readers.get(k, 0) > 1 else v for k, v in t.inputs.items()}
