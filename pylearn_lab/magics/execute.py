@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import inspect
 import io
 import linecache
@@ -272,8 +273,14 @@ class CellCode:
     def _there(self, values: dict[str, Any]) -> CellValue:
         if os.getpid() == self.home:
             # a worker thread of the notebook's own process: run on copies, as another
-            # process would, so the cell cannot change the notebook's objects behind its back
-            values = cloudpickle.loads(cloudpickle.dumps(values, protocol=5))
+            # process would, so the cell cannot change the notebook's objects behind its back.
+            # Deep copies, not a pickle round trip: the VM hands in-process nodes read-only
+            # views of arrays (vm/isolate.py), which unpickle read-only, and a cell is
+            # notebook code that may write into its copy (arr[:] = 0)
+            try:
+                values = copy.deepcopy(values)
+            except Exception:
+                values = cloudpickle.loads(cloudpickle.dumps(values, protocol=5))
         # Tracebacks then quote the cell's lines.
         linecache.cache[FILENAME] = (len(self.source), None, self.source.splitlines(True),
                                      FILENAME)
