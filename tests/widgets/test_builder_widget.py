@@ -256,16 +256,18 @@ def test_round_trips_through_code_expr_and_files(cache, tmp_path) -> None:
 def test_backend_menu_offers_ipyparallel_only_with_a_cluster(cache) -> None:
     from pylearn_lab.backends import current_cluster, set_current_cluster
 
-    assert "ipyparallel" not in backend_options()
-    before = current_cluster()
-    set_current_cluster(object())
+    before = current_cluster()  # a cluster fixture of an earlier test module may be live
+    set_current_cluster(None)
     try:
+        assert "ipyparallel" not in backend_options()
+        set_current_cluster(object())
         b = GraphBuilder(cache=cache)
         assert b.backend.options == ("serial", "threads", "processes", "ipyparallel")
+        set_current_cluster(None)
+        b.palette.refresh_button.click()
+        assert "ipyparallel" not in b.backend.options
     finally:
         set_current_cluster(before)
-    b.palette.refresh_button.click()
-    assert "ipyparallel" not in b.backend.options
 
 
 def test_widgets_package_is_lazy() -> None:
