@@ -50,7 +50,7 @@ from ...cache.confine import Confined
 from ...cache.disk import INLINE_MAX
 from ...cache.keyring import load_team_key, load_user_key, user_key_path
 from ...cache.records import summarise_value
-from ...cache.serialize import checksum_with_header, encode, layout, read_header
+from ...cache.serialize import checksum_with_header, encode_frames, layout, read_header
 from ...cache.serialize import unpack as unpack_blob
 from .remote import SEEN_ROOTS
 
@@ -102,16 +102,6 @@ class Receipts(list):  # type: ignore[type-arg]
     """The receipts of one task plus ``rows``: what the client must index."""
 
     rows: list[dict[str, Any]]
-
-
-class _NoDigest:
-    """encode() without a digest: the client computes the keyed MAC itself."""
-
-    def update(self, data: Any) -> None:
-        pass
-
-    def hexdigest(self) -> str:
-        return ""
 
 
 def engine_signer(key_file: str | None, key_id: str) -> Signer | None:
@@ -207,13 +197,15 @@ class EngineCache:
     # -- writing ------------------------------------------------------------------------
     def save(self, key: str, value: Any, record: dict[str, Any] | None = None) -> bool:
         try:
-            head, payload, _ = encode(value, _NoDigest)
+            head, payload = encode_frames(value)  # unsigned: the client makes the MAC
         except Exception as exc:  # unpicklable: it cannot travel either -- the node's error
             self.errors[key] = exc
             return False
         rec = dict(record or {})
         rec.setdefault("summary", summarise_value(value))
-        size = sum(p.nbytes for p in payload)
+        size = 0
+        for p in payload:
+            size += p.nbytes
         if size > INLINE_MAX and self.sees and self.plan.write:
             tmp = self._write_tmp(key, head, payload)
             if tmp is not None:

@@ -12,7 +12,7 @@ still name the user's file and line.
 Examples
 --------
 >>> import cloudpickle, math
->>> fn, args, files = cloudpickle.loads(pack(math.floor, (2.5,)))
+>>> fn, args, files, scanned = cloudpickle.loads(pack(math.floor, (2.5,)))
 >>> fn(*args)
 2
 >>> is_installed(math)
@@ -40,7 +40,7 @@ _LOCK = threading.Lock()
 
 
 def pack(fn: Any, args: tuple[Any, ...], scan: list[Any] | None = None) -> bytes:
-    """The payload ``(fn, args, file names)`` an engine runs with ``call_pickled``.
+    """The payload ``(fn, args, file names, scanned)`` an engine runs with ``call_pickled``.
 
     User modules are registered for by-value pickling only while this payload
     is pickled: a process-wide registration would also change how the cache
@@ -55,7 +55,9 @@ def pack(fn: Any, args: tuple[Any, ...], scan: list[Any] | None = None) -> bytes
         for m in mods:
             cloudpickle.register_pickle_by_value(m)
         try:
-            return cloudpickle.dumps((fn, args, code_files(objs)), protocol=5)
+            # the scanned objects travel too (the same objects: pickled once, referenced
+            # again), so the engine restores file names walking them, not every argument
+            return cloudpickle.dumps((fn, args, code_files(objs), objs), protocol=5)
         finally:
             for m in mods:
                 cloudpickle.unregister_pickle_by_value(m)

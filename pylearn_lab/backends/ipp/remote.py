@@ -102,7 +102,7 @@ def restore_files(objs: list[Any], files: dict[str, str]) -> None:
 
 
 def call_pickled(payload: bytes, keys: list[str]) -> bytes:
-    """Unpickle ``(fn, args, files)``, call ``fn(*args)``, return the pickled result.
+    """Unpickle ``(fn, args, files[, scanned])``, call ``fn(*args)``, return the pickled result.
 
     When the payload cannot even be unpickled here (a module the engine cannot
     import, a library version mismatch), the result is one failed
@@ -111,8 +111,10 @@ def call_pickled(payload: bytes, keys: list[str]) -> bytes:
     not retried.
     """
     try:
-        fn, args, files = cloudpickle.loads(payload)
-        restore_files([fn, *args], files)
+        fn, args, files, *scanned = cloudpickle.loads(payload)
+        # where the client looked for user code (its functions: walking every one of
+        # thousands of literal arguments cost more than running tiny nodes)
+        restore_files(scanned[0] if scanned else [fn, *args], files)
     except Exception as exc:
         if not keys:
             raise
