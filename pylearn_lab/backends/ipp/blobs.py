@@ -104,11 +104,24 @@ class Receipts(list):  # type: ignore[type-arg]
     rows: list[dict[str, Any]]
 
 
+_KEY_PATHS: dict[tuple[str | None, str | None], str] = {}
+
+
+def _user_key_file() -> str:
+    """:func:`~pylearn_lab.cache.keyring.user_key_path` as text, once per value of the
+    variables it reads (path arithmetic for every task cost more than a tiny node)."""
+    env = (os.environ.get("XDG_DATA_HOME"), os.environ.get("HOME"))
+    path = _KEY_PATHS.get(env)
+    if path is None:
+        path = _KEY_PATHS[env] = str(user_key_path())
+    return path
+
+
 def engine_signer(key_file: str | None, key_id: str) -> Signer | None:
     """The signer of this engine's copy of the key, or None (blind) when it has no
     key file, cannot read it or holds another key. Never creates a key."""
     try:
-        path = key_file or str(user_key_path())
+        path = key_file or _user_key_file()
         st = os.stat(path)
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         known = _SIGNERS.get(path)

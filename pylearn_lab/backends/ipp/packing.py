@@ -33,7 +33,8 @@ import cloudpickle
 from ...hashing.library import is_library_module
 from .remote import code_files
 
-__all__ = ["failed_receipts", "is_installed", "modules_of", "pack", "task_keys", "user_modules"]
+__all__ = ["failed_receipts", "is_installed", "modules_of", "pack", "task_keys", "travels_by_value",
+           "user_modules"]
 
 _USER: dict[str, bool] = {}  # module name -> "is user code" (examined once)
 _LOCK = threading.Lock()
@@ -57,7 +58,11 @@ def pack(fn: Any, args: tuple[Any, ...], scan: list[Any] | None = None) -> bytes
         try:
             # the scanned objects travel too (the same objects: pickled once, referenced
             # again), so the engine restores file names walking them, not every argument
-            return cloudpickle.dumps((fn, args, code_files(objs), objs), protocol=5)
+            # file names only for code that travels by value (not pylearn_lab's, nor a
+            # library's: walking those cost more per task than a tiny node)
+            return cloudpickle.dumps(
+                (fn, args, code_files(objs, lambda m: m in registered or travels_by_value(m)),
+                 objs), protocol=5)
         finally:
             for m in mods:
                 cloudpickle.unregister_pickle_by_value(m)
@@ -74,6 +79,20 @@ def user_modules(objs: list[Any]) -> list[str]:
         if _USER[mod]:
             out.append(mod)
     return out
+
+
+def travels_by_value(mod: str) -> bool:
+    """True when functions of module ``mod`` are pickled by value in a payload: user
+    modules (:func:`user_modules`), ``__main__`` and modules that cannot be imported."""
+    if mod.partition(".")[0] in ("pylearn_lab", "builtins"):
+        return False
+    module = sys.modules.get(mod)
+    if module is None or mod == "__main__":
+        return True
+    known = _USER.get(mod)
+    if known is None:
+        known = _USER[mod] = not is_installed(module)
+    return known
 
 
 def modules_of(objs: list[Any]) -> set[str]:
