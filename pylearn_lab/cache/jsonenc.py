@@ -28,14 +28,13 @@ True
 from __future__ import annotations
 
 import json
+import json.encoder
 from collections.abc import Callable
 from typing import Any
 
-try:  # the C accelerator of the json module (absent on some Python builds)
-    from json.encoder import c_make_encoder as _c_make_encoder
-    from json.encoder import encode_basestring_ascii as _ascii
-except ImportError:  # pragma: no cover
-    _c_make_encoder = None
+# the C accelerator of the json module (None on builds without it)
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_ascii = json.encoder.encode_basestring_ascii
 
 __all__ = ["encoder"]
 
@@ -53,12 +52,13 @@ def encoder(separators: tuple[str, str] = (", ", ": "), sort_keys: bool = False,
     Only the options above are offered (ASCII output, NaN allowed, no indent: the
     defaults of ``json.dumps``), so the text is the standard one byte for byte.
     """
-    slow = json.JSONEncoder(separators=separators, sort_keys=sort_keys, default=default).encode
+    standard = json.JSONEncoder(separators=separators, sort_keys=sort_keys, default=default)
+    slow = standard.encode
     if _c_make_encoder is None:  # pragma: no cover
         return slow
     item_sep, key_sep = separators
     try:
-        c = _c_make_encoder(None, slow.__self__.default, _ascii, None, key_sep, item_sep,
+        c = _c_make_encoder(None, standard.default, _ascii, None, key_sep, item_sep,
                             sort_keys, False, True)
     except TypeError:  # pragma: no cover  (another signature: use the standard encoder)
         return slow
