@@ -193,3 +193,21 @@ def test_unpack_of_a_laid_out_blob_agrees_with_decode_payload() -> None:
     blob, _ = layout({**head, "checksum": "0"}, parts)
     assert unpack(memoryview(b"".join(bytes(p) for p in blob)))[0] == decode_payload(
         head, memoryview(b"".join(bytes(p) for p in parts)))
+
+
+def test_claims_in_one_statement_are_exactly_the_keys_won(tmp_path) -> None:
+    """Free keys, our own claims, another live owner's, another's expired one, a key
+    asked twice: the batched claim wins exactly what one statement per key won."""
+    from pylearn_lab.cache.sqlite_index import SqliteIndex
+
+    ix = SqliteIndex(tmp_path / "index.sqlite")
+    free, mine, theirs, stale = "f" * 32, "m" * 32, "t" * 32, "s" * 32
+    assert ix.try_claim(mine, "me", 60) and ix.try_claim(theirs, "other", 60)
+    assert ix.try_claim(stale, "other", -1)  # already expired
+    got = ix.try_claim_many([free, mine, theirs, stale, free], "me", 60)
+    assert got == {free, mine, stale}
+    assert ix.claim_owner(theirs) == "other" and ix.claim_owner(stale) == "me"
+    keys = [f"{i:032x}" for i in range(1200)]  # more than one query's worth of keys
+    assert ix.try_claim_many(keys, "me", 60) == set(keys)
+    assert ix.try_claim_many(keys, "other", 60) == set()
+    ix.close()
