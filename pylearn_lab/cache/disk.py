@@ -386,8 +386,8 @@ class DiskStore:
         Returns ``((key, kind, size, checksum, blob, inline, mac, record, gen), parts)``;
         ``inline`` is the bytes for a small value, None for a blob (``parts`` to write).
         A blob file's header repeats the signed row (the index can be rebuilt from the
-        blobs); an inline value's header holds only its codec fields and checksum --
-        the row it lives in is the entry, so a copy of the row in it would be rebuilt
+        blobs); an inline value's header holds only its codec fields -- the row it
+        lives in is the entry (with the payload MAC), so a copy of the row in it would be rebuilt
         from nothing (and encoding it was a third of the cost of indexing a small
         result). ``header_len`` reserves a blob header region (inline values ignore it).
         """
@@ -401,7 +401,9 @@ class DiskStore:
         rec = SignedRecord(rec)
         rec.row_values = tail  # the index stores exactly the signed values (encoded once)
         if blob is None:
-            parts, size = layout({**head, "checksum": checksum}, payload)
+            # codec fields only: equal values of one shape share header bytes, so a hit
+            # parses each distinct header once (serialize.read_header's memo)
+            parts, size = layout(head, payload)
             mac = self._signer.row_mac(self.row_fields([key, kind, size, checksum, None, gen,
                                                         *tail]))
             return (key, kind, size, checksum, None, b"".join(parts), mac, rec, gen), parts

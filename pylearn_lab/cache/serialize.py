@@ -78,7 +78,7 @@ def encode_frames(value: Any) -> tuple[dict[str, Any], list[memoryview]]:
     --------
     >>> head, parts = encode_frames(7)
     >>> head["kind"], head["frames"], sum(p.nbytes for p in parts) % ALIGN
-    ('pickle', [14], 0)
+    ('pickle', [5], 0)
     """
     head, frames = to_frames(value)
     head["frames"] = [f.nbytes for f in frames]

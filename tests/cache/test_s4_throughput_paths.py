@@ -89,7 +89,8 @@ def test_an_inline_header_holds_no_row_and_a_blob_header_still_does(tmp_path) ->
     inline, blob, size = rows[small]
     head, _ = read_header(memoryview(inline))
     assert blob is None and len(inline) == size
-    assert "row" not in head and "rowmac" not in head and "checksum" in head
+    assert "row" not in head and "rowmac" not in head and "checksum" not in head
+    assert head["kind"] == "pickle" and head["frames"]
     _, blob_name, _ = rows[big]
     data = (tmp_path / "c" / "blobs" / blob_name).read_bytes()
     head, _ = read_header(memoryview(data))
