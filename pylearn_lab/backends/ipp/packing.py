@@ -33,8 +33,7 @@ import cloudpickle
 from ...hashing.library import is_library_module
 from .remote import code_files
 
-__all__ = ["failed_receipts", "is_installed", "modules_of", "pack", "task_keys", "travels_by_value",
-           "user_modules"]
+__all__ = ["failed_receipts", "is_installed", "modules_of", "pack", "task_keys", "user_modules"]
 
 _USER: dict[str, bool] = {}  # module name -> "is user code" (examined once)
 _LOCK = threading.Lock()
