@@ -212,3 +212,54 @@ def test_claims_in_one_statement_are_exactly_the_keys_won(tmp_path) -> None:
     assert ix.try_claim_many(keys, "me", 60) == set(keys)
     assert ix.try_claim_many(keys, "other", 60) == set()
     ix.close()
+
+
+# -- end to end through run(): counting calls against a real Cache -------------------------
+COUNTED: list[str] = pl.untracked([])  # a counter the code writes to: not part of any key
+
+
+def _scale() -> float:
+    return 2.0
+
+
+@pl.component
+def counted(i: int, w: float = 1.0) -> float:
+    COUNTED.append(f"{i}:{w}")
+    return i * w * _scale()
+
+
+def test_hits_misses_stale_keys_and_forged_rows_through_run(tmp_path) -> None:
+    """The shortcuts end to end: each node computed once and stored (recipes, inline rows,
+    claims); a re-run serves every one; a helper redefined after building stops the
+    stale node; a forged row is refused and recomputed once, never served."""
+    global _scale
+    cache = pl.Cache(tmp_path / "c")
+    COUNTED.clear()
+    first = pl.run([counted(i, w=0.5) for i in range(20)], cache=cache, progress=False)
+    assert first == [i * 0.5 * 2.0 for i in range(20)] and len(COUNTED) == 20
+    again = pl.run([counted(i, w=0.5) for i in range(20)], cache=cache, progress=False)
+    assert again == first and len(COUNTED) == 20  # served, not one call
+    (rec,) = [r for r in cache.records() if r.params == {"i": 3, "w": 0.5}]
+    assert rec.func.endswith("counted") and rec.inputs == {} and rec.summary == {"value": 3.0}
+
+    built = counted(100)
+    old = _scale
+    _scale = lambda: 3.0  # noqa: E731 -- the helper redefined after the Expr was built
+    try:
+        with pytest.raises(pl.errors.StaleKeyError):
+            pl.run(built, cache=cache, progress=False)
+        assert len(COUNTED) == 20 and not cache.contains(built)
+        assert pl.run(counted(100), cache=cache, progress=False) == 300.0
+        assert len(COUNTED) == 21
+    finally:
+        _scale = old
+
+    target = counted(7, w=0.5)
+    with sqlite3.connect(tmp_path / "c" / "index.sqlite") as db:  # forge its summary column
+        db.execute("UPDATE entries SET summary = ? WHERE key = ?", ('{"value":99}', target.key))
+    cache.close()
+    cache = pl.Cache(tmp_path / "c")
+    with pytest.warns(Warning):
+        assert pl.run(target, cache=cache, progress=False) == 7.0
+    assert len(COUNTED) == 22  # refused unread, recomputed once
+    assert pl.run(target, cache=cache, progress=False) == 7.0 and len(COUNTED) == 22
