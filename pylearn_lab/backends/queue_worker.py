@@ -142,8 +142,8 @@ class Worker:
 
     def _call(self, payload: bytes, keys: list[str]) -> bytes:
         try:
-            fn, args, files = cloudpickle.loads(payload)
-            restore_files([fn, *args], files)
+            fn, args, files, *scanned = cloudpickle.loads(payload)  # see ipp.packing.pack
+            restore_files(scanned[0] if scanned else [fn, *args], files)
         except Exception:
             return call_pickled(payload, keys)  # fails the same way: one failed receipt per node
         for a in args:

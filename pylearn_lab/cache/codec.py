@@ -81,6 +81,9 @@ class RawArrayCodec:
         return arr.reshape(head["shape"])
 
 
+_ATOMS = frozenset({int, float, str, bytes, bool, type(None), complex})
+
+
 class PickleCodec:
     """Anything picklable: cloudpickle protocol 5, buffers out of band."""
 
@@ -90,6 +93,10 @@ class PickleCodec:
         return True
 
     def encode(self, value: Any) -> tuple[dict[str, Any], list[memoryview]]:
+        if type(value) in _ATOMS:
+            # the standard pickler writes these exactly as cloudpickle does (it never
+            # consults a reducer for them) without building a CloudPickler per value
+            return {"kind": self.kind}, [memoryview(pickle.dumps(value, protocol=5))]
         buffers: list[pickle.PickleBuffer] = []
         try:
             data = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)

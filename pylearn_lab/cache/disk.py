@@ -381,10 +381,15 @@ class DiskStore:
                     checksum: str, record: dict[str, Any], header_len: int | None = None
                     ) -> tuple[tuple[Any, ...], list[memoryview]]:
         """The one way a row is built (:meth:`put` and :meth:`adopt`): generation, record,
-        blob name from the key, header repeating the signed row, row MAC.
+        blob name from the key, header, row MAC.
 
         Returns ``((key, kind, size, checksum, blob, inline, mac, record, gen), parts)``;
         ``inline`` is the bytes for a small value, None for a blob (``parts`` to write).
+        A blob file's header repeats the signed row (the index can be rebuilt from the
+        blobs); an inline value's header holds only its codec fields -- the row it
+        lives in is the entry (with the payload MAC), so a copy of the row in it would be rebuilt
+        from nothing (and encoding it was a third of the cost of indexing a small
+        result). ``header_len`` reserves a blob header region (inline values ignore it).
         """
         check_key(key)
         gen = time.time_ns()
@@ -395,6 +400,13 @@ class DiskStore:
         tail = record_values(rec, 0.0)
         rec = SignedRecord(rec)
         rec.row_values = tail  # the index stores exactly the signed values (encoded once)
+        if blob is None:
+            # codec fields only: equal values of one shape share header bytes, so a hit
+            # parses each distinct header once (serialize.read_header's memo)
+            parts, size = layout(head, payload)
+            mac = self._signer.row_mac(self.row_fields([key, kind, size, checksum, None, gen,
+                                                        *tail]))
+            return (key, kind, size, checksum, None, b"".join(parts), mac, rec, gen), parts
         # The header repeats the signed row, so the index can be rebuilt from the blobs;
         # the row MAC (over the total size, header included) fills a same-length placeholder.
         parts, size = layout({**head, "checksum": checksum, "gen": gen, "blob": blob,
@@ -403,8 +415,7 @@ class DiskStore:
         first = bytes(parts[0]).replace(f'"rowmac":"{_PLACEHOLDER}"'.encode(),
                                         f'"rowmac":"{mac}"'.encode(), 1)
         parts = [memoryview(first), *parts[1:]]
-        inline = b"".join(parts) if blob is None else None
-        return (key, kind, size, checksum, blob, inline, mac, rec, gen), parts
+        return (key, kind, size, checksum, blob, None, mac, rec, gen), parts
 
     def put(self, key: str, head: dict[str, Any], payload: list[memoryview], checksum: str,
             record: dict[str, Any]) -> bool:

@@ -15,13 +15,14 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+
+from .jsonenc import encoder
 
 __all__ = ["Record", "summarise_value", "summarise_param", "RECORD_FIELDS", "ESTIMATOR_TAG",
            "TEXT_COLS", "JSON_COLS", "REAL_COLS", "RECORD_COLS", "SIGNED_COLS", "SignedRecord", "record_values", "insert_checked",
@@ -259,9 +260,9 @@ def summarise_value(value: Any) -> dict[str, Any]:
     return {"type": f"{type(value).__module__}.{type(value).__qualname__}"}
 
 
-#: one encoder for every record column: json.dumps(..., separators=) builds a new
-#: encoder per call, a third of the cost of a small column (tens of thousands a second)
-_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
+#: one encoder for every record column, built once (:mod:`.jsonenc`): json.dumps(...,
+#: separators=) sets one up per call, most of the cost of a small column
+_ENCODE = encoder((",", ":"), default=str)
 
 
 def dumps(obj: Any) -> str:

@@ -572,13 +572,21 @@ class SqliteIndex:
             got: set[str] = set()
             c.execute("BEGIN IMMEDIATE")
             try:
-                for key in keys:
-                    if c.execute(
-                        "INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
-                        "owner = excluded.owner, expires = excluded.expires "
-                        "WHERE claims.owner = excluded.owner OR claims.expires < ?",
-                        (key, owner, now + ttl, now)).rowcount:
-                        got.add(key)
+                # one statement for all keys, then: ours are those whose claim names us now.
+                # Inside this write transaction that is exactly the keys the statement
+                # inserted or updated (a claim of ours is always renewed, another live
+                # owner's never touched), without a Python round trip per key.
+                c.executemany(
+                    "INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                    "owner = excluded.owner, expires = excluded.expires "
+                    "WHERE claims.owner = excluded.owner OR claims.expires < ?",
+                    [(key, owner, now + ttl, now) for key in keys])
+                for i in range(0, len(keys), 500):
+                    chunk = keys[i:i + 500]
+                    marks = ",".join("?" * len(chunk))
+                    got.update(k for (k,) in c.execute(
+                        f"SELECT key FROM claims WHERE owner = ? AND key IN ({marks})",
+                        [owner, *chunk]))
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")

@@ -122,13 +122,16 @@ def _open_cache(cache: Any) -> Any:
     return Cache.from_spec(cache)
 
 
-def execute(task: Task, local: dict[str, Any] | None = None) -> Receipt:
+def execute(task: Task, local: dict[str, Any] | None = None, engine: str | None = None
+            ) -> Receipt:
     """Run one task; never raises for errors in user code (they go in the receipt).
 
-    ``local`` holds values computed earlier in the same batch.
+    ``local`` holds values computed earlier in the same batch; ``engine`` is
+    :func:`worker_name` when the caller has it already (once per batch).
     """
     call = task.call
-    receipt = Receipt(call.key, ok=False, host=_HOST, pid=os.getpid(), engine=worker_name())
+    receipt = Receipt(call.key, ok=False, host=_HOST, pid=os.getpid(),
+                      engine=worker_name() if engine is None else engine)
     try:
         cache = _open_cache(task.cache)
         values = dict(task.inputs)
@@ -242,6 +245,7 @@ def execute_batch(tasks: list[Task]) -> list[Receipt]:
     # literal arrays and objects several nodes were built from are unpickled once, too
     for t, c in zip(tasks, unshare_literals([t.call for t in tasks])):
         t.call = c
+    engine = worker_name()  # read once per batch, not per node (an environment lookup)
     for t in tasks:
         if any(readers.get(k, 0) > 1 for k in t.inputs):
             t.inputs = {k: guarded(v) if readers.get(k, 0) > 1 else v for k, v in t.inputs.items()}
@@ -251,7 +255,7 @@ def execute_batch(tasks: list[Task]) -> list[Receipt]:
                                error_type="skipped", error_msg=f"input {failed[bad[0]]} failed"))
             failed[t.call.key] = t.call.label
             continue
-        r = execute(t, local)
+        r = execute(t, local, engine)
         if not r.ok:
             failed[t.call.key] = t.call.label
         out.append(r)

@@ -49,7 +49,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...cache.disk import INLINE_MAX
-from ...cache.serialize import unpack
+from ...cache.serialize import decode_payload
 from ...errors import CacheError
 from .blobs import BlobPlan
 
@@ -246,10 +246,8 @@ def _settle_uncached(cache: Any, receipts: list[Any], rows: list[dict[str, Any]]
 
 
 def _decode(row: dict[str, Any]) -> Any:
-    from ...cache.serialize import layout
-
-    parts, _ = layout(dict(row["head"]), [memoryview(row["payload"])])
-    return unpack(memoryview(b"".join(parts)))[0]
+    # straight from the frames: no blob header is built around the payload and parsed again
+    return decode_payload(dict(row["head"]), memoryview(row["payload"]))
 
 
 def _hand_over(cache: Any, rc: Any, row: dict[str, Any], why: BaseException | None) -> None:

@@ -50,7 +50,7 @@ from ...cache.confine import Confined
 from ...cache.disk import INLINE_MAX
 from ...cache.keyring import load_team_key, load_user_key, user_key_path
 from ...cache.records import summarise_value
-from ...cache.serialize import checksum_with_header, encode, layout, read_header
+from ...cache.serialize import checksum_with_header, encode_frames, layout, read_header
 from ...cache.serialize import unpack as unpack_blob
 from .remote import SEEN_ROOTS
 
@@ -104,21 +104,24 @@ class Receipts(list):  # type: ignore[type-arg]
     rows: list[dict[str, Any]]
 
 
-class _NoDigest:
-    """encode() without a digest: the client computes the keyed MAC itself."""
+_KEY_PATHS: dict[tuple[str | None, str | None], str] = {}
 
-    def update(self, data: Any) -> None:
-        pass
 
-    def hexdigest(self) -> str:
-        return ""
+def _user_key_file() -> str:
+    """:func:`~pylearn_lab.cache.keyring.user_key_path` as text, once per value of the
+    variables it reads (path arithmetic for every task cost more than a tiny node)."""
+    env = (os.environ.get("XDG_DATA_HOME"), os.environ.get("HOME"))
+    path = _KEY_PATHS.get(env)
+    if path is None:
+        path = _KEY_PATHS[env] = str(user_key_path())
+    return path
 
 
 def engine_signer(key_file: str | None, key_id: str) -> Signer | None:
     """The signer of this engine's copy of the key, or None (blind) when it has no
     key file, cannot read it or holds another key. Never creates a key."""
     try:
-        path = key_file or str(user_key_path())
+        path = key_file or _user_key_file()
         st = os.stat(path)
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         known = _SIGNERS.get(path)
@@ -207,13 +210,15 @@ class EngineCache:
     # -- writing ------------------------------------------------------------------------
     def save(self, key: str, value: Any, record: dict[str, Any] | None = None) -> bool:
         try:
-            head, payload, _ = encode(value, _NoDigest)
+            head, payload = encode_frames(value)  # unsigned: the client makes the MAC
         except Exception as exc:  # unpicklable: it cannot travel either -- the node's error
             self.errors[key] = exc
             return False
         rec = dict(record or {})
         rec.setdefault("summary", summarise_value(value))
-        size = sum(p.nbytes for p in payload)
+        size = 0
+        for p in payload:
+            size += p.nbytes
         if size > INLINE_MAX and self.sees and self.plan.write:
             tmp = self._write_tmp(key, head, payload)
             if tmp is not None:

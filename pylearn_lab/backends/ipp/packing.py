@@ -12,7 +12,7 @@ still name the user's file and line.
 Examples
 --------
 >>> import cloudpickle, math
->>> fn, args, files = cloudpickle.loads(pack(math.floor, (2.5,)))
+>>> fn, args, files, scanned = cloudpickle.loads(pack(math.floor, (2.5,)))
 >>> fn(*args)
 2
 >>> is_installed(math)
@@ -39,7 +39,7 @@ _LOCK = threading.Lock()
 
 
 def pack(fn: Any, args: tuple[Any, ...], scan: list[Any] | None = None) -> bytes:
-    """The payload ``(fn, args, file names)`` an engine runs with ``call_pickled``.
+    """The payload ``(fn, args, file names, scanned)`` an engine runs with ``call_pickled``.
 
     User modules are registered for by-value pickling only while this payload
     is pickled: a process-wide registration would also change how the cache
@@ -54,7 +54,13 @@ def pack(fn: Any, args: tuple[Any, ...], scan: list[Any] | None = None) -> bytes
         for m in mods:
             cloudpickle.register_pickle_by_value(m)
         try:
-            return cloudpickle.dumps((fn, args, code_files(objs)), protocol=5)
+            # the scanned objects travel too (the same objects: pickled once, referenced
+            # again), so the engine restores file names walking them, not every argument
+            # file names only for code that travels by value (not pylearn_lab's, nor a
+            # library's: walking those cost more per task than a tiny node)
+            return cloudpickle.dumps(
+                (fn, args, code_files(objs, lambda m: m in registered or travels_by_value(m)),
+                 objs), protocol=5)
         finally:
             for m in mods:
                 cloudpickle.unregister_pickle_by_value(m)
@@ -71,6 +77,20 @@ def user_modules(objs: list[Any]) -> list[str]:
         if _USER[mod]:
             out.append(mod)
     return out
+
+
+def travels_by_value(mod: str) -> bool:
+    """True when functions of module ``mod`` are pickled by value in a payload: user
+    modules (:func:`user_modules`), ``__main__`` and modules that cannot be imported."""
+    if mod.partition(".")[0] in ("pylearn_lab", "builtins"):
+        return False
+    module = sys.modules.get(mod)
+    if module is None or mod == "__main__":
+        return True
+    known = _USER.get(mod)
+    if known is None:
+        known = _USER[mod] = not is_installed(module)
+    return known
 
 
 def modules_of(objs: list[Any]) -> set[str]:

@@ -24,7 +24,7 @@ import os
 import socket
 import traceback
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cloudpickle
@@ -47,8 +47,14 @@ _DYNAMIC = "<dynamic-code>"  # cloudpickle's file name for code it pickles by va
 SEEN_ROOTS: set[str] = set()
 
 
-def user_functions(objs: list[Any]) -> Iterator[types.FunctionType]:
-    """The functions of VM tasks among ``objs`` and the same-module functions they call."""
+def user_functions(objs: list[Any], follow: Callable[[types.FunctionType], bool] | None = None
+                   ) -> Iterator[types.FunctionType]:
+    """The functions of VM tasks among ``objs`` and the same-module functions they call.
+
+    ``follow(fn)`` says whether to look at the functions ``fn`` calls (default:
+    always); a function of an installed library calls no user code of its module,
+    so its callees need not be walked.
+    """
     stack: list[Any] = list(objs)
     seen: set[int] = set()
     while stack:
@@ -60,6 +66,8 @@ def user_functions(objs: list[Any]) -> Iterator[types.FunctionType]:
         elif isinstance(o, types.FunctionType) and id(o) not in seen:
             seen.add(id(o))
             yield o
+            if follow is not None and not follow(o):
+                continue
             g = o.__globals__
             stack.extend(v for n in o.__code__.co_names if isinstance(v := g.get(n), types.FunctionType)
                          and v.__module__ == o.__module__)
@@ -72,14 +80,21 @@ def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
             yield from _codes(c)
 
 
-def code_files(objs: list[Any]) -> dict[str, str]:
+def code_files(objs: list[Any], by_value: Callable[[str], bool] | None = None) -> dict[str, str]:
     """``"name:first line" -> source file`` of the user code in a payload.
 
     cloudpickle replaces file names with ``<dynamic-code>``; sending them along
     lets engines put them back, so remote tracebacks name the user's file and line.
+    ``by_value(module name)`` says which modules travel by value (default: all):
+    only their functions lose their file names.
     """
+    if by_value is None:
+        fns: Iterator[types.FunctionType] = user_functions(objs)
+    else:
+        fns = (fn for fn in user_functions(objs, lambda f: by_value(f.__module__))
+               if by_value(fn.__module__))
     return {f"{c.co_name}:{c.co_firstlineno}": c.co_filename
-            for fn in user_functions(objs) for c in _codes(fn.__code__)}
+            for fn in fns for c in _codes(fn.__code__)}
 
 
 def _refile(code: types.CodeType, files: dict[str, str]) -> types.CodeType:
@@ -93,8 +108,10 @@ def restore_files(objs: list[Any], files: dict[str, str]) -> None:
     """Put the original file names back into unpickled user functions (see :func:`code_files`)."""
     if not files:
         return
-    for fn in list(user_functions(objs)):
-        if fn.__code__.co_filename == _DYNAMIC:
+    # only code cloudpickle rebuilt lost its file name, and only such code calls more of it
+    dynamic = lambda f: f.__code__.co_filename == _DYNAMIC  # noqa: E731
+    for fn in list(user_functions(objs, dynamic)):
+        if dynamic(fn):
             try:
                 fn.__code__ = _refile(fn.__code__, files)
             except (ValueError, TypeError):  # an exotic code object: keep cloudpickle's name
@@ -102,7 +119,7 @@ def restore_files(objs: list[Any], files: dict[str, str]) -> None:
 
 
 def call_pickled(payload: bytes, keys: list[str]) -> bytes:
-    """Unpickle ``(fn, args, files)``, call ``fn(*args)``, return the pickled result.
+    """Unpickle ``(fn, args, files[, scanned])``, call ``fn(*args)``, return the pickled result.
 
     When the payload cannot even be unpickled here (a module the engine cannot
     import, a library version mismatch), the result is one failed
@@ -111,8 +128,10 @@ def call_pickled(payload: bytes, keys: list[str]) -> bytes:
     not retried.
     """
     try:
-        fn, args, files = cloudpickle.loads(payload)
-        restore_files([fn, *args], files)
+        fn, args, files, *scanned = cloudpickle.loads(payload)
+        # where the client looked for user code (its functions: walking every one of
+        # thousands of literal arguments cost more than running tiny nodes)
+        restore_files(scanned[0] if scanned else [fn, *args], files)
     except Exception as exc:
         if not keys:
             raise

@@ -9,7 +9,8 @@ directory that is no longer its cache. :class:`RootWatch` remembers the
 identity (device, inode and the marker file holding the cache's random id)
 of each cache directory when the backend first meets the :class:`Cache`
 object, and says whether the path still names that directory: a ``stat``
-and a read of a small file per check. When it does not, the backend runs the
+and a read of a small file per check, made at the start of every run and
+then at most every :data:`RECHECK` seconds while it passes. When it does not, the backend runs the
 rest on the ship plane -- engines touch no file, results are handed to the
 run uncached with a :class:`~pylearn_lab.errors.CacheWarning` -- and nobody
 creates a directory where the path is missing. A new ``pylearn_lab.Cache(path)``
@@ -23,7 +24,7 @@ Examples
 >>> watch, old = RootWatch(), Cache(d)
 >>> watch.note(old); watch.ok(d)
 True
->>> shutil.rmtree(d); watch.ok(d)
+>>> shutil.rmtree(d); watch.note(old); watch.ok(d)  # the next run looks again
 False
 >>> os.mkdir(d); watch.ok(d)  # an empty directory at the same path
 False
@@ -38,12 +39,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 from ...cache.binding import MARKER
 from ...cache.warn import warn_once
 
-__all__ = ["RootWatch", "dir_identity"]
+__all__ = ["RECHECK", "RootWatch", "dir_identity"]
 
 
 def dir_identity(path: str) -> tuple[int, int, bytes] | None:
@@ -63,16 +65,31 @@ def dir_identity(path: str) -> tuple[int, int, bytes] | None:
     return (st.st_dev, st.st_ino, marker)
 
 
+#: Seconds a passed check holds within a run. A check is a stat and a small read: four
+#: system calls, and the backend asks before and after every task -- with one node per
+#: task, thousands a second, each a hand-off of the interpreter lock to a busy thread.
+RECHECK = 0.05
+
+
 class RootWatch:
-    """Identity of each cache directory as its Cache object first met it."""
+    """Identity of each cache directory as its Cache object first met it.
+
+    :meth:`note` (once per run) makes the next :meth:`ok` look again; within a
+    run, a check that passed holds for :data:`RECHECK` seconds, so a directory
+    deleted or replaced *during* a run is noticed within that time (a failed
+    check is never remembered: it is made again at every call).
+    """
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[Any, tuple[int, int, bytes] | None]] = {}
+        self._passed: dict[str, float] = {}  # location -> when a check last passed
         self._lock = threading.Lock()
 
     def note(self, cache: Any) -> None:
-        """Remember ``cache``'s directory unless this very Cache object was met already."""
+        """Remember ``cache``'s directory unless this very Cache object was met already;
+        either way the next :meth:`ok` checks the directory again."""
         with self._lock:
+            self._passed.pop(cache.location, None)
             known = self._known.get(cache.location)
             if known is None or known[0] is not cache:
                 self._known[cache.location] = (cache, dir_identity(cache.location))
@@ -81,9 +98,19 @@ class RootWatch:
         """True while ``location`` names the directory its Cache object opened."""
         with self._lock:
             known = self._known.get(location)
+            passed = self._passed.get(location)
         if known is None:
             return True  # never met: nothing to compare with (the store's own checks apply)
-        return known[1] is not None and dir_identity(location) == known[1]
+        now = time.monotonic()
+        if passed is not None and now - passed < RECHECK:
+            return True
+        good = known[1] is not None and dir_identity(location) == known[1]
+        with self._lock:
+            if good:
+                self._passed[location] = now
+            else:
+                self._passed.pop(location, None)
+        return good
 
     def warn(self, location: str) -> None:
         """One :class:`CacheWarning` per run saying the directory went away or was replaced."""

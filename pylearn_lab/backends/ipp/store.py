@@ -119,6 +119,10 @@ class Visibility:
         if token is None:
             return set()
         probe, text = token
+        with self._lock:  # every engine answered already: the common case, once per task
+            known = all((location, e) in self._verdicts for e in ids)
+        if known and wait <= 0:
+            return self.seers(location)
         rel = str(probe.relative_to(Path(location)))
         now = time.monotonic()
         for e in ids:
