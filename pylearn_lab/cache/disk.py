@@ -281,9 +281,12 @@ class DiskStore:
         """Once per process: the deletion log is the one this key signed, not rolled back."""
         if self._log_checked or self.untrusted:
             return
+        # what this user saw is read BEFORE the index: a deleter commits its count, then
+        # records it as seen, so a count read the other way round could be older than the
+        # record it is compared with (a false rollback under concurrent deletes)
+        seen, _ = tombs.seen_count(self.cache_id)
         text, tomb_rows = self.index.deletion_log()
         summary = tombs.Summary.loads(text, self._signer, self.cache_id)
-        seen, _ = tombs.seen_count(self.cache_id)
         if summary is None or not summary.matches(self._signer, tomb_rows):
             self._distrust("its deletion log was altered (entries deleted earlier could be put back)")
         elif summary.c < seen:
