@@ -402,10 +402,15 @@ def _feed_dict_in_order(d: Any, obj: Any, path: str) -> None:
     # list(d), json.dumps(d), a feature order). Order-independent keys served the result of
     # {"a": 1, "b": 2} for {"b": 2, "a": 1}. Cost: equal dicts built in another order miss
     # each other. Object state (__dict__) stays order-independent (_feed_dict).
+    _feed_items_in_order(d, obj, path, b"e")
+
+
+def _feed_items_in_order(d: Any, obj: Any, path: str, tag: bytes) -> None:
+    """``tag``, the length, then each key and value in iteration order."""
     if not _enter(d, obj):
         return
     try:
-        d.update(b"e" + _PACK_Q(len(obj)))
+        d.update(tag + _PACK_Q(len(obj)))
         for k, v in obj.items():
             feed_value(d, k, f"{path} key {_key_text(k)}")
             feed_value(d, v, f"{path}[{_key_text(k)}]")
@@ -421,15 +426,7 @@ def _feed_mappingproxy(d: Any, obj: Any, path: str) -> None:
 
 def _feed_ordered_dict(d: Any, obj: Any, path: str) -> None:
     # order counts: OrderedDict equality does, and so may the function reading it
-    if not _enter(d, obj):
-        return
-    try:
-        d.update(b"o" + _PACK_Q(len(obj)))
-        for k, v in obj.items():
-            feed_value(d, k, f"{path} key {_key_text(k)}")
-            feed_value(d, v, f"{path}[{_key_text(k)}]")
-    finally:
-        _leave(d, obj)
+    _feed_items_in_order(d, obj, path, b"o")
 
 
 def _feed_defaultdict(d: Any, obj: Any, path: str) -> None:
