@@ -37,6 +37,7 @@ import warnings
 from typing import Any
 
 from .remote import call_pickled
+from .send import Sender
 from .watch import TaskFuture, Watchdog, call_with_timeout
 from ..remote_future import RemoteFuture, relay
 
@@ -96,7 +97,7 @@ class Dispatcher:
         self.watch = watch
         self.grace = grace
         self.excluded: dict[int, str] = {}
-        self._views: dict[tuple[int, ...] | None, Any] = {}
+        self._views: dict[tuple[int, ...] | None, Sender] = {}
         self._lock = threading.Lock()
         watch.on_timeout = self._timed_out
 
@@ -114,23 +115,23 @@ class Dispatcher:
         ids = list(self.client.ids)
         return [e for e in ids if e not in self.excluded and (targets is None or e in targets)]
 
-    def _view(self, engines: list[int]) -> Any:
+    def _view(self, engines: list[int]) -> Sender:
         ids = list(self.client.ids)
         memo = None if sorted(engines) == sorted(ids) else tuple(sorted(engines))
         with self._lock:
-            view = self._views.get(memo)
-            if view is None:
-                view = self._views[memo] = self.client.load_balanced_view(
-                    None if memo is None else list(memo))
-        return view
+            sender = self._views.get(memo)
+            if sender is None:
+                view = self.client.load_balanced_view(None if memo is None else list(memo))
+                sender = self._views[memo] = Sender(view, call_pickled)
+        return sender
 
     def _attempt(self, job: Job) -> None:
         # engines not tried yet first; with zero engines the default view queues the task
         # and the watchdog reports "no engines"
         engines = ([e for e in self.allowed(job.targets) if e not in job.tried]
                    or self.allowed(job.targets))
-        view = self._view(engines) if engines else self._view(list(self.client.ids))
-        fut = self.watch.track(view.apply_async(call_pickled, job.payload, job.keys),
+        sender = self._view(engines) if engines else self._view(list(self.client.ids))
+        fut = self.watch.track(sender.send(job.payload, job.keys),
                                timeout=job.timeout, keys=job.keys)
         job.attempt = fut
         fut.add_done_callback(lambda f: self._finished(job, f))
