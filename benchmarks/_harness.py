@@ -122,6 +122,25 @@ def median_time(fn: Callable[[], Any], repeats: int, setup: Callable[[], Any] | 
     return statistics.median(times)
 
 
+def interleaved_times(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median wall time (s) of each ``fns`` entry, timed in alternation.
+
+    Each round runs every function once, and the order rotates from round to
+    round, so load that drifts during a benchmark (the engines' and the
+    controller's own processes share the machine's cores) falls on anchor and
+    ours alike instead of on whichever ran second.
+    """
+    names = list(fns)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(max(1, repeats)):
+        for n in names[r % len(names):] + names[:r % len(names)]:
+            gc.collect()
+            t0 = time.perf_counter()
+            fns[n]()
+            times[n].append(time.perf_counter() - t0)
+    return {n: statistics.median(t) for n, t in times.items()}
+
+
 def per_call(fn: Callable[[], Any], repeats: int, min_time: float = 0.2) -> float:
     """Median time (s) of one ``fn()`` call, from ``repeats`` loops of about ``min_time`` s."""
     fn()  # warm up (first-use memos, statement caches)

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from _harness import Config, Row, median_time
+from _harness import Config, Row, interleaved_times, median_time
 
 __all__ = [
     "BENCHMARKS",
@@ -230,19 +230,24 @@ def bench_p6(cfg: Config) -> list[Row]:
     """P6 rows: 2,000 tiny nodes, batching off (>= 1x) and on (>= 2x), vs raw ``view.map``."""
     s = _session()
     n = cfg.pick(2000, 200)
-    reps = cfg.pick(3, 1)
+    reps = cfg.pick(5, 1)
     view = s.backend.client.load_balanced_view()
     view.map_sync(tiny_raw, range(10))  # warm up
-    t_raw = median_time(lambda: view.map_sync(tiny_raw, range(n)), reps)
     backend = s.backend
     cap = backend.batch_cap
     _run(_tiny_graph(20), backend, s.cache)  # warm up (store probe, engine imports)
-    try:
+
+    def single() -> None:
         backend.batch_cap = 1
-        t_single = median_time(lambda: _run(_tiny_graph(n), backend, s.cache), reps)
-    finally:
-        backend.batch_cap = cap
-    t_batched = median_time(lambda: _run(_tiny_graph(n), backend, s.cache), reps)
+        try:
+            _run(_tiny_graph(n), backend, s.cache)
+        finally:
+            backend.batch_cap = cap
+
+    # in alternation: the anchor and ours see the same drift of the machine's load
+    times = interleaved_times({"raw": lambda: view.map_sync(tiny_raw, range(n)), "single": single,
+                           "batched": lambda: _run(_tiny_graph(n), backend, s.cache)}, reps)
+    t_raw, t_single, t_batched = times["raw"], times["single"], times["batched"]
     anchor = "ipyparallel view.map"
     rate = lambda t: f"{n / t:,.0f} nodes/s"
     return [

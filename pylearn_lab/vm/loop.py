@@ -10,7 +10,8 @@ between the parts, each in its own module:
 * :mod:`~pylearn_lab.vm.submit` -- tasks, the data plane, batching of tiny nodes;
 * :mod:`~pylearn_lab.vm.receive` -- receipts into events (and client-side storing);
 * :mod:`~pylearn_lab.vm.retries` -- lost workers;
-* :mod:`~pylearn_lab.vm.deadline` -- cancellation and timeouts.
+* :mod:`~pylearn_lab.vm.deadline` -- cancellation and timeouts;
+* :mod:`~pylearn_lab.vm.heap` -- the heap that existed before the run, out of the collector's way.
 
 A failing node does not stop independent branches; at the end a
 :class:`~pylearn_lab.errors.NodeError` names it (others attached in
@@ -50,6 +51,7 @@ from .claims import POLL, Leases
 from .deadline import Deadline
 from .events import Callback, Event, emit
 from .handle import RunHandle
+from .heap import frozen_heap
 from .plan import make_plan
 from .receive import receive
 from .retries import Retries, saved_by_lost_worker
@@ -204,7 +206,8 @@ class _Run:
     def loop(self) -> None:
         """Run to the end and settle the handle (never lets an exception die silently)."""
         try:
-            self._drive()
+            with frozen_heap():  # the collector walks the run's objects, not the notebook's
+                self._drive()
         except BaseException as exc:  # the handle reports it; a background thread must not die silently
             self.handle._finish(exception=exc)
             if isinstance(exc, KeyboardInterrupt):

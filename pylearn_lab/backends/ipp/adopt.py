@@ -29,7 +29,7 @@ Examples
 >>> from pylearn_lab.vm.task import Receipt
 >>> rows = [{"key": "k" * 32, "head": head, "record": {},
 ...          "payload": b"".join(payload)}]
->>> out = ix.submit(c, [Receipt("k" * 32, ok=True)], rows).result(timeout=10)
+>>> out = ix.enqueue(c, [Receipt("k" * 32, ok=True)], rows).result(timeout=10)
 >>> out[0].stored, c.load("k" * 32)
 (True, 41)
 >>> ix.close()
@@ -114,7 +114,7 @@ class Indexer:
         #: True while more receipts are on their way (jobs outstanding): only then does
         #: the indexer linger for them before a transaction
         self.busy = busy
-        self._q: queue.Queue[Any] = queue.Queue()
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.batches = 0  # transactions so far (the benchmark reports rows per batch)
@@ -122,13 +122,15 @@ class Indexer:
         #: engine's (from its temp file's name) or this process's (shipped values)
         self.blob_writers: collections.Counter[int] = collections.Counter()
 
-    def submit(self, cache: Any, receipts: list[Any], rows: list[dict[str, Any]],
-               store: bool = True) -> cf.Future:
+    def enqueue(self, cache: Any, receipts: list[Any], rows: list[dict[str, Any]],
+                store: bool = True, into: cf.Future | None = None) -> cf.Future:
         """A future of ``receipts`` once ``rows`` are indexed (``stored`` set on each).
 
         ``store=False`` (the cache directory is no longer the one ``cache`` opened):
-        nothing is written; the values go to the run uncached."""
-        fut: cf.Future = cf.Future()
+        nothing is written; the values go to the run uncached. ``into``: settle this
+        future (the one the run already holds) rather than a new one -- a future
+        fewer per node, for the collector to walk and the IO thread to settle."""
+        fut: cf.Future = cf.Future() if into is None else into
         if not store:
             _settle_uncached(cache, receipts, rows, fut)
             return fut
@@ -152,12 +154,15 @@ class Indexer:
             n = len(item[2])
             # linger a little for the receipts right behind this one: tasks of one node
             # each arrive a few ms apart, and one transaction for several of them costs
-            # about what one costs for a single row (the commit dominates)
-            lingering = self.busy is not None and self.busy()
-            deadline = time.monotonic() + (_LINGER if lingering else 0.0)
+            # about what one costs for a single row (the commit dominates). Sleep
+            # through it, then take what came: waiting on the queue instead woke this
+            # thread for every receipt, a hand-over of the interpreter lock per node
+            # paid by ipyparallel's IO thread, which puts them here
+            if self.busy is not None and self.busy():
+                time.sleep(_LINGER)
             while n < _BATCH:
                 try:
-                    more = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
+                    more = self._q.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
@@ -173,8 +178,7 @@ class Indexer:
                     self._index(group)
                 except BaseException as exc:  # never leave a run waiting on this thread
                     for *_, fut in group:
-                        if not fut.done():
-                            fut.set_exception(exc)
+                        _deliver(fut, error=exc)
 
     def _index(self, group: list[Any]) -> None:
         cache = group[0][0]
@@ -217,11 +221,7 @@ class Indexer:
                     # a small value is decoded from the very bytes just stored: the run
                     # then needs no index read per output (large ones stay in the store)
                     rc.value, rc.has_value = _decode(row), True
-            try:
-                fut.set_result(list(receipts))
-            except cf.InvalidStateError:
-                pass
-
+            _deliver(fut, list(receipts))
 
     def _count_writers(self, rows: list[dict[str, Any]], inserted: set[str]) -> None:
         for r in rows:
@@ -242,7 +242,18 @@ def _settle_uncached(cache: Any, receipts: list[Any], rows: list[dict[str, Any]]
         if row is not None and rc.ok and not rc.has_value:
             rc.stored = False
             _hand_over(cache, rc, row, why)
-    fut.set_result(list(receipts))
+    _deliver(fut, list(receipts))
+
+
+def _deliver(fut: cf.Future, result: Any = None, error: BaseException | None = None) -> None:
+    """Settle ``fut`` unless the run cancelled it meanwhile (then nobody waits for it)."""
+    try:
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
+    except cf.InvalidStateError:
+        pass
 
 
 def _decode(row: dict[str, Any]) -> Any:

@@ -36,7 +36,7 @@ import time
 import warnings
 from typing import Any
 
-from .remote import call_pickled
+from .remote import CALL_PICKLED
 from .send import Sender
 from .watch import TaskFuture, Watchdog, call_with_timeout
 from ..remote_future import RemoteFuture, relay
@@ -122,7 +122,7 @@ class Dispatcher:
             sender = self._views.get(memo)
             if sender is None:
                 view = self.client.load_balanced_view(None if memo is None else list(memo))
-                sender = self._views[memo] = Sender(view, call_pickled)
+                sender = self._views[memo] = Sender(view, CALL_PICKLED)
         return sender
 
     def _attempt(self, job: Job) -> None:

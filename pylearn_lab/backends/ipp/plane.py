@@ -130,9 +130,7 @@ class IppTaskPlane:
             store = usable and self._roots.ok(location)
             if not store:
                 self._roots.warn(location)
-            self._indexer.submit(cache, receipts, rows, store=store).add_done_callback(
-                lambda g: out._settle(result=g.result()) if g.exception() is None
-                else out._settle(error=g.exception()))
+            self._indexer.enqueue(cache, receipts, rows, store=store, into=out)
 
         job.add_done_callback(adopt)
         return out

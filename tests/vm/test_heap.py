@@ -1,0 +1,72 @@
+"""The pre-run heap is frozen during a run and only then (``vm/heap.py``)."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import pytest
+
+import pylearn_lab as pl
+from pylearn_lab.vm.heap import frozen_heap
+
+
+@pl.component
+def freeze_count(i: int) -> int:
+    return gc.get_freeze_count() + 0 * i
+
+
+@pytest.fixture(autouse=True)
+def _clean_gc():
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    yield
+    gc.unfreeze()
+    gc.enable()
+
+
+def test_a_run_freezes_the_older_heap_and_unfreezes_it_after() -> None:
+    inside = pl.run(freeze_count(1), cache=False, backend="serial")
+    assert inside > 0  # the node saw the objects that existed before the run frozen
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_failing_run_unfreezes_too() -> None:
+    @pl.component
+    def fails(x: int) -> int:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        pl.run(fails(1), cache=False, backend="serial")
+    assert gc.get_freeze_count() == 0
+
+
+def test_concurrent_runs_unfreeze_when_the_last_one_ends() -> None:
+    started, release = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def other() -> None:
+        with frozen_heap():
+            started.set()
+            release.wait(10)
+
+    t = threading.Thread(target=other)
+    t.start()
+    assert started.wait(10)
+    seen.append(pl.run(freeze_count(2), cache=False, backend="serial"))
+    assert gc.get_freeze_count() > 0  # the other run is still going
+    release.set()
+    t.join(10)
+    assert seen[0] > 0 and gc.get_freeze_count() == 0
+
+
+def test_a_process_that_froze_its_own_heap_is_left_as_it_is() -> None:
+    gc.freeze()
+    mine = gc.get_freeze_count()
+    pl.run(freeze_count(3), cache=False, backend="serial")
+    assert gc.get_freeze_count() > mine // 2 > 0  # not unfrozen by the run (freed ones leave)
+
+
+def test_a_disabled_collector_is_left_alone() -> None:
+    gc.disable()
+    assert pl.run(freeze_count(4), cache=False, backend="serial") == 0
+    assert not gc.isenabled() and gc.get_freeze_count() == 0
