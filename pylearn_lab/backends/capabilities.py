@@ -98,6 +98,11 @@ class Capabilities:
         longer than a tiny node; the VM sends such tasks one per task.
     task_plane : TaskPlane, optional
         The backend's own path for VM tasks (see :class:`TaskPlane`).
+    max_pending : int, optional
+        Most submissions the backend wants outstanding at once (None: no limit).
+        The VM claims every ready node as before but sends more only as earlier
+        ones finish, so the client holds the tasks, futures and payloads of a
+        window, not of a whole sweep.
     """
 
     in_process: bool = False
@@ -108,6 +113,14 @@ class Capabilities:
     sees_store: Callable[[Any], bool] | None = None
     is_slow: Callable[[Any], bool] | None = None
     task_plane: TaskPlane | None = None
+    max_pending: int | None = None
+
+    def __post_init__(self) -> None:
+        m = self.max_pending
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+            raise BackendError(
+                f"Capabilities(max_pending=) must be a number of submissions >= 1 or None "
+                f"(no limit), received {type(m).__name__} {m!r:.40}.")
 
 
 def default_capabilities(executor: Any) -> Capabilities:

@@ -224,12 +224,14 @@ class _Run:
                 self.deadline.check()
                 self._dispatch(sched.take_ready())
                 self._poll_claims()
-                if not self.inflight and not self.leases.elsewhere and sched.idle:
+                if not self.inflight and not self.leases.elsewhere and sched.idle and \
+                        not self.submitter.backlog:
                     if self._outputs_loadable():
                         break
                     continue
                 self.leases.refresh()
                 self._collect()
+                self.submitter.pump(self.inflight)  # room freed: send more of the backlog
                 self.leases.flush()
                 sched.free_values()
         except BaseException:

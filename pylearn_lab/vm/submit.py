@@ -13,8 +13,16 @@ How the data travels is decided once per run:
   workers load inputs from the store and save outputs themselves;
 * otherwise values travel with the tasks and the client stores them.
 
+Claimed ready nodes wait in :attr:`Submitter.backlog` and go out while the
+backend has room for them: at most ``Capabilities.max_pending`` submissions
+outstanding (no limit by default; ipyparallel reports a window of 16 tasks
+per engine, at least 64), so a sweep of 100,000 independent nodes keeps a
+window of tasks, futures and payloads in the notebook rather than all of
+them, and the collector has that much less to walk. The loop sends more
+(:meth:`Submitter.pump`) as earlier ones finish.
+
 How many nodes go in one task: the plan's ``batch``, else the backend's
-``batch_hint``; each chunk of ready nodes is then split by
+``batch_hint`` (asked with the whole backlog); each chunk of ready nodes is then split by
 :func:`~pylearn_lab.vm.batching.groups` (timeout nodes and known-slow
 functions alone). A group goes to the backend's task plane when it has one
 (``submit_tasks``), else as ``backend.submit(execute_batch, tasks)``
@@ -54,6 +62,7 @@ Examples
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import queue
 from typing import Any
@@ -84,7 +93,7 @@ class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
     __slots__ = ("sched", "backend", "cache", "caps", "in_process", "via_store", "finished",
-                 "node_timeout", "_handed", "_outputs", "_pickle", "_lent", "_views")
+                 "node_timeout", "backlog", "_handed", "_outputs", "_pickle", "_lent", "_views")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
@@ -95,6 +104,8 @@ class Submitter:
         self.in_process = self.caps.in_process
         self.via_store = False
         self.node_timeout: float | None = None  # run(node_timeout=); see _timeout
+        #: claimed ready nodes not sent yet (the backend's window is full)
+        self.backlog: collections.deque[str] = collections.deque()
         self._handed: dict[str, int] = {}  # in process: readers each input was handed to so far
         self._lent: set[str] = set()  # inputs whose value itself went to their last reader
         self._views: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # literal arrays, locked once
@@ -127,10 +138,20 @@ class Submitter:
         return max(1, int(size))
 
     def submit(self, keys: list[str], inflight: dict[cf.Future, list[str]]) -> None:
-        """Submit ``keys`` in chunks; record each future's keys in ``inflight``."""
-        size = self.batch_size(len(keys))
-        for i in range(0, len(keys), size):
-            self._submit_chunk(keys[i:i + size], inflight)
+        """Queue ``keys`` (claimed, ready) and send what the backend has room for now;
+        each future's keys are recorded in ``inflight``."""
+        self.backlog.extend(keys)
+        self.pump(inflight)
+
+    def pump(self, inflight: dict[cf.Future, list[str]]) -> None:
+        """Send backlog nodes in chunks while fewer than ``max_pending`` are outstanding."""
+        backlog, limit = self.backlog, self.caps.max_pending
+        if not backlog or (limit is not None and len(inflight) >= limit):
+            return
+        size = self.batch_size(len(backlog))
+        while backlog and (limit is None or len(inflight) < limit):
+            n = min(size, len(backlog))
+            self._submit_chunk([backlog.popleft() for _ in range(n)], inflight)
 
     def _submit_chunk(self, chunk: list[str], inflight: dict[cf.Future, list[str]]) -> None:
         tasks, sent, refused = [], [], []

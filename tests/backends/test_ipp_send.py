@@ -8,6 +8,8 @@ when the direct one is unavailable.
 
 from __future__ import annotations
 
+import threading
+
 import ipp_nodes as nodes
 import pytest
 from ipyparallel.error import RemoteError
@@ -81,5 +83,41 @@ def test_runs_are_the_same_on_the_public_path(ipp_cluster, tmp_path, monkeypatch
         assert pl.run(exprs, backend=backend, cache=cache, progress=False) == [
             i + 1 for i in range(6)]
         assert nodes.count(str(log), "plus") == 6  # computed once each, then hits
+    finally:
+        backend.stop()
+
+
+def test_one_node_per_task_keeps_a_window_outstanding_not_the_whole_graph(ipp_cluster,
+                                                                         tmp_path) -> None:
+    """300 one-per-task nodes: never more than the reported window in flight, each once."""
+    backend = pl.IPyParallelBackend.connect(client=ipp_cluster.client)
+    window = backend.capabilities().max_pending
+    assert window == max(64, backend.window_per_engine * len(ipp_cluster.client.ids))
+    plane = backend.capabilities().task_plane  # the object the VM sends nodes through
+    real, lock = plane.submit_tasks, threading.Lock()
+    out, most = [0], [0]
+
+    def settled(_f) -> None:
+        with lock:
+            out[0] -= 1
+
+    def counted(tasks):
+        fut = real(tasks)
+        with lock:
+            out[0] += 1
+            most[0] = max(most[0], out[0])
+        fut.add_done_callback(settled)
+        return fut
+
+    plane.submit_tasks = counted
+    log = tmp_path / "log"
+    log.mkdir()
+    try:
+        backend.batch_cap = 1
+        cache = pl.Cache(str(tmp_path / "c"))
+        exprs = [nodes.plus(str(log), i, 7) for i in range(300)]
+        assert pl.run(exprs, backend=backend, cache=cache, progress=False) == [
+            i + 7 for i in range(300)]
+        assert 1 < most[0] <= window and nodes.count(str(log), "plus") == 300
     finally:
         backend.stop()

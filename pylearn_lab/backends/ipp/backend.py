@@ -142,6 +142,10 @@ class IPyParallelBackend(Backend):
 
     name = "ipyparallel"
     in_process = False
+    #: tasks a run keeps outstanding per engine (at least 64 in all): the controller
+    #: queues them, so engines never wait on the notebook, and the notebook holds a
+    #: window of tasks instead of every ready node of a sweep (Capabilities.max_pending)
+    window_per_engine = 16
 
     def __init__(self, client: Any, *, cluster: Any = None, owns_client: bool = True,
                  data_plane: str = "auto", batch_cap: int = 256, engine_timeout: float = 5.0,
@@ -279,10 +283,12 @@ class IPyParallelBackend(Backend):
         """Engines run pickled tasks (user code by value); tiny nodes are batched
         (:meth:`batch_hint`), known-slow functions are not (:attr:`times`), and the
         VM's tasks go through the task plane (:mod:`.plane`: the store data plane)."""
-        return Capabilities(in_process=False, workers=len(self.client.ids),
+        engines = len(self.client.ids)
+        return Capabilities(in_process=False, workers=engines,
                             batch_hint=self.batch_hint, task_overhead=3e-3,
                             pickles_by_value=True, sees_store=self.sees_store,
-                            is_slow=self._is_slow, task_plane=self._plane)
+                            is_slow=self._is_slow, task_plane=self._plane,
+                            max_pending=max(64, self.window_per_engine * engines))
 
     def _is_slow(self, task: Any) -> bool:
         return self.times.is_slow(function_name(task))
