@@ -10,9 +10,12 @@ in the collector; with the pre-run heap frozen the run took 7 % less.
 
 :func:`frozen_heap` freezes (``gc.freeze``) what exists when the first of
 the process's concurrent runs starts and unfreezes it when the last one
-ends. Objects the run creates are collected as usual. **Cost:** cyclic
-garbage among the *older* objects that appears during a run (another thread
-drops a cyclic structure) is collected after the run instead of during it.
+ends. ``run()`` uses it only while its caller waits (``wait=True``, the
+default): the caller's own objects cannot turn into garbage then. Objects
+the run creates are collected as usual. **Cost:** cyclic garbage among the
+*older* objects that another thread drops during such a run is collected
+after the run instead of during it. A background run (``wait=False``) does
+not freeze anything, so what the notebook drops meanwhile is freed as usual.
 A process that froze its heap itself (``gc.get_freeze_count() > 0``, e.g. a
 pre-fork server) or turned the collector off is left exactly as it is.
 

@@ -11,7 +11,7 @@ between the parts, each in its own module:
 * :mod:`~pylearn_lab.vm.receive` -- receipts into events (and client-side storing);
 * :mod:`~pylearn_lab.vm.retries` -- lost workers;
 * :mod:`~pylearn_lab.vm.deadline` -- cancellation and timeouts;
-* :mod:`~pylearn_lab.vm.heap` -- the heap that existed before the run, out of the collector's way.
+* :mod:`~pylearn_lab.vm.heap` -- the heap that existed before a waited-for run, out of the collector's way.
 
 A failing node does not stop independent branches; at the end a
 :class:`~pylearn_lab.errors.NodeError` names it (others attached in
@@ -138,7 +138,11 @@ def run(
     state.node_timeout = node_timeout
     handle = state.handle
     if wait:
-        state.loop()
+        # the caller waits, so none of its objects can turn into garbage meanwhile: the
+        # collector may walk the run's objects only (a background run, wait=False, could
+        # hold on to what the notebook drops while it lasts, and does not)
+        with frozen_heap():
+            state.loop()
         return handle.result()
     threading.Thread(target=state.loop, name="pylearn-run", daemon=True).start()
     return handle
@@ -206,8 +210,7 @@ class _Run:
     def loop(self) -> None:
         """Run to the end and settle the handle (never lets an exception die silently)."""
         try:
-            with frozen_heap():  # the collector walks the run's objects, not the notebook's
-                self._drive()
+            self._drive()
         except BaseException as exc:  # the handle reports it; a background thread must not die silently
             self.handle._finish(exception=exc)
             if isinstance(exc, KeyboardInterrupt):

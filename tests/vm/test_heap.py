@@ -70,3 +70,8 @@ def test_a_disabled_collector_is_left_alone() -> None:
     gc.disable()
     assert pl.run(freeze_count(4), cache=False, backend="serial") == 0
     assert not gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_background_run_freezes_nothing() -> None:
+    handle = pl.run(freeze_count(5), cache=False, backend="serial", wait=False)
+    assert handle.result() == 0 and gc.get_freeze_count() == 0
