@@ -28,7 +28,7 @@ from typing import Any
 import cloudpickle
 
 
-__all__ = ["RemoteFuture", "close_client_and_cluster", "failed", "relay"]
+__all__ = ["RemoteFuture", "close_client_and_cluster", "failed", "relay", "settle"]
 
 
 class RemoteFuture(cf.Future):
@@ -36,15 +36,7 @@ class RemoteFuture(cf.Future):
 
     def _settle(self, result: Any = None, error: BaseException | None = None) -> None:
         """Set ``error`` (if given) or ``result``, unless the future is already done."""
-        if self.done():  # cancelled, or settled by whoever came first
-            return
-        try:
-            if error is not None:
-                self.set_exception(error)
-            else:
-                self.set_result(result)
-        except cf.InvalidStateError:  # lost a race between done() and set_*
-            pass
+        settle(self, result, error)
 
     def settle_pickled(self, inner: Any, on_result: Callable[[Any], None] | None = None) -> None:
         """Settle from a finished cluster future whose result is ``call_pickled``'s
@@ -60,6 +52,20 @@ class RemoteFuture(cf.Future):
             self._settle(result=result)
         except BaseException as exc:  # an unreadable result fails the task, not the thread
             self._settle(error=exc)
+
+
+def settle(fut: cf.Future, result: Any = None, error: BaseException | None = None) -> None:
+    """Set ``error`` (if given) or ``result`` on any future, unless it is already done
+    (cancelled by the run, or settled by whoever came first): then nobody waits for it."""
+    if fut.done():
+        return
+    try:
+        if error is not None:
+            fut.set_exception(error)
+        else:
+            fut.set_result(result)
+    except cf.InvalidStateError:  # lost a race between done() and set_*
+        pass
 
 
 def relay(inner: cf.Future, out: RemoteFuture) -> tuple[bool, Any]:

@@ -51,6 +51,7 @@ from typing import Any
 from ...cache.disk import INLINE_MAX
 from ...cache.serialize import decode_payload
 from ...errors import CacheError
+from ..remote_future import settle
 from .blobs import BlobPlan
 
 __all__ = ["Indexer", "prepare"]
@@ -178,7 +179,7 @@ class Indexer:
                     self._index(group)
                 except BaseException as exc:  # never leave a run waiting on this thread
                     for *_, fut in group:
-                        _deliver(fut, error=exc)
+                        settle(fut, error=exc)
 
     def _index(self, group: list[Any]) -> None:
         cache = group[0][0]
@@ -221,7 +222,7 @@ class Indexer:
                     # a small value is decoded from the very bytes just stored: the run
                     # then needs no index read per output (large ones stay in the store)
                     rc.value, rc.has_value = _decode(row), True
-            _deliver(fut, list(receipts))
+            settle(fut, list(receipts))
 
     def _count_writers(self, rows: list[dict[str, Any]], inserted: set[str]) -> None:
         for r in rows:
@@ -242,18 +243,7 @@ def _settle_uncached(cache: Any, receipts: list[Any], rows: list[dict[str, Any]]
         if row is not None and rc.ok and not rc.has_value:
             rc.stored = False
             _hand_over(cache, rc, row, why)
-    _deliver(fut, list(receipts))
-
-
-def _deliver(fut: cf.Future, result: Any = None, error: BaseException | None = None) -> None:
-    """Settle ``fut`` unless the run cancelled it meanwhile (then nobody waits for it)."""
-    try:
-        if error is not None:
-            fut.set_exception(error)
-        else:
-            fut.set_result(result)
-    except cf.InvalidStateError:
-        pass
+    settle(fut, list(receipts))
 
 
 def _decode(row: dict[str, Any]) -> Any:
