@@ -76,6 +76,8 @@ class BackendConformance:
             assert caps.task_plane is None and caps.pickles_by_value
         if caps.task_plane is not None:
             assert isinstance(caps.task_plane, TaskPlane)
+        # a window, when there is one, leaves room for every worker (a smaller one idles them)
+        assert caps.max_pending is None or caps.max_pending >= max(1, caps.workers)
         # a plain process pool pickles with the standard library: the VM must cloudpickle
         assert caps.pickles_by_value == (not isinstance(backend, cf.ProcessPoolExecutor))
 
