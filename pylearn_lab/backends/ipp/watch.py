@@ -74,7 +74,8 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
 class TaskFuture(RemoteFuture):
     """The client-side future of one task: its result is the unpickled return value.
 
-    ``cancel()`` also asks the cluster to drop the task if it has not started.
+    ``cancel()`` also asks the cluster to drop the task if it has not started; a task
+    an engine has taken is not cancelled (``cancel()`` is False), as a running future.
     """
 
     def __init__(self, ar: Any, client: Any, timeout: float | None = None,
@@ -89,11 +90,24 @@ class TaskFuture(RemoteFuture):
 
     def cancel(self) -> bool:
         if not self.done():
+            if self.on_engine():
+                # an abort would not stop it: like a running concurrent future, it is not
+                # cancelled, and ends (storing its result) on its own. Reported cancelled,
+                # the run released its claim and a run started again computed it twice
+                return False
             try:  # non-blocking: a dead controller must not hang a cancel
                 self._client.abort(self.ar.msg_ids, block=False)
             except Exception:
                 pass
         return super().cancel()
+
+    def on_engine(self) -> bool:
+        """True once an engine was seen taking the task (its id is in the client's metadata)."""
+        try:
+            md = self._client.metadata.get(self.ar.msg_ids[0])  # a defaultdict: never index it
+        except Exception:
+            return False
+        return bool(md) and isinstance(md.get("engine_id"), int)
 
 
 class Watchdog:
