@@ -236,3 +236,60 @@ def test_a_deleted_cache_dir_hands_the_value_over_into_the_runs_future() -> None
     assert rc.ok and rc.has_value and rc.value == [5] and rc.stored is False
     assert "not cached" in rc.warning
     ix.close()
+
+
+# -- engines and clients going away ------------------------------------------------------
+def _pid_of_retried(log: str) -> int:
+    pids = [int(p.name.rsplit("-", 1)[1]) for p in Path(log).glob("pid-retried-*")]
+    return pids[-1] if len(pids) == 1 else 0
+
+
+@pytest.mark.timeout(120)
+def test_an_engine_killed_while_the_backlog_is_full(log, tmp_path) -> None:
+    """EngineError through Sent with more one-per-task nodes than the window waiting:
+    the lost node is retried, every other node computed once, nothing stalls."""
+    import os
+    import signal
+
+    from pylearn_lab.backends.ipp import IPyParallelBackend
+
+    gate = str(tmp_path / "gate")  # never created: the first attempt blocks until killed
+    cache = pl.Cache(str(tmp_path / "c"))
+    with IPyParallelBackend.start(n=2) as b:
+        b.batch_cap = 1
+        many = [nodes.plus(log, i, 5) for i in range(200)]
+        handle = pl.run([nodes.retried(log, gate), *many], backend=b, cache=cache,
+                        wait=False, progress=False, timeout=90)
+        victim = wait_until(lambda: _pid_of_retried(log), what="retried() running")
+        os.kill(victim, signal.SIGKILL)
+        assert handle.result(timeout=80) == [7, *[i + 5 for i in range(200)]]
+        assert nodes.count(log, "retried-start") == 2
+        assert nodes.count(log, "plus") >= 200  # one may have died with its engine
+        assert nodes.count(log, "plus") <= 201
+
+
+@pytest.mark.timeout(60)
+def test_a_client_closed_with_tasks_outstanding_ends_the_run(ipp_cluster, log, tmp_path) -> None:
+    """The backend's own client closed under a run with tasks in flight and a backlog:
+    the run ends with an error from the tree, not a hang, and frees its claims."""
+    client = ipp_cluster.cluster.connect_client_sync()  # a second client of its own
+    b = pl.IPyParallelBackend(client, owns_client=True, health_timeout=5.0)
+    b.batch_cap = 1
+    cache = pl.Cache(str(tmp_path / "c"))
+    exprs = [napping(log, i, 0.2) for i in range(100)]
+    handle = pl.run(exprs, backend=b, cache=cache, wait=False, progress=False)
+    wait_until(lambda: nodes.count(log, "nap0") + nodes.count(log, "nap1") >= 1,
+               timeout=30, what="a node running")
+    b.stop()  # closes the client
+    with pytest.raises(pl.errors.PylearnError):
+        handle.result(timeout=40)
+    # the claims were freed: a new run on the shared cluster computes everything at once
+    other = pl.IPyParallelBackend.connect(client=ipp_cluster.client)
+    try:
+        t0 = time.monotonic()
+        assert pl.run([napping(log, i, 0.0) for i in range(3)], backend=other, cache=cache,
+                      progress=False, timeout=30) == [0, 1, 2]
+        assert time.monotonic() - t0 < 25
+    finally:
+        other.stop()
+
