@@ -293,3 +293,22 @@ def test_a_client_closed_with_tasks_outstanding_ends_the_run(ipp_cluster, log, t
     finally:
         other.stop()
 
+
+
+@pytest.mark.timeout(90)
+def test_a_run_timeout_with_the_backlog_full_then_the_same_run(backend, log, tmp_path) -> None:
+    """run(timeout=) expiring with tasks on engines, queued at the controller and waiting
+    in the VM's backlog; the same run again finishes promptly and no node is computed
+    twice (those on engines at the timeout are stored and served, the rest were never
+    started)."""
+    cache = pl.Cache(str(tmp_path / "c"))
+    exprs = [napping(log, i, 0.05) for i in range(150)]  # ~4 s on 2 engines
+    with pytest.raises(pl.errors.PylearnError):
+        pl.run(exprs, backend=backend, cache=cache, progress=False, timeout=1.0)
+    t0 = time.monotonic()
+    assert pl.run(exprs, backend=backend, cache=cache, progress=False, timeout=40) == list(
+        range(150))
+    assert time.monotonic() - t0 < 30  # no claim left to lapse
+    counts = {i: nodes.count(log, f"nap{i}") for i in range(150)}
+    twice = {i: c for i, c in counts.items() if c != 1}
+    assert not twice, twice
