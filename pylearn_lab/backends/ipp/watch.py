@@ -74,8 +74,8 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
 class TaskFuture(RemoteFuture):
     """The client-side future of one task: its result is the unpickled return value.
 
-    ``cancel()`` also asks the cluster to drop the task if it has not started; a task
-    an engine has taken is not cancelled (``cancel()`` is False), as a running future.
+    ``cancel()`` asks the cluster to drop the task and returns False: the cluster's
+    reply settles the future (``TaskAborted`` if the task still waited, else its result).
     """
 
     def __init__(self, ar: Any, client: Any, timeout: float | None = None,
@@ -89,25 +89,18 @@ class TaskFuture(RemoteFuture):
         self.started: float | None = None  # monotonic time an engine was seen running it
 
     def cancel(self) -> bool:
-        if not self.done():
-            if self.on_engine():
-                # an abort would not stop it: like a running concurrent future, it is not
-                # cancelled, and ends (storing its result) on its own. Reported cancelled,
-                # the run released its claim and a run started again computed it twice
-                return False
-            try:  # non-blocking: a dead controller must not hang a cancel
-                self._client.abort(self.ar.msg_ids, block=False)
-            except Exception:
-                pass
-        return super().cancel()
-
-    def on_engine(self) -> bool:
-        """True once an engine was seen taking the task (its id is in the client's metadata)."""
-        try:
-            md = self._client.metadata.get(self.ar.msg_ids[0])  # a defaultdict: never index it
+        if self.done():
+            return super().cancel()
+        # only the cluster knows whether the task still waits: ask it to drop it, and let
+        # its reply settle this future (TaskAborted, or the result of a task an engine had
+        # already taken or finished). Reported cancelled at once, the run released the
+        # claim and dropped a result an engine was storing, and a run started again
+        # computed that node a second time (found by the red team)
+        try:  # non-blocking: a dead controller must not hang a cancel
+            self._client.abort(self.ar.msg_ids, block=False)
         except Exception:
-            return False
-        return bool(md) and isinstance(md.get("engine_id"), int)
+            return super().cancel()  # no cluster to answer: nothing will settle it
+        return False
 
 
 class Watchdog:
