@@ -17,7 +17,9 @@ the run creates are collected as usual. **Cost:** cyclic garbage among the
 after the run instead of during it. A background run (``wait=False``) does
 not freeze anything, so what the notebook drops meanwhile is freed as usual.
 A process that froze its heap itself (``gc.get_freeze_count() > 0``, e.g. a
-pre-fork server) or turned the collector off is left exactly as it is.
+pre-fork server) or turned the collector off is left exactly as it is, and
+so is one that froze it *during* a run (the frozen count grew past ours: its
+own ``gc.freeze()`` covers what we froze, as it would have without us).
 
 Examples
 --------
@@ -41,16 +43,17 @@ __all__ = ["frozen_heap"]
 _lock = threading.Lock()
 _runs = 0  # runs of this process inside frozen_heap()
 _froze = False  # whether the freeze in force is ours (to undo), not the process's own
+_count = 0  # objects our freeze froze: more at the end means the process froze too
 
 
 @contextmanager
 def frozen_heap() -> Iterator[None]:
     """Within: the objects that existed when the first concurrent run began are frozen."""
-    global _runs, _froze
+    global _runs, _froze, _count
     with _lock:
         if _runs == 0 and gc.isenabled() and gc.get_freeze_count() == 0:
             gc.freeze()
-            _froze = True
+            _froze, _count = True, gc.get_freeze_count()
         _runs += 1
     try:
         yield
@@ -58,5 +61,8 @@ def frozen_heap() -> Iterator[None]:
         with _lock:
             _runs -= 1
             if _runs == 0 and _froze:
-                gc.unfreeze()
+                # frozen objects only leave the count (freed); more than we froze means
+                # user code called gc.freeze() meanwhile: its freeze stays in force
+                if gc.get_freeze_count() <= _count:
+                    gc.unfreeze()
                 _froze = False

@@ -53,7 +53,7 @@ from .events import Callback, Event, emit
 from .handle import RunHandle
 from .heap import frozen_heap
 from .plan import make_plan
-from .receive import receive
+from .receive import _save as save_value, receive
 from .retries import Retries, saved_by_lost_worker
 from .rewrite import apply_rewrites
 from .scheduler import Scheduler
@@ -259,11 +259,33 @@ class _Run:
         self.leases.held.difference_update(running)
         self.leases.release_all()
 
-    def _release_late(self, keys: list[str], _future: cf.Future) -> None:
+    def _release_late(self, keys: list[str], future: cf.Future) -> None:
+        if not self.submitter.in_process and not self.submitter.via_store:
+            try:
+                self._store_late(keys, future)
+            except Exception:  # the value is lost: a later run computes it again
+                pass
         try:  # in a worker's thread, after the node stored its result
             self.cache.release_many(keys, self.leases.owner)
         except Exception:  # a claim left lapses after CLAIM_TTL: never fail a worker
             pass
+
+    def _store_late(self, keys: list[str], future: cf.Future) -> None:
+        """Store what a node that ran on after the run stopped computed, when the client
+        is the one that stores (values travel back): nobody else would, and a run
+        started again computed it a second time (found by the red team)."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        result = future.result()
+        if isinstance(result, bytes):  # execute_pickled
+            result = cloudpickle.loads(result)
+        sched = self.sched
+        if sched is None:
+            return
+        for r in result if isinstance(result, list) else [result]:
+            if isinstance(r, Receipt) and r.ok and r.has_value and r.key in keys and \
+                    sched.graph[r.key].cache:
+                save_value(sched, self.cache, r)
 
     def _dispatch(self, keys: list[str]) -> None:
         """Claim ready nodes and submit those this run computes."""

@@ -84,8 +84,8 @@ class Job(RemoteFuture):
         self.tried: list[int] = []
 
     def cancel(self) -> bool:
-        if self.attempt is not None:
-            self.attempt.cancel()
+        if self.attempt is not None and not self.attempt.cancel() and not self.attempt.done():
+            return False  # running on an engine: it ends on its own (TaskFuture.cancel)
         return super().cancel()
 
 

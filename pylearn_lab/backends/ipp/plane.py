@@ -161,5 +161,6 @@ class _Adopted(RemoteFuture):
         self.job = job
 
     def cancel(self) -> bool:
-        self.job.cancel()
+        if not self.job.cancel() and not self.job.done():
+            return False  # running on an engine: its rows are still indexed when it ends
         return super().cancel()

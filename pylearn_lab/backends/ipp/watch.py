@@ -74,7 +74,8 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float) -> Any:
 class TaskFuture(RemoteFuture):
     """The client-side future of one task: its result is the unpickled return value.
 
-    ``cancel()`` also asks the cluster to drop the task if it has not started.
+    ``cancel()`` asks the cluster to drop the task and returns False: the cluster's
+    reply settles the future (cancelled if the task still waited, else its result).
     """
 
     def __init__(self, ar: Any, client: Any, timeout: float | None = None,
@@ -86,14 +87,35 @@ class TaskFuture(RemoteFuture):
         self.keys = list(keys or [])
         self.engine: int | None = None  # where it ran (known once an engine took it)
         self.started: float | None = None  # monotonic time an engine was seen running it
+        self._aborting = False  # cancel() asked the cluster to drop it
 
     def cancel(self) -> bool:
-        if not self.done():
-            try:  # non-blocking: a dead controller must not hang a cancel
-                self._client.abort(self.ar.msg_ids, block=False)
-            except Exception:
-                pass
-        return super().cancel()
+        if self.done():
+            return super().cancel()
+        # only the cluster knows whether the task still waits: ask it to drop it, and let
+        # its reply settle this future (TaskAborted, or the result of a task an engine had
+        # already taken or finished). Reported cancelled at once, the run released the
+        # claim and dropped a result an engine was storing, and a run started again
+        # computed that node a second time (found by the red team)
+        self._aborting = True
+        try:  # non-blocking: a dead controller must not hang a cancel
+            self._client.abort(self.ar.msg_ids, block=False)
+        except Exception:
+            return super().cancel()  # no cluster to answer: nothing will settle it
+        return False
+
+    def settle_pickled(self, inner: Any, on_result: Callable[[Any], None] | None = None) -> None:
+        """As :meth:`RemoteFuture.settle_pickled`; the abort :meth:`cancel` asked for
+        ends the future cancelled (``CancelledError``), not with ipyparallel's error."""
+        if self._aborting:
+            try:
+                aborted = type(inner.exception()).__name__ == "TaskAborted"
+            except BaseException:
+                aborted = False
+            if aborted:
+                super().cancel()
+                return
+        super().settle_pickled(inner, on_result)
 
 
 class Watchdog:
