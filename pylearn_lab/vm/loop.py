@@ -53,7 +53,7 @@ from .events import Callback, Event, emit
 from .handle import RunHandle
 from .heap import frozen_heap
 from .plan import make_plan
-from .receive import _save as save_value, receive
+from .receive import receive, store_value
 from .retries import Retries, saved_by_lost_worker
 from .rewrite import apply_rewrites
 from .scheduler import Scheduler
@@ -285,7 +285,7 @@ class _Run:
         for r in result if isinstance(result, list) else [result]:
             if isinstance(r, Receipt) and r.ok and r.has_value and r.key in keys and \
                     sched.graph[r.key].cache:
-                save_value(sched, self.cache, r)
+                store_value(sched, self.cache, r)
 
     def _dispatch(self, keys: list[str]) -> None:
         """Claim ready nodes and submit those this run computes."""

@@ -35,7 +35,7 @@ from .recipe import recipe
 from .scheduler import Scheduler
 from .task import Receipt
 
-__all__ = ["receive", "node_error"]
+__all__ = ["node_error", "receive", "store_value"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def receive(sched: Scheduler, r: Receipt, cache: Any, client_stores: bool) -> No
     k = r.key
     if r.ok:
         if r.has_value and client_stores and cache is not None and sched.graph[k].cache:
-            _save(sched, cache, r)
+            store_value(sched, cache, r)
         if r.warning and r.warning_cause and cache is not None:
             warn_once(cache.location, r.warning_cause, r.warning)  # from a worker process
         elif r.warning:
@@ -68,7 +68,9 @@ def receive(sched: Scheduler, r: Receipt, cache: Any, client_stores: bool) -> No
                         engine=r.engine)
 
 
-def _save(sched: Scheduler, cache: Any, r: Receipt) -> None:
+def store_value(sched: Scheduler, cache: Any, r: Receipt) -> None:
+    """Store the value ``r`` brought back, with its node's recipe and how the call went
+    (the client stores when values travel: no worker sees the cache)."""
     rec = recipe(sched.graph.expr(r.key))
     rec.update(duration=r.duration, host=r.host, pid=r.pid, engine=r.engine, created=time.time())
     cache.save(r.key, r.value, rec)

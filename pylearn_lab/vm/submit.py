@@ -76,6 +76,7 @@ from .batching import groups, unpicklable_receipts
 from .isolate import SharedIteratorError, guarded, guarded_call
 from .recipe import recipe
 from .scheduler import Scheduler
+from .state import NodeState
 from .task import Receipt, Task, execute, execute_batch, execute_pickled
 
 __all__ = ["InputLost", "Submitter"]
@@ -150,8 +151,20 @@ class Submitter:
             return
         size = self.batch_size(len(backlog))
         while backlog and (limit is None or len(inflight) < limit):
-            n = min(size, len(backlog))
-            self._submit_chunk([backlog.popleft() for _ in range(n)], inflight)
+            chunk = self._take(size)
+            if chunk:
+                self._submit_chunk(chunk, inflight)
+
+    def _take(self, n: int) -> list[str]:
+        """Up to ``n`` backlog keys still ready. One skipped meanwhile (an input it had
+        was lost and failed when recomputed) or sent back to wait for an input is
+        dropped: the scheduler readies it again if it can ever run."""
+        backlog, state, out = self.backlog, self.sched.state, []
+        while backlog and len(out) < n:
+            k = backlog.popleft()
+            if state[k] is NodeState.READY:
+                out.append(k)
+        return out
 
     def _submit_chunk(self, chunk: list[str], inflight: dict[cf.Future, list[str]]) -> None:
         tasks, sent, refused = [], [], []

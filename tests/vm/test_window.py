@@ -128,3 +128,27 @@ def test_cancelling_a_windowed_run_releases_the_nodes_not_sent(windowed, log, ca
 def test_a_bad_window_is_refused_with_the_rule(bad) -> None:
     with pytest.raises(BackendError, match=r"max_pending=\) must be a number of submissions"):
         Capabilities(max_pending=bad)
+
+
+def test_a_backlog_node_no_longer_ready_is_not_sent(windowed, log) -> None:
+    """A node skipped (or sent back to wait) while it sat in the backlog stays unsent."""
+    from pylearn_lab.vm.plan import make_plan
+    from pylearn_lab.vm.scheduler import Scheduler
+    from pylearn_lab.vm.state import NodeState
+    from pylearn_lab.vm.submit import Submitter
+
+    b = windowed(1)
+    exprs = [step(log, 300 + i) for i in range(3)]
+    sched = Scheduler(make_plan(exprs, cache=None))
+    sub = Submitter(sched, b, cache=None)
+    inflight: dict = {}
+    keys = sched.take_ready()
+    sub.submit(keys, inflight)  # the first goes, two wait (window of one)
+    assert len(inflight) == 1 and list(sub.backlog) == keys[1:]
+    sched.state[keys[1]] = NodeState.SKIPPED  # as _skip_users marks it
+    next(iter(inflight)).result(timeout=10)
+    inflight.clear()
+    sub.pump(inflight)
+    assert [k for ks in inflight.values() for k in ks] == [keys[2]] and not sub.backlog
+    next(iter(inflight)).result(timeout=10)
+    assert vc.count(log, "step") == 2  # the skipped node never ran
