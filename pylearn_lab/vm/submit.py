@@ -159,10 +159,13 @@ class Submitter:
         """Up to ``n`` backlog keys still ready. One skipped meanwhile (an input it had
         was lost and failed when recomputed) or sent back to wait for an input is
         dropped: the scheduler readies it again if it can ever run."""
-        backlog, state, out = self.backlog, self.sched.state, []
+        backlog, state = self.backlog, self.sched.state
+        out: list[str] = []
         while backlog and len(out) < n:
             k = backlog.popleft()
-            if state[k] is NodeState.READY:
+            # only these two: a node polled back from another run's lapsed claim is still
+            # ELSEWHERE, a retried one RUNNING, and both must go
+            if state[k] not in (NodeState.SKIPPED, NodeState.WAITING):
                 out.append(k)
         return out
 
