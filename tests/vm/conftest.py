@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from vm_windowed import Windowed
 
 import pylearn_lab as pl
 
@@ -17,3 +18,17 @@ def log(tmp_path):
 @pytest.fixture
 def cache(tmp_path):
     return pl.Cache(tmp_path / "cache")
+
+
+@pytest.fixture
+def windowed():
+    """``windowed(window, lose=...)`` makes a :class:`vm_windowed.Windowed`, closed after."""
+    made: list[Windowed] = []
+
+    def make(window: int | None, **kw) -> Windowed:
+        made.append(Windowed(window, **kw))
+        return made[-1]
+
+    yield make
+    for b in made:
+        b.close()

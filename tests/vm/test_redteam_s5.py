@@ -9,7 +9,6 @@ VM's backlog for many turns of the loop.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import gc
 import os
 import threading
@@ -17,12 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
 import pytest
 import vm_counting as vc
 
 import pylearn_lab as pl
-from pylearn_lab.backends import Backend
 from pylearn_lab.backends.capabilities import Capabilities
 from pylearn_lab.errors import NodeError, PylearnError
 
@@ -57,63 +54,6 @@ def freezes(log: str) -> int:
     vc._mark(log, "freezes")
     gc.freeze()  # user code freezing the heap (e.g. before a fork) during a run
     return gc.get_freeze_count()
-
-
-class Windowed(Backend):
-    """4 threads, a window of ``window`` submissions; optionally loses the worker of
-    the submissions whose numbers are in ``lose`` (a ConnectionError, as a dead
-    engine's future would bring)."""
-
-    name = "windowed-rt"
-
-    def __init__(self, window: int | None, lose: set[int] = frozenset()) -> None:
-        self.pool = cf.ThreadPoolExecutor(4)
-        self.window, self.lose = window, set(lose)
-        self.outstanding = self.most = self.sent = 0
-        self.lock = threading.Lock()
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(in_process=False, workers=4, max_pending=self.window)
-
-    def submit(self, fn: Any, *args: Any) -> cf.Future:
-        payload = cloudpickle.dumps((fn, args))
-        with self.lock:
-            self.outstanding += 1
-            self.sent += 1
-            n = self.sent
-            self.most = max(self.most, self.outstanding)
-        lost = n in self.lose
-
-        def on_worker() -> Any:
-            if lost:
-                time.sleep(0.01)
-                raise ConnectionError(f"worker of submission {n} lost on purpose")
-            f, a = cloudpickle.loads(payload)
-            return cloudpickle.loads(cloudpickle.dumps(f(*a)))
-
-        fut = self.pool.submit(on_worker)
-        fut.add_done_callback(self._done)
-        return fut
-
-    def _done(self, _f: cf.Future) -> None:
-        with self.lock:
-            self.outstanding -= 1
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
-
-
-@pytest.fixture
-def windowed():
-    made: list[Windowed] = []
-
-    def make(window: int | None, **kw: Any) -> Windowed:
-        made.append(Windowed(window, **kw))
-        return made[-1]
-
-    yield make
-    for b in made:
-        b.close()
 
 
 def _counts(log: str) -> dict[str, int]:
@@ -161,7 +101,8 @@ def test_two_processes_sharing_a_cache_with_windows(log, cache, tmp_path) -> Non
 import sys, time
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 import pylearn_lab as pl
-from test_redteam_s5 import Windowed, slow
+from test_redteam_s5 import slow
+from vm_windowed import Windowed
 lo, hi = int(sys.argv[1]), int(sys.argv[2])
 b = Windowed(2)
 out = pl.run([slow({log!r}, i) for i in range(lo, hi)], backend=b,

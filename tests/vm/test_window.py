@@ -8,17 +8,12 @@ nodes count their calls in files.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import threading
 import time
-from typing import Any
 
-import cloudpickle
 import pytest
 import vm_counting as vc
 
 import pylearn_lab as pl
-from pylearn_lab.backends import Backend
 from pylearn_lab.backends.capabilities import Capabilities
 from pylearn_lab.errors import BackendError
 
@@ -34,56 +29,6 @@ def step(log: str, i: int) -> int:
 def total(log: str, *xs: int) -> int:
     vc._mark(log, "total")
     return sum(xs)
-
-
-class Windowed(Backend):
-    """Runs pickled calls on 4 threads and records the most futures outstanding."""
-
-    name = "windowed"
-
-    def __init__(self, window: int | None) -> None:
-        self.pool = cf.ThreadPoolExecutor(4)
-        self.window = window
-        self.outstanding = self.most = self.sent = 0
-        self.lock = threading.Lock()
-
-    def capabilities(self) -> Capabilities:
-        return Capabilities(in_process=False, workers=4, max_pending=self.window)
-
-    def submit(self, fn: Any, *args: Any) -> cf.Future:
-        payload = cloudpickle.dumps((fn, args))
-        with self.lock:
-            self.outstanding += 1
-            self.sent += 1
-            self.most = max(self.most, self.outstanding)
-
-        def on_worker() -> Any:
-            f, a = cloudpickle.loads(payload)
-            return cloudpickle.loads(cloudpickle.dumps(f(*a)))
-
-        fut = self.pool.submit(on_worker)
-        fut.add_done_callback(self._done)
-        return fut
-
-    def _done(self, _f: cf.Future) -> None:
-        with self.lock:
-            self.outstanding -= 1
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
-
-
-@pytest.fixture
-def windowed():
-    made: list[Windowed] = []
-
-    def make(window: int | None) -> Windowed:
-        made.append(Windowed(window))
-        return made[-1]
-
-    yield make
-    for b in made:
-        b.close()
 
 
 def test_no_more_than_the_window_is_outstanding_and_every_node_runs_once(windowed, log,

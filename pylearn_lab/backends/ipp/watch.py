@@ -108,9 +108,11 @@ class TaskFuture(RemoteFuture):
         """As :meth:`RemoteFuture.settle_pickled`; the abort :meth:`cancel` asked for
         ends the future cancelled (``CancelledError``), not with ipyparallel's error."""
         if self._aborting:
+            from ipyparallel.error import TaskAborted
+
             try:
-                aborted = type(inner.exception()).__name__ == "TaskAborted"
-            except BaseException:
+                aborted = isinstance(inner.exception(), TaskAborted)
+            except BaseException:  # a cancelled or broken reply: settle as usual
                 aborted = False
             if aborted:
                 super().cancel()
