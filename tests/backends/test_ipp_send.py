@@ -121,3 +121,14 @@ def test_one_node_per_task_keeps_a_window_outstanding_not_the_whole_graph(ipp_cl
         assert 1 < most[0] <= window and nodes.count(str(log), "plus") == 300
     finally:
         backend.stop()
+
+
+@pytest.mark.parametrize("bad", ["16", 0, 2.5, True])
+def test_a_bad_window_per_engine_is_refused_at_the_run(ipp_cluster, bad) -> None:
+    backend = pl.IPyParallelBackend.connect(client=ipp_cluster.client)
+    try:
+        backend.window_per_engine = bad
+        with pytest.raises(pl.errors.OptionError, match="window_per_engine must be a number"):
+            pl.run(nodes.tiny(3), backend=backend, cache=False, progress=False)
+    finally:
+        backend.stop()

@@ -288,7 +288,15 @@ class IPyParallelBackend(Backend):
                             batch_hint=self.batch_hint, task_overhead=3e-3,
                             pickles_by_value=True, sees_store=self.sees_store,
                             is_slow=self._is_slow, task_plane=self._plane,
-                            max_pending=max(64, self.window_per_engine * engines))
+                            max_pending=max(64, self._window() * engines))
+
+    def _window(self) -> int:
+        w = self.window_per_engine
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise OptionError(
+                f"IPyParallelBackend.window_per_engine must be a number of tasks >= 1, "
+                f"received {type(w).__name__} {w!r:.40}. Set it to an int (default 16).")
+        return w
 
     def _is_slow(self, task: Any) -> bool:
         return self.times.is_slow(function_name(task))
