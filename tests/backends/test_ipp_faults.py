@@ -123,3 +123,45 @@ def test_a_backend_idle_past_the_health_timeout_still_runs(tmp_path) -> None:
         assert pl.run(nodes.napping(3, 0.5), backend=b, cache=cache, progress=False,
                       timeout=60) == 3
         assert b.cluster_error is None and b.status().engines == 1
+
+
+def _pids_of_gated(log: str) -> dict[int, int]:
+    """node index -> the engine pid that started it (``gated`` writes ``pid<i>-<pid>``)."""
+    out = {}
+    for p in Path(log).glob("pid*-*"):
+        head, _, pid = p.name.partition("-")
+        if head[3:].isdigit():
+            out[int(head[3:])] = int(pid)
+    return out
+
+
+def test_an_engine_killed_with_tasks_in_its_own_queue_loses_none_of_them(log, tmp_path) -> None:
+    """Known-tiny tasks go straight to engines' queues (.route): one engine runs a node
+    and holds more queued behind it when it is SIGKILLed. Every node still ends, on the
+    other engine, and none is computed twice."""
+    gate = tmp_path / "gate"
+    gate.touch()  # open: the warm-up runs are tiny, so the function becomes known tiny
+    cache = pl.Cache(tmp_path / "c")
+    with IPyParallelBackend.start(n=2) as b:
+        b.batch_cap = 1
+        for base in (100, 200, 300):
+            pl.run([nodes.gated(log, base + i, str(gate)) for i in range(2)], backend=b,
+                   cache=cache, progress=False)
+        gate.unlink()  # closed: the next nodes start and wait
+        for p in Path(log).glob("pid*"):
+            p.unlink()
+        handle = pl.run([nodes.gated(log, i, str(gate)) for i in range(8)], backend=b,
+                        cache=cache, wait=False, progress=False)
+        running = wait_until(lambda: len(_pids_of_gated(log)) == 2 and _pids_of_gated(log),
+                             what="one node running on each engine")
+        assert b._jobs.router.outstanding[0] == 8  # all eight in the engines' own queues
+        victim = next(iter(running.values()))
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: len(b.client.ids) == 1, what="the dead engine unregistered")
+        gate.touch()
+        assert handle.result(timeout=60) == list(range(8))
+        for i in range(8):
+            assert nodes.count(log, f"done{i}") == 1, i
+        starts = sum(nodes.count(log, f"start{i}") for i in range(8))
+        assert starts == 9  # the killed one started twice, each other node once
+        assert b._jobs.router.outstanding == (0, 0)

@@ -50,6 +50,7 @@ from .jobs import Dispatcher
 from .packing import pack
 from .plane import IppTaskPlane
 from .remote import engine_pid, set_engine_id
+from .route import ROUTINGS
 from .adopt import Indexer
 from .root import RootWatch
 from .store import Visibility, normalise_path_map
@@ -146,6 +147,10 @@ class IPyParallelBackend(Backend):
     #: queues them, so engines never wait on the notebook, and the notebook holds a
     #: window of tasks instead of every ready node of a sweep (Capabilities.max_pending)
     window_per_engine = 16
+    #: "auto": tasks of functions known to be tiny go straight to an engine's queue,
+    #: skipping the controller's Python scheduler (see .route); "balanced": every task
+    #: goes through ipyparallel's load-balanced scheduler
+    routing = "auto"
 
     def __init__(self, client: Any, *, cluster: Any = None, owns_client: bool = True,
                  data_plane: str = "auto", batch_cap: int = 256, engine_timeout: float = 5.0,
@@ -169,7 +174,8 @@ class IPyParallelBackend(Backend):
         self.times = NodeTimes()
         self._watch = Watchdog(client, engine_timeout, health_interval, health_timeout,
                                on_result=self.times.observe_result)
-        self._jobs = Dispatcher(client, self._watch, grace=stop_grace)
+        self._jobs = Dispatcher(client, self._watch, grace=stop_grace, tiny=self._tiny_mean,
+                                depth_cap=self._depth_cap)
         self._visibility = Visibility(client, path_map, timeout=probe_timeout)
         # tasks still outstanding: their receipts are worth a short wait (one transaction)
         self._indexer = Indexer(busy=lambda: self._watch.pending > 0)
@@ -284,11 +290,21 @@ class IPyParallelBackend(Backend):
         (:meth:`batch_hint`), known-slow functions are not (:attr:`times`), and the
         VM's tasks go through the task plane (:mod:`.plane`: the store data plane)."""
         engines = len(self.client.ids)
+        self._routing()  # refused at the run, not deep in a send
         return Capabilities(in_process=False, workers=engines,
                             batch_hint=self.batch_hint, task_overhead=3e-3,
                             pickles_by_value=True, sees_store=self.sees_store,
                             is_slow=self._is_slow, task_plane=self._plane,
-                            max_pending=max(64, self._window() * engines))
+                            max_pending=self._max_pending(engines))
+
+    def _max_pending(self, engines: int) -> int:
+        return max(64, self._window() * engines)
+
+    def _depth_cap(self) -> int:
+        # an engine may hold its share of the run's window in its own queue: a window
+        # split between direct and load-balanced sends would stop direct sends (.route)
+        engines = max(1, len(self.client.ids))
+        return -(-self._max_pending(engines) // engines)
 
     def _window(self) -> int:
         w = self.window_per_engine
@@ -297,6 +313,19 @@ class IPyParallelBackend(Backend):
                 f"IPyParallelBackend.window_per_engine must be a number of tasks >= 1, "
                 f"received {type(w).__name__} {w!r:.40}. Set it to an int (default 16).")
         return w
+
+    def _tiny_mean(self, keys: list[str]) -> float | None:
+        # validated at each run (capabilities); a send never raises over it
+        return self.times.tiny_mean(keys) if self.routing == "auto" else None
+
+    def _routing(self) -> str:
+        mode = self.routing
+        if not isinstance(mode, str) or mode not in ROUTINGS:
+            raise OptionError(
+                f"IPyParallelBackend.routing must be one of {ROUTINGS}, received "
+                f"{type(mode).__name__} {mode!r:.40}. Use \"auto\" (the default) or "
+                "\"balanced\" (every task through ipyparallel's scheduler).")
+        return mode
 
     def _is_slow(self, task: Any) -> bool:
         return self.times.is_slow(function_name(task))

@@ -17,6 +17,12 @@ Examples
 >>> times.observe("mod.f", 0.5)
 >>> times.is_slow("mod.f"), times.is_slow("mod.g")
 (True, False)
+>>> from types import SimpleNamespace as NS
+>>> times.expect([NS(call=NS(key="k1", func=len))])
+>>> for _ in range(3):
+...     times.observe("builtins.len", 0.5e-3)
+>>> times.tiny_mean(["k1"]), times.tiny_mean(["unknown"])
+(0.0005, None)
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class NodeTimes:
 
     def __init__(self) -> None:
         self._mean: dict[str, float] = {}
+        self._seen: dict[str, int] = {}  # durations folded in, per function
         self._fn_of: dict[str, str] = {}  # node key -> function name, while in flight
         self._lock = threading.Lock()
 
@@ -55,6 +62,7 @@ class NodeTimes:
         with self._lock:
             old = self._mean.get(name)
             self._mean[name] = seconds if old is None else 0.7 * old + 0.3 * seconds
+            self._seen[name] = self._seen.get(name, 0) + 1
 
     def observe_result(self, result: Any) -> None:
         """Fold in the receipts of one finished task (ignores anything else)."""
@@ -66,6 +74,22 @@ class NodeTimes:
                 name = self._fn_of.pop(key, None)
             if name is not None and getattr(r, "ok", False):
                 self.observe(name, float(r.duration))
+
+    def tiny_mean(self, keys: list[str], seen: int = 3) -> float | None:
+        """The largest mean duration among the functions of in-flight ``keys``, when each
+        of them was seen at least ``seen`` times and is tiny (:data:`TINY`); else None.
+
+        None means "not known to be tiny": a new function, one seen too few times
+        to trust, or a slow one.
+        """
+        worst = 0.0
+        with self._lock:
+            for key in keys:
+                name = self._fn_of.get(key)
+                if name is None or self._seen.get(name, 0) < seen:
+                    return None
+                worst = max(worst, self._mean[name])
+        return worst if keys and worst <= TINY else None
 
     def is_slow(self, name: str) -> bool:
         """True when ``name`` is known to take longer than :data:`TINY`."""

@@ -34,10 +34,12 @@ import logging
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from .remote import CALL_PICKLED
-from .send import Sender
+from .route import Router
+from .send import EngineSender, Sender
 from .watch import TaskFuture, Watchdog, call_with_timeout
 from ..remote_future import RemoteFuture, relay
 
@@ -92,13 +94,20 @@ class Job(RemoteFuture):
 class Dispatcher:
     """Sends jobs to a client's engines; owns the run's exclusions and the timeouts."""
 
-    def __init__(self, client: Any, watch: Watchdog, grace: float = 5.0) -> None:
+    def __init__(self, client: Any, watch: Watchdog, grace: float = 5.0,
+                 tiny: Callable[[list[str]], float | None] | None = None,
+                 depth_cap: Callable[[], int] = lambda: 16) -> None:
         self.client = client
         self.watch = watch
         self.grace = grace
         self.excluded: dict[int, str] = {}
         self._views: dict[tuple[int, ...] | None, Sender] = {}
         self._lock = threading.Lock()
+        #: ``tiny(keys)``: the mean seconds of the keys' functions when known tiny, else
+        #: None (the task then goes load-balanced; see .route)
+        self._tiny = tiny
+        self.router = Router(depth_cap)
+        self._engine_sender = EngineSender(client, CALL_PICKLED)
         watch.on_timeout = self._timed_out
 
     def dispatch(self, payload: bytes, keys: list[str], timeout: float | None = None,
@@ -130,11 +139,46 @@ class Dispatcher:
         # and the watchdog reports "no engines"
         engines = ([e for e in self.allowed(job.targets) if e not in job.tried]
                    or self.allowed(job.targets))
-        sender = self._view(engines) if engines else self._view(list(self.client.ids))
-        fut = self.watch.track(sender.send(job.payload, job.keys),
-                               timeout=job.timeout, keys=job.keys)
+        engine, sent = self._send_direct(job, engines)
+        if sent is None:
+            sender = self._view(engines) if engines else self._view(list(self.client.ids))
+            sent = sender.send(job.payload, job.keys)
+        self.router.sent(engine)
+        ended = self._route_ended(engine)
+        sent.add_done_callback(ended)
+        fut = self.watch.track(sent, timeout=job.timeout, keys=job.keys)
+        if engine is not None:
+            fut.engine = engine  # known before any reply: the watchdog sees it die
+        fut.add_done_callback(ended)
         job.attempt = fut
         fut.add_done_callback(lambda f: self._finished(job, f))
+
+    def _send_direct(self, job: Job, engines: list[int]) -> tuple[int | None, Any]:
+        """``(engine, sent)`` when the router sends ``job`` straight to an engine,
+        else ``(None, None)``."""
+        if self._tiny is None or not self._engine_sender.available or not job.keys:
+            return None, None
+        engine = self.router.pick(engines, self._tiny(job.keys), job.timeout)
+        if engine is None:
+            return None, None
+        try:
+            return engine, self._engine_sender.send(engine, job.payload, job.keys)
+        except (IndexError, KeyError):  # the engine left since allowed(): the scheduler
+            return None, None
+
+    def _route_ended(self, engine: int | None) -> Callable[[Any], None]:
+        """A callback counting the task's route down once: at its reply, or when its
+        future ends first (a dead engine or controller, whose reply may never come)."""
+        once = threading.Lock()
+        counted = []
+
+        def ended(_f: Any) -> None:
+            with once:
+                if counted:
+                    return
+                counted.append(True)
+            self.router.done(engine)
+        return ended
 
     def _finished(self, job: Job, fut: cf.Future) -> None:
         if job.done():

@@ -34,7 +34,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Sender", "Sent"]
+__all__ = ["EngineSender", "Sender", "Sent"]
 
 log = logging.getLogger(__name__)
 
@@ -120,4 +120,44 @@ class Sender:
             return view.apply_async(self.fn, *args)
         future = self._client.send_apply_request(view._socket, self._direct, list(args), {},
                                                  metadata=dict(self._metadata))
+        return Sent(future)
+
+
+class EngineSender:
+    """Sends ``fn(*args)`` tasks straight to one engine's queue (ipyparallel's MUX).
+
+    The path a ``DirectView`` takes: the controller relays the message in C
+    (a zmq device) instead of its Python task scheduler, which costs about
+    0.8 ms of controller CPU per task here. Which engine is the caller's
+    choice (:mod:`.route`). :attr:`available` is False when the installed
+    ipyparallel lacks a piece; the caller then sends load-balanced.
+    """
+
+    def __init__(self, client: Any, fn: Callable[..., Any]) -> None:
+        self._client = client
+        self._fn: Any = None
+        try:
+            from ipyparallel.serialize import PrePickled
+
+            if callable(getattr(client, "send_apply_request", None)) and \
+                    hasattr(client, "_mux_stream") and callable(getattr(client, "_build_targets",
+                                                                        None)):
+                self._fn = PrePickled(fn)
+        except Exception as exc:  # another ipyparallel layout: load-balanced only
+            log.debug("ipyparallel's engine queues are not reachable (%s)", exc)
+
+    @property
+    def available(self) -> bool:
+        """True when tasks can be sent to a chosen engine."""
+        return self._fn is not None
+
+    def send(self, engine: int, *args: Any) -> Sent:
+        """Send ``fn(*args)`` to ``engine``'s queue; a :class:`Sent`.
+
+        Raises ``IndexError`` for an engine the client no longer knows.
+        """
+        client = self._client
+        idents, _ = client._build_targets(int(engine))
+        future = client.send_apply_request(client._mux_stream, self._fn, list(args), {},
+                                           ident=idents[0], metadata={"label": None})
         return Sent(future)

@@ -286,6 +286,8 @@ class Watchdog:
         for fut in pending:
             md = self.client.metadata.get(fut.ar.msg_ids[0])  # a defaultdict: never index it
             engine = md.get("engine_id") if md else None
+            if engine is None:
+                engine = fut.engine  # sent to a chosen engine (.route): known at once
             if engine is not None and engine not in ids and not fut.done():
                 from ipyparallel.error import EngineError
 
