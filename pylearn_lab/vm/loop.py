@@ -136,6 +136,7 @@ def run(
         cb.append(ProgressBar(delay=0.0 if progress else 1.0))
     state = _Run(outs, single, resolve_backend(backend), store, cb, retries, timeout)
     state.node_timeout = node_timeout
+    state.background = not wait
     handle = state.handle
     if wait:
         # the caller waits, so none of its objects can turn into garbage meanwhile: the
@@ -195,6 +196,7 @@ class _Run:
         self.inflight: dict[cf.Future, list[str]] = {}
         self.handle = RunHandle(self)
         self.node_timeout: float | None = None
+        self.background = False  # run(wait=False): in-process keys are re-checked after compute
 
     # -- what the handle sees ---------------------------------------------------------
     @property
@@ -221,6 +223,7 @@ class _Run:
         self.sched = sched = Scheduler(plan, self.callbacks)
         self.submitter = Submitter(sched, self.backend, self.cache)
         self.submitter.node_timeout = self.node_timeout
+        self.submitter.recheck = self.background
         self.submitter.choose_data_plane()
         try:
             while True:

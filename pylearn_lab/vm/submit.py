@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import functools
 import queue
 from typing import Any
 
@@ -94,7 +95,7 @@ class Submitter:
     """Builds tasks for one run and submits them (see the module docstring)."""
 
     __slots__ = ("sched", "backend", "cache", "caps", "in_process", "via_store", "finished",
-                 "node_timeout", "backlog", "_handed", "_outputs", "_pickle", "_lent", "_views")
+                 "node_timeout", "recheck", "backlog", "_handed", "_outputs", "_pickle", "_lent", "_views")
 
     def __init__(self, sched: Scheduler, backend: Any, cache: Any) -> None:
         self.sched, self.backend, self.cache = sched, backend, cache
@@ -105,6 +106,9 @@ class Submitter:
         self.in_process = self.caps.in_process
         self.via_store = False
         self.node_timeout: float | None = None  # run(node_timeout=); see _timeout
+        #: re-check in-process keys after the compute too (a background run: the caller's
+        #: code may change an input the node is reading, e.g. a literal array in place)
+        self.recheck = False
         #: claimed ready nodes not sent yet (the backend's window is full)
         self.backlog: collections.deque[str] = collections.deque()
         self._handed: dict[str, int] = {}  # in process: readers each input was handed to so far
@@ -250,7 +254,10 @@ class Submitter:
         if self.in_process:
             # literal arrays and objects are the user's, shared by every node built from them
             call = guarded_call(call, self._ignored(k), self._views)
-            return Task(call, {d: self._input(d) for d in call.inputs}, cache, store, True, rec)
+            fresh = functools.partial(check_fresh, graph.expr(k)) if store and self.recheck \
+                else None
+            return Task(call, {d: self._input(d) for d in call.inputs}, cache, store, True, rec,
+                        fresh=fresh)
         if self.via_store:
             # keys only: the worker loads what is stored; values travel only for the rest
             values = self.sched.values

@@ -25,6 +25,7 @@ import traceback
 import warnings
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from ..cache.warn import new_run
@@ -68,6 +69,11 @@ class Task:
     timeout : float, optional
         Seconds the node may run; a backend that can stop a node (ipyparallel)
         stops it past this and reports a node error. Others ignore it.
+    fresh : callable, optional
+        In process only: re-checks the node's key once it has computed, before
+        anything is stored (a background run, where the caller's code goes on
+        meanwhile); raises :class:`~pylearn_lab.errors.StaleKeyError` when the
+        inputs or code changed while the node ran.
     """
 
     call: Call
@@ -77,6 +83,7 @@ class Task:
     return_value: bool = False
     record: dict[str, Any] = field(default_factory=dict)
     timeout: float | None = None
+    fresh: Callable[[], None] | None = None
 
 
 @dataclass
@@ -174,32 +181,63 @@ def execute(task: Task, local: dict[str, Any] | None = None, engine: str | None 
     finally:
         _RUNNING.reset(token)
     receipt.duration = time.perf_counter() - t0
+    if _changed_while_running(task, receipt):
+        return receipt
     receipt.ok = True
     if local is not None:
         local[call.key] = value
-    if task.store and cache is not None:
-        record = {**task.record, "duration": receipt.duration, "host": _HOST,
-                  "pid": receipt.pid, "engine": receipt.engine, "created": time.time()}
-        try:
-            # False also means "someone stored it first": then it is there to load
-            if hasattr(task.cache, "lookup"):  # in process: its warnings reach the user as is
-                stored = cache.save(call.key, value, record)
-            else:
-                stored, receipt.warning, receipt.warning_cause = _save_in_worker(
-                    cache, call.key, value, record)
-            receipt.stored = stored or bool(cache.contains_many([call.key]))
-        except Exception as exc:
-            if not hasattr(task.cache, "lookup"):
-                # in another process the value can travel only pickled: this is the node's error
-                receipt.ok = False
-                receipt.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
-                receipt.error_msg = f"its output cannot be stored or sent back: {exc}"
-                return receipt
-            receipt.warning = f"result of {call.label} not cached: {exc}"  # in process: flows on
+    if task.store and cache is not None and not _store(task, cache, value, receipt):
+        return receipt
     if task.return_value or (task.store and not receipt.stored and cache is not None
                              and not hasattr(task.cache, "lookup")):
         receipt.value, receipt.has_value = value, True
     return receipt
+
+
+def _store(task: Task, cache: Any, value: Any, receipt: Receipt) -> bool:
+    """Save ``value`` under the node's key; False when that failed the node (``receipt``
+    says why: in another process, a value that cannot be stored cannot travel either)."""
+    call = task.call
+    record = {**task.record, "duration": receipt.duration, "host": _HOST,
+              "pid": receipt.pid, "engine": receipt.engine, "created": time.time()}
+    try:
+        # False also means "someone stored it first": then it is there to load
+        if hasattr(task.cache, "lookup"):  # in process: its warnings reach the user as is
+            stored = cache.save(call.key, value, record)
+        else:
+            stored, receipt.warning, receipt.warning_cause = _save_in_worker(
+                cache, call.key, value, record)
+        receipt.stored = stored or bool(cache.contains_many([call.key]))
+    except Exception as exc:
+        if not hasattr(task.cache, "lookup"):
+            # in another process the value can travel only pickled: this is the node's error
+            receipt.ok = False
+            receipt.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+            receipt.error_msg = f"its output cannot be stored or sent back: {exc}"
+            return False
+        receipt.warning = f"result of {call.label} not cached: {exc}"  # in process: flows on
+    return True
+
+
+def _changed_while_running(task: Task, receipt: Receipt) -> bool:
+    """True (and ``receipt`` says why) when ``task.fresh`` finds the node's inputs or code
+    changed while it ran: its value matches neither the key nor the new inputs, so it is
+    neither stored nor returned."""
+    if task.fresh is None:
+        return False
+    from ..errors import StaleKeyError
+
+    try:
+        task.fresh()
+    except StaleKeyError as exc:
+        receipt.error_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        receipt.error_msg = (
+            "its arguments or code changed while it ran in a background run (wait=False), "
+            f"so its result was neither stored nor returned ({exc}). Leave a running node's "
+            "inputs alone until the run ends (handle.result()), or call the component "
+            "again with the new values and run that.")
+        return True
+    return False
 
 
 def _message(exc: BaseException) -> str:
