@@ -211,6 +211,36 @@ def test_close_while_the_indexer_lingers_still_indexes_what_it_holds(tmp_path) -
     ix.close()
 
 
+def test_a_receipt_enqueued_as_the_thread_ends_after_close_is_still_indexed(tmp_path) -> None:
+    """close() while the thread indexes, then one more receipt: it sat behind the stop
+    marker and was never picked up (its run waited for ever)."""
+    import threading
+
+    ix = Indexer(busy=lambda: False)
+    cache = pl.Cache(str(tmp_path / "c"))
+    inside, release = threading.Event(), threading.Event()
+    real = ix._index
+
+    def slow_first(group):
+        if not inside.is_set():
+            inside.set()
+            release.wait(5)
+        return real(group)
+
+    ix._index = slow_first
+    a = ix.enqueue(cache, [Receipt("f" * 32, ok=True)], [_row("f" * 32, 6)])
+    assert inside.wait(5)
+    ix.close()  # the stop marker is queued while the thread works on a
+    b = ix.enqueue(cache, [Receipt("0" * 32, ok=True)], [_row("0" * 32, 7)])
+    release.set()
+    assert a.result(timeout=5)[0].stored and b.result(timeout=5)[0].stored
+    assert cache.load("0" * 32) == 7
+    wait_until(lambda: ix._thread is None, timeout=5, what="the thread ended")
+    c = ix.enqueue(cache, [Receipt("1" * 32, ok=True)], [_row("1" * 32, 8)])  # after its end
+    assert c.result(timeout=5)[0].stored
+    wait_until(lambda: ix._thread is None, timeout=5, what="the thread ended again")
+
+
 def test_a_cancelled_run_future_is_left_alone_and_the_row_still_indexed(tmp_path) -> None:
     ix = Indexer(busy=lambda: False)
     cache = pl.Cache(str(tmp_path / "c"))

@@ -118,6 +118,7 @@ class Indexer:
         self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
         self.batches = 0  # transactions so far (the benchmark reports rows per batch)
         #: blob files stored, by the pid of the process that wrote their bytes: an
         #: engine's (from its temp file's name) or this process's (shipped values)
@@ -135,8 +136,10 @@ class Indexer:
         if not store:
             _settle_uncached(cache, receipts, rows, fut)
             return fut
-        self._q.put((cache, receipts, rows, fut))
         with self._lock:
+            self._q.put((cache, receipts, rows, fut))
+            if self._closed:
+                self._q.put(None)  # a receipt after close(): index it, then end again
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._work, name="pylearn-ipp-index",
                                                 daemon=True)
@@ -144,13 +147,22 @@ class Indexer:
         return fut
 
     def close(self) -> None:
-        self._q.put(None)
+        """End the thread once it has indexed everything enqueued, before or after."""
+        with self._lock:
+            self._closed = True
+            self._q.put(None)
 
     def _work(self) -> None:
         while True:
             item = self._q.get()
             if item is None:
-                return
+                # under the lock enqueue() holds: an item put behind the stop is either
+                # seen here, or finds no thread and starts one (it was lost otherwise)
+                with self._lock:
+                    if self._q.empty():
+                        self._thread = None
+                        return
+                continue
             items = [item]
             n = len(item[2])
             # linger a little for the receipts right behind this one: tasks of one node
