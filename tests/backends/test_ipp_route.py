@@ -37,6 +37,24 @@ def test_a_task_goes_direct_only_when_known_tiny_untimed_and_nothing_balanced_is
     assert r.pick([0, 1], mean=1e-4, timeout=None) == 0
 
 
+def test_balanced_tasks_of_functions_known_tiny_do_not_hold_direct_sends_back() -> None:
+    known = {"m.tiny"}
+    r = Router(depth_cap=lambda: 16, known_tiny=lambda name: name in known)
+    r.sent(None, {"m.tiny"})  # sent before its function was known to be tiny
+    assert r.pick([0, 1], mean=1e-4, timeout=None) == 0
+    r.sent(None, {"m.tiny", "m.new"})  # a batch with a function never timed
+    assert r.pick([0, 1], mean=1e-4, timeout=None) is None
+    known.add("m.new")
+    assert r.pick([0, 1], mean=1e-4, timeout=None) == 0
+    known.discard("m.tiny")  # it turned slow: its outstanding tasks may be long now
+    assert r.pick([0, 1], mean=1e-4, timeout=None) is None
+    r.done(None, {"m.tiny"})
+    r.done(None, {"m.tiny", "m.new"})
+    assert r.outstanding == (0, 0) and r.pick([0, 1], mean=1e-4, timeout=None) == 0
+    r.sent(None, ())  # a plain submit(): no function known, so of unknown length
+    assert r.pick([0, 1], mean=1e-4, timeout=None) is None
+
+
 def test_engines_fill_evenly_up_to_their_depth_then_the_scheduler_takes_over() -> None:
     r = Router(depth_cap=lambda: 4)
     picks = []
@@ -141,6 +159,23 @@ def test_known_tiny_functions_go_to_the_engines_queues_each_node_once(routed, tm
     assert _run(exprs, routed, cache) == [i + 100 for i in range(40)]
     assert routed.sends == [] and nodes.count(str(log), "plus") == 46  # hits: nothing sent
     assert routed._jobs.router.outstanding == (0, 0)
+
+
+@pytest.mark.cluster
+@pytest.mark.timeout(180)
+def test_a_first_sweep_of_a_new_function_moves_to_the_engines_queues_once_timed(
+        routed, tmp_path) -> None:
+    """A function never timed starts load-balanced; once three receipts say it is tiny,
+    the rest of the same run goes direct (the balanced tasks already out are of a
+    function now known tiny, so they hold nothing back)."""
+    log = tmp_path / "log"
+    log.mkdir()
+    cache = pl.Cache(str(tmp_path / "c"))
+    exprs = [nodes.plus(str(log), i, 3) for i in range(300)]
+    assert _run(exprs, routed, cache) == [i + 3 for i in range(300)]
+    hows = [how for how, _ in routed.sends]
+    assert hows[0] == "balanced" and hows.count("direct") > 150, hows.count("direct")
+    assert len(hows) == 300 and nodes.count(str(log), "plus") == 300
 
 
 @pytest.mark.cluster

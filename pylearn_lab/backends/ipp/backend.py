@@ -174,8 +174,9 @@ class IPyParallelBackend(Backend):
         self.times = NodeTimes()
         self._watch = Watchdog(client, engine_timeout, health_interval, health_timeout,
                                on_result=self.times.observe_result)
-        self._jobs = Dispatcher(client, self._watch, grace=stop_grace, tiny=self._tiny_mean,
-                                depth_cap=self._depth_cap)
+        # validated at each run (capabilities); a send never raises over it
+        self._jobs = Dispatcher(client, self._watch, grace=stop_grace, times=self.times,
+                                direct=lambda: self.routing == "auto", depth_cap=self._depth_cap)
         self._visibility = Visibility(client, path_map, timeout=probe_timeout)
         # tasks still outstanding: their receipts are worth a short wait (one transaction)
         self._indexer = Indexer(busy=lambda: self._watch.pending > 0)
@@ -313,10 +314,6 @@ class IPyParallelBackend(Backend):
                 f"IPyParallelBackend.window_per_engine must be a number of tasks >= 1, "
                 f"received {type(w).__name__} {w!r:.40}. Set it to an int (default 16).")
         return w
-
-    def _tiny_mean(self, keys: list[str]) -> float | None:
-        # validated at each run (capabilities); a send never raises over it
-        return self.times.tiny_mean(keys) if self.routing == "auto" else None
 
     def _routing(self) -> str:
         mode = self.routing

@@ -75,21 +75,26 @@ class NodeTimes:
             if name is not None and getattr(r, "ok", False):
                 self.observe(name, float(r.duration))
 
+    def names_of(self, keys: list[str]) -> frozenset[str]:
+        """The functions of in-flight ``keys`` (``""`` for a key of no known function)."""
+        with self._lock:
+            return frozenset(self._fn_of.get(k, "") for k in keys) if keys else frozenset({""})
+
+    def known_tiny(self, name: str, seen: int = 3) -> bool:
+        """True when ``name`` was timed at least ``seen`` times and its mean is tiny."""
+        return self._seen.get(name, 0) >= seen and self._mean.get(name, TINY + 1) <= TINY
+
     def tiny_mean(self, keys: list[str], seen: int = 3) -> float | None:
         """The largest mean duration among the functions of in-flight ``keys``, when each
-        of them was seen at least ``seen`` times and is tiny (:data:`TINY`); else None.
+        of them is :meth:`known_tiny`; else None.
 
         None means "not known to be tiny": a new function, one seen too few times
         to trust, or a slow one.
         """
-        worst = 0.0
-        with self._lock:
-            for key in keys:
-                name = self._fn_of.get(key)
-                if name is None or self._seen.get(name, 0) < seen:
-                    return None
-                worst = max(worst, self._mean[name])
-        return worst if keys and worst <= TINY else None
+        names = self.names_of(keys)
+        if not keys or not all(self.known_tiny(n, seen) for n in names):
+            return None
+        return max(self._mean[n] for n in names)
 
     def is_slow(self, name: str) -> bool:
         """True when ``name`` is known to take longer than :data:`TINY`."""

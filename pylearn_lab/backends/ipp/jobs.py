@@ -37,6 +37,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from .batch import NodeTimes
 from .remote import CALL_PICKLED
 from .route import Router
 from .send import EngineSender, Sender
@@ -95,7 +96,7 @@ class Dispatcher:
     """Sends jobs to a client's engines; owns the run's exclusions and the timeouts."""
 
     def __init__(self, client: Any, watch: Watchdog, grace: float = 5.0,
-                 tiny: Callable[[list[str]], float | None] | None = None,
+                 times: NodeTimes | None = None, direct: Callable[[], bool] = lambda: False,
                  depth_cap: Callable[[], int] = lambda: 16) -> None:
         self.client = client
         self.watch = watch
@@ -103,10 +104,10 @@ class Dispatcher:
         self.excluded: dict[int, str] = {}
         self._views: dict[tuple[int, ...] | None, Sender] = {}
         self._lock = threading.Lock()
-        #: ``tiny(keys)``: the mean seconds of the keys' functions when known tiny, else
-        #: None (the task then goes load-balanced; see .route)
-        self._tiny = tiny
-        self.router = Router(depth_cap)
+        #: the functions' timings (the backend's) and whether direct sends are on (.route)
+        self._times, self._direct_on = times, direct
+        self.router = Router(depth_cap, known_tiny=times.known_tiny if times else
+                             (lambda name: False))
         self._engine_sender = EngineSender(client, CALL_PICKLED)
         watch.on_timeout = self._timed_out
 
@@ -143,8 +144,9 @@ class Dispatcher:
         if sent is None:
             sender = self._view(engines) if engines else self._view(list(self.client.ids))
             sent = sender.send(job.payload, job.keys)
-        self.router.sent(engine)
-        ended = self._route_ended(engine)
+        names = self._times.names_of(job.keys) if self._times is not None else frozenset()
+        self.router.sent(engine, names)
+        ended = self._route_ended(engine, names)
         sent.add_done_callback(ended)
         fut = self.watch.track(sent, timeout=job.timeout, keys=job.keys)
         if engine is not None:
@@ -156,9 +158,10 @@ class Dispatcher:
     def _send_direct(self, job: Job, engines: list[int]) -> tuple[int | None, Any]:
         """``(engine, sent)`` when the router sends ``job`` straight to an engine,
         else ``(None, None)``."""
-        if self._tiny is None or not self._engine_sender.available or not job.keys:
+        if self._times is None or not job.keys or not self._engine_sender.available or \
+                not self._direct_on():
             return None, None
-        engine = self.router.pick(engines, self._tiny(job.keys), job.timeout)
+        engine = self.router.pick(engines, self._times.tiny_mean(job.keys), job.timeout)
         if engine is None:
             return None, None
         try:
@@ -166,7 +169,7 @@ class Dispatcher:
         except (IndexError, KeyError):  # the engine left since allowed(): the scheduler
             return None, None
 
-    def _route_ended(self, engine: int | None) -> Callable[[Any], None]:
+    def _route_ended(self, engine: int | None, names: frozenset[str]) -> Callable[[Any], None]:
         """A callback counting the task's route down once: at its reply, or when its
         future ends first (a dead engine or controller, whose reply may never come)."""
         once = threading.Lock()
@@ -177,7 +180,7 @@ class Dispatcher:
                 if counted:
                     return
                 counted.append(True)
-            self.router.done(engine)
+            self.router.done(engine, names)
         return ended
 
     def _finished(self, job: Job, fut: cf.Future) -> None:

@@ -15,8 +15,9 @@ much:
   least three times, and its mean stays below :data:`~.batch.TINY` (20 ms);
 * the task has no timeout (the watchdog starts a timeout's clock once the
   cluster names the task's engine: in an engine's queue, the wait would count);
-* no load-balanced task of this backend is outstanding, so a tiny task never
-  queues behind one of our own long ones;
+* every load-balanced task of this backend still outstanding belongs to a
+  function now known to be tiny, so a tiny task never queues behind one of our
+  own long ones (or one of unknown length, such as a plain ``submit``);
 * the engine with the fewest direct tasks has fewer than its depth: queued
   work of about :attr:`Router.budget` seconds at the function's mean, at least
   two (one running, one queued: the engine never waits on the notebook) and at
@@ -33,11 +34,13 @@ seen: a direct task may queue behind one of theirs.
 
 Examples
 --------
->>> r = Router(depth_cap=lambda: 16)
+>>> r = Router(depth_cap=lambda: 16, known_tiny=lambda name: name == "m.tiny")
 >>> r.pick([0, 1], mean=1e-5, timeout=None)   # microseconds each: up to the cap
 0
 >>> r.sent(0); r.sent(0); r.pick([0, 1], mean=1e-5, timeout=None)
 1
+>>> r.sent(None, {"m.slow"}); r.pick([0, 1], mean=1e-5, timeout=None) is None  # could be long
+True
 >>> r.pick([0, 1], mean=None, timeout=None) is None   # not known to be tiny: scheduler
 True
 >>> r.depth(0.01)   # 10 ms each: 50 ms of queued work
@@ -46,8 +49,9 @@ True
 
 from __future__ import annotations
 
+import collections
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 __all__ = ["ROUTINGS", "Router"]
 
@@ -60,17 +64,20 @@ class Router:
 
     ``pick`` returns an engine id (send it there) or None (send it load-balanced);
     the caller reports each send with :meth:`sent` and its end with :meth:`done`
-    (engine None for a load-balanced task). Thread-safe: replies end tasks on
-    ipyparallel's IO thread.
+    (engine None for a load-balanced task, with the names of its functions).
+    Thread-safe: replies end tasks on ipyparallel's IO thread.
     """
 
     #: seconds of queued work one engine may hold at a function's mean duration
     budget = 0.05
 
-    def __init__(self, depth_cap: Callable[[], int]) -> None:
+    def __init__(self, depth_cap: Callable[[], int],
+                 known_tiny: Callable[[str], bool] = lambda name: False) -> None:
         self._depth_cap = depth_cap
+        self._known_tiny = known_tiny
         self._direct: dict[int, int] = {}
-        self._balanced = 0
+        #: load-balanced tasks outstanding, by function name ("": unknown)
+        self._balanced: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
 
     def depth(self, mean: float) -> int:
@@ -83,24 +90,30 @@ class Router:
         if mean is None or timeout is not None or not engines:
             return None
         with self._lock:
-            if self._balanced:
+            # a load-balanced task of ours that may be long could hold the engine chosen
+            if not all(self._known_tiny(name) for name in self._balanced):
                 return None
             engine = min(engines, key=lambda e: self._direct.get(e, 0))
             return engine if self._direct.get(engine, 0) < self.depth(mean) else None
 
-    def sent(self, engine: int | None) -> None:
-        """One task was sent (to ``engine``, or load-balanced when None)."""
+    def sent(self, engine: int | None, names: Iterable[str] = ("",)) -> None:
+        """One task was sent: to ``engine``, or load-balanced when None (its functions'
+        ``names``)."""
         with self._lock:
             if engine is None:
-                self._balanced += 1
+                self._balanced.update(set(names) or {""})
             else:
                 self._direct[engine] = self._direct.get(engine, 0) + 1
 
-    def done(self, engine: int | None) -> None:
+    def done(self, engine: int | None, names: Iterable[str] = ("",)) -> None:
         """A task :meth:`sent` the same way ended (its reply, or its engine's death)."""
         with self._lock:
             if engine is None:
-                self._balanced = max(0, self._balanced - 1)
+                for name in set(names) or {""}:
+                    if self._balanced[name] > 1:
+                        self._balanced[name] -= 1
+                    else:
+                        self._balanced.pop(name, None)
             else:
                 left = self._direct.get(engine, 0) - 1
                 if left > 0:
@@ -112,4 +125,4 @@ class Router:
     def outstanding(self) -> tuple[int, int]:
         """``(direct, load-balanced)`` tasks outstanding."""
         with self._lock:
-            return sum(self._direct.values()), self._balanced
+            return sum(self._direct.values()), sum(self._balanced.values())
