@@ -168,11 +168,18 @@ class Dispatcher:
 
     def _route_ended(self, engine: int | None) -> Callable[[Any], None]:
         """A callback counting the task's route down once: at its reply, or when its
-        future ends first (a dead engine or controller, whose reply may never come)."""
+        future ends first (a dead engine or controller, whose reply may never come) --
+        except by a timeout, since the task may still run on its engine."""
         once = threading.Lock()
         counted = []
 
-        def ended(_f: Any) -> None:
+        def ended(f: Any) -> None:
+            if getattr(f, "timed_out", False):
+                # settled, but the task still holds its engine until the interrupt or the
+                # shutdown ends it: only its reply counts it down, else tiny tasks would
+                # queue behind it there (the HOL guard); a shut-down engine's tasks get
+                # an EngineError reply from the scheduler
+                return
             with once:
                 if counted:
                     return
@@ -216,6 +223,7 @@ class Dispatcher:
         msg = (f"it ran for more than its timeout of {fut.timeout:g} s on engine {engine} and "
                "was stopped there. Raise node_timeout= (run) or timeout= (component), or make "
                "the node faster.")
+        fut.timed_out = True  # before the settle: its route is counted down at the reply
         fut._settle(result=[Receipt(k, ok=False, engine=f"engine {engine}",
                                     error_type=TIMEOUT_ERROR, error_msg=msg, duration=ran)
                             for k in fut.keys])
