@@ -11,6 +11,7 @@ break engines start their own cluster; the others share ``ipp_cluster``.
 from __future__ import annotations
 
 import os
+import signal
 import time
 import warnings
 from pathlib import Path
@@ -293,3 +294,45 @@ def test_an_engine_missing_a_module_while_tiny_tasks_are_queued_on_it(tmp_path,
         msgs = [str(w.message) for w in caught if "environment error" in str(w.message)]
         assert len(msgs) == 1 and msgs[0].startswith("engine 0 ")
         assert b._jobs.router.outstanding == (0, 0)
+
+
+def _pids_of_gated(log: str) -> dict[int, int]:
+    """node index -> the engine pid that started it (``gated`` writes ``pid<i>-<pid>``)."""
+    out = {}
+    for p in Path(log).glob("pid*-*"):
+        head, _, pid = p.name.partition("-")
+        if head[3:].isdigit():
+            out[int(head[3:])] = int(pid)
+    return out
+
+
+def test_an_engine_death_charges_no_retry_to_tasks_that_only_waited_in_its_queue(
+        log, tmp_path) -> None:
+    """retries=0: losing the worker fails the node that was running on it. Tasks that
+    only waited in the dead engine's own queue never started (load-balanced, they would
+    have waited in the scheduler and lost nothing): they must end on the other engine,
+    not fail with "the worker was lost"."""
+    gate = tmp_path / "gate"
+    cache = pl.Cache(tmp_path / "c")
+    with IPyParallelBackend.start(n=2) as b:
+        b.batch_cap = 1
+        _warm_gated(b, log, gate, cache)
+        for p in Path(log).glob("pid*"):
+            p.unlink()
+        exprs = [nodes.gated(log, i, str(gate)) for i in range(8)]
+        handle = pl.run(exprs, backend=b, cache=cache, wait=False, progress=False, retries=0)
+        running = wait_until(lambda: len(_pids_of_gated(log)) == 2 and _pids_of_gated(log),
+                             what="one node running on each engine")
+        assert b._jobs.router.outstanding == (8, 0)  # all eight in the engines' own queues
+        victim_node, victim = next(iter(running.items()))
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: len(b.client.ids) == 1, what="the dead engine unregistered")
+        gate.touch()
+        with pytest.raises(NodeError, match="lost") as info:
+            handle.result(timeout=60)
+        assert info.value.partial == {e.key: i for i, e in enumerate(exprs) if i != victim_node}
+        assert [i for i in range(8) if nodes.count(log, f"done{i}") == 1] == [
+            i for i in range(8) if i != victim_node]
+        assert sum(nodes.count(log, f"start{i}") for i in range(8)) == 8  # none twice
+        wait_until(lambda: b._jobs.router.outstanding == (0, 0), timeout=10,
+                   what="the router's counts back to zero")

@@ -30,6 +30,7 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import logging
 import threading
 import time
@@ -75,6 +76,23 @@ def engine_of_receipts(result: Any) -> int | None:
     return None
 
 
+def _engine_died(f: Any) -> bool:
+    """True when the finished ``f`` (a TaskFuture or a Sent) failed by its engine's death."""
+    from ipyparallel.error import EngineError, RemoteError
+
+    cancelled = getattr(f, "cancelled", None)  # a Sent has none
+    if callable(cancelled) and cancelled():
+        return False
+    try:
+        exc = f.exception()
+    except (Exception, cf.CancelledError):  # anything odd is not a death
+        return False
+    # the watchdog raises EngineError; the client's reply for a task stranded on an
+    # unregistered engine is a RemoteError wrapping one
+    return isinstance(exc, EngineError) or (isinstance(exc, RemoteError)
+                                            and getattr(exc, "ename", "") == "EngineError")
+
+
 class Job(RemoteFuture):
     """A submission that may be attempted on several engines (see the module docstring)."""
 
@@ -108,6 +126,11 @@ class Dispatcher:
         self._tiny = tiny
         self.router = Router(depth_cap)
         self._engine_sender = EngineSender(client, CALL_PICKLED)
+        # engine -> {seq: lost} of its direct attempts it has not answered, in send order:
+        # an engine runs its queue in order, so when it dies only the first of them can
+        # have started (the others only waited, see _never_started)
+        self._unanswered: dict[int, dict[int, bool]] = {}
+        self._seq = itertools.count()
         watch.on_timeout = self._timed_out
 
     def dispatch(self, payload: bytes, keys: list[str], timeout: float | None = None,
@@ -149,6 +172,12 @@ class Dispatcher:
         fut = self.watch.track(sent, timeout=job.timeout, keys=job.keys)
         if engine is not None:
             fut.engine = engine  # known before any reply: the watchdog sees it die
+            fut.seq = seq = next(self._seq)
+            with self._lock:
+                self._unanswered.setdefault(engine, {})[seq] = False
+            answered = self._answered(engine, seq)
+            sent.add_done_callback(answered)
+            fut.add_done_callback(answered)
         fut.add_done_callback(ended)
         job.attempt = fut
         fut.add_done_callback(lambda f: self._finished(job, f))
@@ -187,8 +216,39 @@ class Dispatcher:
             self.router.done(engine)
         return ended
 
+    def _answered(self, engine: int, seq: int) -> Callable[[Any], None]:
+        """A callback forgetting direct attempt ``seq`` once ``engine`` answered it (any
+        end but an engine death, which :meth:`_never_started` judges)."""
+        def answered(f: Any) -> None:
+            if not _engine_died(f):
+                with self._lock:
+                    self._unanswered.get(engine, {}).pop(seq, None)
+        return answered
+
+    def _never_started(self, fut: cf.Future) -> bool:
+        """True when ``fut``, a direct attempt failed by its engine's death, only waited
+        in that engine's queue behind an earlier attempt of ours: it never ran there, so
+        it is sent again instead of counting as a lost worker (load-balanced, it would
+        have waited in the scheduler and lost nothing)."""
+        seq, engine = getattr(fut, "seq", None), getattr(fut, "engine", None)
+        if seq is None or engine is None or not _engine_died(fut):
+            return False
+        with self._lock:
+            waiting = self._unanswered.get(engine, {})
+            if seq not in waiting:
+                return False
+            behind = next(iter(waiting)) != seq
+            waiting[seq] = True  # lost; kept so the first stays first for the others
+            if all(waiting.values()):
+                del self._unanswered[engine]
+        return behind
+
     def _finished(self, job: Job, fut: cf.Future) -> None:
         if job.done():
+            return
+        if self._never_started(fut):
+            job.tried.append(fut.engine)  # type: ignore[attr-defined]
+            self._attempt(job)
             return
         ok, result = relay(fut, job)
         if not ok:
