@@ -336,3 +336,70 @@ def test_an_engine_death_charges_no_retry_to_tasks_that_only_waited_in_its_queue
         assert sum(nodes.count(log, f"start{i}") for i in range(8)) == 8  # none twice
         wait_until(lambda: b._jobs.router.outstanding == (0, 0), timeout=10,
                    what="the router's counts back to zero")
+
+
+def test_two_engines_killed_one_after_the_other_with_tasks_in_their_queues(log,
+                                                                          tmp_path) -> None:
+    """Three engines, twelve known-tiny tasks in their own queues. One engine is killed,
+    its waiting tasks move (some to the second engine's queue), then the second is killed
+    too: with the default retries=1 every node still ends on the third engine, each node
+    computed once (the two killed mid-run started twice)."""
+    gate = tmp_path / "gate"
+    cache = pl.Cache(tmp_path / "c")
+    with IPyParallelBackend.start(n=3) as b:
+        b.batch_cap = 1
+        _warm_gated(b, log, gate, cache)
+        for p in Path(log).glob("pid*"):
+            p.unlink()
+        exprs = [nodes.gated(log, i, str(gate)) for i in range(12)]
+        handle = pl.run(exprs, backend=b, cache=cache, wait=False, progress=False)
+        running = wait_until(lambda: len(_pids_of_gated(log)) == 3 and _pids_of_gated(log),
+                             what="one node running on each engine")
+        assert b._jobs.router.outstanding == (12, 0)
+        (n1, pid1), (n2, pid2) = list(running.items())[:2]
+        os.kill(pid1, signal.SIGKILL)
+        wait_until(lambda: len(b.client.ids) == 2, what="the first dead engine unregistered")
+        wait_until(lambda: b._jobs.router.outstanding == (12, 0)
+                   and set(b._jobs.router._direct) <= set(b.client.ids), timeout=10,
+                   what="the dead engine's tasks sent again, straight to the others")
+        os.kill(pid2, signal.SIGKILL)
+        wait_until(lambda: len(b.client.ids) == 1, what="the second dead engine unregistered")
+        gate.touch()
+        assert handle.result(timeout=60) == list(range(12))
+        assert all(nodes.count(log, f"done{i}") == 1 for i in range(12))
+        starts = {i: nodes.count(log, f"start{i}") for i in range(12)}
+        assert starts == {i: 2 if i in (n1, n2) else 1 for i in range(12)}, starts
+        wait_until(lambda: b._jobs.router.outstanding == (0, 0), timeout=10,
+                   what="the router's counts back to zero")
+
+
+def test_an_engine_added_mid_run_takes_direct_tasks_and_tags_its_receipts(log,
+                                                                          tmp_path,
+                                                                          monkeypatch) -> None:
+    """An engine started while a run of known-tiny nodes goes on: it takes direct tasks
+    (its own queue), its receipts name it, each node once, counts back to zero."""
+    gate = tmp_path / "gate"
+    cache = pl.Cache(tmp_path / "c")
+    with IPyParallelBackend.start(n=1) as b:
+        b.batch_cap = 1
+        sends = _record_sends(b, monkeypatch)
+        _warm_gated(b, log, gate, cache)
+        for base in (0, 10, 20):  # plus known tiny too (gated's waits make it slow)
+            pl.run([nodes.plus(log, base + i, 0) for i in range(4)], backend=b, cache=cache,
+                   progress=False, timeout=60)
+        exprs = [nodes.gated(log, i, str(gate)) for i in range(6)]
+        handle = pl.run(exprs, backend=b, cache=cache, wait=False, progress=False)
+        wait_until(lambda: sum(_starts(log, 6).values()) == 1, what="one node running")
+        b.cluster.start_engines_sync(n=1)
+        wait_until(lambda: len(b.client.ids) == 2, what="the new engine registered")
+        new = max(b.client.ids)
+        gate.touch()
+        assert handle.result(timeout=60) == list(range(6))
+        # the second run: the new engine gets direct tasks of its own
+        sends.clear()
+        assert pl.run([nodes.plus(log, 100 + i, 0) for i in range(8)], backend=b,
+                      cache=cache, progress=False, timeout=60) == [100 + i for i in range(8)]
+        assert ("direct", new, 1) in sends, sends
+        assert f"engine {new}" in {r.engine for r in cache.records()}
+        assert all(nodes.count(log, f"done{i}") == 1 for i in range(6))
+        assert b._jobs.router.outstanding == (0, 0)
