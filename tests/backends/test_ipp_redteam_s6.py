@@ -403,3 +403,24 @@ def test_an_engine_added_mid_run_takes_direct_tasks_and_tags_its_receipts(log,
         assert f"engine {new}" in {r.engine for r in cache.records()}
         assert all(nodes.count(log, f"done{i}") == 1 for i in range(6))
         assert b._jobs.router.outstanding == (0, 0)
+
+
+def test_a_batch_of_known_tiny_nodes_that_is_not_itself_tiny_goes_load_balanced(
+        backend, log, tmp_path) -> None:
+    """batch_cap > 1: eight nodes of a function timed at ~5 ms make a 40 ms task, past
+    TINY. Its depth must not be judged by one node's mean (0.05 s / 5 ms = 10 such tasks,
+    0.4 s queued per engine, and a later tiny task waiting behind them): it goes through
+    the scheduler, as any task not known to be tiny."""
+    cache = pl.Cache(str(tmp_path / "c"))
+    for base in (0, 10, 20):
+        _run([sleepy(log, base + i, 0.005) for i in range(4)], backend, cache)
+    assert backend.times.tiny_mean(["none"]) is None
+    backend.batch_cap = 8
+    backend.sends.clear()
+    exprs = [sleepy(log, 100 + i, 0.005) for i in range(64)]
+    assert _run(exprs, backend, cache) == [100 + i for i in range(64)]
+    assert max(n for _, _, n in backend.sends) == 8  # the VM did batch them
+    direct = [s for s in backend.sends if s[0] == "direct"]
+    assert not [s for s in direct if s[2] > 1], backend.sends
+    assert all(nodes.count(log, f"sleepy{100 + i}") == 1 for i in range(64))
+    assert backend._jobs.router.outstanding == (0, 0)

@@ -38,6 +38,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from .batch import TINY
 from .remote import CALL_PICKLED
 from .route import Router
 from .send import EngineSender, Sender
@@ -187,7 +188,14 @@ class Dispatcher:
         else ``(None, None)``."""
         if self._tiny is None or not self._engine_sender.available or not job.keys:
             return None, None
-        engine = self.router.pick(engines, self._tiny(job.keys), job.timeout)
+        mean = self._tiny(job.keys)
+        if mean is not None:
+            # the task's expected length, not one node's: a batch of tiny nodes may be a
+            # long task, and its depth (queued work per engine) is counted in tasks
+            mean *= len(job.keys)
+            if mean > TINY:
+                mean = None
+        engine = self.router.pick(engines, mean, job.timeout)
         if engine is None:
             return None, None
         try:
