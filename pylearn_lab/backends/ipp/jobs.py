@@ -86,7 +86,7 @@ def _engine_died(f: Any) -> bool:
         return False
     try:
         exc = f.exception()
-    except (Exception, cf.CancelledError):  # anything odd is not a death
+    except cf.CancelledError:  # a Sent whose message was cancelled: not a death
         return False
     # the watchdog raises EngineError; the client's reply for a task stranded on an
     # unregistered engine is a RemoteError wrapping one
@@ -132,6 +132,7 @@ class Dispatcher:
         # have started (the others only waited, see _never_started)
         self._unanswered: dict[int, dict[int, bool]] = {}
         self._seq = itertools.count()
+        self._send_lock = threading.Lock()
         watch.on_timeout = self._timed_out
 
     def dispatch(self, payload: bytes, keys: list[str], timeout: float | None = None,
@@ -163,7 +164,7 @@ class Dispatcher:
         # and the watchdog reports "no engines"
         engines = ([e for e in self.allowed(job.targets) if e not in job.tried]
                    or self.allowed(job.targets))
-        engine, sent = self._send_direct(job, engines)
+        engine, sent, seq = self._send_direct(job, engines)
         if sent is None:
             sender = self._view(engines) if engines else self._view(list(self.client.ids))
             sent = sender.send(job.payload, job.keys)
@@ -171,11 +172,9 @@ class Dispatcher:
         ended = self._route_ended(engine)
         sent.add_done_callback(ended)
         fut = self.watch.track(sent, timeout=job.timeout, keys=job.keys)
-        if engine is not None:
+        if engine is not None and seq is not None:
             fut.engine = engine  # known before any reply: the watchdog sees it die
-            fut.seq = seq = next(self._seq)
-            with self._lock:
-                self._unanswered.setdefault(engine, {})[seq] = False
+            fut.seq = seq
             answered = self._answered(engine, seq)
             sent.add_done_callback(answered)
             fut.add_done_callback(answered)
@@ -183,11 +182,11 @@ class Dispatcher:
         job.attempt = fut
         fut.add_done_callback(lambda f: self._finished(job, f))
 
-    def _send_direct(self, job: Job, engines: list[int]) -> tuple[int | None, Any]:
-        """``(engine, sent)`` when the router sends ``job`` straight to an engine,
-        else ``(None, None)``."""
+    def _send_direct(self, job: Job, engines: list[int]) -> tuple[int | None, Any, int | None]:
+        """``(engine, sent, seq)`` when the router sends ``job`` straight to an engine,
+        else ``(None, None, None)``; ``seq`` is its place in the engine's queue."""
         if self._tiny is None or not self._engine_sender.available or not job.keys:
-            return None, None
+            return None, None, None
         mean = self._tiny(job.keys)
         if mean is not None:
             # the task's expected length, not one node's: a batch of tiny nodes may be a
@@ -197,11 +196,16 @@ class Dispatcher:
                 mean = None
         engine = self.router.pick(engines, mean, job.timeout)
         if engine is None:
-            return None, None
+            return None, None, None
         try:
-            return engine, self._engine_sender.send(engine, job.payload, job.keys)
+            with self._send_lock:  # numbered in the order the engine's queue gets them
+                sent = self._engine_sender.send(engine, job.payload, job.keys)
+                seq = next(self._seq)
+                with self._lock:
+                    self._unanswered.setdefault(engine, {})[seq] = False
         except (IndexError, KeyError):  # the engine left since allowed(): the scheduler
-            return None, None
+            return None, None, None
+        return engine, sent, seq
 
     def _route_ended(self, engine: int | None) -> Callable[[Any], None]:
         """A callback counting the task's route down once: at its reply, or when its

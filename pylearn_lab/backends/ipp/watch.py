@@ -90,6 +90,8 @@ class TaskFuture(RemoteFuture):
         self._aborting = False  # cancel() asked the cluster to drop it
         #: settled past its timeout while the task may still run on its engine
         self.timed_out = False
+        #: the send order of a task sent straight to ``engine`` (None: load-balanced)
+        self.seq: int | None = None
 
     def cancel(self) -> bool:
         if self.done():
