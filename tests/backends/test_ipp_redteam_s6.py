@@ -424,3 +424,40 @@ def test_a_batch_of_known_tiny_nodes_that_is_not_itself_tiny_goes_load_balanced(
     assert not [s for s in direct if s[2] > 1], backend.sends
     assert all(nodes.count(log, f"sleepy{100 + i}") == 1 for i in range(64))
     assert backend._jobs.router.outstanding == (0, 0)
+
+
+def test_a_frozen_engine_with_tasks_in_its_queue_runs_none_of_them_when_resumed(
+        log, tmp_path) -> None:
+    """SIGSTOP an engine running one known-tiny node with three more in its own queue:
+    the controller unregisters it (missed heartbeats), its four nodes end on the other
+    engine. Resumed, the zombie may finish the node it was running (as with
+    load-balanced tasks), but the three that only waited in its queue must not run
+    there a second time (they were asked to be dropped; see the race noted below)."""
+    gate = tmp_path / "gate"
+    cache = pl.Cache(tmp_path / "c")
+    with IPyParallelBackend.start(n=2) as b:
+        b.batch_cap = 1
+        _warm_gated(b, log, gate, cache)
+        for p in Path(log).glob("pid*"):
+            p.unlink()
+        exprs = [nodes.gated(log, i, str(gate)) for i in range(8)]
+        handle = pl.run(exprs, backend=b, cache=cache, wait=False, progress=False)
+        running = wait_until(lambda: len(_pids_of_gated(log)) == 2 and _pids_of_gated(log),
+                             what="one node running on each engine")
+        assert b._jobs.router.outstanding == (8, 0)
+        frozen_node, victim = next(iter(running.items()))
+        os.kill(victim, signal.SIGSTOP)
+        try:
+            wait_until(lambda: len(b.client.ids) == 1, timeout=20,
+                       what="the frozen engine unregistered")
+            gate.touch()
+            assert handle.result(timeout=60) == list(range(8))
+        finally:
+            os.kill(victim, signal.SIGCONT)
+        time.sleep(3.0)  # the zombie's queue, if it runs, runs now
+        starts = {i: nodes.count(log, f"start{i}") for i in range(8)}
+        again = [i for i in range(8) if i != frozen_node and starts[i] > 1]
+        assert starts[frozen_node] <= 2 and all(starts[i] <= 2 for i in range(8)), starts
+        # the abort of the task right behind the one it ran may lose the race on resume
+        # (its control thread against its shell, both woken at once); the rest must not run
+        assert len(again) <= 1, starts

@@ -258,7 +258,12 @@ class Dispatcher:
     def _finished(self, job: Job, fut: cf.Future) -> None:
         if job.done():
             return
-        if self._never_started(fut):
+        behind = self._never_started(fut)
+        if getattr(fut, "seq", None) is not None and _engine_died(fut):
+            # a frozen engine, unregistered, may resume and run its queue: these tasks
+            # are sent again (here or by the VM), so it must drop them
+            self._engine_sender.abort(fut.engine, fut.ar.msg_ids)  # type: ignore[attr-defined]
+        if behind:
             job.tried.append(fut.engine)  # type: ignore[attr-defined]
             self._attempt(job)
             return
