@@ -461,3 +461,30 @@ def test_a_frozen_engine_with_tasks_in_its_queue_runs_none_of_them_when_resumed(
         # the abort of the task right behind the one it ran may lose the race on resume
         # (its control thread against its shell, both woken at once); the rest must not run
         assert len(again) <= 1, starts
+
+
+def test_an_engine_send_failing_as_the_last_engine_leaves_falls_back_to_the_scheduler(
+        backend, log, tmp_path, monkeypatch) -> None:
+    """Between allowed() and the send, every engine may unregister: ipyparallel's
+    _build_targets then raises NoEnginesRegistered, not IndexError. The race is
+    simulated at our EngineSender; the task must go to the scheduler (which queues it,
+    and the watchdog reports no engines if none come back), not escape the dispatcher
+    (from a retry's callback thread it would leave the job unsettled, the run hung)."""
+    from ipyparallel.error import NoEnginesRegistered
+
+    cache = pl.Cache(str(tmp_path / "c"))
+    for base in (0, 10, 20):
+        _run([nodes.plus(log, base + i, 0) for i in range(4)], backend, cache)
+    engine_sender = backend._jobs._engine_sender
+    calls = []
+
+    def gone(engine, payload, keys):
+        calls.append(engine)
+        raise NoEnginesRegistered("Can't build targets without any engines")
+
+    monkeypatch.setattr(engine_sender, "send", gone)
+    assert _run([nodes.plus(log, 100 + i, 0) for i in range(6)], backend, cache,
+                timeout=30) == [100 + i for i in range(6)]
+    assert calls  # the direct path was tried
+    assert nodes.count(log, "plus") == 12 + 6
+    assert backend._jobs.router.outstanding == (0, 0)

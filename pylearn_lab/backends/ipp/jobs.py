@@ -203,7 +203,11 @@ class Dispatcher:
                 seq = next(self._seq)
                 with self._lock:
                     self._unanswered.setdefault(engine, {})[seq] = False
-        except (IndexError, KeyError):  # the engine left since allowed(): the scheduler
+        except Exception as exc:
+            # the engine left since allowed() (IndexError, KeyError), or every engine did
+            # (NoEnginesRegistered), or the client closed: the scheduler's path decides
+            # (it queues the task, or raises ipyparallel's own clear error)
+            log.debug("direct send to engine %s failed (%s); load-balanced", engine, exc)
             return None, None, None
         return engine, sent, seq
 

@@ -157,7 +157,8 @@ class EngineSender:
     def send(self, engine: int, *args: Any) -> Sent:
         """Send ``fn(*args)`` to ``engine``'s queue; a :class:`Sent`.
 
-        Raises ``IndexError`` for an engine the client no longer knows.
+        Raises ``IndexError`` for an engine the client no longer knows (``NoEnginesRegistered``
+        when it knows none).
         """
         client = self._client
         idents, _ = client._build_targets(int(engine))
