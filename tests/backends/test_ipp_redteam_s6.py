@@ -488,3 +488,37 @@ def test_an_engine_send_failing_as_the_last_engine_leaves_falls_back_to_the_sche
     assert calls  # the direct path was tried
     assert nodes.count(log, "plus") == 12 + 6
     assert backend._jobs.router.outstanding == (0, 0)
+
+
+def test_two_threads_send_straight_to_engines_at_once(backend, log, tmp_path) -> None:
+    """Two runs at once over overlapping known-tiny nodes (sends from two threads,
+    replies on the IO thread): every key computed once, right values, and the Router's
+    counts back to (0, 0) (no count lost or doubled by the race)."""
+    import threading
+
+    cache = pl.Cache(str(tmp_path / "c"))
+    for base in (0, 10, 20):
+        _run([nodes.plus(log, base + i, 0) for i in range(4)], backend, cache)
+    backend.sends.clear()
+    out: dict[str, object] = {}
+
+    def go(name: str, rng: range) -> None:
+        try:
+            out[name] = _run([nodes.plus(log, 1000 + i, 0) for i in rng], backend, cache,
+                             timeout=40)
+        except BaseException as exc:
+            out[name] = exc
+
+    ts = [threading.Thread(target=go, args=("a", range(0, 150))),
+          threading.Thread(target=go, args=("b", range(75, 225)))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(50)
+    assert out["a"] == list(range(1000, 1150)) and out["b"] == list(range(1075, 1225)), out
+    assert nodes.count(log, "plus") == 12 + 225
+    # two windows (2 x 64) overflow the engines' depths (2 x 32): the rest goes
+    # load-balanced, and direct sends stop until those drain (by design, route.py)
+    assert sum(1 for s in backend.sends if s[0] == "direct") >= 32
+    assert backend._jobs.router.outstanding == (0, 0)
+    assert backend._jobs._unanswered == {}

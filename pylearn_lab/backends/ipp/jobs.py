@@ -238,7 +238,11 @@ class Dispatcher:
         def answered(f: Any) -> None:
             if not _engine_died(f):
                 with self._lock:
-                    self._unanswered.get(engine, {}).pop(seq, None)
+                    waiting = self._unanswered.get(engine)
+                    if waiting is not None:
+                        waiting.pop(seq, None)
+                        if not waiting:
+                            del self._unanswered[engine]
         return answered
 
     def _never_started(self, fut: cf.Future) -> bool:
