@@ -243,27 +243,40 @@ def test_routing_switched_between_and_during_runs(backend, log, tmp_path) -> Non
     assert backend._jobs.router.outstanding == (0, 0)
 
 
-def test_batches_with_an_unknown_function_go_load_balanced(backend, log, tmp_path) -> None:
+def test_batches_with_an_unknown_function_go_load_balanced(backend, log, tmp_path,
+                                                          monkeypatch) -> None:
     """batch_cap > 1: a task holding a known-tiny node and a never-timed one goes through
-    the scheduler; tasks of known-tiny nodes only may go direct. Each node once."""
+    the scheduler; only tasks whose every node is of a known-tiny function go direct.
+    Each node once."""
     cache = pl.Cache(str(tmp_path / "c"))
     for base in (0, 10, 20):
         _run([nodes.plus(log, base + i, 0) for i in range(4)], backend, cache)
     backend.batch_cap = 8
-    backend.sends.clear()
-    exprs = [nodes.plus(log, 1000 + i, 0) for i in range(10)] + [never_timed(i)
-                                                                  for i in range(10)]
-    assert _run(exprs, backend, cache) == [1000 + i for i in range(10)] + [
-        i - 1 for i in range(10)]
-    assert backend.sends
-    assert nodes.count(log, "plus") == 12 + 10
-    # which tasks went direct: none with a never-timed node in them
-    keys_of = backend._jobs  # the dispatcher: sends of direct tasks were recorded by size
-    assert keys_of.router.outstanding == (0, 0)
-    # the first send carries nodes of both functions only if the VM mixed them; the rule
-    # checked in test_ipp_route's unit test (tiny_mean of a mixed task is None) holds here
-    direct_nodes = sum(n for how, _, n in backend.sends if how == "direct")
-    assert direct_nodes <= 10
+    functions: list[tuple[str, set[str]]] = []  # (route, functions of the task's nodes)
+    engine_sender = backend._jobs._engine_sender
+    direct, balanced = engine_sender.send, send.Sender.send
+
+    def names(keys):
+        return {backend.times._fn_of.get(k, "?").rpartition(".")[2] for k in keys}
+
+    def direct_spy(engine, payload, keys):
+        functions.append(("direct", names(keys)))
+        return direct(engine, payload, keys)
+
+    def balanced_spy(self, payload, keys):
+        functions.append(("balanced", names(keys)))
+        return balanced(self, payload, keys)
+
+    monkeypatch.setattr(engine_sender, "send", direct_spy)
+    monkeypatch.setattr(send.Sender, "send", balanced_spy)
+    exprs = [x for i in range(32) for x in (nodes.plus(log, 1000 + i, 0), never_timed(i))]
+    assert _run(exprs, backend, cache) == [
+        v for i in range(32) for v in (1000 + i, i - 1)]
+    assert functions
+    assert all(fns == {"plus"} for how, fns in functions if how == "direct"), functions
+    assert any("never_timed" in fns for how, fns in functions if how == "balanced")
+    assert nodes.count(log, "plus") == 12 + 32
+    assert backend._jobs.router.outstanding == (0, 0)
 
 
 # -- 2, 5. engines that fail or die --------------------------------------------------------
