@@ -535,3 +535,29 @@ def test_two_threads_send_straight_to_engines_at_once(backend, log, tmp_path) ->
     assert sum(1 for s in backend.sends if s[0] == "direct") >= 32
     assert backend._jobs.router.outstanding == (0, 0)
     assert backend._jobs._unanswered == {}
+
+
+def test_a_timed_out_node_whose_engine_is_shut_down_releases_the_guard(log, tmp_path,
+                                                                       monkeypatch) -> None:
+    """The other side of the HOL guard kept for timed-out tasks: a node that swallows the
+    interrupt gets its engine shut down after stop_grace; its route must then be counted
+    down (the scheduler's EngineError reply), so tiny tasks go direct again."""
+    cache = pl.Cache(tmp_path / "c")
+    with IPyParallelBackend.start(n=2) as b:
+        b.batch_cap = 1
+        b.stop_grace = 1.0
+        sends = _record_sends(b, monkeypatch)
+        for base in (0, 10, 20):
+            pl.run([nodes.plus(log, base + i, 0) for i in range(4)], backend=b, cache=cache,
+                   progress=False, timeout=60)
+        with pytest.warns(UserWarning, match="did not stop a timed-out node"):
+            with pytest.raises(NodeError, match="stubborn"):
+                pl.run(nodes.stubborn(log), backend=b, cache=cache, progress=False,
+                       node_timeout=0.5, timeout=60)
+            assert b._jobs.router.outstanding == (0, 1)  # still on its engine
+            wait_until(lambda: b._jobs.router.outstanding == (0, 0), timeout=30,
+                       what="the shut-down engine's task counted down")
+        sends.clear()
+        assert pl.run([nodes.plus(log, 100 + i, 0) for i in range(4)], backend=b,
+                      cache=cache, progress=False, timeout=60) == [100 + i for i in range(4)]
+        assert {s[0] for s in sends} == {"direct"}

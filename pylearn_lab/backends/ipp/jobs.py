@@ -216,7 +216,7 @@ class Dispatcher:
         future ends first (a dead engine or controller, whose reply may never come) --
         except by a timeout, since the task may still run on its engine."""
         once = threading.Lock()
-        counted = []
+        counted: list[bool] = []
 
         def ended(f: Any) -> None:
             if getattr(f, "timed_out", False):
