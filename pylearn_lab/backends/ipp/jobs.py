@@ -271,7 +271,9 @@ class Dispatcher:
             # a frozen engine, unregistered, may resume and run its queue: these tasks
             # are sent again (here or by the VM), so it must drop them
             self._engine_sender.abort(fut.engine, fut.ar.msg_ids)  # type: ignore[attr-defined]
-        if behind:
+        if behind and [e for e in self.allowed(job.targets) if e != fut.engine]:
+            # only to another engine the job may use (its targets: those that see the
+            # store); with none left the VM's lost-worker retry chooses targets anew
             job.tried.append(fut.engine)  # type: ignore[attr-defined]
             self._attempt(job)
             return
