@@ -17,8 +17,9 @@ import warnings
 from pathlib import Path
 
 import ipp_nodes as nodes
+import numpy as np
 import pytest
-from cluster_fixtures import wait_until
+from cluster_fixtures import OtherHosts, unshare_works, wait_until
 
 import pylearn_lab as pl
 from pylearn_lab.backends.ipp import IPyParallelBackend, send
@@ -561,3 +562,51 @@ def test_a_timed_out_node_whose_engine_is_shut_down_releases_the_guard(log, tmp_
         assert pl.run([nodes.plus(log, 100 + i, 0) for i in range(4)], backend=b,
                       cache=cache, progress=False, timeout=60) == [100 + i for i in range(4)]
         assert {s[0] for s in sends} == {"direct"}
+
+
+@pytest.mark.skipif(not unshare_works(), reason="needs unshare (root, Linux)")
+@pytest.mark.timeout(180)
+def test_direct_tasks_respect_the_engines_that_see_the_store(tmp_path, monkeypatch) -> None:
+    """One engine sees the cache directory, one does not. A node whose input is a large
+    blob may only run where the blob can be read (the task's targets): sent straight to
+    an engine, it must be one of those, whatever the depth counts say."""
+    b = IPyParallelBackend.start(n=0, profile_dir=str(tmp_path / "profile"),
+                                 engine_timeout=30.0)
+    hosts = OtherHosts(b)
+    try:
+        b.batch_cap = 1
+        home = tmp_path / "home"
+        home.mkdir()
+        cache = pl.Cache(home / ".pylearn")
+        seer = hosts.add("seer", binds=[(str(home), str(home), False)])
+        blind = hosts.add("blind", hide=[str(home)])
+        assert b.sees_store(cache)
+        wait_until(lambda: b.seeing_engines(cache) == {seer}, timeout=15, what="the seer")
+        jobs = b._jobs
+        real = jobs._send_direct
+        seen: list[tuple[list[int] | None, int | None]] = []
+
+        def spy(job, engines):
+            out = real(job, engines)
+            seen.append((job.targets, out[0]))
+            return out
+
+        monkeypatch.setattr(jobs, "_send_direct", spy)
+        for base in (0, 10, 20, 30):
+            blocks = [nodes.block(base + i, 1) for i in range(2)]
+            pl.run([nodes.total(x) for x in blocks], backend=b, cache=cache, progress=False,
+                   timeout=60)
+        blocks = [nodes.block(100 + i, 1) for i in range(8)]
+        out = pl.run([nodes.total(x) for x in blocks], backend=b, cache=cache,
+                     progress=False, timeout=60)
+        assert out == [pytest.approx(float(np.random.default_rng(100 + i).random(2**17)
+                                           .sum())) for i in range(8)]
+        direct = [(t, e) for t, e in seen if e is not None]
+        assert direct, seen  # the direct path was taken
+        assert all(t is None or e in t for t, e in direct), direct
+        assert any(t == [seer] for t, _ in direct), direct  # targeted tasks went direct
+        assert blind in {e for t, e in direct if t is None}  # untargeted ones to both
+        assert jobs.router.outstanding == (0, 0)
+    finally:
+        b.stop()
+        hosts.stop()
