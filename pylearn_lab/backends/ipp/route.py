@@ -23,6 +23,12 @@ much:
   two (one running, one queued: the engine never waits on the notebook) and at
   most the backend's window per engine.
 
+A timed-out load-balanced task counts as outstanding until its reply (it may
+still hold its engine). When an engine dies or is given up (missed heartbeats)
+with direct tasks of ours queued, only the first of them can have started:
+the others are sent again without counting as a lost worker, and the engine is
+asked to drop them in case it was only frozen (``jobs.Dispatcher``).
+
 Everything else goes load-balanced, exactly as before. ``routing="balanced"``
 (on the backend) turns direct sends off.
 
