@@ -30,6 +30,7 @@ Examples
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import logging
 import threading
 import time
@@ -37,7 +38,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .batch import NodeTimes
+from .batch import TINY, NodeTimes
 from .remote import CALL_PICKLED
 from .route import Router
 from .send import EngineSender, Sender
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 ENV_ERRORS = ("builtins.ImportError", "builtins.ModuleNotFoundError")
 
 TIMEOUT_ERROR = "builtins.TimeoutError"
+
+#: the route of a task of unknown length (.route: it holds direct sends back)
+_UNKNOWN = frozenset({""})
 
 
 class EngineExcludedWarning(UserWarning):
@@ -74,6 +78,23 @@ def engine_of_receipts(result: Any) -> int | None:
         if isinstance(name, str) and name.startswith("engine ") and name[7:].isdigit():
             return int(name[7:])
     return None
+
+
+def _engine_died(f: Any) -> bool:
+    """True when the finished ``f`` (a TaskFuture or a Sent) failed by its engine's death."""
+    from ipyparallel.error import EngineError, RemoteError
+
+    cancelled = getattr(f, "cancelled", None)  # a Sent has none
+    if callable(cancelled) and cancelled():
+        return False
+    try:
+        exc = f.exception()
+    except cf.CancelledError:  # a Sent whose message was cancelled: not a death
+        return False
+    # the watchdog raises EngineError; the client's reply for a task stranded on an
+    # unregistered engine is a RemoteError wrapping one
+    return isinstance(exc, EngineError) or (isinstance(exc, RemoteError)
+                                            and getattr(exc, "ename", "") == "EngineError")
 
 
 class Job(RemoteFuture):
@@ -109,6 +130,12 @@ class Dispatcher:
         self.router = Router(depth_cap, known_tiny=times.known_tiny if times else
                              (lambda name: False))
         self._engine_sender = EngineSender(client, CALL_PICKLED)
+        # engine -> {seq: lost} of its direct attempts it has not answered, in send order:
+        # an engine runs its queue in order, so when it dies only the first of them can
+        # have started (the others only waited, see _never_started)
+        self._unanswered: dict[int, dict[int, bool]] = {}
+        self._seq = itertools.count()
+        self._send_lock = threading.Lock()
         watch.on_timeout = self._timed_out
 
     def dispatch(self, payload: bytes, keys: list[str], timeout: float | None = None,
@@ -140,7 +167,7 @@ class Dispatcher:
         # and the watchdog reports "no engines"
         engines = ([e for e in self.allowed(job.targets) if e not in job.tried]
                    or self.allowed(job.targets))
-        engine, sent = self._send_direct(job, engines)
+        engine, sent, seq = self._send_direct(job, engines)
         if sent is None:
             sender = self._view(engines) if engines else self._view(list(self.client.ids))
             sent = sender.send(job.payload, job.keys)
@@ -149,42 +176,118 @@ class Dispatcher:
         ended = self._route_ended(engine, names)
         sent.add_done_callback(ended)
         fut = self.watch.track(sent, timeout=job.timeout, keys=job.keys)
-        if engine is not None:
+        if engine is not None and seq is not None:
             fut.engine = engine  # known before any reply: the watchdog sees it die
+            fut.seq = seq
+            answered = self._answered(engine, seq)
+            sent.add_done_callback(answered)
+            fut.add_done_callback(answered)
         fut.add_done_callback(ended)
         job.attempt = fut
         fut.add_done_callback(lambda f: self._finished(job, f))
 
-    def _send_direct(self, job: Job, engines: list[int]) -> tuple[int | None, Any]:
-        """``(engine, sent)`` when the router sends ``job`` straight to an engine,
-        else ``(None, None)``."""
+    def _send_direct(self, job: Job, engines: list[int]) -> tuple[int | None, Any, int | None]:
+        """``(engine, sent, seq)`` when the router sends ``job`` straight to an engine,
+        else ``(None, None, None)``; ``seq`` is its place in the engine's queue."""
         if self._times is None or not job.keys or not self._engine_sender.available or \
                 not self._direct_on():
-            return None, None
-        engine = self.router.pick(engines, self._times.tiny_mean(job.keys), job.timeout)
+            return None, None, None
+        mean = self._times.tiny_mean(job.keys)
+        if mean is not None:
+            # the task's expected length, not one node's: a batch of tiny nodes may be a
+            # long task, and its depth (queued work per engine) is counted in tasks
+            mean *= len(job.keys)
+            if mean > TINY:
+                mean = None
+        engine = self.router.pick(engines, mean, job.timeout)
         if engine is None:
-            return None, None
+            return None, None, None
         try:
-            return engine, self._engine_sender.send(engine, job.payload, job.keys)
-        except (IndexError, KeyError):  # the engine left since allowed(): the scheduler
-            return None, None
+            with self._send_lock:  # numbered in the order the engine's queue gets them
+                sent = self._engine_sender.send(engine, job.payload, job.keys)
+                seq = next(self._seq)
+                with self._lock:
+                    self._unanswered.setdefault(engine, {})[seq] = False
+        except Exception as exc:
+            # the engine left since allowed() (IndexError, KeyError), or every engine did
+            # (NoEnginesRegistered), or the client closed: the scheduler's path decides
+            # (it queues the task, or raises ipyparallel's own clear error)
+            log.debug("direct send to engine %s failed (%s); load-balanced", engine, exc)
+            return None, None, None
+        return engine, sent, seq
 
     def _route_ended(self, engine: int | None, names: frozenset[str]) -> Callable[[Any], None]:
         """A callback counting the task's route down once: at its reply, or when its
-        future ends first (a dead engine or controller, whose reply may never come)."""
+        future ends first (a dead engine or controller, whose reply may never come) --
+        except by a timeout, since the task may still run on its engine."""
         once = threading.Lock()
-        counted = []
+        counted: list[bool] = []
+        held = [names]  # what the route is counted under (a timeout makes it "unknown")
 
-        def ended(_f: Any) -> None:
+        def ended(f: Any) -> None:
+            if getattr(f, "timed_out", False):
+                # settled, but the task still holds its engine until the interrupt or the
+                # shutdown ends it: only its reply counts it down, else tiny tasks would
+                # queue behind it there (the HOL guard); a shut-down engine's tasks get
+                # an EngineError reply from the scheduler. Its function may still be
+                # known tiny: from now on it counts as a task of unknown length
+                with once:
+                    if not counted and engine is None and held[0] != _UNKNOWN:
+                        self.router.sent(None, _UNKNOWN)
+                        self.router.done(None, held[0])
+                        held[0] = _UNKNOWN
+                return
             with once:
                 if counted:
                     return
                 counted.append(True)
-            self.router.done(engine, names)
+            self.router.done(engine, held[0])
         return ended
+
+    def _answered(self, engine: int, seq: int) -> Callable[[Any], None]:
+        """A callback forgetting direct attempt ``seq`` once ``engine`` answered it (any
+        end but an engine death, which :meth:`_never_started` judges)."""
+        def answered(f: Any) -> None:
+            if not _engine_died(f):
+                with self._lock:
+                    waiting = self._unanswered.get(engine)
+                    if waiting is not None:
+                        waiting.pop(seq, None)
+                        if not waiting:
+                            del self._unanswered[engine]
+        return answered
+
+    def _never_started(self, fut: cf.Future) -> bool:
+        """True when ``fut``, a direct attempt failed by its engine's death, only waited
+        in that engine's queue behind an earlier attempt of ours: it never ran there, so
+        it is sent again instead of counting as a lost worker (load-balanced, it would
+        have waited in the scheduler and lost nothing)."""
+        seq, engine = getattr(fut, "seq", None), getattr(fut, "engine", None)
+        if seq is None or engine is None or not _engine_died(fut):
+            return False
+        with self._lock:
+            waiting = self._unanswered.get(engine, {})
+            if seq not in waiting:
+                return False
+            behind = next(iter(waiting)) != seq
+            waiting[seq] = True  # lost; kept so the first stays first for the others
+            if all(waiting.values()):
+                del self._unanswered[engine]
+        return behind
 
     def _finished(self, job: Job, fut: cf.Future) -> None:
         if job.done():
+            return
+        behind = self._never_started(fut)
+        if getattr(fut, "seq", None) is not None and _engine_died(fut):
+            # a frozen engine, unregistered, may resume and run its queue: these tasks
+            # are sent again (here or by the VM), so it must drop them
+            self._engine_sender.abort(fut.engine, fut.ar.msg_ids)  # type: ignore[attr-defined]
+        if behind and [e for e in self.allowed(job.targets) if e != fut.engine]:
+            # only to another engine the job may use (its targets: those that see the
+            # store); with none left the VM's lost-worker retry chooses targets anew
+            job.tried.append(fut.engine)  # type: ignore[attr-defined]
+            self._attempt(job)
             return
         ok, result = relay(fut, job)
         if not ok:
@@ -219,6 +322,7 @@ class Dispatcher:
         msg = (f"it ran for more than its timeout of {fut.timeout:g} s on engine {engine} and "
                "was stopped there. Raise node_timeout= (run) or timeout= (component), or make "
                "the node faster.")
+        fut.timed_out = True  # before the settle: its route is counted down at the reply
         fut._settle(result=[Receipt(k, ok=False, engine=f"engine {engine}",
                                     error_type=TIMEOUT_ERROR, error_msg=msg, duration=ran)
                             for k in fut.keys])

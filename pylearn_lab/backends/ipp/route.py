@@ -12,16 +12,23 @@ queue, relayed in C by a zmq device) only when waiting there cannot cost
 much:
 
 * every node of the task belongs to a function this backend has timed at
-  least three times, and its mean stays below :data:`~.batch.TINY` (20 ms);
+  least three times, and the task's expected length (the slowest mean times
+  its number of nodes) stays below :data:`~.batch.TINY` (20 ms);
 * the task has no timeout (the watchdog starts a timeout's clock once the
   cluster names the task's engine: in an engine's queue, the wait would count);
 * every load-balanced task of this backend still outstanding belongs to a
   function now known to be tiny, so a tiny task never queues behind one of our
   own long ones (or one of unknown length, such as a plain ``submit``);
 * the engine with the fewest direct tasks has fewer than its depth: queued
-  work of about :attr:`Router.budget` seconds at the function's mean, at least
+  work of about :attr:`Router.budget` seconds at the task's expected length, at least
   two (one running, one queued: the engine never waits on the notebook) and at
   most the backend's window per engine.
+
+A timed-out load-balanced task counts as outstanding until its reply (it may
+still hold its engine). When an engine dies or is given up (missed heartbeats)
+with direct tasks of ours queued, only the first of them can have started:
+the others are sent again without counting as a lost worker, and the engine is
+asked to drop them in case it was only frozen (``jobs.Dispatcher``).
 
 Everything else goes load-balanced, exactly as before. ``routing="balanced"``
 (on the backend) turns direct sends off.

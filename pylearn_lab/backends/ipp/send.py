@@ -136,6 +136,9 @@ class EngineSender:
     def __init__(self, client: Any, fn: Callable[..., Any]) -> None:
         self._client = client
         self._fn: Any = None
+        # engine id -> its zmq identity: the client forgets it when the engine
+        # unregisters, and abort() must still reach a frozen engine's queue
+        self._idents: dict[int, bytes] = {}
         try:
             from ipyparallel.serialize import PrePickled
 
@@ -154,10 +157,30 @@ class EngineSender:
     def send(self, engine: int, *args: Any) -> Sent:
         """Send ``fn(*args)`` to ``engine``'s queue; a :class:`Sent`.
 
-        Raises ``IndexError`` for an engine the client no longer knows.
+        Raises ``IndexError`` for an engine the client no longer knows (``NoEnginesRegistered``
+        when it knows none).
         """
         client = self._client
         idents, _ = client._build_targets(int(engine))
+        self._idents[int(engine)] = idents[0]
         future = client.send_apply_request(client._mux_stream, self._fn, list(args), {},
                                            ident=idents[0], metadata={"label": None})
         return Sent(future)
+
+    def abort(self, engine: int, msg_ids: list[str]) -> None:
+        """Ask ``engine`` to drop ``msg_ids`` from its queue, even after it unregistered.
+
+        An engine the controller gave up on (missed heartbeats) may only be frozen:
+        resumed, it would run what waits in its queue, though those tasks were sent
+        elsewhere meanwhile. ``Client.abort`` cannot name an unregistered engine, so
+        the request goes to the identity it had. Never raises (a dead engine: nothing
+        is listening, and nothing needs to be).
+        """
+        ident = self._idents.get(int(engine))
+        if ident is None:
+            return
+        try:
+            self._client._send(self._client._control_stream, "abort_request",
+                               content={"msg_ids": list(msg_ids)}, ident=ident)
+        except Exception as exc:  # a closed client, another ipyparallel layout
+            log.debug("could not ask engine %s to drop %s: %s", engine, msg_ids, exc)

@@ -88,6 +88,10 @@ class TaskFuture(RemoteFuture):
         self.engine: int | None = None  # where it ran (known once an engine took it)
         self.started: float | None = None  # monotonic time an engine was seen running it
         self._aborting = False  # cancel() asked the cluster to drop it
+        #: settled past its timeout while the task may still run on its engine
+        self.timed_out = False
+        #: the send order of a task sent straight to ``engine`` (None: load-balanced)
+        self.seq: int | None = None
 
     def cancel(self) -> bool:
         if self.done():
