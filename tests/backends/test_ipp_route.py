@@ -197,6 +197,26 @@ def test_slow_functions_and_routing_balanced_keep_ipyparallels_scheduler(routed,
 
 
 @pytest.mark.cluster
+@pytest.mark.timeout(180)
+def test_batches_of_known_tiny_nodes_keep_the_schedulers_late_binding(routed,
+                                                                       tmp_path) -> None:
+    """A batch already pays the scheduler once for many nodes; its late binding balances
+    the batches' unequal lengths (P12 was slower with batches sent direct)."""
+    log = tmp_path / "log"
+    log.mkdir()
+    cache = pl.Cache(str(tmp_path / "c"))
+    for base in (0, 10, 20):
+        _run([nodes.plus(str(log), base + i, 0) for i in range(4)], routed, cache)
+    routed.sends.clear()
+    routed.batch_cap = 256
+    exprs = [nodes.plus(str(log), i, 900) for i in range(200)]
+    assert _run(exprs, routed, cache) == [i + 900 for i in range(200)]
+    assert routed.sends and {how for how, _ in routed.sends} == {"balanced"}
+    assert len(routed.sends) < 200  # batched: fewer tasks than nodes
+    assert nodes.count(str(log), "plus") == 12 + 200
+
+
+@pytest.mark.cluster
 @pytest.mark.parametrize("bad", ["Auto", "direct", None, 1])
 def test_a_bad_routing_is_refused_at_the_run_naming_the_choices(ipp_cluster, bad) -> None:
     backend = pl.IPyParallelBackend.connect(client=ipp_cluster.client)

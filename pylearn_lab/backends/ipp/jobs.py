@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from .batch import TINY, NodeTimes
+from .batch import NodeTimes
 from .remote import CALL_PICKLED
 from .route import Router
 from .send import EngineSender, Sender
@@ -189,17 +189,12 @@ class Dispatcher:
     def _send_direct(self, job: Job, engines: list[int]) -> tuple[int | None, Any, int | None]:
         """``(engine, sent, seq)`` when the router sends ``job`` straight to an engine,
         else ``(None, None, None)``; ``seq`` is its place in the engine's queue."""
-        if self._times is None or not job.keys or not self._engine_sender.available or \
-                not self._direct_on():
+        # one node per task only: a batch already pays the scheduler once for many nodes,
+        # and its late binding balances the batches' unequal lengths (.route)
+        if self._times is None or len(job.keys) != 1 or not self._engine_sender.available \
+                or not self._direct_on():
             return None, None, None
-        mean = self._times.tiny_mean(job.keys)
-        if mean is not None:
-            # the task's expected length, not one node's: a batch of tiny nodes may be a
-            # long task, and its depth (queued work per engine) is counted in tasks
-            mean *= len(job.keys)
-            if mean > TINY:
-                mean = None
-        engine = self.router.pick(engines, mean, job.timeout)
+        engine = self.router.pick(engines, self._times.tiny_mean(job.keys), job.timeout)
         if engine is None:
             return None, None, None
         try:

@@ -11,16 +11,20 @@ A :class:`Router` sends a task straight to an engine's own queue (the MUX
 queue, relayed in C by a zmq device) only when waiting there cannot cost
 much:
 
-* every node of the task belongs to a function this backend has timed at
-  least three times, and the task's expected length (the slowest mean times
-  its number of nodes) stays below :data:`~.batch.TINY` (20 ms);
+* the task is one node (``batch_cap=1``, or a node alone because it has no
+  tiny siblings ready) of a function this backend has timed at least three
+  times, with a mean below :data:`~.batch.TINY` (20 ms). A batch of tiny nodes
+  already pays the scheduler once for many nodes, and gains more from its late
+  binding (an engine takes the next task only once it is free, so the end of a
+  run is not held by one engine's queue): benchmark P12, whose tasks are
+  batches, was 5-10 % slower with them sent direct;
 * the task has no timeout (the watchdog starts a timeout's clock once the
   cluster names the task's engine: in an engine's queue, the wait would count);
 * every load-balanced task of this backend still outstanding belongs to a
   function now known to be tiny, so a tiny task never queues behind one of our
   own long ones (or one of unknown length, such as a plain ``submit``);
 * the engine with the fewest direct tasks has fewer than its depth: queued
-  work of about :attr:`Router.budget` seconds at the task's expected length, at least
+  work of about :attr:`Router.budget` seconds at the function's mean, at least
   two (one running, one queued: the engine never waits on the notebook) and at
   most the backend's window per engine.
 
