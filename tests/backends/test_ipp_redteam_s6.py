@@ -640,3 +640,41 @@ def test_direct_tasks_respect_the_engines_that_see_the_store(tmp_path, monkeypat
     finally:
         b.stop()
         hosts.stop()
+
+
+@pl.component
+def imports_later(log: str, gate: str) -> int:
+    """Starts (marked), waits for ``gate``, then imports colorsys (blocked: ImportError)."""
+    import os
+    import time
+    from pathlib import Path
+
+    Path(log, f"imp-{os.urandom(4).hex()}").touch()
+    deadline = time.monotonic() + 30
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    import colorsys  # noqa: F401
+
+    return 1
+
+
+def test_a_cancelled_run_does_not_retry_a_node_failing_with_an_environment_error(
+        log, tmp_path) -> None:
+    """cancel() while a node runs; the node then fails with an ImportError, which blames
+    the engine: the retry on another engine must not start after the cancel."""
+    gate = tmp_path / "gate"
+    cache = pl.Cache(tmp_path / "c")
+    with IPyParallelBackend.start(n=2) as b:
+        b.client[:].apply_sync(exec, _BLOCK)
+        handle = pl.run(imports_later(log, str(gate)), backend=b, cache=cache, wait=False,
+                        progress=False)
+        wait_until(lambda: nodes.count(log, "imp") == 1, what="the node running")
+        handle.cancel()
+        with pytest.raises(pl.errors.RunCancelledError):
+            handle.result(timeout=30)  # the run has stopped; the node still runs
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the engine exclusion's warning
+            gate.touch()
+            wait_until(lambda: b._watch.pending == 0, timeout=30, what="the attempt ended")
+            time.sleep(1.0)  # a retry, if sent, starts now
+        assert nodes.count(log, "imp") == 1

@@ -106,8 +106,10 @@ class Job(RemoteFuture):
         self.payload, self.keys, self.timeout, self.targets = payload, keys, timeout, targets
         self.attempt: TaskFuture | None = None
         self.tried: list[int] = []
+        self.cancel_asked = False  # no attempt starts after cancel() (Dispatcher._finished)
 
     def cancel(self) -> bool:
+        self.cancel_asked = True
         if self.attempt is not None and not self.attempt.cancel() and not self.attempt.done():
             return False  # running on an engine: it ends on its own (TaskFuture.cancel)
         return super().cancel()
@@ -273,6 +275,10 @@ class Dispatcher:
     def _finished(self, job: Job, fut: cf.Future) -> None:
         if job.done():
             return
+        if job.cancel_asked and not fut.cancelled() and self._would_retry(job, fut):
+            # the run was cancelled while this attempt ran: no other engine gets it now
+            RemoteFuture.cancel(job)
+            return
         behind = self._never_started(fut)
         if getattr(fut, "seq", None) is not None and _engine_died(fut):
             # a frozen engine, unregistered, may resume and run its queue: these tasks
@@ -298,6 +304,17 @@ class Dispatcher:
                 self._attempt(job)
                 return
         job._settle(result=result)
+
+    def _would_retry(self, job: Job, fut: cf.Future) -> bool:
+        """True when :meth:`_finished` would send ``job`` to another engine: it only
+        waited on a dead one, or it failed with an environment error."""
+        if _engine_died(fut) and getattr(fut, "seq", None) is not None:
+            return True
+        try:
+            result = fut.result()
+        except BaseException:
+            return False
+        return bool(env_failure(result))
 
     def exclude(self, engine: int, why: str) -> None:
         """Take ``engine`` out of this run (a warning names it and says why)."""
