@@ -115,8 +115,21 @@ class OtherHosts:
     def stop(self) -> None:
         import subprocess
 
+        import psutil
+
         for p in self.procs:
             if p.poll() is None:
+                # the engine (and its nanny) first: unshare did not pass a SIGTERM on, so
+                # each teardown waited 10 s per engine before killing it
+                try:
+                    kids = psutil.Process(p.pid).children(recursive=True)
+                except psutil.Error:
+                    kids = []
+                for k in kids:
+                    try:
+                        k.terminate()
+                    except psutil.Error:
+                        pass
                 p.terminate()
         for p in self.procs:
             try:
