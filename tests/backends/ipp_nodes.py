@@ -91,6 +91,16 @@ def gated(log: str, i: int, gate: str) -> int:
     return i
 
 
+def pids_of_gated(log: str) -> dict[int, int]:
+    """node index -> the engine pid that started it (:func:`gated` writes ``pid<i>-<pid>``)."""
+    out = {}
+    for p in Path(log).glob("pid*-*"):
+        head, _, pid = p.name.partition("-")
+        if head[3:].isdigit():
+            out[int(head[3:])] = int(pid)
+    return out
+
+
 @pl.component
 def retried(log: str, gate: str) -> int:
     """First attempt blocks on ``gate`` (the test kills its engine); a retry returns at once."""

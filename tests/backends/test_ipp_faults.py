@@ -125,16 +125,6 @@ def test_a_backend_idle_past_the_health_timeout_still_runs(tmp_path) -> None:
         assert b.cluster_error is None and b.status().engines == 1
 
 
-def _pids_of_gated(log: str) -> dict[int, int]:
-    """node index -> the engine pid that started it (``gated`` writes ``pid<i>-<pid>``)."""
-    out = {}
-    for p in Path(log).glob("pid*-*"):
-        head, _, pid = p.name.partition("-")
-        if head[3:].isdigit():
-            out[int(head[3:])] = int(pid)
-    return out
-
-
 def test_an_engine_killed_with_tasks_in_its_own_queue_loses_none_of_them(log, tmp_path) -> None:
     """Known-tiny tasks go straight to engines' queues (.route): one engine runs a node
     and holds more queued behind it when it is SIGKILLed. Every node still ends, on the
@@ -152,7 +142,7 @@ def test_an_engine_killed_with_tasks_in_its_own_queue_loses_none_of_them(log, tm
             p.unlink()
         handle = pl.run([nodes.gated(log, i, str(gate)) for i in range(8)], backend=b,
                         cache=cache, wait=False, progress=False)
-        running = wait_until(lambda: len(_pids_of_gated(log)) == 2 and _pids_of_gated(log),
+        running = wait_until(lambda: len(nodes.pids_of_gated(log)) == 2 and nodes.pids_of_gated(log),
                              what="one node running on each engine")
         assert b._jobs.router.outstanding[0] == 8  # all eight in the engines' own queues
         victim = next(iter(running.values()))

@@ -340,16 +340,6 @@ def test_an_engine_missing_a_module_while_tiny_tasks_are_queued_on_it(tmp_path,
         assert b._jobs.router.outstanding == (0, 0)
 
 
-def _pids_of_gated(log: str) -> dict[int, int]:
-    """node index -> the engine pid that started it (``gated`` writes ``pid<i>-<pid>``)."""
-    out = {}
-    for p in Path(log).glob("pid*-*"):
-        head, _, pid = p.name.partition("-")
-        if head[3:].isdigit():
-            out[int(head[3:])] = int(pid)
-    return out
-
-
 def test_an_engine_death_charges_no_retry_to_tasks_that_only_waited_in_its_queue(
         log, tmp_path) -> None:
     """retries=0: losing the worker fails the node that was running on it. Tasks that
@@ -365,7 +355,7 @@ def test_an_engine_death_charges_no_retry_to_tasks_that_only_waited_in_its_queue
             p.unlink()
         exprs = [nodes.gated(log, i, str(gate)) for i in range(8)]
         handle = pl.run(exprs, backend=b, cache=cache, wait=False, progress=False, retries=0)
-        running = wait_until(lambda: len(_pids_of_gated(log)) == 2 and _pids_of_gated(log),
+        running = wait_until(lambda: len(nodes.pids_of_gated(log)) == 2 and nodes.pids_of_gated(log),
                              what="one node running on each engine")
         assert b._jobs.router.outstanding == (8, 0)  # all eight in the engines' own queues
         victim_node, victim = next(iter(running.items()))
@@ -397,7 +387,7 @@ def test_two_engines_killed_one_after_the_other_with_tasks_in_their_queues(log,
             p.unlink()
         exprs = [nodes.gated(log, i, str(gate)) for i in range(12)]
         handle = pl.run(exprs, backend=b, cache=cache, wait=False, progress=False)
-        running = wait_until(lambda: len(_pids_of_gated(log)) == 3 and _pids_of_gated(log),
+        running = wait_until(lambda: len(nodes.pids_of_gated(log)) == 3 and nodes.pids_of_gated(log),
                              what="one node running on each engine")
         assert b._jobs.router.outstanding == (12, 0)
         (n1, pid1), (n2, pid2) = list(running.items())[:2]
@@ -486,7 +476,7 @@ def test_a_frozen_engine_with_tasks_in_its_queue_runs_none_of_them_when_resumed(
             p.unlink()
         exprs = [nodes.gated(log, i, str(gate)) for i in range(8)]
         handle = pl.run(exprs, backend=b, cache=cache, wait=False, progress=False)
-        running = wait_until(lambda: len(_pids_of_gated(log)) == 2 and _pids_of_gated(log),
+        running = wait_until(lambda: len(nodes.pids_of_gated(log)) == 2 and nodes.pids_of_gated(log),
                              what="one node running on each engine")
         assert b._jobs.router.outstanding == (8, 0)
         frozen_node, victim = next(iter(running.items()))
