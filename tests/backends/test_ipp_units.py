@@ -66,19 +66,54 @@ def test_user_modules_go_by_value_libraries_by_reference() -> None:
 def test_payloads_carry_user_code_without_registering_it_for_good(tmp_path) -> None:
     """A fresh interpreter that cannot import ``ipp_nodes`` runs the payload (as an engine
     would), and the client's own pickling of ``ipp_nodes`` objects is left unchanged."""
-    import subprocess
-
     log = tmp_path / "log"
     log.mkdir()
     (log / "x-1").touch()
     payload = pack(nodes.count, (str(log), "x"))  # a plain function: by reference normally
     assert "ipp_nodes" not in cloudpickle.list_registry_pickle_by_value()
+    assert _run_without_ipp_nodes(payload, tmp_path) == "1"
+
+
+def _run_without_ipp_nodes(payload: bytes, tmp_path) -> str:
+    """What ``payload`` returns in a fresh interpreter that cannot import ``ipp_nodes``."""
+    import subprocess
+
     (tmp_path / "payload").write_bytes(payload)
     code = ("import sys, cloudpickle; from pylearn_lab.backends.ipp.remote import call_pickled; "
             "print(cloudpickle.loads(call_pickled(open(sys.argv[1], 'rb').read(), ['k'])))")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "payload")], cwd=tmp_path,
-                         capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "1"
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-600:]
+    return out.stdout.strip()
+
+
+def test_a_payload_packed_while_another_thread_packs_still_carries_user_code(tmp_path) -> None:
+    """CI failure, session 6: two runs packing at once. One thread registers ``ipp_nodes``
+    by value for its own payload; a second thread read the registry meanwhile, took
+    ``ipp_nodes`` for the user's own registration, and -- once the first unregistered it --
+    pickled its payload by reference (engines: ModuleNotFoundError). Here the first
+    thread is held mid-pack (the lock held, the module registered) while the second
+    starts; the second's payload must still run where ``ipp_nodes`` cannot be imported."""
+    import threading
+
+    from pylearn_lab.backends.ipp import packing
+
+    log = tmp_path / "log"
+    log.mkdir()
+    (log / "x-1").touch()
+    out: list[bytes] = []
+    with packing._LOCK:  # the first thread, mid-pack
+        cloudpickle.register_pickle_by_value(sys.modules["ipp_nodes"])
+        try:
+            t = threading.Thread(target=lambda: out.append(pack(nodes.count, (str(log), "x"))))
+            t.start()
+            t.join(0.5)  # the second thread gets as far as it can before the lock
+            assert t.is_alive()  # it waits for the lock, not done
+        finally:
+            cloudpickle.unregister_pickle_by_value(sys.modules["ipp_nodes"])
+    t.join(10)
+    assert "ipp_nodes" not in cloudpickle.list_registry_pickle_by_value()
+    assert _run_without_ipp_nodes(out[0], tmp_path) == "1"
 
 
 def test_remote_tracebacks_name_the_users_file_and_line(tmp_path) -> None:

@@ -48,9 +48,13 @@ def pack(fn: Any, args: tuple[Any, ...], scan: list[Any] | None = None) -> bytes
     few functions among thousands of arguments says so.
     """
     objs = [fn, *args] if scan is None else scan
-    registered = set(cloudpickle.list_registry_pickle_by_value())
-    mods = [sys.modules[m] for m in user_modules(objs) if m not in registered]
+    users = user_modules(objs)
     with _LOCK:
+        # read the registry under the lock: outside it, another thread's temporary
+        # registration would count as the user's own, and once that thread unregistered
+        # the module this payload would carry it by reference (engines cannot import it)
+        registered = set(cloudpickle.list_registry_pickle_by_value())
+        mods = [sys.modules[m] for m in users if m not in registered]
         for m in mods:
             cloudpickle.register_pickle_by_value(m)
         try:
