@@ -28,6 +28,21 @@ from pg_fixtures import pg_server  # noqa: F401  (a PostgreSQL server, for the t
 import pytest as _pytest  # noqa: E402
 
 
+def pytest_configure(config):
+    """The default cache of every test is in a temp dir, also when pytest is run by hand.
+
+    ``./lab test`` points ``PYLEARN_CACHE`` at its scratch dir; without it, tests that
+    use the default cache would write ``./.pylearn`` into the checkout (and read a
+    developer's own). Removed at the end of the session.
+    """
+    import os
+    import tempfile
+
+    if not os.environ.get("PYLEARN_CACHE"):
+        config._pylearn_cache_dir = tempfile.TemporaryDirectory(prefix="pylearn-test-cache-")
+        os.environ["PYLEARN_CACHE"] = os.path.join(config._pylearn_cache_dir.name, "cache")
+
+
 @_pytest.fixture(autouse=True)
 def _fresh_cache_warnings():
     """Each test is its own run for cache warnings (one warning per cause per run)."""

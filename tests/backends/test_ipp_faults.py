@@ -8,6 +8,7 @@ files: the node functions run in engine processes.
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 from pathlib import Path
@@ -106,20 +107,24 @@ def test_a_controller_that_dies_gives_cluster_gone_error(log, tmp_path) -> None:
 def test_a_backend_idle_past_the_health_timeout_still_runs(tmp_path) -> None:
     """Idle time is not silence: a backend left alone longer than ``health_timeout``
     (10 s by default) used to fail its first run -- and, the error being sticky, every
-    later one -- with a false ClusterGoneError while ``status()`` saw a healthy cluster."""
+    later one -- with a false ClusterGoneError while ``status()`` saw a healthy cluster.
+    The bug was "idle longer than health_timeout", whatever its value: 3 s here keeps
+    the test at a third of the time the default would take (the default is pinned)."""
     import time
 
+    assert inspect.signature(IPyParallelBackend.start).parameters[
+        "health_timeout"].default == 10.0
     cache = pl.Cache(tmp_path / "c")
-    with IPyParallelBackend.start(n=1) as b:
-        assert b.health_timeout == 10.0
-        time.sleep(11.0)  # idle, never submitted anything
+    with IPyParallelBackend.start(n=1, health_timeout=3.0) as b:
+        assert b.health_timeout == 3.0
+        time.sleep(4.0)  # idle, never submitted anything
         assert b.status().engines == 1
         # nodes of 0.5 s: the watchdog looks at the run while it is in flight
         assert pl.run(nodes.napping(1, 0.5), backend=b, cache=cache, progress=False,
                       timeout=60) == 1
         assert pl.run(nodes.napping(2, 0.5), backend=b, cache=cache, progress=False,
                       timeout=60) == 2
-        time.sleep(11.0)  # idle again, after runs
+        time.sleep(4.0)  # idle again, after runs
         assert pl.run(nodes.napping(3, 0.5), backend=b, cache=cache, progress=False,
                       timeout=60) == 3
         assert b.cluster_error is None and b.status().engines == 1
