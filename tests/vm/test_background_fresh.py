@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -27,6 +26,8 @@ GATES: dict[str, threading.Event] = pl.untracked({})
 
 def _wait(name: str) -> None:
     # reached through a module global by name: the gate is not an argument of the key
+    if f"{name}-read" in GATES:
+        GATES[f"{name}-read"].set()  # the first half is read: the test may change x now
     GATES[name].wait(10)
 
 
@@ -52,12 +53,12 @@ def test_an_input_changed_while_a_background_node_runs_is_never_stored(tmp_path,
     cache = pl.Cache(str(tmp_path / "c"))
     a = np.ones(1000)
     gate = f"g-{backend}"
-    GATES[gate] = threading.Event()
+    GATES[gate], GATES[f"{gate}-read"] = threading.Event(), threading.Event()
     expr = slow_total(a, gate)
     handle = pl.run(expr, backend=backend, cache=cache, wait=False, progress=False)
-    deadline = time.monotonic() + 10
-    while not handle.progress["running"] and time.monotonic() < deadline:
-        time.sleep(0.005)
+    # "running" is set at the submit, before the node has read anything (CI saw 2000.0)
+    assert GATES[f"{gate}-read"].wait(10)
+    assert handle.progress["running"] == 1
     a[:] = 2.0  # the caller's next cell, while the node runs
     GATES[gate].set()
     with pytest.raises(StaleKeyError, match="changed while it ran in a background run") as info:
