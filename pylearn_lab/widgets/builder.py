@@ -277,6 +277,13 @@ class GraphBuilder(EditingMixin, W.VBox):
         if kind != "layout":  # the key may have changed: a preview of the old one would lie
             self._show_preview()
 
+    def close(self) -> None:
+        """Close the builder: it stops following the registry, and its palette's
+        widgets are closed with it (ipywidgets keeps every open widget alive)."""
+        registry.unsubscribe(self._subscription)
+        self.palette.close()
+        super().close()
+
     def _components_changed(self) -> None:
         """A component was (re)defined: new code means new keys, ports and problems."""
         self._refresh_palette_trait()

@@ -56,6 +56,9 @@ class Palette(W.VBox):
         self.entries: dict[str, W.Button] = {}  # qualname -> button
         self.headers: dict[str, W.HTML] = {}  # category -> its heading
         self._rows: dict[str, W.Box] = {}
+        self._sigs: dict[str, tuple[str, str]] = {}  # qualname -> what its row shows
+        self._empty = W.HTML("<i>No component is registered yet: define one with "
+                             "@pylearn_lab.component.</i>")
         self._on_pick = on_pick
         super().__init__(
             [W.HTML("<b>Components</b>"), W.HBox([self.search, self.refresh_button]),
@@ -70,24 +73,45 @@ class Palette(W.VBox):
         self.refresh()
 
     def refresh(self) -> None:
-        """Rebuild the list from the registry (keeps the search text)."""
+        """Bring the list up to date with the registry (keeps the search text).
+
+        Rows of components that did not change are kept; only new or changed ones are
+        built, and rows of components no longer listed are closed. Rebuilding every
+        row made each ``@component`` defined in the notebook cost 7.7 s with 2,000
+        registered (12,000 new widgets per definition, per open builder), and the old
+        widgets were never closed: they stayed in the kernel and the front end.
+        """
         comps = registry.all_components()
+        old_rows, old_heads, old_sigs = self._rows, self.headers, self._sigs
+        old_entries = self.entries
         rows: list[W.Widget] = []
-        self.entries, self._rows, self.headers = {}, {}, {}
+        self.entries, self._rows, self.headers, self._sigs = {}, {}, {}, {}
         category = None
         for comp in comps:
             if comp.category != category:
                 category = comp.category
-                head = W.HTML(f"<div class='pylearn-palette-cat' role='heading' aria-level='3'>"
-                              f"{html.escape(category)}</div>", layout=W.Layout(flex="0 0 auto"))
+                head = old_heads.pop(category, None) or self._header(category)
                 self.headers[category] = head
                 rows.append(head)
-            rows.append(self._entry(comp))
+            sig = (comp.name, comp.summary)
+            if old_sigs.get(comp.qualname) == sig:
+                row = old_rows.pop(comp.qualname)
+                self._rows[comp.qualname] = row
+                self.entries[comp.qualname] = old_entries[comp.qualname]
+                self._sigs[comp.qualname] = sig
+            else:
+                row = self._entry(comp)
+            rows.append(row)
         if not comps:
-            rows.append(W.HTML("<i>No component is registered yet: define one with "
-                               "@pylearn_lab.component.</i>"))
+            rows.append(self._empty)
         self.listing.children = tuple(rows)
+        for gone in [*old_rows.values(), *old_heads.values()]:
+            _close_all(gone)
         self._filter()
+
+    def _header(self, category: str) -> W.HTML:
+        return W.HTML(f"<div class='pylearn-palette-cat' role='heading' aria-level='3'>"
+                      f"{html.escape(category)}</div>", layout=W.Layout(flex="0 0 auto"))
 
     def _entry(self, comp: Component) -> W.Box:
         button = W.Button(description=comp.name, tooltip=f"{comp.qualname}\n{comp.summary}",
@@ -101,6 +125,7 @@ class Palette(W.VBox):
         row = W.VBox([button, summary], layout=W.Layout(margin="0 0 6px 0", flex="0 0 auto"))
         self.entries[comp.qualname] = button
         self._rows[comp.qualname] = row
+        self._sigs[comp.qualname] = (comp.name, comp.summary)
         return row
 
     def _filter(self) -> None:
@@ -128,8 +153,24 @@ class Palette(W.VBox):
             head.layout.display = None if category in visible_categories else "none"
 
     def close(self) -> None:
+        """Stop following the registry and close every widget of the palette."""
         registry.unsubscribe(self._subscription)
+        for child in self.children:
+            _close_all(child)
+        if self._empty not in self.listing.children:
+            _close_all(self._empty)
+        self.layout.close()
         super().close()
+
+
+def _close_all(widget: W.Widget) -> None:
+    """Close ``widget``, its children and their layouts (each a widget of its own)."""
+    for child in getattr(widget, "children", ()):
+        _close_all(child)
+    layout = getattr(widget, "layout", None)
+    if isinstance(layout, W.Widget):
+        layout.close()
+    widget.close()
 
 
 def _subscribe(palette: Palette) -> Callable[[], None]:

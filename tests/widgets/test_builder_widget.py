@@ -107,6 +107,49 @@ def test_palette_follows_components_defined_after_it_opened(cache) -> None:
     assert defined_later.qualname in b.palette.entries
 
 
+def test_a_new_component_builds_one_palette_row_and_keeps_the_others(cache) -> None:
+    """Session 7: every registration rebuilt every row (6 widgets each), and the old
+    ones were never closed -- 7.7 s and 12,000 leaked widgets per ``@component`` with
+    2,000 registered. Now a definition builds its own row only; a redefinition with a
+    new summary replaces its row and closes the old one."""
+    b = GraphBuilder(cache=cache)
+    kept = dict(b.palette.entries)
+    old_children = list(b.palette.listing.children)
+
+    @component(category="test-rows")
+    def one_more(x: int = 1) -> int:
+        """First summary."""
+        return x
+
+    assert one_more.qualname in b.palette.entries
+    assert all(b.palette.entries[q] is button for q, button in kept.items())
+    new = [w for w in b.palette.listing.children if w not in old_children]
+    assert len(new) == 2  # its row and its category's heading, nothing rebuilt
+    old_button = b.palette.entries[one_more.qualname]
+
+    @component(category="test-rows")
+    def one_more(x: int = 1) -> int:  # noqa: F811  (a redefinition, as in a notebook)
+        """Second summary."""
+        return x + 1
+
+    new_button = b.palette.entries[one_more.qualname]
+    assert new_button is not old_button and old_button.comm is None  # closed
+    assert "Second summary." in new_button.tooltip
+
+
+def test_closing_a_builder_closes_its_palette_and_stops_following_the_registry(cache) -> None:
+    b = GraphBuilder(cache=cache)
+    buttons = list(b.palette.entries.values())
+    b.close()
+    assert buttons and all(button.comm is None for button in buttons)
+
+    @component(category="test-rows")
+    def after_close(x: int = 1) -> int:
+        return x
+
+    assert after_close.qualname not in b.palette.entries  # no longer following
+
+
 def test_canvas_messages_connect_move_delete_and_layout(cache) -> None:
     b = GraphBuilder(cache=cache)
     a, s, p = chain(b)
