@@ -24,13 +24,40 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..errors import CacheWarning
 
-__all__ = ["warn_once", "new_run", "suppressed"]
+__all__ = ["captured", "warn_once", "new_run", "suppressed"]
 
 _SEEN: dict[tuple[str, str], int] = {}
 _LOCK = threading.Lock()
+_LOCAL = threading.local()  # .sink: where this thread's warnings go inside captured()
+
+
+@contextmanager
+def captured() -> Iterator[list[CacheWarning]]:
+    """Collect the cache warnings *this thread* issues within, instead of showing them.
+
+    A worker hands them back to the client with its receipt. ``warnings.catch_warnings``
+    would do it by swapping the process-wide filters and ``showwarning``: two threads of
+    one worker (a dask worker runs several) saving at once then restore each other's
+    state, so one thread's warning is lost and the other's hook stays installed.
+
+    >>> new_run()
+    >>> with captured() as got:
+    ...     _ = warn_once("/c", "disk full", "result 1 not cached: disk full")
+    >>> [str(w) for w in got]
+    ['result 1 not cached: disk full']
+    """
+    sink: list[CacheWarning] = []
+    previous = getattr(_LOCAL, "sink", None)
+    _LOCAL.sink = sink
+    try:
+        yield sink
+    finally:
+        _LOCAL.sink = previous
 
 
 def warn_once(location: str, cause: str, message: str, stacklevel: int = 3) -> bool:
@@ -43,7 +70,11 @@ def warn_once(location: str, cause: str, message: str, stacklevel: int = 3) -> b
         return False
     w = CacheWarning(message)
     w.cause = cause  # type: ignore[attr-defined]  # a worker hands it back with its receipt
-    warnings.warn(w, stacklevel=stacklevel)
+    sink = getattr(_LOCAL, "sink", None)
+    if sink is not None:
+        sink.append(w)
+    else:
+        warnings.warn(w, stacklevel=stacklevel)
     return True
 
 

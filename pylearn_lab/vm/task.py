@@ -22,14 +22,12 @@ import os
 import socket
 import time
 import traceback
-import warnings
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any
 
-from ..cache.warn import new_run
-from ..errors import CacheWarning
+from ..cache.warn import captured, new_run
 from ..graph.expr import resolve_args
 from ..graph.nodes import Call
 from .isolate import READ_ONLY_HINT, guarded, unshare_literals
@@ -257,12 +255,10 @@ def _save_in_worker(cache: Any, key: str, value: Any, record: dict[str, Any]
     worker's stderr is nobody's screen (a result over ``max_bytes`` must still say so
     in the notebook). Returns ``(stored, message, cause)``."""
     new_run()  # here each task is its own window; the client shows each cause once per run
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", CacheWarning)
+    with captured() as caught:  # this thread's only: a worker may save in several at once
         stored = cache.save(key, value, record)
     for w in caught:
-        if isinstance(w.message, CacheWarning):
-            return stored, str(w.message), getattr(w.message, "cause", "") or "worker"
+        return stored, str(w), getattr(w, "cause", "") or "worker"
     return stored, "", ""
 
 
