@@ -21,31 +21,26 @@ pre-fork server) or turned the collector off is left exactly as it is, and
 so is one that froze it *during* a run: its own ``gc.freeze()`` covers what
 we froze, as it would have without us.
 
-**Cost of the bookkeeping, and why only runs of at least**
-:data:`FREEZE_MIN_NODES` **nodes.** ``gc.get_freeze_count()`` walks every
-frozen object. Session 5 read it twice per run, to tell a user's freeze during
-the run from ours; with 3,000,000 tracked objects in the notebook that was
-about 0.17 s per run, whatever the run -- 300 runs of 10 nodes took 52 s
+**The bookkeeping walks no notebook object.** ``gc.get_freeze_count()`` walks
+every frozen object. Session 5 read it twice per run, to tell a user's freeze
+during the run from ours; with 3,000,000 tracked objects in the notebook that
+added about 0.17 s to every run, however small -- 300 runs of 10 nodes took 52 s
 instead of 0.13 s (found in session 7: the test suite's own heap made every
-later run slow). The count also misjudged: frozen objects freed during the
-run left it, so a user's freeze could look like none. Now a *sentinel*, a
-list made right after our freeze, tells: a later ``gc.freeze()`` takes it
-into the frozen set too, so at the end it is in no generation. Looking costs
-a walk of the objects the run itself left alive, not of the notebook's. And
-a run of fewer nodes allocates too little to bring on a full collection of a
-large heap anyway, so it freezes nothing and pays nothing.
+later test slow). The count also misjudged: frozen objects freed during the run
+left it, so a user's freeze could look like none. Now it is read only while
+nothing is frozen (free), and a *sentinel*, a list made right after our
+freeze, tells: a later ``gc.freeze()`` takes it into the frozen set too, so at
+the end it is in none of the collector's generations. Looking costs a walk of
+the objects made or promoted since the freeze (the run's), not the notebook's.
 
 Examples
 --------
 >>> import gc
 >>> before = gc.get_freeze_count()
->>> with frozen_heap(FREEZE_MIN_NODES):
+>>> with frozen_heap():
 ...     inside = gc.get_freeze_count()
 >>> before == 0 and inside > 0 and gc.get_freeze_count() == 0
 True
->>> with frozen_heap(10):  # a small run: nothing frozen, nothing walked
-...     gc.get_freeze_count()
-0
 """
 
 from __future__ import annotations
@@ -55,11 +50,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["FREEZE_MIN_NODES", "frozen_heap"]
-
-#: Runs with fewer nodes to compute leave the collector exactly as it is (module docs):
-#: they allocate too little for a full collection of a large heap to come during them.
-FREEZE_MIN_NODES = 1000
+__all__ = ["frozen_heap"]
 
 _lock = threading.Lock()
 _runs = 0  # runs of this process inside frozen_heap()
@@ -67,13 +58,9 @@ _sentinel: list[object] | None = None  # made after our freeze, while it is in f
 
 
 @contextmanager
-def frozen_heap(nodes: int) -> Iterator[None]:
-    """Within: the objects that existed when the first concurrent run began are frozen,
-    when this run has at least :data:`FREEZE_MIN_NODES` ``nodes`` to compute."""
+def frozen_heap() -> Iterator[None]:
+    """Within: the objects that existed when the first concurrent run began are frozen."""
     global _runs, _sentinel
-    if nodes < FREEZE_MIN_NODES:
-        yield
-        return
     with _lock:
         # the count walks the frozen objects: none frozen (the usual case), it costs nothing
         if _runs == 0 and gc.isenabled() and gc.get_freeze_count() == 0:

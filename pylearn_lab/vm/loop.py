@@ -139,7 +139,11 @@ def run(
     state.background = not wait
     handle = state.handle
     if wait:
-        state.loop()
+        # the caller waits, so none of its objects can turn into garbage meanwhile: the
+        # collector may walk the run's objects only (a background run, wait=False, could
+        # hold on to what the notebook drops while it lasts, and does not)
+        with frozen_heap():
+            state.loop()
         return handle.result()
     threading.Thread(target=state.loop, name="pylearn-run", daemon=True).start()
     return handle
@@ -221,16 +225,6 @@ class _Run:
         self.submitter.node_timeout = self.node_timeout
         self.submitter.recheck = self.background
         self.submitter.choose_data_plane()
-        # a caller that waits cannot turn any of its objects into garbage meanwhile: the
-        # collector may walk the run's objects only (a background run, wait=False, could
-        # hold on to what the notebook drops while it lasts, and does not)
-        with frozen_heap(0 if self.background else len(plan.order)):
-            self._turns(sched)
-        self.leases.release_all()
-        self._finish()
-
-    def _turns(self, sched: Scheduler) -> None:
-        """The loop proper: feed the scheduler until the outputs are loadable."""
         try:
             while True:
                 self.deadline.check()
@@ -249,6 +243,8 @@ class _Run:
         except BaseException:
             self._stop_inflight()
             raise
+        self.leases.release_all()
+        self._finish()
 
     def _stop_inflight(self) -> None:
         """The run stops (cancelled, timed out, interrupted): cancel what has not started;

@@ -33,11 +33,3 @@ def windowed():
     for b in made:
         b.close()
 
-
-@pytest.fixture
-def freeze_every_run(monkeypatch):
-    """Runs of any size freeze the pre-run heap (``vm/heap.py`` skips runs below
-    ``FREEZE_MIN_NODES``): the freeze tests use one-node runs."""
-    from pylearn_lab.vm import heap
-
-    monkeypatch.setattr(heap, "FREEZE_MIN_NODES", 1)

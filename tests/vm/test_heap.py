@@ -1,7 +1,4 @@
-"""The pre-run heap is frozen during a run of many nodes, and only then (``vm/heap.py``).
-
-The tests marked ``freeze_every_run`` lower ``FREEZE_MIN_NODES`` to 1 (``freeze_every_run``),
-so their one-node runs freeze."""
+"""The pre-run heap is frozen during a run and only then (``vm/heap.py``)."""
 
 from __future__ import annotations
 
@@ -32,14 +29,12 @@ def _clean_gc():
     gc.enable()
 
 
-@pytest.mark.usefixtures("freeze_every_run")
 def test_a_run_freezes_the_older_heap_and_unfreezes_it_after() -> None:
     inside = pl.run(freeze_count(1), cache=False, backend="serial")
     assert inside > 0  # the node saw the objects that existed before the run frozen
     assert gc.get_freeze_count() == 0
 
 
-@pytest.mark.usefixtures("freeze_every_run")
 def test_a_failing_run_unfreezes_too() -> None:
     @pl.component
     def fails(x: int) -> int:
@@ -50,13 +45,12 @@ def test_a_failing_run_unfreezes_too() -> None:
     assert gc.get_freeze_count() == 0
 
 
-@pytest.mark.usefixtures("freeze_every_run")
 def test_concurrent_runs_unfreeze_when_the_last_one_ends() -> None:
     started, release = threading.Event(), threading.Event()
     seen: list[int] = []
 
     def other() -> None:
-        with frozen_heap(1):
+        with frozen_heap():
             started.set()
             release.wait(10)
 
@@ -70,7 +64,6 @@ def test_concurrent_runs_unfreeze_when_the_last_one_ends() -> None:
     assert seen[0] > 0 and gc.get_freeze_count() == 0
 
 
-@pytest.mark.usefixtures("freeze_every_run")
 def test_a_process_that_froze_its_own_heap_is_left_as_it_is() -> None:
     gc.freeze()
     mine = gc.get_freeze_count()
@@ -78,41 +71,28 @@ def test_a_process_that_froze_its_own_heap_is_left_as_it_is() -> None:
     assert gc.get_freeze_count() > mine // 2 > 0  # not unfrozen by the run (freed ones leave)
 
 
-@pytest.mark.usefixtures("freeze_every_run")
 def test_a_disabled_collector_is_left_alone() -> None:
     gc.disable()
     assert pl.run(freeze_count(4), cache=False, backend="serial") == 0
     assert not gc.isenabled() and gc.get_freeze_count() == 0
 
 
-@pytest.mark.usefixtures("freeze_every_run")
 def test_a_background_run_freezes_nothing() -> None:
     handle = pl.run(freeze_count(5), cache=False, backend="serial", wait=False)
     assert handle.result() == 0 and gc.get_freeze_count() == 0
 
 
-def test_a_small_run_freezes_nothing_and_never_walks_the_heap(monkeypatch) -> None:
+def test_a_run_never_counts_frozen_objects(monkeypatch) -> None:
     """Session 7: ``gc.get_freeze_count()`` walks every frozen object. Read twice per
-    run, it made each run of a notebook with millions of objects 0.17 s slower (the
-    suite's own heap made later tests 10x slower). Runs below FREEZE_MIN_NODES must
-    not freeze, and must not count (the count is what walks)."""
+    run while frozen, it made each run of a notebook with millions of objects 0.17 s
+    slower (the suite's own heap made later tests 10x slower). It may be read only
+    while nothing is frozen, where it costs nothing."""
     from pylearn_lab.vm import heap
 
-    counted: list[int] = []
+    seen: list[int] = []
     real = gc.get_freeze_count
-    monkeypatch.setattr(heap.gc, "get_freeze_count", lambda: counted.append(1) or real())
+    monkeypatch.setattr(heap.gc, "get_freeze_count", lambda: seen.append(real()) or seen[-1])
     assert pl.run([plus_one(i) for i in range(10)], cache=False,
                   backend="serial") == list(range(1, 11))
-    assert counted == [] and real() == 0
-
-
-def test_a_run_of_many_small_nodes_freezes() -> None:
-    """At FREEZE_MIN_NODES nodes to compute (the default) a run freezes: the nodes see
-    the pre-run heap frozen, and it is unfrozen after."""
-    from pylearn_lab.vm.heap import FREEZE_MIN_NODES
-
-    # one node counts (each count walks the frozen heap), the rest make up the number
-    out = pl.run([freeze_count(100)] + [plus_one(i) for i in range(FREEZE_MIN_NODES - 1)],
-                 cache=False, backend="serial")
-    assert out[0] > 0 and out[1:] == list(range(1, FREEZE_MIN_NODES))
-    assert gc.get_freeze_count() == 0
+    assert seen == [0]  # once, before the freeze
+    assert real() == 0

@@ -247,7 +247,7 @@ def test_node_timeout_with_a_backlog(windowed, log, cache) -> None:
         b.close()
 
 
-def test_a_user_gc_freeze_during_a_run_is_left_in_force(log, freeze_every_run) -> None:
+def test_a_user_gc_freeze_during_a_run_is_left_in_force(log) -> None:
     """The doc: a process that froze its heap itself is left exactly as it is. A user's
     gc.freeze() during a waited-for run must not be undone when the run ends."""
     assert gc.get_freeze_count() == 0
@@ -259,7 +259,7 @@ def test_a_user_gc_freeze_during_a_run_is_left_in_force(log, freeze_every_run) -
         gc.unfreeze()
 
 
-def test_keyboard_interrupt_inside_a_run_unfreezes(log, freeze_every_run) -> None:
+def test_keyboard_interrupt_inside_a_run_unfreezes(log) -> None:
     @pl.component
     def interrupt(log: str) -> int:
         raise KeyboardInterrupt
@@ -269,7 +269,7 @@ def test_keyboard_interrupt_inside_a_run_unfreezes(log, freeze_every_run) -> Non
     assert gc.get_freeze_count() == 0
 
 
-def test_nested_runs_on_threads_unfreeze_once_the_outer_ends(log, freeze_every_run) -> None:
+def test_nested_runs_on_threads_unfreeze_once_the_outer_ends(log) -> None:
     seen: list[int] = []
 
     @pl.component
@@ -285,7 +285,7 @@ def test_nested_runs_on_threads_unfreeze_once_the_outer_ends(log, freeze_every_r
     assert gc.get_freeze_count() == 0
 
 
-def test_gc_disabled_mid_run_still_unfreezes(log, freeze_every_run) -> None:
+def test_gc_disabled_mid_run_still_unfreezes(log) -> None:
     @pl.component
     def disable(log: str) -> int:
         gc.disable()
