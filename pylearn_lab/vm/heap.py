@@ -81,5 +81,18 @@ def frozen_heap() -> Iterator[None]:
 def _frozen_since(sentinel: object) -> bool:
     """Whether user code called ``gc.freeze()`` after ``sentinel`` was made (and did not
     undo it): the sentinel is then frozen too, in none of the collector's generations.
-    Those hold only what was made or promoted since our freeze (the run's objects)."""
-    return not any(o is sentinel for g in range(3) for o in gc.get_objects(generation=g))
+    Those hold only what was made or promoted since our freeze (the run's objects).
+
+    Each list is dropped before the next is made. A generator over all three (tried
+    first) is itself in the list of generation 0: stopped early, it and the list it holds
+    formed a cycle that kept every object of the run alive until the next collection --
+    a closed cache's SQLite files stayed open (tests/reliability/test_faults.py).
+    """
+    for generation in range(3):
+        objects = gc.get_objects(generation=generation)
+        try:
+            if any(o is sentinel for o in objects):  # identity: no user __eq__ runs
+                return False
+        finally:
+            del objects
+    return True
