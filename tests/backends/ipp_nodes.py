@@ -92,12 +92,17 @@ def gated(log: str, i: int, gate: str) -> int:
 
 
 def pids_of_gated(log: str) -> dict[int, int]:
-    """node index -> the engine pid that started it (:func:`gated` writes ``pid<i>-<pid>``)."""
-    out = {}
+    """node index -> an engine pid that started it (:func:`gated` writes ``pid<i>-<pid>``)."""
+    return {i: max(pids) for i, pids in all_pids_of_gated(log).items()}
+
+
+def all_pids_of_gated(log: str) -> dict[int, set[int]]:
+    """node index -> every engine pid that started it (a node may start twice)."""
+    out: dict[int, set[int]] = {}
     for p in Path(log).glob("pid*-*"):
         head, _, pid = p.name.partition("-")
         if head[3:].isdigit():
-            out[int(head[3:])] = int(pid)
+            out.setdefault(int(head[3:]), set()).add(int(pid))
     return out
 
 

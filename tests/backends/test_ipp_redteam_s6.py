@@ -497,10 +497,7 @@ def test_a_frozen_engine_with_tasks_in_its_queue_runs_none_of_them_when_resumed(
         # saw one run again, session 7's CI two. What holds: a second start only ever
         # comes from the zombie's own queue (three tasks), never from another engine,
         # and its late results are not counted (the values above came from the other)
-        pids: dict[int, set[int]] = {}
-        for p in Path(log).glob("pid*-*"):
-            head, _, pid = p.name.partition("-")
-            pids.setdefault(int(head[3:]), set()).add(int(pid))
+        pids = nodes.all_pids_of_gated(log)
         assert len(again) <= 3 and all(victim in pids[i] for i in again), (starts, pids)
 
 
